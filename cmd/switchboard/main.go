@@ -1,0 +1,285 @@
+// Command switchboard runs the Switchboard LLM gateway's control plane and
+// ext_proc server. It only wires packages together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/envoy"
+	"github.com/switchboard-gw/switchboard/extproc"
+	"github.com/switchboard-gw/switchboard/internal/demo"
+	"github.com/switchboard-gw/switchboard/xds"
+)
+
+const usage = `switchboard: an LLM routing gateway on Envoy
+
+Usage:
+  switchboard serve     --config FILE [--port N]   control plane and ext_proc in one process
+  switchboard xds       --config FILE [--port N]   control plane only
+  switchboard extproc   --config FILE              ext_proc server only
+  switchboard validate  --config FILE              check a config and print every problem
+  switchboard demo      [--listen ADDR]            keyless demo provider (OpenAI and Anthropic schemas)
+  switchboard bootstrap [--xds ADDR] [--admin ADDR] print the Envoy bootstrap
+
+The listener port defaults to the config's listener.port (8080); --port or
+SWITCHBOARD_PORT override it.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "serve":
+		err = runServer(ctx, args, true, true)
+	case "xds":
+		err = runServer(ctx, args, true, false)
+	case "extproc":
+		err = runServer(ctx, args, false, true)
+	case "validate":
+		err = runValidate(args)
+	case "demo":
+		err = runDemo(ctx, args)
+	case "bootstrap":
+		err = runBootstrap(args)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "switchboard: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "switchboard:", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	c := zap.NewProductionConfig()
+	c.Level = zap.NewAtomicLevelAt(lvl)
+	c.Sampling = nil
+	return c.Build()
+}
+
+// portOverride reads --port, then SWITCHBOARD_PORT.
+func portOverride(flagValue int) (int, error) {
+	if flagValue != 0 {
+		return flagValue, nil
+	}
+	if v := os.Getenv("SWITCHBOARD_PORT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 65535 {
+			return 0, fmt.Errorf("SWITCHBOARD_PORT %q: must be a port number", v)
+		}
+		return n, nil
+	}
+	return 0, nil
+}
+
+func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	path := fs.String("config", "examples/switchboard.yaml", "config file")
+	port := fs.Int("port", 0, "listener port (overrides listener.port; env SWITCHBOARD_PORT)")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(*level)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck
+	override, err := portOverride(*port)
+	if err != nil {
+		return err
+	}
+	load := func(l *config.Loaded) *config.Loaded {
+		if override != 0 {
+			l.Listener.Port = override
+		}
+		for _, w := range l.Warnings {
+			log.Warn(w)
+		}
+		return l
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	cfg = load(cfg)
+	var store config.Store
+	store.Set(cfg)
+
+	var xsrv *xds.Server
+	if withXDS {
+		xsrv = xds.NewServer(ctx, log.Named("xds"))
+		if err := xsrv.Update(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	onChange := func(l *config.Loaded) {
+		l = load(l)
+		if xsrv != nil {
+			if err := xsrv.Update(ctx, l); err != nil {
+				log.Error("config rejected; the running config keeps serving", zap.Error(err))
+				return
+			}
+		}
+		if l.ExtProc.Address != store.Current().ExtProc.Address || l.XDS.Address != store.Current().XDS.Address {
+			log.Warn("listen addresses changed in the config; restart switchboard to apply them")
+		}
+		store.Set(l)
+		log.Info("config reloaded", zap.String("file", *path))
+	}
+	onError := func(err error) {
+		log.Error("config rejected; the running config keeps serving", zap.Error(err))
+	}
+	if err := config.Watch(ctx, *path, onChange, onError); err != nil {
+		return err
+	}
+
+	errc := make(chan error, 2)
+	var servers []*grpc.Server
+	if withXDS {
+		g := grpc.NewServer(grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second}))
+		xsrv.Register(g)
+		servers = append(servers, g)
+		if err := serveGRPC(g, cfg.XDS.Address, errc); err != nil {
+			return err
+		}
+		log.Info("xds serving", zap.String("address", cfg.XDS.Address))
+	}
+	if withExtProc {
+		ep, err := extproc.NewServer(log.Named("extproc"), &store)
+		if err != nil {
+			return err
+		}
+		g := grpc.NewServer(grpc.MaxRecvMsgSize(extproc.MaxMessageBytes), grpc.MaxSendMsgSize(extproc.MaxMessageBytes),
+			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}))
+		ep.Register(g)
+		servers = append(servers, g)
+		if err := serveGRPC(g, cfg.ExtProc.Address, errc); err != nil {
+			return err
+		}
+		log.Info("extproc serving", zap.String("address", cfg.ExtProc.Address))
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	for _, g := range servers {
+		stopGracefully(g)
+	}
+	return err
+}
+
+func serveGRPC(g *grpc.Server, addr string, errc chan<- error) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	go func() { errc <- g.Serve(lis) }()
+	return nil
+}
+
+// stopGracefully lets in-flight streams finish briefly, then cuts them.
+func stopGracefully(g *grpc.Server) {
+	done := make(chan struct{})
+	go func() { g.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		g.Stop()
+	}
+}
+
+func runValidate(args []string) error {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	path := fs.String("config", "examples/switchboard.yaml", "config file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	l, err := config.Load(*path)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			fmt.Fprintln(os.Stderr, errs.Error())
+			return fmt.Errorf("%s: %d problem(s)", *path, len(errs))
+		}
+		return err
+	}
+	if _, err := xds.Build(l); err != nil {
+		return err
+	}
+	for _, w := range l.Warnings {
+		fmt.Println("warning:", w)
+	}
+	fmt.Printf("%s: ok (%d providers, %d models)\n", *path, len(l.Catalog.Providers(l.Config)), len(l.Catalog.ModelNames()))
+	return nil
+}
+
+func runDemo(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:9100", "address to serve the demo provider on")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(*level)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: *listen, Handler: demo.NewHandler(log.Named("demo")), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	log.Info("demo provider serving", zap.String("address", *listen))
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func runBootstrap(args []string) error {
+	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
+	o := envoy.DefaultOptions()
+	fs.StringVar(&o.XDSAddress, "xds", o.XDSAddress, "control plane host:port")
+	fs.StringVar(&o.AdminAddress, "admin", o.AdminAddress, "Envoy admin host:port (keep it on loopback)")
+	fs.StringVar(&o.NodeID, "node", o.NodeID, "Envoy node id")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	b, err := envoy.Bootstrap(o)
+	if err != nil {
+		return err
+	}
+	_, err = os.Stdout.Write(b)
+	return err
+}

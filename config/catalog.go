@@ -1,0 +1,121 @@
+package config
+
+import (
+	"math/rand/v2"
+	"sort"
+)
+
+// Catalog is the routing view of a config, built once at load so requests
+// do map lookups only.
+type Catalog struct {
+	models    map[string]*Route
+	providers map[string]*Provider
+	names     []string
+}
+
+// Route is a public model and the providers that can serve it.
+type Route struct {
+	Name    string
+	OwnedBy string
+	// Candidates sorted by priority, enabled providers only.
+	Candidates []Candidate
+}
+
+// Candidate is one provider model able to serve a Route.
+type Candidate struct {
+	Provider *Provider
+	Model    string
+	Weight   int
+	Priority int
+}
+
+func newCatalog(c *Config) *Catalog {
+	cat := &Catalog{models: map[string]*Route{}, providers: map[string]*Provider{}}
+	for i := range c.Providers {
+		if p := &c.Providers[i]; !p.disabled {
+			cat.providers[p.Name] = p
+		}
+	}
+	for _, m := range c.Models {
+		r := &Route{Name: m.Name, OwnedBy: m.OwnedBy}
+		for _, mp := range m.Providers {
+			if p, ok := cat.providers[mp.Provider]; ok {
+				r.Candidates = append(r.Candidates, Candidate{Provider: p, Model: mp.Model, Weight: mp.Weight, Priority: mp.Priority})
+			}
+		}
+		if len(r.Candidates) == 0 {
+			continue
+		}
+		sort.SliceStable(r.Candidates, func(i, j int) bool { return r.Candidates[i].Priority < r.Candidates[j].Priority })
+		cat.models[m.Name] = r
+		cat.names = append(cat.names, m.Name)
+	}
+	return cat
+}
+
+// Model looks up a public model name.
+func (c *Catalog) Model(name string) (*Route, bool) {
+	r, ok := c.models[name]
+	return r, ok
+}
+
+// Provider looks up an enabled provider.
+func (c *Catalog) Provider(name string) (*Provider, bool) {
+	p, ok := c.providers[name]
+	return p, ok
+}
+
+// Providers returns the enabled providers in config order.
+func (c *Catalog) Providers(cfg *Config) []*Provider {
+	out := make([]*Provider, 0, len(c.providers))
+	for i := range cfg.Providers {
+		if p, ok := c.providers[cfg.Providers[i].Name]; ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ModelNames lists public models in config order.
+func (c *Catalog) ModelNames() []string { return c.names }
+
+// Pick chooses the candidate for a first attempt: the lowest priority
+// level, split by weight within it.
+func (r *Route) Pick(rnd *rand.Rand) Candidate {
+	top := r.Candidates[0].Priority
+	total := 0
+	n := 0
+	for _, c := range r.Candidates {
+		if c.Priority != top {
+			break
+		}
+		total += c.Weight
+		n++
+	}
+	if n == 1 || total == 0 {
+		return r.Candidates[0]
+	}
+	var x int
+	if rnd != nil {
+		x = rnd.IntN(total)
+	} else {
+		x = rand.IntN(total)
+	}
+	for _, c := range r.Candidates[:n] {
+		if x < c.Weight {
+			return c
+		}
+		x -= c.Weight
+	}
+	return r.Candidates[0]
+}
+
+// Candidate returns the route's candidate on the named provider.
+func (r *Route) Candidate(provider string) (Candidate, bool) {
+	for _, c := range r.Candidates {
+		if c.Provider.Name == provider {
+			return c, true
+		}
+	}
+	return Candidate{}, false
+}

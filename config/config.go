@@ -1,0 +1,216 @@
+// Package config is Switchboard's one typed configuration model: YAML in,
+// validated once, then read by the xDS builder and the ext_proc server.
+package config
+
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole gateway configuration.
+type Config struct {
+	// Listener is where Envoy accepts client traffic.
+	Listener Listener `yaml:"listener"`
+	// XDS is the control plane's gRPC endpoint that Envoy's bootstrap dials.
+	XDS Endpoint `yaml:"xds"`
+	// ExtProc is the ext_proc gRPC endpoint; Envoy dials it and switchboard
+	// listens on it.
+	ExtProc Endpoint `yaml:"extproc"`
+	// Limits bound what a client may send.
+	Limits Limits `yaml:"limits"`
+	// Timeouts for upstream provider calls.
+	Timeouts Timeouts `yaml:"timeouts"`
+	// Providers are the upstream LLM APIs.
+	Providers []Provider `yaml:"providers"`
+	// Models are the public model names clients ask for.
+	Models []Model `yaml:"models"`
+}
+
+// Listener is Envoy's client-facing HTTP listener.
+type Listener struct {
+	// Address to bind. Default "0.0.0.0".
+	Address string `yaml:"address"`
+	// Port to bind. Default 8080.
+	Port int `yaml:"port"`
+}
+
+// Endpoint is a host:port for a gRPC service.
+type Endpoint struct {
+	// Address as host:port. Defaults: xds 127.0.0.1:18000, extproc 127.0.0.1:18001.
+	Address string `yaml:"address"`
+}
+
+// HostPort splits Address.
+func (e Endpoint) HostPort() (string, int) {
+	h, p, _ := net.SplitHostPort(e.Address)
+	n, _ := strconv.Atoi(p)
+	return h, n
+}
+
+// Limits bound client requests.
+type Limits struct {
+	// MaxRequestBytes is the largest request body accepted; larger bodies get
+	// 413. Default 64 MiB.
+	MaxRequestBytes int64 `yaml:"max_request_bytes"`
+}
+
+// Timeouts for provider calls. LLM calls are slow: defaults are generous.
+type Timeouts struct {
+	// Connect is the TCP/TLS connect timeout to a provider. Default 10s.
+	Connect Duration `yaml:"connect"`
+	// Request bounds a whole upstream exchange, streams included. Default 10m.
+	Request Duration `yaml:"request"`
+	// Idle bounds the silence between two bytes of a stream. Default 5m.
+	Idle Duration `yaml:"idle"`
+}
+
+// Provider is one upstream LLM API.
+type Provider struct {
+	// Name identifies the provider in models and logs.
+	Name string `yaml:"name"`
+	// Schema is the wire format: openai or anthropic.
+	Schema string `yaml:"schema"`
+	// BaseURL is the API root, e.g. https://api.openai.com/v1.
+	BaseURL string `yaml:"base_url"`
+	// APIKey says where the credential comes from. Optional for keyless hosts.
+	Key *Secret `yaml:"api_key"`
+	// Optional disables the provider, instead of failing the config, when
+	// its API key is not set. Default false.
+	Optional bool `yaml:"optional"`
+
+	// Resolved at load time.
+	key      string
+	disabled bool
+	url      *url.URL
+}
+
+// Secret names where a credential is read from; exactly one of Env or File.
+type Secret struct {
+	// Env is an environment variable holding the key.
+	Env string `yaml:"env"`
+	// File is a file holding the key (trailing whitespace trimmed).
+	File string `yaml:"file"`
+}
+
+// Model is a public model name mapped to provider models.
+type Model struct {
+	// Name is what clients put in "model".
+	Name string `yaml:"name"`
+	// OwnedBy is shown in /v1/models. Default: the first provider's name.
+	OwnedBy string `yaml:"owned_by"`
+	// Providers serve this model.
+	Providers []ModelProvider `yaml:"providers"`
+}
+
+// ModelProvider is one provider serving a model.
+type ModelProvider struct {
+	// Provider is a provider name.
+	Provider string `yaml:"provider"`
+	// Model is the provider's model id. Default: the public name.
+	Model string `yaml:"model"`
+	// Weight splits traffic among providers of equal priority. Default 1.
+	Weight int `yaml:"weight"`
+	// Priority orders providers; lower is tried first. Default 0.
+	Priority int `yaml:"priority"`
+}
+
+// Duration is a time.Duration written as "10s", "5m".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return &yaml.TypeError{Errors: []string{"line " + strconv.Itoa(n.Line) + ": invalid duration " + strconv.Quote(n.Value)}}
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// APIKey returns the resolved credential ("" when none).
+func (p *Provider) APIKey() string { return p.key }
+
+// Disabled reports an optional provider left out for lack of a key.
+func (p *Provider) Disabled() bool { return p.disabled }
+
+// URL returns the parsed base URL.
+func (p *Provider) URL() *url.URL { return p.url }
+
+// TLS reports whether the provider is reached over https.
+func (p *Provider) TLS() bool { return p.url.Scheme == "https" }
+
+// Host is the base URL's host name.
+func (p *Provider) Host() string { return p.url.Hostname() }
+
+// Port is the base URL's port, defaulted by scheme.
+func (p *Provider) Port() int {
+	if s := p.url.Port(); s != "" {
+		n, _ := strconv.Atoi(s)
+		return n
+	}
+	if p.TLS() {
+		return 443
+	}
+	return 80
+}
+
+// PathPrefix is the base URL path without a trailing slash.
+func (p *Provider) PathPrefix() string {
+	s := p.url.EscapedPath()
+	for len(s) > 0 && s[len(s)-1] == '/' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// Authority is the Host header value for the provider.
+func (p *Provider) Authority() string { return p.url.Host }
+
+func (c *Config) applyDefaults() {
+	if c.Listener.Address == "" {
+		c.Listener.Address = "0.0.0.0"
+	}
+	if c.Listener.Port == 0 {
+		c.Listener.Port = 8080
+	}
+	if c.XDS.Address == "" {
+		c.XDS.Address = "127.0.0.1:18000"
+	}
+	if c.ExtProc.Address == "" {
+		c.ExtProc.Address = "127.0.0.1:18001"
+	}
+	if c.Limits.MaxRequestBytes == 0 {
+		c.Limits.MaxRequestBytes = 64 << 20
+	}
+	if c.Timeouts.Connect == 0 {
+		c.Timeouts.Connect = Duration(10 * time.Second)
+	}
+	if c.Timeouts.Request == 0 {
+		c.Timeouts.Request = Duration(10 * time.Minute)
+	}
+	if c.Timeouts.Idle == 0 {
+		c.Timeouts.Idle = Duration(5 * time.Minute)
+	}
+	for i := range c.Models {
+		m := &c.Models[i]
+		for j := range m.Providers {
+			mp := &m.Providers[j]
+			if mp.Model == "" {
+				mp.Model = m.Name
+			}
+			if mp.Weight == 0 {
+				mp.Weight = 1
+			}
+		}
+		if m.OwnedBy == "" && len(m.Providers) > 0 {
+			m.OwnedBy = m.Providers[0].Provider
+		}
+	}
+}

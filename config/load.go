@@ -1,0 +1,316 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-gw/switchboard/translators"
+)
+
+// FieldError is one problem in a config file, located by path and line.
+type FieldError struct {
+	File  string
+	Line  int
+	Path  string // e.g. models[2].providers[0].provider
+	Value string // the offending value, quoted in messages when set
+	Msg   string
+}
+
+func (e FieldError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteString(":")
+	}
+	if e.Line > 0 {
+		b.WriteString(strconv.Itoa(e.Line))
+		b.WriteString(":")
+	}
+	if b.Len() > 0 {
+		b.WriteString(" ")
+	}
+	b.WriteString(e.Path)
+	if e.Value != "" {
+		b.WriteString(" ")
+		b.WriteString(strconv.Quote(e.Value))
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in one config, in file order.
+type Errors []FieldError
+
+func (es Errors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Loaded is a validated config plus what loading found worth a warning.
+type Loaded struct {
+	*Config
+	// Warnings are non-fatal: disabled optional providers, models left out.
+	Warnings []string
+	// Catalog is the routing view built once from the config.
+	Catalog *Catalog
+}
+
+// Env reads environment variables; tests pass a map.
+type Env func(string) (string, bool)
+
+// Load reads, decodes strictly, validates and resolves the config file.
+func Load(path string) (*Loaded, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse is Load on bytes; name is used in error messages.
+func Parse(name string, data []byte, env Env) (*Loaded, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c.applyDefaults()
+	errs, warns := c.validate(env)
+	for i := range errs {
+		errs[i].File = name
+		errs[i].Line = lineOf(&root, errs[i].Path)
+	}
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+		return nil, errs
+	}
+	l := &Loaded{Config: &c, Warnings: warns}
+	l.Catalog = newCatalog(&c)
+	for _, m := range c.Models {
+		if _, ok := l.Catalog.models[m.Name]; !ok {
+			l.Warnings = append(l.Warnings, fmt.Sprintf("model %q left out: all its providers are disabled", m.Name))
+		}
+	}
+	return l, nil
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// validate checks every field and resolves credentials; it returns every
+// problem, not just the first.
+func (c *Config) validate(env Env) (errs Errors, warns []string) {
+	add := func(path, value, format string, args ...any) {
+		errs = append(errs, FieldError{Path: path, Value: value, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Listener.Port < 1 || c.Listener.Port > 65535 {
+		add("listener.port", strconv.Itoa(c.Listener.Port), "must be between 1 and 65535")
+	}
+	if net.ParseIP(c.Listener.Address) == nil {
+		add("listener.address", c.Listener.Address, "must be an IP address")
+	}
+	for path, ep := range map[string]Endpoint{"xds.address": c.XDS, "extproc.address": c.ExtProc} {
+		if h, p, err := net.SplitHostPort(ep.Address); err != nil || h == "" {
+			add(path, ep.Address, "must be host:port")
+		} else if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			add(path, ep.Address, "port must be between 1 and 65535")
+		}
+	}
+	if c.Limits.MaxRequestBytes < 1024 || c.Limits.MaxRequestBytes > 1<<30 {
+		add("limits.max_request_bytes", strconv.FormatInt(c.Limits.MaxRequestBytes, 10), "must be between 1024 and 1073741824")
+	}
+	for path, d := range map[string]Duration{"timeouts.connect": c.Timeouts.Connect, "timeouts.request": c.Timeouts.Request, "timeouts.idle": c.Timeouts.Idle} {
+		if d < 0 {
+			add(path, d.D().String(), "must be positive")
+		}
+	}
+
+	known := map[string]*Provider{}
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		at := fmt.Sprintf("providers[%d]", i)
+		if !nameRE.MatchString(p.Name) {
+			add(at+".name", p.Name, "must be lowercase letters, digits, '.', '_' or '-'")
+		} else if known[p.Name] != nil {
+			add(at+".name", p.Name, "duplicate provider name")
+		} else {
+			known[p.Name] = p
+		}
+		if _, err := translators.New(translators.Schema(p.Schema)); err != nil {
+			add(at+".schema", p.Schema, "%s", strings.TrimPrefix(err.Error(), fmt.Sprintf("unsupported schema %q ", p.Schema)))
+		}
+		u, err := url.Parse(p.BaseURL)
+		switch {
+		case p.BaseURL == "":
+			add(at+".base_url", "", "is required")
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			add(at+".base_url", p.BaseURL, "must be an absolute http:// or https:// URL")
+		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			add(at+".base_url", p.BaseURL, "must not carry a query, fragment or user info")
+		default:
+			p.url = u
+		}
+		if p.Key != nil {
+			p.key, p.disabled = resolveKey(p, at, env, add, &warns)
+		}
+	}
+	known = enabledOnly(known)
+	names := map[string]bool{}
+	for i, m := range c.Models {
+		at := fmt.Sprintf("models[%d]", i)
+		if m.Name == "" || strings.ContainsAny(m.Name, " \t\n") {
+			add(at+".name", m.Name, "must be a non-empty name without spaces")
+		} else if names[m.Name] {
+			add(at+".name", m.Name, "duplicate model name")
+		}
+		names[m.Name] = true
+		if len(m.Providers) == 0 {
+			add(at+".providers", "", "must list at least one provider")
+		}
+		for j, mp := range m.Providers {
+			pat := fmt.Sprintf("%s.providers[%d]", at, j)
+			if _, ok := known[mp.Provider]; !ok && !c.isDisabled(mp.Provider) {
+				add(pat+".provider", mp.Provider, "unknown provider (known: %s)", strings.Join(providerNames(c.Providers), ", "))
+			}
+			if mp.Weight < 0 {
+				add(pat+".weight", strconv.Itoa(mp.Weight), "must not be negative")
+			}
+			if mp.Priority < 0 {
+				add(pat+".priority", strconv.Itoa(mp.Priority), "must not be negative")
+			}
+		}
+	}
+	return errs, warns
+}
+
+// resolveKey reads a provider's credential. A missing key disables an
+// optional provider and is an error otherwise.
+func resolveKey(p *Provider, at string, env Env, add func(string, string, string, ...any), warns *[]string) (string, bool) {
+	s := p.Key
+	switch {
+	case (s.Env == "") == (s.File == ""):
+		add(at+".api_key", "", "must set exactly one of env or file")
+		return "", false
+	case s.Env != "":
+		if v, ok := env(s.Env); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v), false
+		}
+		if p.Optional {
+			*warns = append(*warns, fmt.Sprintf("provider %q disabled: environment variable %s is not set", p.Name, s.Env))
+			return "", true
+		}
+		add(at+".api_key.env", s.Env, "environment variable is not set (mark the provider optional: true to skip it instead)")
+	default:
+		b, err := os.ReadFile(s.File)
+		if err == nil && len(bytes.TrimSpace(b)) > 0 {
+			return string(bytes.TrimSpace(b)), false
+		}
+		if p.Optional {
+			*warns = append(*warns, fmt.Sprintf("provider %q disabled: key file %s is missing or empty", p.Name, s.File))
+			return "", true
+		}
+		add(at+".api_key.file", s.File, "cannot read key file (missing or empty)")
+	}
+	return "", false
+}
+
+func (c *Config) isDisabled(name string) bool {
+	for i := range c.Providers {
+		if c.Providers[i].Name == name {
+			return c.Providers[i].disabled
+		}
+	}
+	return false
+}
+
+func enabledOnly(m map[string]*Provider) map[string]*Provider {
+	for k, p := range m {
+		if p.disabled {
+			delete(m, k)
+		}
+	}
+	return m
+}
+
+func providerNames(ps []Provider) []string {
+	s := make([]string, 0, len(ps))
+	for _, p := range ps {
+		s = append(s, p.Name)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// lineOf finds the line of a dotted/indexed path in a YAML tree, falling
+// back to the deepest ancestor found.
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, part := range splitPath(path) {
+		var next *yaml.Node
+		switch {
+		case part.key != "" && n.Kind == yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == part.key {
+					next = n.Content[i+1]
+					line = n.Content[i].Line
+				}
+			}
+		case part.key == "" && n.Kind == yaml.SequenceNode && part.index < len(n.Content):
+			next = n.Content[part.index]
+			line = next.Line
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	if n.Kind == yaml.ScalarNode {
+		line = n.Line
+	}
+	return line
+}
+
+type pathPart struct {
+	key   string
+	index int
+}
+
+func splitPath(path string) []pathPart {
+	var out []pathPart
+	for _, seg := range strings.Split(path, ".") {
+		name, rest, _ := strings.Cut(seg, "[")
+		if name != "" {
+			out = append(out, pathPart{key: name})
+		}
+		for rest != "" {
+			idx, after, _ := strings.Cut(rest, "]")
+			n, _ := strconv.Atoi(idx)
+			out = append(out, pathPart{index: n})
+			rest = strings.TrimPrefix(after, "[")
+		}
+	}
+	return out
+}

@@ -1,0 +1,79 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Store holds the running config; readers never block writers.
+type Store struct{ p atomic.Pointer[Loaded] }
+
+// Current returns the running config (nil before the first Set).
+func (s *Store) Current() *Loaded { return s.p.Load() }
+
+// Set makes l the running config.
+func (s *Store) Set(l *Loaded) { s.p.Store(l) }
+
+// Watch calls onChange with each valid new version of the file at path and
+// onError with each invalid one, until ctx ends. It is driven by file
+// system events (no polling) and watches the directory, so editors that
+// replace the file and Kubernetes ConfigMap symlink swaps are both seen.
+func Watch(ctx context.Context, path string, onChange func(*Loaded), onError func(error)) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("config: watch: %w", err)
+	}
+	dir := filepath.Dir(path)
+	if err := w.Add(dir); err != nil {
+		w.Close()
+		return fmt.Errorf("config: watch %s: %w", dir, err)
+	}
+	go func() {
+		defer w.Close()
+		// Coalesce the burst of events one save makes into one reload.
+		const settle = 50 * time.Millisecond
+		var timer *time.Timer
+		var fire <-chan time.Time
+		for {
+			select {
+			case <-ctx.Done():
+				if timer != nil {
+					timer.Stop()
+				}
+				return
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if filepath.Clean(ev.Name) != filepath.Clean(path) && filepath.Base(ev.Name) != "..data" {
+					continue
+				}
+				if timer == nil {
+					timer = time.NewTimer(settle)
+				} else {
+					timer.Reset(settle)
+				}
+				fire = timer.C
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				onError(fmt.Errorf("config: watch: %w", err))
+			case <-fire:
+				fire = nil
+				l, err := Load(path)
+				if err != nil {
+					onError(err)
+					continue
+				}
+				onChange(l)
+			}
+		}
+	}()
+	return nil
+}

@@ -1,0 +1,62 @@
+// Package envoy renders Envoy's bootstrap: only the node id, the admin
+// endpoint and the ADS cluster. Everything else comes from the control
+// plane over ADS.
+package envoy
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"net"
+	"strconv"
+	"text/template"
+)
+
+//go:embed bootstrap.yaml.tmpl
+var bootstrapTemplate string
+
+var tmpl = template.Must(template.New("bootstrap").Parse(bootstrapTemplate))
+
+// Options fill the bootstrap template.
+type Options struct {
+	NodeID       string
+	XDSAddress   string // host:port of the control plane
+	AdminAddress string // host:port of Envoy's admin endpoint
+}
+
+// DefaultOptions match examples/switchboard.yaml and envoy/bootstrap.yaml.
+func DefaultOptions() Options {
+	return Options{NodeID: "switchboard-envoy", XDSAddress: "127.0.0.1:18000", AdminAddress: "127.0.0.1:9901"}
+}
+
+// Bootstrap renders the bootstrap YAML.
+func Bootstrap(o Options) ([]byte, error) {
+	xh, xp, err := splitHostPort(o.XDSAddress)
+	if err != nil {
+		return nil, fmt.Errorf("envoy: xds address: %w", err)
+	}
+	ah, ap, err := splitHostPort(o.AdminAddress)
+	if err != nil {
+		return nil, fmt.Errorf("envoy: admin address: %w", err)
+	}
+	var b bytes.Buffer
+	err = tmpl.Execute(&b, map[string]any{
+		"NodeID": o.NodeID, "XDSHost": xh, "XDSPort": xp, "AdminHost": ah, "AdminPort": ap,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("envoy: render bootstrap: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+func splitHostPort(a string) (string, int, error) {
+	h, p, err := net.SplitHostPort(a)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 || n > 65535 {
+		return "", 0, fmt.Errorf("bad port in %q", a)
+	}
+	return h, n, nil
+}

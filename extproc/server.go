@@ -1,0 +1,143 @@
+// Package extproc is Switchboard's Envoy external processing server. It
+// serves two hops: the router hop (HTTP connection manager filter) reads
+// the client request and picks a provider; the upstream hop (a filter on
+// each provider cluster) translates each attempt for its provider and the
+// response back. The hops share no memory: all the second needs travels in
+// Envoy (request headers, cluster metadata), so any replica serves either.
+package extproc
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/translators"
+	"github.com/switchboard-gw/switchboard/xds"
+)
+
+// Configs gives the running config; it changes on hot reload.
+type Configs interface {
+	Current() *config.Loaded
+}
+
+// Server implements envoy.service.ext_proc.v3.ExternalProcessor.
+type Server struct {
+	extprocv3.UnimplementedExternalProcessorServer
+	log     *zap.Logger
+	configs Configs
+	tr      map[translators.Schema]translators.Translator
+}
+
+// NewServer builds the server and its translators once, at start-up.
+func NewServer(log *zap.Logger, configs Configs) (*Server, error) {
+	s := &Server{log: log, configs: configs, tr: map[translators.Schema]translators.Translator{}}
+	for _, sc := range translators.Schemas {
+		t, err := translators.New(sc)
+		if err != nil {
+			return nil, err
+		}
+		s.tr[sc] = t
+	}
+	return s, nil
+}
+
+// Register adds the service to a gRPC server.
+func (s *Server) Register(g *grpc.Server) { extprocv3.RegisterExternalProcessorServer(g, s) }
+
+// MaxMessageBytes is the gRPC message limit: a whole request body travels
+// in one message in buffered mode.
+const MaxMessageBytes = 1<<30 + 1<<20
+
+// processor handles one HTTP request's phases on one gRPC stream.
+type processor interface {
+	requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse
+	requestBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse
+	responseHeaders(ctx context.Context, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse
+	responseBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse
+	done()
+}
+
+// Process serves one HTTP request's stream of phases.
+func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
+	ctx := stream.Context()
+	cfg := s.configs.Current()
+	if cfg == nil {
+		return status.Error(codes.Unavailable, "extproc: no config loaded yet")
+	}
+	var p processor
+	switch hop(ctx) {
+	case xds.HopRouter:
+		p = &routerProcessor{s: s, cfg: cfg}
+	case xds.HopUpstream:
+		p = &upstreamProcessor{s: s, cfg: cfg}
+	default:
+		p = passThrough{}
+	}
+	defer p.done()
+	for {
+		req, err := stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled || ctx.Err() != nil {
+				return nil
+			}
+			return status.Errorf(codes.Unknown, "extproc: receive: %v", err)
+		}
+		var resp *extprocv3.ProcessingResponse
+		switch r := req.Request.(type) {
+		case *extprocv3.ProcessingRequest_RequestHeaders:
+			resp = p.requestHeaders(ctx, r.RequestHeaders, req.GetMetadataContext())
+		case *extprocv3.ProcessingRequest_RequestBody:
+			resp = p.requestBody(ctx, r.RequestBody)
+		case *extprocv3.ProcessingRequest_ResponseHeaders:
+			resp = p.responseHeaders(ctx, r.ResponseHeaders)
+		case *extprocv3.ProcessingRequest_ResponseBody:
+			resp = p.responseBody(ctx, r.ResponseBody)
+		case *extprocv3.ProcessingRequest_RequestTrailers:
+			resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}}
+		case *extprocv3.ProcessingRequest_ResponseTrailers:
+			resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{ResponseTrailers: &extprocv3.TrailersResponse{}}}
+		default:
+			return status.Errorf(codes.InvalidArgument, "extproc: unexpected request %T", r)
+		}
+		if err := stream.Send(resp); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return status.Errorf(codes.Unknown, "extproc: send: %v", err)
+		}
+	}
+}
+
+func hop(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get(xds.HopMetadata); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// passThrough continues every phase unchanged, for streams of no known hop.
+type passThrough struct{}
+
+func (passThrough) requestHeaders(context.Context, *extprocv3.HttpHeaders, *corev3.Metadata) *extprocv3.ProcessingResponse {
+	return continueRequestHeaders(nil, false)
+}
+func (passThrough) requestBody(context.Context, *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	return continueRequestBody(nil, nil, false)
+}
+func (passThrough) responseHeaders(context.Context, *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
+	return continueResponseHeaders(nil)
+}
+func (passThrough) responseBody(context.Context, *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	return continueResponseBody(nil)
+}
+func (passThrough) done() {}

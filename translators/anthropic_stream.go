@@ -1,0 +1,221 @@
+package translators
+
+import (
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+)
+
+// anthropicStream turns Anthropic stream events
+// (https://docs.anthropic.com/en/api/messages-streaming) into OpenAI
+// chat.completion.chunk events, one upstream event at a time.
+type anthropicStream struct {
+	opts   StreamOptions
+	dec    SSEDecoder
+	hdr    chunkHeader
+	prefix []byte // every chunk's bytes up to `"choices":[`, set by message_start
+	tools  []anthropicToolBlock
+	usage  anthropicUsage
+
+	started  bool // message_start was seen
+	finished bool // a finish_reason chunk was sent
+	done     bool // [DONE] was sent; later input is ignored
+}
+
+// anthropicToolBlock ties a content block to its OpenAI tool call index,
+// which counts tool blocks only.
+type anthropicToolBlock struct {
+	block int64
+	index int
+}
+
+func (s *anthropicStream) Usage() Usage { return s.usage.openAI() }
+
+func (s *anthropicStream) Translate(dst, chunk []byte) []byte {
+	if s.done {
+		return dst
+	}
+	if err := s.dec.Write(chunk); err != nil {
+		return s.fail(dst, streamError(err.Error()))
+	}
+	for !s.done {
+		ev, ok := s.dec.Next()
+		if !ok {
+			break
+		}
+		dst = s.event(dst, ev.Data)
+	}
+	return dst
+}
+
+func (s *anthropicStream) Finish(dst []byte) []byte {
+	if s.done {
+		return dst
+	}
+	return s.fail(dst, streamError("provider stream ended before the response was complete"))
+}
+
+// bytesString views b as a string without a copy. Results of gjson.Get on
+// it alias b, which the decoder reuses, so anything kept must be cloned.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func (s *anthropicStream) event(dst, data []byte) []byte {
+	if !gjson.ValidBytes(data) {
+		return s.fail(dst, streamError("provider sent a stream event that is not JSON"))
+	}
+	root := gjson.Parse(bytesString(data))
+	typ := root.Get("type").Str
+	switch typ {
+	case "ping":
+		return dst
+	case "error":
+		e := root.Get("error")
+		msg := e.Get("message").Str
+		if msg == "" {
+			msg = "provider reported an error mid-stream"
+		}
+		return s.fail(dst, anthropicAPIError(500, "", e.Get("type").Str, msg))
+	case "message_start":
+		if s.started {
+			return dst
+		}
+		s.started = true
+		msg := root.Get("message")
+		s.hdr.ID = strings.Clone(msg.Get("id").String())
+		s.hdr.Model = strings.Clone(msg.Get("model").String())
+		s.usage.read(msg.Get("usage"))
+		s.prefix = appendChunkPrefix(s.prefix[:0], &s.hdr)
+		dst = s.openDelta(dst)
+		dst = append(dst, `{"role":"assistant","content":""}`...)
+		return closeDelta(dst)
+	case "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop":
+		if !s.started {
+			return s.fail(dst, streamError("provider stream did not start with message_start"))
+		}
+	default:
+		return dst // Anthropic may add event types; they are to be ignored
+	}
+
+	switch typ {
+	case "content_block_start":
+		cb := root.Get("content_block")
+		switch cb.Get("type").Str {
+		case "text":
+			if t := cb.Get("text"); t.Type == gjson.String && t.Str != "" {
+				dst = s.appendContent(dst, t)
+			}
+		case "tool_use":
+			i := len(s.tools)
+			s.tools = append(s.tools, anthropicToolBlock{block: root.Get("index").Int(), index: i})
+			dst = s.openDelta(dst)
+			dst = append(dst, `{"tool_calls":[{"index":`...)
+			dst = strconv.AppendInt(dst, int64(i), 10)
+			dst = append(dst, `,"id":`...)
+			dst = appendRawString(dst, cb.Get("id"))
+			dst = append(dst, `,"type":"function","function":{"name":`...)
+			dst = appendRawString(dst, cb.Get("name"))
+			dst = append(dst, `,"arguments":""}}]}`...)
+			dst = closeDelta(dst)
+		}
+		// The streamed input starts as {} here and arrives in input_json_delta.
+		// Thinking blocks are skipped: reasoning output is a later issue.
+	case "content_block_delta":
+		d := root.Get("delta")
+		switch d.Get("type").Str {
+		case "text_delta":
+			if t := d.Get("text"); t.Type == gjson.String && t.Str != "" {
+				dst = s.appendContent(dst, t)
+			}
+		case "input_json_delta":
+			pj := d.Get("partial_json")
+			i, ok := s.toolIndex(root.Get("index").Int())
+			if !ok || pj.Type != gjson.String || pj.Str == "" {
+				return dst
+			}
+			dst = s.openDelta(dst)
+			dst = append(dst, `{"tool_calls":[{"index":`...)
+			dst = strconv.AppendInt(dst, int64(i), 10)
+			dst = append(dst, `,"function":{"arguments":`...)
+			dst = append(dst, pj.Raw...) // already a JSON string literal
+			dst = append(dst, "}}]}"...)
+			dst = closeDelta(dst)
+		}
+		// thinking_delta and signature_delta: reasoning output is a later
+		// issue; citations_delta has no OpenAI chunk counterpart.
+	case "message_delta":
+		s.usage.read(root.Get("usage"))
+		if sr := root.Get("delta.stop_reason"); sr.Type == gjson.String {
+			dst = s.appendFinish(dst, anthropicFinishReason(sr.Str))
+		}
+	case "message_stop":
+		dst = s.appendFinish(dst, "stop") // no-op when message_delta sent one
+		if s.opts.IncludeUsage {
+			u := s.usage.openAI()
+			dst = appendChunk(dst, &s.hdr, "", &u)
+		}
+		s.done = true
+		dst = append(dst, sseDone...)
+	}
+	return dst
+}
+
+func (s *anthropicStream) toolIndex(block int64) (int, bool) {
+	for i := len(s.tools) - 1; i >= 0; i-- {
+		if s.tools[i].block == block {
+			return s.tools[i].index, true
+		}
+	}
+	return 0, false
+}
+
+// openDelta starts a chunk up to its delta object.
+func (s *anthropicStream) openDelta(dst []byte) []byte {
+	dst = append(dst, s.prefix...)
+	return append(dst, `{"index":0,"delta":`...)
+}
+
+func closeDelta(dst []byte) []byte {
+	return append(dst, ",\"finish_reason\":null}]}\n\n"...)
+}
+
+func (s *anthropicStream) appendContent(dst []byte, text gjson.Result) []byte {
+	dst = s.openDelta(dst)
+	dst = append(dst, `{"content":`...)
+	dst = append(dst, text.Raw...) // already a JSON string literal
+	dst = append(dst, '}')
+	return closeDelta(dst)
+}
+
+func (s *anthropicStream) appendFinish(dst []byte, reason string) []byte {
+	if s.finished {
+		return dst
+	}
+	s.finished = true
+	dst = s.openDelta(dst)
+	dst = append(dst, `{},"finish_reason":"`...)
+	dst = append(dst, reason...)
+	return append(dst, "\"}]}\n\n"...)
+}
+
+// appendRawString appends a gjson string value as JSON, copying its raw
+// literal when it is one.
+func appendRawString(dst []byte, r gjson.Result) []byte {
+	if r.Type == gjson.String {
+		return append(dst, r.Raw...)
+	}
+	return appendJSONString(dst, r.String())
+}
+
+func streamError(msg string) *APIError {
+	return &APIError{Status: 502, Type: TypeUpstream, Code: "upstream_stream_error", Message: msg}
+}
+
+func (s *anthropicStream) fail(dst []byte, e *APIError) []byte {
+	s.done = true
+	dst = appendErrorChunk(dst, &s.hdr, e)
+	return append(dst, sseDone...)
+}
+
+var _ StreamTranslator = (*anthropicStream)(nil)

@@ -1,0 +1,88 @@
+package translators
+
+import "encoding/json"
+
+// Anthropic Messages API request wire types
+// (https://docs.anthropic.com/en/api/messages). Responses and stream events
+// are read with gjson instead, so only the fields the gateway reads are
+// touched.
+
+const (
+	anthropicVersion = "2023-06-01"
+	// anthropicDefaultMaxTokens fills max_tokens, which Anthropic requires
+	// and OpenAI clients usually leave out.
+	anthropicDefaultMaxTokens = 4096
+)
+
+type anthropicRequest struct {
+	Model     string `json:"model"`
+	MaxTokens int64  `json:"max_tokens"`
+	// System is a string or []anthropicBlock of text blocks.
+	System        any                  `json:"system,omitempty"`
+	Messages      []anthropicMessage   `json:"messages"`
+	Tools         []anthropicTool      `json:"tools,omitempty"`
+	ToolChoice    *anthropicToolChoice `json:"tool_choice,omitempty"`
+	Temperature   json.RawMessage      `json:"temperature,omitempty"`
+	TopP          json.RawMessage      `json:"top_p,omitempty"`
+	TopK          json.RawMessage      `json:"top_k,omitempty"`
+	StopSequences []string             `json:"stop_sequences,omitempty"`
+	Stream        bool                 `json:"stream,omitempty"`
+	Metadata      *anthropicMetadata   `json:"metadata,omitempty"`
+}
+
+type anthropicMessage struct {
+	Role string `json:"role"`
+	// Content is a string (one text block) or []anthropicBlock.
+	Content any `json:"content"`
+}
+
+// anthropicBlock is one content block: text, image, tool_use or tool_result.
+type anthropicBlock struct {
+	Type      string                `json:"type"`
+	Text      string                `json:"text,omitempty"`
+	Source    *anthropicImageSource `json:"source,omitempty"`
+	ID        string                `json:"id,omitempty"`
+	Name      string                `json:"name,omitempty"`
+	Input     json.RawMessage       `json:"input,omitempty"`
+	ToolUseID string                `json:"tool_use_id,omitempty"`
+	// Content of a tool_result: a string or []anthropicBlock.
+	Content any `json:"content,omitempty"`
+}
+
+type anthropicImageSource struct {
+	Type      string `json:"type"` // base64 or url
+	MediaType string `json:"media_type,omitempty"`
+	Data      string `json:"data,omitempty"`
+	URL       string `json:"url,omitempty"`
+}
+
+type anthropicTool struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	InputSchema json.RawMessage `json:"input_schema"`
+}
+
+type anthropicToolChoice struct {
+	Type                   string `json:"type"` // auto, any, tool, none
+	Name                   string `json:"name,omitempty"`
+	DisableParallelToolUse bool   `json:"disable_parallel_tool_use,omitempty"`
+}
+
+type anthropicMetadata struct {
+	UserID string `json:"user_id"`
+}
+
+// anthropicFinishReason maps an Anthropic stop_reason to an OpenAI
+// finish_reason.
+func anthropicFinishReason(stop string) string {
+	switch stop {
+	case "max_tokens", "model_context_window_exceeded":
+		return "length"
+	case "tool_use":
+		return "tool_calls"
+	case "refusal":
+		return "content_filter"
+	default: // end_turn, stop_sequence, pause_turn
+		return "stop"
+	}
+}

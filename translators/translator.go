@@ -1,0 +1,114 @@
+// Package translators converts between the OpenAI chat completions schema that
+// clients speak and each provider's own schema. It is pure: it knows HTTP
+// bodies, paths and headers, nothing of Envoy or gRPC.
+package translators
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Schema names a provider wire format.
+type Schema string
+
+const (
+	SchemaOpenAI    Schema = "openai"
+	SchemaAnthropic Schema = "anthropic"
+)
+
+// Schemas lists the schemas New accepts, for config validation messages.
+var Schemas = []Schema{SchemaAnthropic, SchemaOpenAI}
+
+// New returns the translator from the OpenAI schema to s.
+func New(s Schema) (Translator, error) {
+	switch s {
+	case SchemaOpenAI:
+		return openAIToOpenAI{}, nil
+	case SchemaAnthropic:
+		return openAIToAnthropic{}, nil
+	default:
+		names := make([]string, len(Schemas))
+		for i, k := range Schemas {
+			names[i] = string(k)
+		}
+		return nil, fmt.Errorf("unsupported schema %q (known: %s)", s, strings.Join(names, ", "))
+	}
+}
+
+// Target is where one upstream attempt goes.
+type Target struct {
+	// Model is the provider's model id that replaces the public model name.
+	Model string
+	// PathPrefix is the path of the provider's base URL ("/v1" for
+	// https://api.openai.com/v1, "" for https://api.anthropic.com).
+	PathPrefix string
+	// APIKey is the provider credential; empty sends no auth header.
+	APIKey string
+}
+
+// Header is one HTTP header to set on the upstream request.
+type Header struct{ Key, Value string }
+
+// Request is the upstream HTTP request for one attempt.
+type Request struct {
+	Path    string
+	Headers []Header
+	Body    []byte
+	// Stream reports whether the client asked for a streamed response.
+	Stream bool
+	// IncludeUsage reports whether the client asked for a usage chunk at the
+	// end of the stream (stream_options.include_usage).
+	IncludeUsage bool
+}
+
+// Usage is the token accounting of one response, in the OpenAI meaning:
+// PromptTokens includes cached and cache-written tokens, CompletionTokens
+// includes reasoning tokens.
+type Usage struct {
+	PromptTokens     int64
+	CompletionTokens int64
+	CachedTokens     int64
+	CacheWriteTokens int64
+	ReasoningTokens  int64
+}
+
+// Total is prompt plus completion tokens.
+func (u Usage) Total() int64 { return u.PromptTokens + u.CompletionTokens }
+
+// StreamOptions configures one stream translation.
+type StreamOptions struct {
+	// IncludeUsage emits one usage chunk before [DONE], as the client asked.
+	IncludeUsage bool
+}
+
+// Translator converts one OpenAI chat completions exchange to and from a
+// provider schema. Implementations are stateless and never modify their
+// input, so a retry can translate the same request again for another provider.
+type Translator interface {
+	// Request translates an OpenAI chat completions request body for t.
+	// Errors are *APIError (400 for a body the provider cannot take).
+	Request(body []byte, t Target) (Request, error)
+	// Response translates a whole successful (2xx) upstream body into an
+	// OpenAI chat.completion body.
+	Response(body []byte) ([]byte, Usage, error)
+	// Error maps a non-2xx upstream response to the error the client sees.
+	// retryAfter is the upstream Retry-After header, if any.
+	Error(status int, retryAfter string, body []byte) *APIError
+	// NewStream returns a translator for one streamed response.
+	NewStream(opts StreamOptions) StreamTranslator
+}
+
+// StreamTranslator is a state machine fed upstream body bytes as they
+// arrive. It never fails: a broken or garbled upstream stream becomes a final
+// OpenAI chunk carrying an error object, followed by data: [DONE].
+type StreamTranslator interface {
+	// Translate consumes chunk (any split of the upstream body) and appends
+	// the OpenAI SSE bytes it completes to dst.
+	Translate(dst, chunk []byte) []byte
+	// Finish is called once when the upstream body ends. It appends whatever
+	// terminates the client stream: the usage chunk if asked, an error chunk
+	// if the upstream stopped early, and data: [DONE].
+	Finish(dst []byte) []byte
+	// Usage returns the tokens counted so far.
+	Usage() Usage
+}

@@ -1,0 +1,379 @@
+// Package xds turns the gateway config into Envoy resources (listener,
+// routes, clusters) and serves them to Envoy over ADS.
+package xds
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	celv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	upstreamcodecv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/upstream_codec/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// Names shared by the resources and the ext_proc server.
+const (
+	ListenerName   = "switchboard_http"
+	RouteName      = "switchboard_routes"
+	ExtProcCluster = "switchboard_extproc"
+	// ProviderHeader carries the router hop's provider choice to the route.
+	ProviderHeader = "x-switchboard-provider"
+	// HopMetadata is the gRPC metadata key telling the ext_proc server which
+	// hop a stream serves.
+	HopMetadata = "x-switchboard-hop"
+	HopRouter   = "router"
+	HopUpstream = "upstream"
+	// MetadataNamespace holds per-cluster facts forwarded to ext_proc.
+	MetadataNamespace = "switchboard"
+
+	chatPath   = "/v1/chat/completions"
+	modelsPath = "/v1/models"
+	caBundle   = "/etc/ssl/certs/ca-certificates.crt"
+)
+
+// ClusterName is the Envoy cluster of a provider.
+func ClusterName(provider string) string { return "provider_" + provider }
+
+func mustAny(m proto.Message) *anypb.Any {
+	a, err := anypb.New(m)
+	if err != nil {
+		panic(fmt.Sprintf("xds: marshal %T: %v", m, err)) // only on a programming error
+	}
+	return a
+}
+
+// socketAddress makes an address; a hostname is resolved by the cluster.
+func socketAddress(host string, port int) *corev3.Address {
+	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+		Address:       host,
+		PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: uint32(port)},
+	}}}
+}
+
+// discoveryType picks STATIC for IP literals and LOGICAL_DNS for names, the
+// recommended type for large API hosts behind many addresses.
+func discoveryType(host string) *clusterv3.Cluster_Type {
+	if net.ParseIP(host) != nil {
+		return &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC}
+	}
+	return &clusterv3.Cluster_Type{Type: clusterv3.Cluster_LOGICAL_DNS}
+}
+
+// generousThresholds lifts Envoy's default circuit breakers (1024), far
+// below the number of concurrent LLM streams a gateway holds.
+func generousThresholds() *clusterv3.CircuitBreakers {
+	big := wrapperspb.UInt32(1 << 20)
+	return &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
+		MaxConnections: big, MaxPendingRequests: big, MaxRequests: big, MaxRetries: wrapperspb.UInt32(1024),
+	}}}
+}
+
+// makeExtProcCluster is the HTTP/2 cluster Envoy uses to reach ext_proc.
+func makeExtProcCluster(host string, port int) *clusterv3.Cluster {
+	opts := &httpv3.HttpProtocolOptions{UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{
+		ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+			ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
+				Http2ProtocolOptions: &corev3.Http2ProtocolOptions{
+					ConnectionKeepalive: &corev3.KeepaliveSettings{Interval: durationpb.New(30 * time.Second), Timeout: durationpb.New(5 * time.Second)},
+				},
+			},
+		},
+	}}
+	return &clusterv3.Cluster{
+		Name:                 ExtProcCluster,
+		ClusterDiscoveryType: discoveryType(host),
+		ConnectTimeout:       durationpb.New(time.Second),
+		DnsLookupFamily:      clusterv3.Cluster_V4_PREFERRED,
+		CircuitBreakers:      generousThresholds(),
+		LoadAssignment:       loadAssignment(ExtProcCluster, host, port),
+		TypedExtensionProtocolOptions: map[string]*anypb.Any{
+			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(opts),
+		},
+	}
+}
+
+func loadAssignment(cluster, host string, port int) *endpointv3.ClusterLoadAssignment {
+	return &endpointv3.ClusterLoadAssignment{
+		ClusterName: cluster,
+		Endpoints: []*endpointv3.LocalityLbEndpoints{{LbEndpoints: []*endpointv3.LbEndpoint{{
+			HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{Address: socketAddress(host, port)}},
+		}}}},
+	}
+}
+
+// providerCluster describes one provider cluster to build.
+type providerCluster struct {
+	Name           string // provider name
+	Host           string
+	Port           int
+	TLS            bool
+	ConnectTimeout time.Duration
+}
+
+// makeProviderCluster builds a provider cluster whose upstream filter chain
+// runs the ext_proc upstream hop, so every attempt on this cluster is
+// translated for this provider.
+func makeProviderCluster(p providerCluster) *clusterv3.Cluster {
+	opts := &httpv3.HttpProtocolOptions{
+		HttpFilters: []*hcmv3.HttpFilter{
+			{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(upstreamExtProc())}},
+			{Name: "envoy.filters.http.upstream_codec", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&upstreamcodecv3.UpstreamCodec{})}},
+		},
+	}
+	if p.TLS {
+		// Let ALPN choose HTTP/2 where the provider offers it.
+		opts.UpstreamProtocolOptions = &httpv3.HttpProtocolOptions_AutoConfig{AutoConfig: &httpv3.HttpProtocolOptions_AutoHttpConfig{}}
+	} else {
+		opts.UpstreamProtocolOptions = &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+			ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{HttpProtocolOptions: &corev3.Http1ProtocolOptions{}},
+		}}
+	}
+	name := ClusterName(p.Name)
+	c := &clusterv3.Cluster{
+		Name:                 name,
+		ClusterDiscoveryType: discoveryType(p.Host),
+		ConnectTimeout:       durationpb.New(p.ConnectTimeout),
+		DnsLookupFamily:      clusterv3.Cluster_V4_PREFERRED,
+		CircuitBreakers:      generousThresholds(),
+		LoadAssignment:       loadAssignment(name, p.Host, p.Port),
+		TypedExtensionProtocolOptions: map[string]*anypb.Any{
+			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(opts),
+		},
+		Metadata: &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
+			MetadataNamespace: {Fields: map[string]*structpb.Value{"provider": structpb.NewStringValue(p.Name)}},
+		}},
+	}
+	if p.TLS {
+		tls := &tlsv3.UpstreamTlsContext{
+			Sni: p.Host,
+			CommonTlsContext: &tlsv3.CommonTlsContext{
+				AlpnProtocols: []string{"h2", "http/1.1"},
+				ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
+					TrustedCa: &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: caBundle}},
+					MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{{
+						SanType: tlsv3.SubjectAltNameMatcher_DNS,
+						Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: p.Host}},
+					}},
+				}},
+			},
+		}
+		c.TransportSocket = &corev3.TransportSocket{Name: "envoy.transport_sockets.tls", ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(tls)}}
+	}
+	return c
+}
+
+func extProcGrpc(hop string) *corev3.GrpcService {
+	return &corev3.GrpcService{
+		TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: ExtProcCluster}},
+		InitialMetadata: []*corev3.HeaderValue{{Key: HopMetadata, Value: hop}},
+	}
+}
+
+// routerExtProc is the router-level hop: it reads the request, resolves the
+// model and picks the provider. It never touches responses.
+func routerExtProc() *extprocv3.ExternalProcessor {
+	return &extprocv3.ExternalProcessor{
+		GrpcService: extProcGrpc(HopRouter),
+		ProcessingMode: &extprocv3.ProcessingMode{
+			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
+			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,
+			ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
+			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
+			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
+			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
+		},
+		// Parsing a 20 MB body takes time; the default 200 ms is for toy payloads.
+		MessageTimeout:    durationpb.New(10 * time.Second),
+		MaxMessageTimeout: durationpb.New(30 * time.Second),
+		StatusOnError:     &typev3.HttpStatus{Code: typev3.StatusCode_ServiceUnavailable},
+		StatPrefix:        "switchboard_router",
+	}
+}
+
+// upstreamExtProc is the per-attempt hop on provider clusters: it
+// translates the request for the cluster's provider and the response back.
+func upstreamExtProc() *extprocv3.ExternalProcessor {
+	return &extprocv3.ExternalProcessor{
+		GrpcService: extProcGrpc(HopUpstream),
+		ProcessingMode: &extprocv3.ProcessingMode{
+			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
+			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,
+			ResponseHeaderMode:  extprocv3.ProcessingMode_SEND,
+			ResponseBodyMode:    extprocv3.ProcessingMode_STREAMED,
+			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
+			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
+		},
+		MessageTimeout:    durationpb.New(10 * time.Second),
+		MaxMessageTimeout: durationpb.New(30 * time.Second),
+		StatusOnError:     &typev3.HttpStatus{Code: typev3.StatusCode_ServiceUnavailable},
+		StatPrefix:        "switchboard_upstream",
+		MetadataOptions: &extprocv3.MetadataOptions{
+			ClusterMetadataForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{MetadataNamespace}},
+		},
+	}
+}
+
+// makeListener builds the client-facing HTTP listener.
+func makeListener(address string, port int, idle time.Duration) *listenerv3.Listener {
+	hcm := &hcmv3.HttpConnectionManager{
+		StatPrefix: "switchboard",
+		CodecType:  hcmv3.HttpConnectionManager_AUTO,
+		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
+			RouteConfigName: RouteName,
+			ConfigSource: &corev3.ConfigSource{
+				ResourceApiVersion:    corev3.ApiVersion_V3,
+				ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+			},
+		}},
+		HttpFilters: []*hcmv3.HttpFilter{
+			{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(routerExtProc())}},
+			{Name: "envoy.filters.http.router", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{})}},
+		},
+		// LLM streams pause for long stretches while a model thinks.
+		StreamIdleTimeout: durationpb.New(idle),
+		RequestTimeout:    durationpb.New(0),
+		LocalReplyConfig:  localReplyConfig(),
+	}
+	return &listenerv3.Listener{
+		Name:    ListenerName,
+		Address: socketAddress(address, port),
+		FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
+			Name:       "envoy.filters.network.http_connection_manager",
+			ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)},
+		}}}},
+	}
+}
+
+// localReplyConfig puts Envoy's own error replies (body too large, ext_proc
+// unreachable, provider unreachable, timeouts) in the OpenAI error shape.
+// Replies the ext_proc server sends itself carry response code details
+// starting with "switchboard" and are left alone.
+func localReplyConfig() *hcmv3.LocalReplyConfig {
+	mapper := func(status uint32, errType, code, msg string) *hcmv3.ResponseMapper {
+		expr := fmt.Sprintf("response.code == %d && !response.code_details.startsWith('switchboard')", status)
+		return &hcmv3.ResponseMapper{
+			Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_ExtensionFilter{ExtensionFilter: &accesslogv3.ExtensionFilter{
+				Name:       "envoy.access_loggers.extension_filters.cel",
+				ConfigType: &accesslogv3.ExtensionFilter_TypedConfig{TypedConfig: mustAny(&celv3.ExpressionFilter{Expression: expr})},
+			}}},
+			Body:               &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: msg}},
+			BodyFormatOverride: openAIErrorFormat(errType, code),
+		}
+	}
+	return &hcmv3.LocalReplyConfig{Mappers: []*hcmv3.ResponseMapper{
+		mapper(413, "invalid_request_error", "request_too_large", "request body exceeds the gateway's size limit"),
+		mapper(503, "server_error", "service_unavailable", "the gateway cannot process the request right now: its processing service or the provider is unavailable"),
+		mapper(504, "server_error", "upstream_timeout", "the provider did not answer in time"),
+		mapper(502, "server_error", "upstream_error", "the provider connection failed"),
+		mapper(500, "server_error", "internal_error", "the gateway failed to process the request"),
+		mapper(400, "invalid_request_error", "bad_request", "malformed HTTP request"),
+		mapper(408, "invalid_request_error", "request_timeout", "the request was not received in time"),
+	}}
+}
+
+func openAIErrorFormat(errType, code string) *corev3.SubstitutionFormatString {
+	return &corev3.SubstitutionFormatString{
+		Format: &corev3.SubstitutionFormatString_JsonFormat{JsonFormat: &structpb.Struct{Fields: map[string]*structpb.Value{
+			"error": structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+				"message": structpb.NewStringValue("%LOCAL_REPLY_BODY%"),
+				"type":    structpb.NewStringValue(errType),
+				"code":    structpb.NewStringValue(code),
+			}}),
+		}}},
+		ContentType: "application/json",
+	}
+}
+
+// jsonResponseHeaders marks a direct response as JSON.
+func jsonResponseHeaders() []*corev3.HeaderValueOption {
+	return []*corev3.HeaderValueOption{{
+		Header:       &corev3.HeaderValue{Key: "content-type", Value: "application/json"},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}}
+}
+
+// disableRouterHop turns the router ext_proc off on routes that need no
+// processing (static answers).
+func disableRouterHop() map[string]*anypb.Any {
+	return map[string]*anypb.Any{"envoy.filters.http.ext_proc": mustAny(&extprocv3.ExtProcPerRoute{
+		Override: &extprocv3.ExtProcPerRoute_Disabled{Disabled: true},
+	})}
+}
+
+func directRoute(name string, match *routev3.RouteMatch, status uint32, body string) *routev3.Route {
+	return &routev3.Route{
+		Name:  name,
+		Match: match,
+		Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{
+			Status: status,
+			Body:   &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: body}},
+		}},
+		ResponseHeadersToAdd: jsonResponseHeaders(),
+	}
+}
+
+// makeProviderRoute sends chat requests the router hop assigned to a
+// provider to its cluster.
+func makeProviderRoute(provider, authority string, timeout, idle time.Duration) *routev3.Route {
+	return &routev3.Route{
+		Name: "chat_" + provider,
+		Match: &routev3.RouteMatch{
+			PathSpecifier: &routev3.RouteMatch_Path{Path: chatPath},
+			Headers: []*routev3.HeaderMatcher{{
+				Name:                 ProviderHeader,
+				HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: provider}}},
+			}},
+		},
+		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
+			ClusterSpecifier:     &routev3.RouteAction_Cluster{Cluster: ClusterName(provider)},
+			HostRewriteSpecifier: &routev3.RouteAction_HostRewriteLiteral{HostRewriteLiteral: authority},
+			Timeout:              durationpb.New(timeout),
+			IdleTimeout:          durationpb.New(idle),
+		}},
+	}
+}
+
+// makeRouteConfig builds the gateway's routes: the model list, one route
+// per provider, and OpenAI-shaped answers for everything else.
+func makeRouteConfig(modelsJSON string, providers []*routev3.Route, maxBody uint64) *routev3.RouteConfiguration {
+	models := directRoute("models", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: modelsPath}}, 200, modelsJSON)
+	models.TypedPerFilterConfig = disableRouterHop()
+	routes := []*routev3.Route{models}
+	routes = append(routes, providers...)
+	// Reached only if the router hop picked no provider: a gateway bug, not
+	// a client one, so 503 rather than a silent drop.
+	routes = append(routes, directRoute("chat_unrouted",
+		&routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: chatPath}}, 503,
+		`{"error":{"message":"no provider was selected for this request","type":"server_error","code":"unrouted"}}`))
+	notFound := directRoute("not_found", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}}, 404,
+		`{"error":{"message":"unknown path; this gateway serves /v1/chat/completions and /v1/models","type":"invalid_request_error","code":"unknown_url"}}`)
+	notFound.TypedPerFilterConfig = disableRouterHop()
+	routes = append(routes, notFound)
+	return &routev3.RouteConfiguration{
+		Name: RouteName,
+		VirtualHosts: []*routev3.VirtualHost{{
+			Name:                   "switchboard",
+			Domains:                []string{"*"},
+			Routes:                 routes,
+			RequestBodyBufferLimit: wrapperspb.UInt64(maxBody),
+		}},
+	}
+}
