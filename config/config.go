@@ -125,7 +125,7 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return &yaml.TypeError{Errors: []string{"line " + strconv.Itoa(n.Line) + ": invalid duration " + strconv.Quote(n.Value)}}
+		return &yaml.TypeError{Errors: []string{"line " + strconv.Itoa(n.Line) + ": invalid duration " + strconv.Quote(n.Value) + " (use e.g. 30s, 10m, 1h)"}}
 	}
 	*d = Duration(v)
 	return nil

@@ -40,12 +40,15 @@ func (e FieldError) Error() string {
 	if b.Len() > 0 {
 		b.WriteString(" ")
 	}
-	b.WriteString(e.Path)
-	if e.Value != "" {
-		b.WriteString(" ")
-		b.WriteString(strconv.Quote(e.Value))
+	// Decoding errors (unknown fields, wrong types) know no path.
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		if e.Value != "" {
+			b.WriteString(" ")
+			b.WriteString(strconv.Quote(e.Value))
+		}
+		b.WriteString(": ")
 	}
-	b.WriteString(": ")
 	b.WriteString(e.Msg)
 	return b.String()
 }
@@ -91,14 +94,28 @@ func Parse(name string, data []byte, env Env) (*Loaded, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	// Unknown fields and wrong types are reported with the validation
+	// errors: the decoder fills every field it can, so one pass finds all.
+	var decodeErrs Errors
+	if err := dec.Decode(&c); errors.Is(err, io.EOF) {
+		// An empty file is more likely a half-written one than a wish to
+		// serve nothing; Watch must not swap it in.
+		return nil, Errors{{File: name, Msg: "config is empty"}}
+	} else if err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		decodeErrs = typeErrors(te)
 	}
 	c.applyDefaults()
 	errs, warns := c.validate(env)
 	for i := range errs {
-		errs[i].File = name
 		errs[i].Line = lineOf(&root, errs[i].Path)
+	}
+	errs = append(decodeErrs, errs...)
+	for i := range errs {
+		errs[i].File = name
 	}
 	if len(errs) > 0 {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
@@ -114,6 +131,29 @@ func Parse(name string, data []byte, env Env) (*Loaded, error) {
 	return l, nil
 }
 
+// typeErrors turns the decoder's "line N: message" strings into FieldErrors.
+func typeErrors(te *yaml.TypeError) Errors {
+	out := make(Errors, 0, len(te.Errors))
+	for _, s := range te.Errors {
+		fe := FieldError{Msg: s}
+		if rest, ok := strings.CutPrefix(s, "line "); ok {
+			if n, msg, ok := strings.Cut(rest, ": "); ok {
+				if line, err := strconv.Atoi(n); err == nil {
+					fe.Line, fe.Msg = line, msg
+				}
+			}
+		}
+		// "field foo not found in type config.Listener" names a Go type.
+		if m := unknownFieldRE.FindStringSubmatch(fe.Msg); m != nil {
+			fe.Msg = "unknown field " + strconv.Quote(m[1])
+		}
+		out = append(out, fe)
+	}
+	return out
+}
+
+var unknownFieldRE = regexp.MustCompile(`^field (\S+) not found in type `)
+
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 // validate checks every field and resolves credentials; it returns every
@@ -128,19 +168,26 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 	if net.ParseIP(c.Listener.Address) == nil {
 		add("listener.address", c.Listener.Address, "must be an IP address")
 	}
-	for path, ep := range map[string]Endpoint{"xds.address": c.XDS, "extproc.address": c.ExtProc} {
-		if h, p, err := net.SplitHostPort(ep.Address); err != nil || h == "" {
-			add(path, ep.Address, "must be host:port")
+	// Slices, not maps: errors on one line must come out in a stable order.
+	for _, ep := range []struct {
+		path string
+		ep   Endpoint
+	}{{"xds.address", c.XDS}, {"extproc.address", c.ExtProc}} {
+		if h, p, err := net.SplitHostPort(ep.ep.Address); err != nil || h == "" {
+			add(ep.path, ep.ep.Address, "must be host:port")
 		} else if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			add(path, ep.Address, "port must be between 1 and 65535")
+			add(ep.path, ep.ep.Address, "port must be between 1 and 65535")
 		}
 	}
 	if c.Limits.MaxRequestBytes < 1024 || c.Limits.MaxRequestBytes > 1<<30 {
 		add("limits.max_request_bytes", strconv.FormatInt(c.Limits.MaxRequestBytes, 10), "must be between 1024 and 1073741824")
 	}
-	for path, d := range map[string]Duration{"timeouts.connect": c.Timeouts.Connect, "timeouts.request": c.Timeouts.Request, "timeouts.idle": c.Timeouts.Idle} {
-		if d < 0 {
-			add(path, d.D().String(), "must be positive")
+	for _, d := range []struct {
+		path string
+		d    Duration
+	}{{"timeouts.connect", c.Timeouts.Connect}, {"timeouts.request", c.Timeouts.Request}, {"timeouts.idle", c.Timeouts.Idle}} {
+		if d.d < 0 {
+			add(d.path, d.d.D().String(), "must be positive")
 		}
 	}
 
@@ -156,16 +203,22 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 			known[p.Name] = p
 		}
 		if _, err := translators.New(translators.Schema(p.Schema)); err != nil {
-			add(at+".schema", p.Schema, "%s", strings.TrimPrefix(err.Error(), fmt.Sprintf("unsupported schema %q ", p.Schema)))
+			if p.Schema == "" {
+				add(at+".schema", "", "is required (known: %s)", schemaNames())
+			} else {
+				add(at+".schema", p.Schema, "unknown schema (known: %s)", schemaNames())
+			}
 		}
 		u, err := url.Parse(p.BaseURL)
 		switch {
 		case p.BaseURL == "":
 			add(at+".base_url", "", "is required")
-		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "":
 			add(at+".base_url", p.BaseURL, "must be an absolute http:// or https:// URL")
 		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 			add(at+".base_url", p.BaseURL, "must not carry a query, fragment or user info")
+		case !validURLPort(u.Port()):
+			add(at+".base_url", p.BaseURL, "port must be between 1 and 65535")
 		default:
 			p.url = u
 		}
@@ -173,6 +226,7 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 			p.key, p.disabled = resolveKey(p, at, env, add, &warns)
 		}
 	}
+	knownNames := strings.Join(sortedKeys(known), ", ")
 	known = enabledOnly(known)
 	names := map[string]bool{}
 	for i, m := range c.Models {
@@ -186,11 +240,17 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 		if len(m.Providers) == 0 {
 			add(at+".providers", "", "must list at least one provider")
 		}
+		serving := map[string]bool{}
 		for j, mp := range m.Providers {
 			pat := fmt.Sprintf("%s.providers[%d]", at, j)
 			if _, ok := known[mp.Provider]; !ok && !c.isDisabled(mp.Provider) {
-				add(pat+".provider", mp.Provider, "unknown provider (known: %s)", strings.Join(providerNames(c.Providers), ", "))
+				add(pat+".provider", mp.Provider, "unknown provider (known: %s)", knownNames)
+			} else if serving[mp.Provider] {
+				// The upstream hop finds a model's candidate by provider
+				// name, so a second entry could never be used.
+				add(pat+".provider", mp.Provider, "provider listed twice for this model")
 			}
+			serving[mp.Provider] = true
 			if mp.Weight < 0 {
 				add(pat+".weight", strconv.Itoa(mp.Weight), "must not be negative")
 			}
@@ -251,13 +311,31 @@ func enabledOnly(m map[string]*Provider) map[string]*Provider {
 	return m
 }
 
-func providerNames(ps []Provider) []string {
-	s := make([]string, 0, len(ps))
-	for _, p := range ps {
-		s = append(s, p.Name)
+// sortedKeys lists the valid provider names for "known:" hints.
+func sortedKeys(m map[string]*Provider) []string {
+	s := make([]string, 0, len(m))
+	for k := range m {
+		s = append(s, k)
 	}
 	sort.Strings(s)
 	return s
+}
+
+func schemaNames() string {
+	s := make([]string, len(translators.Schemas))
+	for i, k := range translators.Schemas {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+// validURLPort accepts an absent port (defaulted by scheme) or 1-65535.
+func validURLPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // lineOf finds the line of a dotted/indexed path in a YAML tree, falling

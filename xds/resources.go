@@ -34,6 +34,8 @@ const (
 	ListenerName   = "switchboard_http"
 	RouteName      = "switchboard_routes"
 	ExtProcCluster = "switchboard_extproc"
+	// UnroutedCluster has no endpoints; see makeRouteConfig.
+	UnroutedCluster = "switchboard_unrouted"
 	// ProviderHeader carries the router hop's provider choice to the route.
 	ProviderHeader = "x-switchboard-provider"
 	// HopMetadata is the gRPC metadata key telling the ext_proc server which
@@ -52,9 +54,12 @@ const (
 // ClusterName is the Envoy cluster of a provider.
 func ClusterName(provider string) string { return "provider_" + provider }
 
+// mustAny packs m deterministically: the snapshot version hashes these
+// bytes, and anypb.New writes map fields (Struct, typed configs) in random
+// order, which would give an unchanged config a new version on every build.
 func mustAny(m proto.Message) *anypb.Any {
-	a, err := anypb.New(m)
-	if err != nil {
+	a := new(anypb.Any)
+	if err := anypb.MarshalFrom(a, m, proto.MarshalOptions{Deterministic: true}); err != nil {
 		panic(fmt.Sprintf("xds: marshal %T: %v", m, err)) // only on a programming error
 	}
 	return a
@@ -116,6 +121,16 @@ func loadAssignment(cluster, host string, port int) *endpointv3.ClusterLoadAssig
 		Endpoints: []*endpointv3.LocalityLbEndpoints{{LbEndpoints: []*endpointv3.LbEndpoint{{
 			HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{Address: socketAddress(host, port)}},
 		}}}},
+	}
+}
+
+// makeUnroutedCluster is an empty cluster: requests reaching it get 503.
+func makeUnroutedCluster() *clusterv3.Cluster {
+	return &clusterv3.Cluster{
+		Name:                 UnroutedCluster,
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
+		ConnectTimeout:       durationpb.New(time.Second),
+		LoadAssignment:       &endpointv3.ClusterLoadAssignment{ClusterName: UnroutedCluster},
 	}
 }
 
@@ -358,11 +373,18 @@ func makeRouteConfig(modelsJSON string, providers []*routev3.Route, maxBody uint
 	models.TypedPerFilterConfig = disableRouterHop()
 	routes := []*routev3.Route{models}
 	routes = append(routes, providers...)
-	// Reached only if the router hop picked no provider: a gateway bug, not
-	// a client one, so 503 rather than a silent drop.
-	routes = append(routes, directRoute("chat_unrouted",
-		&routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: chatPath}}, 503,
-		`{"error":{"message":"no provider was selected for this request","type":"server_error","code":"unrouted"}}`))
+	// The route a chat request matches before the router hop picks a
+	// provider. It must be a forwarding route, not a direct response: Envoy
+	// takes the request body buffer limit from the route entry. Reached
+	// after the hop only if no provider was picked, it answers 503 (no
+	// endpoints) rather than dropping the request.
+	routes = append(routes, &routev3.Route{
+		Name:  "chat_unrouted",
+		Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: chatPath}},
+		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
+			ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: UnroutedCluster},
+		}},
+	})
 	notFound := directRoute("not_found", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}}, 404,
 		`{"error":{"message":"unknown path; this gateway serves /v1/chat/completions and /v1/models","type":"invalid_request_error","code":"unknown_url"}}`)
 	notFound.TypedPerFilterConfig = disableRouterHop()

@@ -25,7 +25,7 @@ func Build(cfg *config.Loaded) (*cache.Snapshot, error) {
 	var clusters, routes []types.Resource
 	var providerRoutes []*routev3.Route
 	host, port := cfg.ExtProc.HostPort()
-	clusters = append(clusters, makeExtProcCluster(host, port))
+	clusters = append(clusters, makeExtProcCluster(host, port), makeUnroutedCluster())
 	for _, p := range cfg.Catalog.Providers(cfg.Config) {
 		clusters = append(clusters, makeProviderCluster(providerCluster{
 			Name: p.Name, Host: p.Host(), Port: p.Port(), TLS: p.TLS(), ConnectTimeout: cfg.Timeouts.Connect.D(),

@@ -20,7 +20,7 @@ import (
 )
 
 // maxBodyBytes bounds a request body; the demo never needs more.
-const maxBodyBytes = 8 << 20
+const maxBodyBytes = 64 << 20 // as large as the gateway default limit, so long contexts pass
 
 // maxEcho is how many characters of the user's text the reply repeats.
 const maxEcho = 200

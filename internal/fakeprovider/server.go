@@ -246,6 +246,7 @@ var hopHeaders = []string{"Connection", "Content-Length", "Keep-Alive", "Transfe
 // replay writes a reply and reports whether the client went away first.
 func (s *Server) replay(w http.ResponseWriter, r *http.Request, rep Reply) (canceled bool) {
 	ctx := r.Context()
+	rc := http.NewResponseController(w)
 	if rep.DelayFirstByte > 0 {
 		t := time.NewTimer(rep.DelayFirstByte)
 		defer t.Stop()
@@ -254,13 +255,13 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, rep Reply) (canc
 		case <-ctx.Done():
 			return true
 		case <-s.done:
+			abort(rc)
 			return false
 		}
 	}
 	if rep.Hang {
-		return s.hang(ctx)
+		return s.hang(ctx, rc)
 	}
-	rc := http.NewResponseController(w)
 	if rep.Drop {
 		abort(rc)
 		return false
@@ -278,8 +279,8 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, rep Reply) (canc
 	}
 	events := tr.Events()
 	if !tr.IsSSE() {
-		// A JSON body is sent whole with its length, so a cut shows as a
-		// short body.
+		// A non-stream body goes out with its length, as providers send
+		// JSON; the recorded length may be stale.
 		w.Header().Set("Content-Length", strconv.Itoa(len(tr.Body)))
 	}
 	status := tr.Status
@@ -295,12 +296,13 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, rep Reply) (canc
 		}
 	}
 	for _, ev := range events[:limit] {
+		// A failed write means the connection is gone: the client left.
 		if _, err := w.Write(ev); err != nil {
-			return ctx.Err() != nil
+			return true
 		}
 		// Flushing each event is what makes the client see a stream.
 		if err := rc.Flush(); err != nil {
-			return ctx.Err() != nil
+			return true
 		}
 	}
 	switch {
@@ -308,17 +310,20 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, rep Reply) (canc
 		abort(rc)
 		return false
 	case rep.HangAfterEvents > 0:
-		return s.hang(ctx)
+		return s.hang(ctx, rc)
 	}
 	return ctx.Err() != nil
 }
 
-// hang waits for the client to go away or the server to close.
-func (s *Server) hang(ctx context.Context) (canceled bool) {
+// hang waits for the client to go away or the server to close. A closing
+// server drops the connection rather than finish a reply it never meant to
+// send.
+func (s *Server) hang(ctx context.Context, rc *http.ResponseController) (canceled bool) {
 	select {
 	case <-ctx.Done():
 		return true
 	case <-s.done:
+		abort(rc)
 		return false
 	}
 }

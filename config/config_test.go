@@ -1,0 +1,195 @@
+package config
+
+import (
+	"testing"
+	"time"
+)
+
+// mapEnv is an Env backed by a map, so tests never read the real
+// environment.
+func mapEnv(m map[string]string) Env {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+// noEnv is an empty environment.
+var noEnv = mapEnv(nil)
+
+// mustParse parses YAML that the test expects to be valid.
+func mustParse(t *testing.T, yaml string, env Env) *Loaded {
+	t.Helper()
+	l, err := Parse("cfg.yaml", []byte(yaml), env)
+	if err != nil {
+		t.Fatalf("Parse: unexpected error:\n%v", err)
+	}
+	return l
+}
+
+func TestDefaults(t *testing.T) {
+	l := mustParse(t, `
+providers:
+  - name: local
+    schema: openai
+    base_url: http://127.0.0.1:9100/v1
+models:
+  - name: small
+    providers:
+      - provider: local
+`, noEnv)
+	c := l.Config
+	if c.Listener.Address != "0.0.0.0" || c.Listener.Port != 8080 {
+		t.Errorf("listener = %+v, want 0.0.0.0:8080", c.Listener)
+	}
+	if c.XDS.Address != "127.0.0.1:18000" {
+		t.Errorf("xds.address = %q, want 127.0.0.1:18000", c.XDS.Address)
+	}
+	if c.ExtProc.Address != "127.0.0.1:18001" {
+		t.Errorf("extproc.address = %q, want 127.0.0.1:18001", c.ExtProc.Address)
+	}
+	if c.Limits.MaxRequestBytes != 64<<20 {
+		t.Errorf("limits.max_request_bytes = %d, want %d", c.Limits.MaxRequestBytes, 64<<20)
+	}
+	if got := c.Timeouts; got.Connect.D() != 10*time.Second || got.Request.D() != 10*time.Minute || got.Idle.D() != 5*time.Minute {
+		t.Errorf("timeouts = connect %v, request %v, idle %v; want 10s, 10m, 5m", got.Connect.D(), got.Request.D(), got.Idle.D())
+	}
+	m := c.Models[0]
+	if m.OwnedBy != "local" {
+		t.Errorf("owned_by = %q, want the first provider %q", m.OwnedBy, "local")
+	}
+	mp := m.Providers[0]
+	if mp.Model != "small" || mp.Weight != 1 || mp.Priority != 0 {
+		t.Errorf("model provider = %+v, want model small, weight 1, priority 0", mp)
+	}
+	if len(l.Warnings) != 0 {
+		t.Errorf("warnings = %q, want none", l.Warnings)
+	}
+	p := c.Providers[0]
+	if p.APIKey() != "" || p.Disabled() {
+		t.Errorf("keyless provider: key %q, disabled %v; want none, enabled", p.APIKey(), p.Disabled())
+	}
+}
+
+func TestExplicitValuesKept(t *testing.T) {
+	l := mustParse(t, `
+listener: {address: 127.0.0.1, port: 9000}
+xds: {address: "localhost:19000"}
+extproc: {address: "[::1]:19001"}
+limits: {max_request_bytes: 2048}
+timeouts: {connect: 2s, request: 90s, idle: 1m30s}
+providers:
+  - {name: local, schema: openai, base_url: "http://127.0.0.1:9100/v1"}
+models:
+  - name: small
+    owned_by: acme
+    providers:
+      - {provider: local, model: small-v2, weight: 7, priority: 3}
+`, noEnv)
+	c := l.Config
+	if c.Listener.Address != "127.0.0.1" || c.Listener.Port != 9000 {
+		t.Errorf("listener = %+v", c.Listener)
+	}
+	if h, p := c.XDS.HostPort(); h != "localhost" || p != 19000 {
+		t.Errorf("xds HostPort = %q, %d", h, p)
+	}
+	if h, p := c.ExtProc.HostPort(); h != "::1" || p != 19001 {
+		t.Errorf("extproc HostPort = %q, %d", h, p)
+	}
+	if c.Limits.MaxRequestBytes != 2048 {
+		t.Errorf("max_request_bytes = %d", c.Limits.MaxRequestBytes)
+	}
+	if got := c.Timeouts; got.Connect.D() != 2*time.Second || got.Request.D() != 90*time.Second || got.Idle.D() != 90*time.Second {
+		t.Errorf("timeouts = %v %v %v", got.Connect.D(), got.Request.D(), got.Idle.D())
+	}
+	m := c.Models[0]
+	if m.OwnedBy != "acme" {
+		t.Errorf("owned_by = %q, want acme", m.OwnedBy)
+	}
+	if mp := m.Providers[0]; mp.Model != "small-v2" || mp.Weight != 7 || mp.Priority != 3 {
+		t.Errorf("model provider = %+v", mp)
+	}
+}
+
+func TestProviderURL(t *testing.T) {
+	tests := []struct {
+		name      string
+		baseURL   string
+		host      string
+		port      int
+		prefix    string
+		tls       bool
+		authority string
+	}{
+		{name: "https default port", baseURL: "https://api.openai.com/v1", host: "api.openai.com", port: 443, prefix: "/v1", tls: true, authority: "api.openai.com"},
+		{name: "https no path", baseURL: "https://api.anthropic.com", host: "api.anthropic.com", port: 443, prefix: "", tls: true, authority: "api.anthropic.com"},
+		{name: "root slash trimmed", baseURL: "https://api.anthropic.com/", host: "api.anthropic.com", port: 443, prefix: "", tls: true, authority: "api.anthropic.com"},
+		{name: "http default port", baseURL: "http://localhost/v1", host: "localhost", port: 80, prefix: "/v1", tls: false, authority: "localhost"},
+		{name: "http explicit port", baseURL: "http://127.0.0.1:9100/v1/", host: "127.0.0.1", port: 9100, prefix: "/v1", tls: false, authority: "127.0.0.1:9100"},
+		{name: "https explicit port", baseURL: "https://llm.example.com:8443/api/openai//", host: "llm.example.com", port: 8443, prefix: "/api/openai", tls: true, authority: "llm.example.com:8443"},
+		{name: "ipv6", baseURL: "http://[::1]:9100", host: "::1", port: 9100, prefix: "", tls: false, authority: "[::1]:9100"},
+		{name: "upper-case scheme", baseURL: "HTTPS://api.openai.com/v1", host: "api.openai.com", port: 443, prefix: "/v1", tls: true, authority: "api.openai.com"},
+		{name: "escaped path kept escaped", baseURL: "https://h.example/a%2Fb/", host: "h.example", port: 443, prefix: "/a%2Fb", tls: true, authority: "h.example"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := mustParse(t, `
+providers:
+  - name: p
+    schema: openai
+    base_url: "`+tc.baseURL+`"
+models:
+  - {name: m, providers: [{provider: p}]}
+`, noEnv)
+			p := &l.Providers[0]
+			if got := p.Host(); got != tc.host {
+				t.Errorf("Host() = %q, want %q", got, tc.host)
+			}
+			if got := p.Port(); got != tc.port {
+				t.Errorf("Port() = %d, want %d", got, tc.port)
+			}
+			if got := p.PathPrefix(); got != tc.prefix {
+				t.Errorf("PathPrefix() = %q, want %q", got, tc.prefix)
+			}
+			if got := p.TLS(); got != tc.tls {
+				t.Errorf("TLS() = %v, want %v", got, tc.tls)
+			}
+			if got := p.Authority(); got != tc.authority {
+				t.Errorf("Authority() = %q, want %q", got, tc.authority)
+			}
+			if p.URL() == nil {
+				t.Errorf("URL() = nil")
+			}
+		})
+	}
+}
+
+func TestFieldErrorFormat(t *testing.T) {
+	tests := []struct {
+		name string
+		err  FieldError
+		want string
+	}{
+		{name: "full", err: FieldError{File: "cfg.yaml", Line: 14, Path: "models[2].providers[0].provider", Value: "antropic", Msg: "unknown provider"},
+			want: `cfg.yaml:14: models[2].providers[0].provider "antropic": unknown provider`},
+		{name: "no value", err: FieldError{File: "cfg.yaml", Line: 3, Path: "providers[0].base_url", Msg: "is required"},
+			want: `cfg.yaml:3: providers[0].base_url: is required`},
+		{name: "no line", err: FieldError{File: "cfg.yaml", Path: "listener.port", Value: "0", Msg: "bad"},
+			want: `cfg.yaml: listener.port "0": bad`},
+		{name: "no file", err: FieldError{Line: 2, Path: "a", Msg: "bad"}, want: `2: a: bad`},
+		{name: "bare", err: FieldError{Path: "a", Value: "x", Msg: "bad"}, want: `a "x": bad`},
+		{name: "no path", err: FieldError{File: "cfg.yaml", Line: 5, Msg: `unknown field "prot"`}, want: `cfg.yaml:5: unknown field "prot"`},
+		{name: "value quoted", err: FieldError{Path: "a", Value: "say \"hi\"\n", Msg: "bad"}, want: `a "say \"hi\"\n": bad`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.err.Error(); got != tc.want {
+				t.Errorf("Error() =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+	es := Errors{{Path: "a", Msg: "one"}, {Path: "b", Msg: "two"}}
+	if got, want := es.Error(), "a: one\nb: two"; got != want {
+		t.Errorf("Errors.Error() = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/tidwall/gjson"
+
+	"github.com/switchboard-gw/switchboard/internal/fakeprovider"
+)
+
+// A provider connection cut mid-stream must never look like a clean
+// answer: either a 502 (cut before headers reached the client) or a
+// stream error.
+func TestProviderConnectionCut(t *testing.T) {
+	s := newChatSetup(t)
+	s.anthropic.Handle("POST", "/v1/messages", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("anthropic", "text_stream")), CutAfterEvents: 4})
+	stream := s.client.Chat.Completions.NewStreaming(ctxT(t), userParams("claude-test", "x"))
+	finished := false
+	for stream.Next() {
+		if len(stream.Current().Choices) > 0 && stream.Current().Choices[0].FinishReason == "stop" {
+			finished = true
+		}
+	}
+	err := stream.Err()
+	var apiErr *openai.Error
+	switch {
+	case errors.As(err, &apiErr):
+		if apiErr.StatusCode != 502 || apiErr.Code == "" {
+			t.Fatalf("error = %v (code %q)", err, apiErr.Code)
+		}
+	case err == nil:
+		t.Fatalf("a cut stream ended cleanly (finished=%v)", finished)
+	}
+}
+
+const demoModels = `providers:
+  - name: up
+    schema: openai
+    base_url: %s/v1
+models:
+  - name: first
+    providers: [{provider: up, model: m1}]
+`
+
+func TestExtProcDownGives503(t *testing.T) {
+	up := fakeprovider.New(t)
+	up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+	gw := startGateway(t, fmt.Sprintf(demoModels, up.URL()))
+	body := []byte(`{"model":"first","messages":[{"role":"user","content":"hi"}]}`)
+	if resp, out := gw.post(t, "/v1/chat/completions", body); resp.StatusCode != 200 {
+		t.Fatalf("before: %d %s", resp.StatusCode, out)
+	}
+
+	gw.stopExtProc()
+	start := time.Now()
+	resp, out := gw.post(t, "/v1/chat/completions", body)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("503 took %v: the client hung", took)
+	}
+	assertOpenAIError(t, resp, out, 503, "service_unavailable")
+	// The model list needs no processing and keeps working.
+	if r, err := http.Get(gw.url("/v1/models")); err != nil || r.StatusCode != 200 {
+		t.Fatalf("models while ext_proc is down: %v %v", r, err)
+	}
+
+	gw.startExtProc()
+	waitFor(t, 10*time.Second, func() bool {
+		r, _ := gw.post(t, "/v1/chat/completions", body)
+		return r.StatusCode == 200
+	})
+}
+
+func TestHotReload(t *testing.T) {
+	up := fakeprovider.New(t)
+	up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+	gw := startGateway(t, fmt.Sprintf(demoModels, up.URL()))
+	second := []byte(`{"model":"second","messages":[{"role":"user","content":"hi"}]}`)
+	if r, _ := gw.post(t, "/v1/chat/completions", second); r.StatusCode != 404 {
+		t.Fatalf("second before reload: %d", r.StatusCode)
+	}
+
+	t.Run("model added is live within a second", func(t *testing.T) {
+		start := time.Now()
+		gw.writeConfig(fmt.Sprintf(demoModels+`  - name: second
+    providers: [{provider: up, model: m2}]
+`, up.URL()))
+		waitFor(t, 5*time.Second, func() bool {
+			r, _ := gw.post(t, "/v1/chat/completions", second)
+			return r.StatusCode == 200 && modelsList(t, gw) == "first,second"
+		})
+		took := time.Since(start)
+		t.Logf("config change live in Envoy and ext_proc after %v", took)
+		if took > time.Second {
+			t.Fatalf("reload took %v, want under 1s", took)
+		}
+		if m := gjson.GetBytes(lastRequest(t, up).Body, "model").Str; m != "m2" {
+			t.Fatalf("provider got model %q", m)
+		}
+	})
+
+	t.Run("bad config is rejected and the old one keeps serving", func(t *testing.T) {
+		gw.writeConfig(fmt.Sprintf(`providers:
+  - name: up
+    schema: openai
+    base_url: %s/v1
+models:
+  - name: first
+    providers: [{provider: antropic}]
+`, up.URL()))
+		waitFor(t, 5*time.Second, func() bool {
+			return strings.Contains(gw.xds.log.String(), "config rejected") && strings.Contains(gw.extproc.log.String(), "config rejected")
+		})
+		if !strings.Contains(gw.xds.log.String(), `unknown provider`) {
+			t.Fatalf("rejection log does not say why:\n%s", tail(gw.xds.log.String(), 2000))
+		}
+		if r, out := gw.post(t, "/v1/chat/completions", second); r.StatusCode != 200 {
+			t.Fatalf("old config stopped serving: %d %s", r.StatusCode, out)
+		}
+		if got := modelsList(t, gw); got != "first,second" {
+			t.Fatalf("models after bad push = %s", got)
+		}
+		gw.writeRawConfig("listener: [not: a map")
+		waitFor(t, 5*time.Second, func() bool { return strings.Count(gw.xds.log.String(), "config rejected") >= 2 })
+		if r, _ := gw.post(t, "/v1/chat/completions", second); r.StatusCode != 200 {
+			t.Fatalf("old config stopped serving after a YAML error: %d", r.StatusCode)
+		}
+	})
+}
+
+func modelsList(t *testing.T, gw *gateway) string {
+	r, err := http.Get(gw.url("/v1/models"))
+	if err != nil {
+		return ""
+	}
+	defer r.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Body.Read(buf)
+		b.WriteString(string(buf[:n]))
+		if err != nil {
+			break
+		}
+	}
+	var ids []string
+	for _, id := range gjson.Get(b.String(), "data.#.id").Array() {
+		ids = append(ids, id.Str)
+	}
+	return strings.Join(ids, ",")
+}
+
+// waitFor polls cond: the processes under test are separate, with nothing
+// to signal on, so polling with a deadline is the honest wait.
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestValidateCommand(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, config string
+		ok           bool
+		want         []string
+	}{
+		{"example config", "", true, []string{"ok (2 providers, 2 models)"}},
+		{"every problem with its line", `listener:
+  port: 70000
+providers:
+  - name: a
+    schema: openai
+    base_url: http://127.0.0.1:1/v1
+models:
+  - name: m
+    providers:
+      - provider: antropic
+`, false, []string{
+			"cfg.yaml:2: listener.port \"70000\": must be between 1 and 65535",
+			"cfg.yaml:10: models[0].providers[0].provider \"antropic\": unknown provider (known: a)",
+		}},
+		{"unknown field", "listnr: {}\n", false, []string{`cfg.yaml:1: unknown field "listnr"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := "../examples/switchboard.yaml"
+			if tc.config != "" {
+				path = filepath.Join(dir, "cfg.yaml")
+				if err := os.WriteFile(path, []byte(tc.config), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command(switchboardBin, "validate", "--config", path)
+			cmd.Env = append(os.Environ(), "OPENAI_API_KEY=", "ANTHROPIC_API_KEY=")
+			out, err := cmd.CombinedOutput()
+			if (err == nil) != tc.ok {
+				t.Fatalf("exit err = %v, output:\n%s", err, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Fatalf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}

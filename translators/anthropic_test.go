@@ -1,0 +1,545 @@
+package translators
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
+
+var anthropicTarget = Target{Model: "claude-sonnet-4-5-20250929", APIKey: "sk-ant-test"}
+
+func TestAnthropicRequestGolden(t *testing.T) {
+	tr := openAIToAnthropic{}
+	for _, name := range goldenCases(t, "openai_anthropic") {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(testdata, "openai_anthropic")
+			in, err := os.ReadFile(filepath.Join(dir, name+".in.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			orig := bytes.Clone(in)
+			req, err := tr.Request(in, anthropicTarget)
+			if err != nil {
+				t.Fatalf("Request: %v", err)
+			}
+			if !bytes.Equal(in, orig) {
+				t.Fatal("Request modified its input")
+			}
+			checkGolden(t, filepath.Join(dir, name+".out.json"), prettyJSON(t, req.Body))
+		})
+	}
+}
+
+func TestAnthropicRequestFields(t *testing.T) {
+	tests := []struct {
+		name             string
+		body             string
+		target           Target
+		wantPath         string
+		wantHeaders      []Header
+		wantStream       bool
+		wantIncludeUsage bool
+	}{
+		{
+			name:     "plain with key",
+			body:     `{"model":"m","messages":[{"role":"user","content":"hi"}]}`,
+			target:   Target{Model: "claude", APIKey: "sk-ant-1"},
+			wantPath: "/v1/messages",
+			wantHeaders: []Header{
+				{"content-type", "application/json"}, {"x-api-key", "sk-ant-1"}, {"anthropic-version", "2023-06-01"},
+			},
+		},
+		{
+			name:        "no key and a path prefix",
+			body:        `{"model":"m","messages":[{"role":"user","content":"hi"}]}`,
+			target:      Target{Model: "claude", PathPrefix: "/anthropic"},
+			wantPath:    "/anthropic/v1/messages",
+			wantHeaders: []Header{{"content-type", "application/json"}, {"anthropic-version", "2023-06-01"}},
+		},
+		{
+			name:             "stream with usage",
+			body:             `{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`,
+			target:           Target{Model: "claude"},
+			wantPath:         "/v1/messages",
+			wantHeaders:      []Header{{"content-type", "application/json"}, {"anthropic-version", "2023-06-01"}},
+			wantStream:       true,
+			wantIncludeUsage: true,
+		},
+		{
+			name:        "stream without usage",
+			body:        `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`,
+			target:      Target{Model: "claude"},
+			wantPath:    "/v1/messages",
+			wantHeaders: []Header{{"content-type", "application/json"}, {"anthropic-version", "2023-06-01"}},
+			wantStream:  true,
+		},
+		{
+			name:        "include_usage ignored without stream",
+			body:        `{"model":"m","stream":false,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`,
+			target:      Target{Model: "claude"},
+			wantPath:    "/v1/messages",
+			wantHeaders: []Header{{"content-type", "application/json"}, {"anthropic-version", "2023-06-01"}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := openAIToAnthropic{}.Request([]byte(tc.body), tc.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.Path != tc.wantPath {
+				t.Errorf("path %q, want %q", req.Path, tc.wantPath)
+			}
+			if len(req.Headers) != len(tc.wantHeaders) {
+				t.Fatalf("headers %v, want %v", req.Headers, tc.wantHeaders)
+			}
+			for i := range req.Headers {
+				if req.Headers[i] != tc.wantHeaders[i] {
+					t.Errorf("headers %v, want %v", req.Headers, tc.wantHeaders)
+				}
+			}
+			if req.Stream != tc.wantStream || req.IncludeUsage != tc.wantIncludeUsage {
+				t.Errorf("stream %v include usage %v, want %v %v", req.Stream, req.IncludeUsage, tc.wantStream, tc.wantIncludeUsage)
+			}
+			if got := gjson.GetBytes(req.Body, "stream").Bool(); got != tc.wantStream {
+				t.Errorf("body stream %v, want %v", got, tc.wantStream)
+			}
+			if got := gjson.GetBytes(req.Body, "model").Str; got != tc.target.Model {
+				t.Errorf("body model %q, want %q", got, tc.target.Model)
+			}
+		})
+	}
+}
+
+func TestAnthropicRequestErrors(t *testing.T) {
+	const user = `{"role":"user","content":"hi"}`
+	tests := []struct {
+		name     string
+		body     string
+		wantCode string
+		wantMsg  string
+	}{
+		{"not json", `{"model":`, "invalid_json", "not valid JSON"},
+		{"no messages", `{"model":"m","messages":[]}`, "invalid_messages", "'messages' must be a non-empty array"},
+		{"only system", `{"messages":[{"role":"system","content":"be nice"}]}`, "invalid_messages", "at least one user or assistant message"},
+		{"n above one", `{"n":2,"messages":[` + user + `]}`, "unsupported_parameter", "'n' other than 1 is not supported"},
+		{"logprobs", `{"logprobs":true,"messages":[` + user + `]}`, "unsupported_parameter", "'logprobs' is not supported"},
+		{"json schema output", `{"response_format":{"type":"json_schema"},"messages":[` + user + `]}`, "unsupported_parameter", `'response_format' of type "json_schema"`},
+		{"audio output", `{"audio":{"voice":"alloy"},"messages":[` + user + `]}`, "unsupported_parameter", "'audio' output"},
+		{"zero max_tokens", `{"max_tokens":0,"messages":[` + user + `]}`, "invalid_value", "'max_tokens' must be a positive integer"},
+		{"fractional max_completion_tokens", `{"max_completion_tokens":1.5,"messages":[` + user + `]}`, "invalid_value", "'max_completion_tokens' must be a positive integer"},
+		{"string temperature", `{"temperature":"hot","messages":[` + user + `]}`, "invalid_value", "'temperature' must be a number"},
+		{"fractional top_k", `{"top_k":2.5,"messages":[` + user + `]}`, "invalid_value", "'top_k' must be an integer"},
+		{"numeric stop", `{"stop":7,"messages":[` + user + `]}`, "invalid_value", "'stop' must be a string or an array of strings"},
+		{"stop array with number", `{"stop":["a",1],"messages":[` + user + `]}`, "invalid_value", "'stop' must be a string or an array of strings"},
+		{"message not object", `{"messages":["hi"]}`, "invalid_messages", "messages[0] must be an object"},
+		{"unknown role", `{"messages":[{"role":"function","content":"x"}]}`, "invalid_messages", `messages[0].role: unsupported role "function"`},
+		{"numeric content", `{"messages":[{"role":"user","content":5}]}`, "invalid_messages", "messages[0].content must be a string or an array"},
+		{"audio part", `{"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]}`, "unsupported_parameter", `messages[0].content[0]: content part type "input_audio" is not supported`},
+		{"unknown part", `{"messages":[{"role":"user","content":[{"type":"video"}]}]}`, "invalid_messages", `unknown content part type "video"`},
+		{"text part without text", `{"messages":[{"role":"user","content":[{"type":"text"}]}]}`, "invalid_messages", "text part needs a string 'text'"},
+		{"image in system", `{"messages":[{"role":"system","content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}}]},` + user + `]}`, "invalid_messages", `content part type "image_url" is not allowed here`},
+		{"data url not base64", `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png,abc"}}]}]}`, "invalid_value", "image data URL must be base64"},
+		{"data url not image", `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:application/pdf;base64,JVBER"}}]}]}`, "invalid_value", `media type "application/pdf" is not an image`},
+		{"ftp image", `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://x/y.png"}}]}]}`, "invalid_value", "must be a data: URL or an http(s) URL"},
+		{"bad tool arguments", `{"messages":[` + user + `,{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\":"}}]}]}`, "invalid_value", "messages[1].tool_calls[0].function.arguments is not valid JSON"},
+		{"array tool arguments", `{"messages":[` + user + `,{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"[1]"}}]}]}`, "invalid_value", "arguments must be a JSON object"},
+		{"tool call without id", `{"messages":[` + user + `,{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f","arguments":"{}"}}]}]}`, "invalid_messages", "tool call needs an id and a function name"},
+		{"legacy function_call", `{"messages":[` + user + `,{"role":"assistant","function_call":{"name":"f","arguments":"{}"}}]}`, "unsupported_parameter", "legacy 'function_call' is not supported"},
+		{"tool message without id", `{"messages":[` + user + `,{"role":"tool","content":"42"}]}`, "invalid_messages", "messages[1]: tool message needs a 'tool_call_id'"},
+		{"tools not array", `{"tools":{},"messages":[` + user + `]}`, "invalid_value", "'tools' must be an array"},
+		{"non-function tool", `{"tools":[{"type":"web_search"}],"messages":[` + user + `]}`, "unsupported_parameter", `tools[0]: tool type "web_search" is not supported`},
+		{"tool without name", `{"tools":[{"type":"function","function":{}}],"messages":[` + user + `]}`, "invalid_value", "tools[0].function.name is required"},
+		{"tool parameters not object", `{"tools":[{"type":"function","function":{"name":"f","parameters":"x"}}],"messages":[` + user + `]}`, "invalid_value", "parameters must be a JSON Schema object"},
+		{"unknown tool_choice", `{"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"sometimes","messages":[` + user + `]}`, "invalid_value", `got "sometimes"`},
+		{"tool_choice without name", `{"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{}},"messages":[` + user + `]}`, "invalid_value", "'tool_choice.function.name' is required"},
+		{"allowed_tools choice", `{"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"allowed_tools"},"messages":[` + user + `]}`, "unsupported_parameter", "'tool_choice' must be"},
+		{"required without tools", `{"tool_choice":"required","messages":[` + user + `]}`, "invalid_value", "'tool_choice' requires 'tools'"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := []byte(tc.body)
+			orig := bytes.Clone(in)
+			_, err := openAIToAnthropic{}.Request(in, anthropicTarget)
+			var ae *APIError
+			if !errors.As(err, &ae) {
+				t.Fatalf("error %v, want *APIError", err)
+			}
+			if ae.Status != 400 || ae.Type != TypeInvalidRequest || ae.Code != tc.wantCode {
+				t.Errorf("got %d %s %s, want 400 %s %s", ae.Status, ae.Type, ae.Code, TypeInvalidRequest, tc.wantCode)
+			}
+			if !strings.Contains(ae.Message, tc.wantMsg) {
+				t.Errorf("message %q, want it to contain %q", ae.Message, tc.wantMsg)
+			}
+			if !bytes.Equal(in, orig) {
+				t.Error("Request modified its input")
+			}
+		})
+	}
+}
+
+func TestAnthropicResponseGolden(t *testing.T) {
+	tests := []struct {
+		name      string
+		wantUsage Usage
+	}{
+		{"text", Usage{PromptTokens: 27, CompletionTokens: 41}},
+		{"tool_use", Usage{PromptTokens: 412, CompletionTokens: 93}},
+		{"cache_usage", Usage{PromptTokens: 14 + 1840 + 312, CompletionTokens: 22, CachedTokens: 1840, CacheWriteTokens: 312}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tx := readTranscript(t, "anthropic", tc.name)
+			orig := bytes.Clone(tx.body)
+			out, usage, err := openAIToAnthropic{}.Response(tx.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(tx.body, orig) {
+				t.Fatal("Response modified its input")
+			}
+			if usage != tc.wantUsage {
+				t.Errorf("usage %+v, want %+v", usage, tc.wantUsage)
+			}
+			if got := gjson.GetBytes(out, "usage.total_tokens").Int(); got != tc.wantUsage.Total() {
+				t.Errorf("body total_tokens %d, want %d", got, tc.wantUsage.Total())
+			}
+			checkGolden(t, filepath.Join(testdata, "openai_anthropic", tc.name+".resp.json"), prettyJSON(t, normalize(out)))
+		})
+	}
+}
+
+func TestAnthropicResponseErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		body       string
+		wantStatus int
+		wantCode   string
+		wantMsg    string
+	}{
+		{"html", "<html>502 Bad Gateway</html>", 502, "bad_upstream_response", "provider returned a body that is not JSON"},
+		{"error object with 200", `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, 503, "provider_overloaded", "Overloaded"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := openAIToAnthropic{}.Response([]byte(tc.body))
+			var ae *APIError
+			if !errors.As(err, &ae) {
+				t.Fatalf("error %v, want *APIError", err)
+			}
+			if ae.Status != tc.wantStatus || ae.Code != tc.wantCode || ae.Message != tc.wantMsg {
+				t.Errorf("got %d %s %q, want %d %s %q", ae.Status, ae.Code, ae.Message, tc.wantStatus, tc.wantCode, tc.wantMsg)
+			}
+		})
+	}
+}
+
+func TestAnthropicResponseShapes(t *testing.T) {
+	tests := []struct {
+		name       string
+		body       string
+		wantFinish string
+		wantNull   bool // content is null
+		wantArgs   string
+	}{
+		{"max_tokens", `{"id":"m","content":[{"type":"text","text":"abc"}],"stop_reason":"max_tokens"}`, "length", false, ""},
+		{"refusal", `{"id":"m","content":[],"stop_reason":"refusal"}`, "content_filter", true, ""},
+		{"stop_sequence", `{"id":"m","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}],"stop_reason":"stop_sequence"}`, "stop", false, ""},
+		{"tool without text", `{"id":"m","content":[{"type":"thinking","thinking":"hmm","signature":"s"},{"type":"tool_use","id":"t","name":"f","input":{ "a" : [1, 2] }}],"stop_reason":"tool_use"}`, "tool_calls", true, `{"a":[1,2]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _, err := openAIToAnthropic{}.Response([]byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !gjson.ValidBytes(out) {
+				t.Fatalf("not JSON: %s", out)
+			}
+			c := gjson.GetBytes(out, "choices.0")
+			if got := c.Get("finish_reason").Str; got != tc.wantFinish {
+				t.Errorf("finish_reason %q, want %q", got, tc.wantFinish)
+			}
+			if got := c.Get("message.content").Type == gjson.Null; got != tc.wantNull {
+				t.Errorf("content null %v, want %v: %s", got, tc.wantNull, out)
+			}
+			if got := c.Get("message.tool_calls.0.function.arguments").Str; got != tc.wantArgs {
+				t.Errorf("arguments %q, want %q", got, tc.wantArgs)
+			}
+		})
+	}
+}
+
+func TestAnthropicError(t *testing.T) {
+	tests := []struct {
+		name       string
+		transcript string // or status and body
+		status     int
+		body       string
+		want       APIError
+	}{
+		{
+			name: "rate limited", transcript: "error_429",
+			want: APIError{Status: 429, Type: TypeRateLimit, Code: "rate_limit_exceeded", RetryAfter: "17",
+				Message: "This request would exceed the rate limit for your organization (6f1c3e0a-2b7d-4c1e-9a52-3d8e41b0c7f2) of 30,000 input tokens per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase."},
+		},
+		{
+			name: "bad key", transcript: "error_401",
+			want: APIError{Status: 502, Type: TypeUpstream, Code: "provider_auth_failed",
+				Message: "the gateway's credential for the provider was rejected (upstream status 401)"},
+		},
+		{
+			name: "overloaded", transcript: "error_529",
+			want: APIError{Status: 503, Type: TypeUpstream, Code: "provider_overloaded", Message: "Overloaded"},
+		},
+		{
+			name: "prompt too long", status: 400,
+			body: `{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 215843 tokens > 200000 maximum"}}`,
+			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "context_length_exceeded", Message: "prompt is too long: 215843 tokens > 200000 maximum"},
+		},
+		{
+			name: "invalid request", status: 400,
+			body: `{"type":"error","error":{"type":"invalid_request_error","message":"temperature: range: 0..1"}}`,
+			want: APIError{Status: 400, Type: TypeInvalidRequest, Message: "temperature: range: 0..1"},
+		},
+		{
+			name: "permission", status: 403,
+			body: `{"type":"error","error":{"type":"permission_error","message":"Your API key does not have permission to use the specified resource."}}`,
+			want: APIError{Status: 502, Type: TypeUpstream, Code: "provider_auth_failed", Message: "the gateway's credential for the provider was rejected (upstream status 403)"},
+		},
+		{
+			name: "rate limit type wins over status", status: 400,
+			body: `{"type":"error","error":{"type":"rate_limit_error","message":"Number of concurrent connections has exceeded your rate limit."}}`,
+			want: APIError{Status: 429, Type: TypeRateLimit, Code: "rate_limit_exceeded", Message: "Number of concurrent connections has exceeded your rate limit."},
+		},
+		{
+			name: "api error", status: 500,
+			body: `{"type":"error","error":{"type":"api_error","message":"Internal server error"}}`,
+			want: APIError{Status: 502, Type: TypeUpstream, Code: "upstream_error", Message: "Internal server error"},
+		},
+		{
+			name: "model not found", status: 404,
+			body: `{"type":"error","error":{"type":"not_found_error","message":"model: claude-9"}}`,
+			want: APIError{Status: 502, Type: TypeUpstream, Code: "upstream_not_found", Message: "model: claude-9"},
+		},
+		{
+			name: "html from a proxy", status: 502, body: "<html>bad gateway</html>",
+			want: APIError{Status: 502, Type: TypeUpstream, Code: "upstream_error", Message: "<html>bad gateway</html>"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, retryAfter, body := tc.status, "", []byte(tc.body)
+			if tc.transcript != "" {
+				tx := readTranscript(t, "anthropic", tc.transcript)
+				status, retryAfter, body = tx.status, tx.header.Get("Retry-After"), tx.body
+			}
+			got := openAIToAnthropic{}.Error(status, retryAfter, body)
+			if *got != tc.want {
+				t.Errorf("got  %+v\nwant %+v", *got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAnthropicStreamGolden(t *testing.T) {
+	tests := []struct {
+		name       string
+		transcript string
+		body       string // used when transcript is empty
+		usage      bool
+		wantUsage  Usage
+		wantErr    string // code of the error chunk
+		wantErrMsg string
+	}{
+		{name: "text_stream", transcript: "text_stream", usage: true, wantUsage: Usage{PromptTokens: 18, CompletionTokens: 24}},
+		{name: "text_stream.no_usage", transcript: "text_stream", wantUsage: Usage{PromptTokens: 18, CompletionTokens: 24}},
+		{name: "tool_use_stream", transcript: "tool_use_stream", usage: true, wantUsage: Usage{PromptTokens: 472, CompletionTokens: 118}},
+		{
+			name: "stream_overloaded", transcript: "stream_overloaded", usage: true,
+			wantUsage: Usage{PromptTokens: 35, CompletionTokens: 1}, wantErr: "provider_overloaded", wantErrMsg: "Overloaded",
+		},
+		{
+			name: "stream_truncated", transcript: "stream_truncated", usage: true,
+			wantUsage: Usage{PromptTokens: 52, CompletionTokens: 1},
+			wantErr:   "upstream_stream_error", wantErrMsg: "provider stream ended before the response was complete",
+		},
+		{
+			name:    "stream_garbage",
+			body:    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"claude\"}}\n\nevent: content_block_delta\ndata: <html>oops</html>\n\n",
+			wantErr: "upstream_stream_error", wantErrMsg: "provider sent a stream event that is not JSON",
+		},
+		{
+			name:    "stream_delta_before_start",
+			body:    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"hi\"}}\n\n",
+			wantErr: "upstream_stream_error", wantErrMsg: "provider stream did not start with message_start",
+		},
+		{
+			name: "stream_cache_thinking_unknown_events",
+			body: "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_2\",\"model\":\"claude\",\"usage\":{\"input_tokens\":3,\"cache_read_input_tokens\":100,\"cache_creation_input_tokens\":20,\"output_tokens\":1}}}\n\n" +
+				"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n" +
+				"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Let me think\"}}\n\n" +
+				"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"signature_delta\",\"signature\":\"EqQB\"}}\n\n" +
+				"event: brand_new_event\ndata: {\"type\":\"brand_new_event\"}\n\n" +
+				": a comment line\n\n" +
+				"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n" +
+				"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"<b>\\\"quoted\\\"</b>\\u0000\"}}\n\n" +
+				"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"max_tokens\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":9}}\n\n" +
+				"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":10}}\n\n" +
+				"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n" +
+				"event: content_block_delta\ndata: ignored after message_stop\n\n",
+			usage:     true,
+			wantUsage: Usage{PromptTokens: 123, CompletionTokens: 10, CachedTokens: 100, CacheWriteTokens: 20},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := []byte(tc.body)
+			if tc.transcript != "" {
+				body = readTranscript(t, "anthropic", tc.transcript).body
+			}
+			golden := filepath.Join(testdata, "openai_anthropic", tc.name+".resp.sse")
+			out, usage := checkStreamGolden(t, openAIToAnthropic{}, StreamOptions{IncludeUsage: tc.usage}, body, golden)
+			if usage != tc.wantUsage {
+				t.Errorf("usage %+v, want %+v", usage, tc.wantUsage)
+			}
+			e := streamErrorOf(out)
+			if e.Get("code").Str != tc.wantErr || e.Get("message").Str != tc.wantErrMsg {
+				t.Errorf("error chunk %s, want code %q message %q", e.Raw, tc.wantErr, tc.wantErrMsg)
+			}
+			hasUsage := bytes.Contains(out, []byte(`"choices":[],"usage"`))
+			if want := tc.usage && tc.wantErr == ""; hasUsage != want {
+				t.Errorf("usage chunk present %v, want %v", hasUsage, want)
+			}
+		})
+	}
+}
+
+func TestAnthropicStreamToolIndexes(t *testing.T) {
+	body := readTranscript(t, "anthropic", "tool_use_stream").body
+	out, _ := runStream(openAIToAnthropic{}, StreamOptions{}, body, whole)
+	args := map[int64]string{}
+	ids := map[int64]string{}
+	for _, ev := range bytes.Split(out, []byte("\n\n")) {
+		data, _ := bytes.CutPrefix(ev, []byte("data: "))
+		for _, tc := range gjson.GetBytes(data, "choices.0.delta.tool_calls").Array() {
+			i := tc.Get("index").Int()
+			args[i] += tc.Get("function.arguments").Str
+			if id := tc.Get("id").Str; id != "" {
+				ids[i] = id
+			}
+		}
+	}
+	want := map[int64][2]string{
+		0: {"toolu_01T1x1fJ34qAmk2tNTrN7Up6", `{"location": "San Francisco, CA", "unit": "fahrenheit"}`},
+		1: {"toolu_01Kz8sJd9TqYp3MvWn5RbXc2", `{"location": "Tokyo, Japan", "unit": "celsius"}`},
+	}
+	if len(args) != len(want) {
+		t.Fatalf("tool calls %v, want %v", args, want)
+	}
+	for i, w := range want {
+		if ids[i] != w[0] || args[i] != w[1] {
+			t.Errorf("tool call %d: id %q args %q, want %q %q", i, ids[i], args[i], w[0], w[1])
+		}
+	}
+}
+
+func TestAnthropicStreamDoneIgnoresInput(t *testing.T) {
+	body := readTranscript(t, "anthropic", "text_stream").body
+	st := openAIToAnthropic{}.NewStream(StreamOptions{})
+	out := st.Translate(nil, body)
+	if !bytes.HasSuffix(out, sseDone) {
+		t.Fatalf("no [DONE] after message_stop: %s", out)
+	}
+	n := len(out)
+	out = st.Translate(out, []byte("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"late\"}}\n\n"))
+	if out = st.Finish(out); len(out) != n {
+		t.Errorf("output after [DONE]: %q", out[n:])
+	}
+}
+
+func TestAnthropicStreamEventTooLarge(t *testing.T) {
+	st := openAIToAnthropic{}.NewStream(StreamOptions{})
+	out := st.Translate(nil, []byte("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_big\",\"model\":\"claude\"}}\n\n"))
+	out = st.Translate(out, []byte("data: "+strings.Repeat("x", maxEventBytes)))
+	checkSSE(t, out)
+	if e := streamErrorOf(out); e.Get("message").Str != ErrEventTooLarge.Error() {
+		t.Errorf("error chunk %s, want %q", e.Raw, ErrEventTooLarge)
+	}
+}
+
+func FuzzAnthropicStream(f *testing.F) {
+	for i, b := range transcriptBodies(f, "anthropic") {
+		f.Add(b, uint64(i), i%2 == 0)
+	}
+	f.Add([]byte("data: {\"type\":\"message_start\",\"message\":{\"id\":\"\\u0001\",\"model\":\"\\xff\"}}\n\ndata: {\"type\":\"content_block_start\",\"index\":3,\"content_block\":{\"type\":\"tool_use\",\"id\":7,\"name\":null}}\n\n"), uint64(7), true)
+	f.Fuzz(func(t *testing.T, body []byte, seed uint64, usage bool) {
+		opts := StreamOptions{IncludeUsage: usage}
+		out, u := runStream(openAIToAnthropic{}, opts, body, whole)
+		out = normalize(out)
+		checkSSE(t, out)
+		split, su := runStream(openAIToAnthropic{}, opts, body, randomSplits(seed, 32))
+		if !bytes.Equal(normalize(split), out) || su != u {
+			t.Fatalf("split output differs:\n%s\n---\n%s", split, out)
+		}
+	})
+}
+
+func BenchmarkAnthropicRequest(b *testing.B) {
+	in, err := os.ReadFile(filepath.Join(testdata, "openai_anthropic", "tool_results.in.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, err := (openAIToAnthropic{}).Request(in, anthropicTarget); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAnthropicResponse(b *testing.B) {
+	body := readTranscript(b, "anthropic", "tool_use").body
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, _, err := (openAIToAnthropic{}).Response(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAnthropicStreamTextDelta measures the steady state: one
+// text_delta event in, one chunk out, buffers already grown.
+func BenchmarkAnthropicStreamTextDelta(b *testing.B) {
+	st := openAIToAnthropic{}.NewStream(StreamOptions{IncludeUsage: true})
+	start := readTranscript(b, "anthropic", "text_stream").body
+	start = start[:bytes.Index(start, []byte("event: content_block_delta"))]
+	ev := []byte("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" flow through—one door, many rivers met,\"}}\n\n")
+	dst := st.Translate(nil, start)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(ev)))
+	for b.Loop() {
+		dst = st.Translate(dst[:0], ev)
+	}
+	if !bytes.Contains(dst, []byte(`"content":" flow through`)) {
+		b.Fatalf("unexpected chunk %s", dst)
+	}
+}
+
+func BenchmarkAnthropicStreamTranscript(b *testing.B) {
+	body := readTranscript(b, "anthropic", "tool_use_stream").body
+	var dst []byte
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		st := openAIToAnthropic{}.NewStream(StreamOptions{IncludeUsage: true})
+		dst = st.Finish(st.Translate(dst[:0], body))
+	}
+}
