@@ -217,3 +217,14 @@ models:
 		})
 	}
 }
+
+func TestProviderUnreachable(t *testing.T) {
+	dead := fmt.Sprintf("http://127.0.0.1:%d", freePort(t)) // nothing listens there
+	gw := startGateway(t, fmt.Sprintf(demoModels, dead))
+	start := time.Now()
+	resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"first","messages":[{"role":"user","content":"hi"}]}`))
+	assertOpenAIError(t, resp, out, 503, "provider_unreachable")
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("took %v", took)
+	}
+}

@@ -6,6 +6,8 @@ package envoy
 import (
 	"bytes"
 	_ "embed"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -15,7 +17,15 @@ import (
 //go:embed bootstrap.yaml.tmpl
 var bootstrapTemplate string
 
-var tmpl = template.Must(template.New("bootstrap").Parse(bootstrapTemplate))
+// The template quotes every value it is given: a JSON string is a YAML
+// double-quoted scalar, so an IPv6 host ("::1") or a node id holding ": "
+// cannot change the document's structure.
+var tmpl = template.Must(template.New("bootstrap").Funcs(template.FuncMap{"quote": quote}).Parse(bootstrapTemplate))
+
+func quote(s string) (string, error) {
+	b, err := json.Marshal(s)
+	return string(b), err
+}
 
 // Options fill the bootstrap template.
 type Options struct {
@@ -31,7 +41,14 @@ func DefaultOptions() Options {
 
 // Bootstrap renders the bootstrap YAML.
 func Bootstrap(o Options) ([]byte, error) {
+	if o.NodeID == "" {
+		return nil, errors.New("envoy: node id is empty")
+	}
 	xh, xp, err := splitHostPort(o.XDSAddress)
+	if err == nil && xp == 0 {
+		// Port 0 (any free port) suits the admin endpoint, not a peer.
+		err = fmt.Errorf("bad port in %q", o.XDSAddress)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("envoy: xds address: %w", err)
 	}
@@ -53,6 +70,9 @@ func splitHostPort(a string) (string, int, error) {
 	h, p, err := net.SplitHostPort(a)
 	if err != nil {
 		return "", 0, err
+	}
+	if h == "" {
+		return "", 0, fmt.Errorf("no host in %q", a)
 	}
 	n, err := strconv.Atoi(p)
 	if err != nil || n < 0 || n > 65535 {

@@ -28,6 +28,7 @@ const (
 	modeStream responseMode = iota + 1
 	modeWhole
 	modeError
+	modeDiscard // the answer was replaced by an error; drop the rest
 )
 
 // upstreamProcessor is the per-attempt hop on a provider cluster. It
@@ -169,7 +170,8 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		return continueResponseBody(replaceBody(out))
 	case modeError:
 		if !p.collect(chunk, maxErrorBody) {
-			p.buf = p.buf[:maxErrorBody]
+			// Keep the head of an oversized error body: the message is there.
+			p.buf = append(p.buf, chunk[:maxErrorBody-len(p.buf)]...)
 		}
 		if !eos {
 			return continueResponseBody(replaceBody(nil))
@@ -181,6 +183,8 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			zap.Int("status", e.Status), zap.String("code", e.Code))
 		p.finish(ctx, translators.Usage{})
 		return continueResponseBody(replaceBody(e.Body()))
+	case modeDiscard:
+		return continueResponseBody(replaceBody(nil))
 	}
 	return continueResponseBody(nil)
 }
@@ -196,7 +200,7 @@ func (p *upstreamProcessor) collect(chunk []byte, limit int) bool {
 
 func (p *upstreamProcessor) tooLarge(what string) []byte {
 	e := &translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "upstream_response_too_large", Message: "provider " + what + " exceeds the gateway's limit"}
-	p.mode = 0
+	p.mode = modeDiscard
 	return e.Body()
 }
 

@@ -293,9 +293,16 @@ func localReplyConfig() *hcmv3.LocalReplyConfig {
 			BodyFormatOverride: openAIErrorFormat(errType, code),
 		}
 	}
+	// A provider that cannot be reached is told apart from ext_proc being
+	// down by Envoy's response flags (UH no healthy host, UF connect failure).
+	unreachable := mapper(503, "server_error", "provider_unreachable", "the provider cannot be reached")
+	unreachable.Filter = &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_ResponseFlagFilter{
+		ResponseFlagFilter: &accesslogv3.ResponseFlagFilter{Flags: []string{"UH", "UF", "URX"}},
+	}}
 	return &hcmv3.LocalReplyConfig{Mappers: []*hcmv3.ResponseMapper{
+		unreachable,
 		mapper(413, "invalid_request_error", "request_too_large", "request body exceeds the gateway's size limit"),
-		mapper(503, "server_error", "service_unavailable", "the gateway cannot process the request right now: its processing service or the provider is unavailable"),
+		mapper(503, "server_error", "service_unavailable", "the gateway cannot process the request right now: its processing service is unavailable"),
 		mapper(504, "server_error", "upstream_timeout", "the provider did not answer in time"),
 		mapper(502, "server_error", "upstream_error", "the provider connection failed"),
 		mapper(500, "server_error", "internal_error", "the gateway failed to process the request"),

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -51,6 +52,9 @@ func Build(cfg *config.Loaded) (*cache.Snapshot, error) {
 	if err := snap.Consistent(); err != nil {
 		return nil, fmt.Errorf("xds: inconsistent snapshot: %w", err)
 	}
+	if err := checkClusterRefs(res); err != nil {
+		return nil, fmt.Errorf("xds: inconsistent snapshot: %w", err)
+	}
 	for _, items := range res {
 		for _, r := range items {
 			if v, ok := r.(interface{ ValidateAll() error }); ok {
@@ -61,6 +65,26 @@ func Build(cfg *config.Loaded) (*cache.Snapshot, error) {
 		}
 	}
 	return snap, nil
+}
+
+// checkClusterRefs finds what Consistent does not: a route naming a
+// cluster the snapshot lacks. Envoy accepts such a route and answers 503.
+func checkClusterRefs(res map[resource.Type][]types.Resource) error {
+	clusters := map[string]bool{}
+	for _, r := range res[resource.ClusterType] {
+		clusters[r.(*clusterv3.Cluster).GetName()] = true
+	}
+	for _, r := range res[resource.RouteType] {
+		rc := r.(*routev3.RouteConfiguration)
+		for _, vh := range rc.GetVirtualHosts() {
+			for _, rt := range vh.GetRoutes() {
+				if c := rt.GetRoute().GetCluster(); c != "" && !clusters[c] {
+					return fmt.Errorf("route %s/%s names unknown cluster %q", rc.GetName(), rt.GetName(), c)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func hashResources(res map[resource.Type][]types.Resource) (string, error) {

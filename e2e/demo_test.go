@@ -1,0 +1,67 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+// TestDemoProvider runs what `make run` runs with no API keys: the demo
+// provider as its own process behind Envoy, in both schemas.
+func TestDemoProvider(t *testing.T) {
+	demoPort := freePort(t)
+	gw := startGateway(t, fmt.Sprintf(`providers:
+  - name: demo
+    schema: openai
+    base_url: http://127.0.0.1:%[1]d/v1
+  - name: demo-anthropic
+    schema: anthropic
+    base_url: http://127.0.0.1:%[1]d
+models:
+  - name: demo
+    providers: [{provider: demo, model: demo-1}]
+  - name: demo-claude
+    providers: [{provider: demo-anthropic, model: demo-claude-1}]
+`, demoPort))
+	demo := gw.start("demo", switchboardBin, "demo", "--listen", fmt.Sprintf("127.0.0.1:%d", demoPort))
+	t.Cleanup(demo.stop)
+	client := openai.NewClient(option.WithBaseURL(gw.url("/v1/")), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	waitFor(t, 10*time.Second, func() bool {
+		_, err := client.Chat.Completions.New(ctxT(t), userParams("demo", "ping"))
+		return err == nil
+	})
+
+	for _, model := range []string{"demo", "demo-claude"} {
+		t.Run(model+" streamed", func(t *testing.T) {
+			p := userParams(model, "Hello there")
+			p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+			stream := client.Chat.Completions.NewStreaming(ctxT(t), p)
+			var acc openai.ChatCompletionAccumulator
+			chunks := 0
+			for stream.Next() {
+				acc.AddChunk(stream.Current())
+				chunks++
+			}
+			if err := stream.Err(); err != nil {
+				t.Fatal(err)
+			}
+			got := acc.Choices[0].Message.Content
+			if !strings.Contains(got, "You said: Hello there") || chunks < 4 || acc.Usage.TotalTokens == 0 {
+				t.Fatalf("content %q chunks %d usage %+v", got, chunks, acc.Usage)
+			}
+		})
+		t.Run(model+" non-streamed", func(t *testing.T) {
+			got, err := client.Chat.Completions.New(ctxT(t), userParams(model, "Hi"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(got.Choices[0].Message.Content, "You said: Hi") {
+				t.Fatalf("content %q", got.Choices[0].Message.Content)
+			}
+		})
+	}
+}

@@ -1,0 +1,382 @@
+package xds
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+)
+
+const httpOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+func TestListener(t *testing.T) {
+	snap := build(t, parse(t, testYAML, testEnv))
+	if n := len(snap.GetResources(resource.ListenerType)); n != 1 {
+		t.Fatalf("got %d listeners, want 1", n)
+	}
+	l := getListener(t, snap)
+	sa := l.GetAddress().GetSocketAddress()
+	if sa.GetAddress() != "127.0.0.1" || sa.GetPortValue() != 9090 {
+		t.Errorf("listener address = %s:%d, want 127.0.0.1:9090", sa.GetAddress(), sa.GetPortValue())
+	}
+	if len(l.GetFilterChains()) != 1 || len(l.GetFilterChains()[0].GetFilters()) != 1 {
+		t.Fatalf("want one filter chain with one filter, got %v", l.GetFilterChains())
+	}
+	hcm := unpack(t, l.GetFilterChains()[0].GetFilters()[0].GetTypedConfig(), &hcmv3.HttpConnectionManager{})
+	if got := hcm.GetRds().GetRouteConfigName(); got != RouteName {
+		t.Errorf("RDS route name = %q, want %q", got, RouteName)
+	}
+	if hcm.GetRds().GetConfigSource().GetAds() == nil {
+		t.Errorf("RDS config source is not ADS")
+	}
+	if got := hcm.GetStreamIdleTimeout().AsDuration(); got != 45*time.Second {
+		t.Errorf("stream idle timeout = %v, want timeouts.idle 45s", got)
+	}
+	var names []string
+	for _, f := range hcm.GetHttpFilters() {
+		names = append(names, f.GetName())
+	}
+	if want := []string{"envoy.filters.http.ext_proc", "envoy.filters.http.router"}; !slices.Equal(names, want) {
+		t.Fatalf("HCM filters = %q, want %q", names, want)
+	}
+	ep := unpack(t, hcm.GetHttpFilters()[0].GetTypedConfig(), &extprocv3.ExternalProcessor{})
+	checkExtProcHop(t, ep, HopRouter)
+	pm := ep.GetProcessingMode()
+	if pm.GetRequestBodyMode() != extprocv3.ProcessingMode_BUFFERED || pm.GetResponseHeaderMode() != extprocv3.ProcessingMode_SKIP ||
+		pm.GetResponseBodyMode() != extprocv3.ProcessingMode_NONE {
+		t.Errorf("router hop processing mode = %v, want buffered request body, no response", pm)
+	}
+	if got := len(hcm.GetLocalReplyConfig().GetMappers()); got == 0 {
+		t.Errorf("no local reply mappers")
+	}
+}
+
+// checkExtProcHop checks an ext_proc filter dials the ext_proc cluster and
+// names its hop in the gRPC metadata.
+func checkExtProcHop(t *testing.T, ep *extprocv3.ExternalProcessor, hop string) {
+	t.Helper()
+	if got := ep.GetGrpcService().GetEnvoyGrpc().GetClusterName(); got != ExtProcCluster {
+		t.Errorf("%s hop: gRPC cluster = %q, want %q", hop, got, ExtProcCluster)
+	}
+	md := ep.GetGrpcService().GetInitialMetadata()
+	if len(md) != 1 || md[0].GetKey() != HopMetadata || md[0].GetValue() != hop {
+		t.Errorf("%s hop: initial metadata = %v, want %s=%s", hop, md, HopMetadata, hop)
+	}
+}
+
+func TestClusters(t *testing.T) {
+	snap := build(t, parse(t, testYAML, testEnv))
+	var names []string
+	for name := range snap.GetResources(resource.ClusterType) {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	// anthropic is optional and has no key: no cluster.
+	if want := []string{"provider_local", "provider_openai", "switchboard_extproc", "switchboard_unrouted"}; !slices.Equal(names, want) {
+		t.Fatalf("clusters = %q, want %q", names, want)
+	}
+
+	t.Run("ext_proc", func(t *testing.T) {
+		c := getCluster(t, snap, ExtProcCluster)
+		checkEndpoint(t, c, "127.0.0.1", 18101)
+		if c.GetType() != clusterv3.Cluster_STATIC {
+			t.Errorf("type = %v, want STATIC for an IP", c.GetType())
+		}
+		opts := unpack(t, c.GetTypedExtensionProtocolOptions()[httpOptionsKey], &httpv3.HttpProtocolOptions{})
+		if opts.GetExplicitHttpConfig().GetHttp2ProtocolOptions() == nil {
+			t.Errorf("ext_proc cluster is not HTTP/2: %v", opts)
+		}
+	})
+
+	t.Run("unrouted", func(t *testing.T) {
+		c := getCluster(t, snap, UnroutedCluster)
+		if n := len(c.GetLoadAssignment().GetEndpoints()); n != 0 {
+			t.Errorf("unrouted cluster has %d endpoints, want none", n)
+		}
+	})
+
+	tests := []struct {
+		name      string
+		provider  string
+		host      string
+		port      uint32
+		tls       bool
+		discovery clusterv3.Cluster_DiscoveryType
+	}{
+		{name: "https", provider: "openai", host: "api.openai.com", port: 443, tls: true, discovery: clusterv3.Cluster_LOGICAL_DNS},
+		{name: "http", provider: "local", host: "127.0.0.1", port: 9100, tls: false, discovery: clusterv3.Cluster_STATIC},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := getCluster(t, snap, ClusterName(tc.provider))
+			if c.GetName() != "provider_"+tc.provider {
+				t.Errorf("name = %q", c.GetName())
+			}
+			checkEndpoint(t, c, tc.host, tc.port)
+			if c.GetType() != tc.discovery {
+				t.Errorf("type = %v, want %v", c.GetType(), tc.discovery)
+			}
+			if got := c.GetConnectTimeout().AsDuration(); got != 3*time.Second {
+				t.Errorf("connect timeout = %v, want timeouts.connect 3s", got)
+			}
+			md := c.GetMetadata().GetFilterMetadata()[MetadataNamespace].GetFields()["provider"].GetStringValue()
+			if md != tc.provider {
+				t.Errorf("metadata %s.provider = %q, want %q", MetadataNamespace, md, tc.provider)
+			}
+
+			opts := unpack(t, c.GetTypedExtensionProtocolOptions()[httpOptionsKey], &httpv3.HttpProtocolOptions{})
+			var filters []string
+			for _, f := range opts.GetHttpFilters() {
+				filters = append(filters, f.GetName())
+			}
+			if want := []string{"envoy.filters.http.ext_proc", "envoy.filters.http.upstream_codec"}; !slices.Equal(filters, want) {
+				t.Fatalf("upstream filters = %q, want %q", filters, want)
+			}
+			ep := unpack(t, opts.GetHttpFilters()[0].GetTypedConfig(), &extprocv3.ExternalProcessor{})
+			checkExtProcHop(t, ep, HopUpstream)
+			if got := ep.GetMetadataOptions().GetClusterMetadataForwardingNamespaces().GetUntyped(); !slices.Equal(got, []string{MetadataNamespace}) {
+				t.Errorf("forwarded cluster metadata = %q, want [%s]", got, MetadataNamespace)
+			}
+			if got := ep.GetProcessingMode().GetResponseBodyMode(); got != extprocv3.ProcessingMode_STREAMED {
+				t.Errorf("upstream hop response body mode = %v, want STREAMED", got)
+			}
+
+			ts := c.GetTransportSocket()
+			if !tc.tls {
+				if ts != nil {
+					t.Errorf("http provider has a transport socket: %v", ts)
+				}
+				if opts.GetExplicitHttpConfig().GetHttpProtocolOptions() == nil {
+					t.Errorf("http provider is not explicit HTTP/1.1: %v", opts.GetUpstreamProtocolOptions())
+				}
+				return
+			}
+			if ts.GetName() != "envoy.transport_sockets.tls" {
+				t.Fatalf("transport socket = %v, want TLS", ts)
+			}
+			if opts.GetAutoConfig() == nil {
+				t.Errorf("https provider does not negotiate the protocol with ALPN: %v", opts.GetUpstreamProtocolOptions())
+			}
+			tls := unpack(t, ts.GetTypedConfig(), &tlsv3.UpstreamTlsContext{})
+			if tls.GetSni() != tc.host {
+				t.Errorf("SNI = %q, want %q", tls.GetSni(), tc.host)
+			}
+			vc := tls.GetCommonTlsContext().GetValidationContext()
+			if vc.GetTrustedCa().GetFilename() == "" {
+				t.Errorf("no trusted CA: the upstream certificate would not be verified")
+			}
+			sans := vc.GetMatchTypedSubjectAltNames()
+			if len(sans) != 1 || sans[0].GetMatcher().GetExact() != tc.host || sans[0].GetSanType() != tlsv3.SubjectAltNameMatcher_DNS {
+				t.Errorf("SAN matchers = %v, want DNS %q", sans, tc.host)
+			}
+		})
+	}
+}
+
+func checkEndpoint(t *testing.T, c *clusterv3.Cluster, host string, port uint32) {
+	t.Helper()
+	eps := c.GetLoadAssignment().GetEndpoints()
+	if len(eps) != 1 || len(eps[0].GetLbEndpoints()) != 1 {
+		t.Fatalf("cluster %s: endpoints = %v, want one", c.GetName(), eps)
+	}
+	sa := eps[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
+	if sa.GetAddress() != host || sa.GetPortValue() != port {
+		t.Errorf("cluster %s: endpoint = %s:%d, want %s:%d", c.GetName(), sa.GetAddress(), sa.GetPortValue(), host, port)
+	}
+	if got := c.GetLoadAssignment().GetClusterName(); got != c.GetName() {
+		t.Errorf("cluster %s: load assignment names %q", c.GetName(), got)
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	snap := build(t, parse(t, testYAML, testEnv))
+	if n := len(snap.GetResources(resource.RouteType)); n != 1 {
+		t.Fatalf("got %d route configurations, want 1", n)
+	}
+	rc := getRouteConfig(t, snap)
+	if len(rc.GetVirtualHosts()) != 1 {
+		t.Fatalf("got %d virtual hosts, want 1", len(rc.GetVirtualHosts()))
+	}
+	vh := rc.GetVirtualHosts()[0]
+	if !slices.Equal(vh.GetDomains(), []string{"*"}) {
+		t.Errorf("domains = %q, want [*]", vh.GetDomains())
+	}
+	if got := vh.GetRequestBodyBufferLimit().GetValue(); got != 1048576 {
+		t.Errorf("request_body_buffer_limit = %d, want limits.max_request_bytes 1048576", got)
+	}
+	byName := map[string]*routev3.Route{}
+	var names []string
+	for _, r := range vh.GetRoutes() {
+		names = append(names, r.GetName())
+		byName[r.GetName()] = r
+	}
+	// Order matters: Envoy takes the first match, and the catch-all is last.
+	if want := []string{"models", "chat_openai", "chat_local", "chat_unrouted", "not_found"}; !slices.Equal(names, want) {
+		t.Fatalf("routes = %q, want %q", names, want)
+	}
+
+	t.Run("models", func(t *testing.T) {
+		r := byName["models"]
+		if r.GetMatch().GetPath() != "/v1/models" {
+			t.Errorf("match = %v, want path /v1/models", r.GetMatch())
+		}
+		checkRouterHopDisabled(t, r)
+		dr := r.GetDirectResponse()
+		if dr.GetStatus() != 200 {
+			t.Errorf("status = %d, want 200", dr.GetStatus())
+		}
+		checkJSONHeader(t, r)
+		var list struct {
+			Object string `json:"object"`
+			Data   []struct {
+				ID      string `json:"id"`
+				Object  string `json:"object"`
+				Created *int64 `json:"created"`
+				OwnedBy string `json:"owned_by"`
+			} `json:"data"`
+		}
+		body := dr.GetBody().GetInlineString()
+		if err := json.Unmarshal([]byte(body), &list); err != nil {
+			t.Fatalf("models body is not JSON: %v\n%s", err, body)
+		}
+		if list.Object != "list" || len(list.Data) != 2 {
+			t.Fatalf("models body = %s, want a list of 2", body)
+		}
+		want := [][2]string{{"gpt-4o", "openai"}, {"local-small", "acme"}}
+		for i, m := range list.Data {
+			if m.ID != want[i][0] || m.OwnedBy != want[i][1] || m.Object != "model" || m.Created == nil {
+				t.Errorf("data[%d] = %+v, want id %q owned_by %q object model with created", i, m, want[i][0], want[i][1])
+			}
+		}
+	})
+
+	providers := []struct {
+		name      string
+		authority string
+	}{{"openai", "api.openai.com"}, {"local", "127.0.0.1:9100"}}
+	for _, p := range providers {
+		t.Run("chat_"+p.name, func(t *testing.T) {
+			r := byName["chat_"+p.name]
+			if r.GetMatch().GetPath() != chatPath {
+				t.Errorf("path = %q, want %q", r.GetMatch().GetPath(), chatPath)
+			}
+			hs := r.GetMatch().GetHeaders()
+			if len(hs) != 1 || hs[0].GetName() != ProviderHeader || hs[0].GetStringMatch().GetExact() != p.name {
+				t.Errorf("header match = %v, want %s == %q", hs, ProviderHeader, p.name)
+			}
+			a := r.GetRoute()
+			if a.GetCluster() != ClusterName(p.name) {
+				t.Errorf("cluster = %q, want %q", a.GetCluster(), ClusterName(p.name))
+			}
+			if a.GetHostRewriteLiteral() != p.authority {
+				t.Errorf("host rewrite = %q, want %q", a.GetHostRewriteLiteral(), p.authority)
+			}
+			if got := a.GetTimeout().AsDuration(); got != 2*time.Minute {
+				t.Errorf("timeout = %v, want timeouts.request 2m", got)
+			}
+			if got := a.GetIdleTimeout().AsDuration(); got != 45*time.Second {
+				t.Errorf("idle timeout = %v, want timeouts.idle 45s", got)
+			}
+			if r.GetTypedPerFilterConfig() != nil {
+				t.Errorf("chat route overrides filters: %v", r.GetTypedPerFilterConfig())
+			}
+		})
+	}
+
+	t.Run("chat_unrouted", func(t *testing.T) {
+		r := byName["chat_unrouted"]
+		if r.GetMatch().GetPath() != chatPath || len(r.GetMatch().GetHeaders()) != 0 {
+			t.Errorf("match = %v, want path %s with no header", r.GetMatch(), chatPath)
+		}
+		if got := r.GetRoute().GetCluster(); got != UnroutedCluster {
+			t.Errorf("cluster = %q, want %q", got, UnroutedCluster)
+		}
+		// The router hop must run here: it is what picks the provider.
+		if r.GetTypedPerFilterConfig() != nil {
+			t.Errorf("chat_unrouted overrides filters: %v", r.GetTypedPerFilterConfig())
+		}
+	})
+
+	t.Run("not_found", func(t *testing.T) {
+		r := byName["not_found"]
+		if r.GetMatch().GetPrefix() != "/" {
+			t.Errorf("match = %v, want prefix /", r.GetMatch())
+		}
+		if got := r.GetDirectResponse().GetStatus(); got != 404 {
+			t.Errorf("status = %d, want 404", got)
+		}
+		checkRouterHopDisabled(t, r)
+		checkJSONHeader(t, r)
+		var body struct {
+			Error struct{ Message, Type, Code string }
+		}
+		if err := json.Unmarshal([]byte(r.GetDirectResponse().GetBody().GetInlineString()), &body); err != nil || body.Error.Code != "unknown_url" {
+			t.Errorf("404 body = %q (%v), want an OpenAI error with code unknown_url", r.GetDirectResponse().GetBody().GetInlineString(), err)
+		}
+	})
+}
+
+func checkRouterHopDisabled(t *testing.T, r *routev3.Route) {
+	t.Helper()
+	pf := unpack(t, r.GetTypedPerFilterConfig()["envoy.filters.http.ext_proc"], &extprocv3.ExtProcPerRoute{})
+	if !pf.GetDisabled() {
+		t.Errorf("route %s: ext_proc per-route = %v, want disabled", r.GetName(), pf)
+	}
+}
+
+func checkJSONHeader(t *testing.T, r *routev3.Route) {
+	t.Helper()
+	for _, h := range r.GetResponseHeadersToAdd() {
+		if h.GetHeader().GetKey() == "content-type" && h.GetHeader().GetValue() == "application/json" &&
+			h.GetAppendAction() == corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD {
+			return
+		}
+	}
+	t.Errorf("route %s: no content-type: application/json response header", r.GetName())
+}
+
+func TestModelsJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		env  map[string]string
+		want string
+	}{
+		{
+			name: "models in config order",
+			yaml: testYAML,
+			env:  testEnv,
+			want: `{"object":"list","data":[{"id":"gpt-4o","object":"model","created":0,"owned_by":"openai"},{"id":"local-small","object":"model","created":0,"owned_by":"acme"}]}`,
+		},
+		{
+			name: "every model left out",
+			yaml: `providers:
+  - {name: openai, schema: openai, base_url: "https://api.openai.com/v1", api_key: {env: OPENAI_API_KEY}, optional: true}
+models:
+  - {name: gpt, providers: [{provider: openai}]}
+`,
+			want: `{"object":"list","data":[]}`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ModelsJSON(parse(t, tc.yaml, tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("ModelsJSON =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
