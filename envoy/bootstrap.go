@@ -17,9 +17,9 @@ import (
 //go:embed bootstrap.yaml.tmpl
 var bootstrapTemplate string
 
-// The template quotes every value it is given: a JSON string is a YAML
-// double-quoted scalar, so an IPv6 host ("::1") or a node id holding ": "
-// cannot change the document's structure.
+// The template quotes every string it is given (a JSON string is a YAML
+// double-quoted scalar): unquoted, Envoy's YAML 1.1 parser reads a node id
+// "on" or "n" as a boolean and "a: b" as a map, and fails to start.
 var tmpl = template.Must(template.New("bootstrap").Funcs(template.FuncMap{"quote": quote}).Parse(bootstrapTemplate))
 
 func quote(s string) (string, error) {

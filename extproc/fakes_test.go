@@ -330,7 +330,10 @@ func decodeError(t *testing.T, body []byte) openAIError {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&e); err != nil {
-		t.Fatalf("error body %q is not the OpenAI error shape: %v", body, err)
+		t.Fatalf("error body %.300q is not the OpenAI error shape: %v", body, err)
+	}
+	if dec.More() || dec.InputOffset() != int64(len(bytes.TrimSpace(body))) {
+		t.Fatalf("error body %.300q has bytes after the JSON", body)
 	}
 	if e.Error.Message == "" || e.Error.Type == "" {
 		t.Fatalf("error body %s lacks message or type", body)

@@ -24,7 +24,7 @@ type SSEEvent struct {
 type SSEDecoder struct {
 	buf  []byte
 	off  int
-	scan int // buf[off:scan] holds no event end; fed byte by byte, each byte is scanned once
+	scan int // buf[off:scan] was already searched for an event end, so a byte-by-byte feed stays linear
 	data []byte
 }
 
