@@ -67,8 +67,16 @@ type processor interface {
 }
 
 // Process serves one HTTP request's stream of phases.
-func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
+func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err error) {
 	ctx := stream.Context()
+	// A panic in a gRPC handler would take the whole gateway down; fail
+	// this one request instead (Envoy answers it with status_on_error).
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("extproc: panic while processing a request", zap.Any("panic", r), zap.Stack("stack"))
+			err = status.Error(codes.Internal, "extproc: internal error")
+		}
+	}()
 	cfg := s.configs.Current()
 	if cfg == nil {
 		return status.Error(codes.Unavailable, "extproc: no config loaded yet")

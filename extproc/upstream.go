@@ -75,6 +75,9 @@ func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpH
 }
 
 func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	if p.provider == nil {
+		return continueRequestBody(nil, nil, false) // headers were already refused
+	}
 	route, ok := p.cfg.Catalog.Model(p.model)
 	if !ok {
 		route, ok = p.cfg.Catalog.Model(gjson.GetBytes(b.GetBody(), "model").Str)

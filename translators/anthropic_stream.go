@@ -21,7 +21,8 @@ type anthropicStream struct {
 
 	started  bool // message_start was seen
 	finished bool // a finish_reason chunk was sent
-	done     bool // [DONE] was sent; later input is ignored
+	complete bool // message_stop was seen; Finish ends the client stream
+	done     bool // [DONE] was sent
 }
 
 // anthropicToolBlock ties a content block to its OpenAI tool call index,
@@ -34,13 +35,13 @@ type anthropicToolBlock struct {
 func (s *anthropicStream) Usage() Usage { return s.usage.openAI() }
 
 func (s *anthropicStream) Translate(dst, chunk []byte) []byte {
-	if s.done {
-		return dst
+	if s.done || s.complete {
+		return dst // nothing after message_stop or an error counts
 	}
 	if err := s.dec.Write(chunk); err != nil {
 		return s.fail(dst, streamError(err.Error()))
 	}
-	for !s.done {
+	for !s.done && !s.complete {
 		ev, ok := s.dec.Next()
 		if !ok {
 			break
@@ -50,9 +51,19 @@ func (s *anthropicStream) Translate(dst, chunk []byte) []byte {
 	return dst
 }
 
+// Finish writes the usage chunk and [DONE] of a complete stream: the
+// contract keeps them for the end of the upstream body, not message_stop.
 func (s *anthropicStream) Finish(dst []byte) []byte {
 	if s.done {
 		return dst
+	}
+	if s.complete {
+		if s.opts.IncludeUsage {
+			u := s.usage.openAI()
+			dst = appendChunk(dst, &s.hdr, "", &u)
+		}
+		s.done = true
+		return append(dst, sseDone...)
 	}
 	return s.fail(dst, streamError("provider stream ended before the response was complete"))
 }
@@ -151,12 +162,7 @@ func (s *anthropicStream) event(dst, data []byte) []byte {
 		}
 	case "message_stop":
 		dst = s.appendFinish(dst, "stop") // no-op when message_delta sent one
-		if s.opts.IncludeUsage {
-			u := s.usage.openAI()
-			dst = appendChunk(dst, &s.hdr, "", &u)
-		}
-		s.done = true
-		dst = append(dst, sseDone...)
+		s.complete = true
 	}
 	return dst
 }

@@ -449,17 +449,43 @@ func TestAnthropicStreamToolIndexes(t *testing.T) {
 	}
 }
 
-func TestAnthropicStreamDoneIgnoresInput(t *testing.T) {
-	body := readTranscript(t, "anthropic", "text_stream").body
-	st := openAIToAnthropic{}.NewStream(StreamOptions{})
-	out := st.Translate(nil, body)
-	if !bytes.HasSuffix(out, sseDone) {
-		t.Fatalf("no [DONE] after message_stop: %s", out)
+// TestStreamDoneOnlyFromFinish pins the StreamTranslator contract the
+// ext_proc layer relies on: a complete stream's usage chunk and [DONE] come
+// from Finish, and input after the upstream's end is ignored.
+func TestStreamDoneOnlyFromFinish(t *testing.T) {
+	tests := []struct {
+		name       string
+		tr         Translator
+		provider   string
+		transcript string
+		// usageAtEnd: the gateway builds the usage chunk, so Finish writes
+		// it; OpenAI's own usage chunk passes through as it arrives.
+		usageAtEnd bool
+	}{
+		{"anthropic text", openAIToAnthropic{}, "anthropic", "text_stream", true},
+		{"anthropic tools", openAIToAnthropic{}, "anthropic", "tool_use_stream", true},
+		{"openai chat", openAIToOpenAI{}, "openai", "chat_stream", false},
+		{"openai tools", openAIToOpenAI{}, "openai", "tool_calls_stream", false},
 	}
-	n := len(out)
-	out = st.Translate(out, []byte("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"late\"}}\n\n"))
-	if out = st.Finish(out); len(out) != n {
-		t.Errorf("output after [DONE]: %q", out[n:])
+	late := []byte("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"late\"}}\n\n")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := tc.tr.NewStream(StreamOptions{IncludeUsage: true})
+			out := st.Translate(nil, readTranscript(t, tc.provider, tc.transcript).body)
+			out = st.Translate(out, late)
+			if bytes.Contains(out, []byte("[DONE]")) || bytes.Contains(out, []byte("late")) {
+				t.Fatalf("Translate wrote [DONE] or input after the end:\n%s", out)
+			}
+			n := len(out)
+			out = st.Finish(out)
+			checkSSE(t, out)
+			if got := bytes.Contains(out[n:], []byte(`"choices":[],"usage":{`)); got != tc.usageAtEnd {
+				t.Errorf("usage chunk from Finish %v, want %v: %s", got, tc.usageAtEnd, out[n:])
+			}
+			if again := st.Finish(out); len(again) != len(out) {
+				t.Errorf("second Finish wrote %q", again[len(out):])
+			}
+		})
 	}
 }
 

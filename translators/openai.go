@@ -70,13 +70,14 @@ type openAIStream struct {
 	usage    Usage
 	line     []byte // scratch for compacting multi-line events
 	finished bool   // a finish_reason was seen
-	done     bool   // [DONE] or an error ended the stream
+	complete bool   // upstream sent [DONE]; Finish ends the client stream
+	done     bool   // [DONE] was sent
 }
 
 func (s *openAIStream) Usage() Usage { return s.usage }
 
 func (s *openAIStream) Translate(dst, chunk []byte) []byte {
-	if s.done {
+	if s.done || s.complete {
 		return dst
 	}
 	if err := s.dec.Write(chunk); err != nil {
@@ -88,7 +89,9 @@ func (s *openAIStream) Translate(dst, chunk []byte) []byte {
 			return dst
 		}
 		if bytes.Equal(ev.Data, []byte("[DONE]")) {
-			return s.end(dst)
+			// Forwarded by Finish: the contract keeps [DONE] for the end of the body.
+			s.complete = true
+			return dst
 		}
 		if !gjson.ValidBytes(ev.Data) {
 			return s.fail(dst, "provider sent a stream event that is not JSON")
@@ -155,7 +158,7 @@ func (s *openAIStream) Finish(dst []byte) []byte {
 	if s.done {
 		return dst
 	}
-	if s.finished && !s.dec.Pending() {
+	if s.complete || s.finished && !s.dec.Pending() {
 		// Some compatible hosts omit [DONE]; the answer itself is complete.
 		return s.end(dst)
 	}

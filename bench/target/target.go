@@ -1,0 +1,335 @@
+// Package target starts what the benchmark measures, all on loopback ports
+// chosen at run time: the fake provider, a plain Envoy routing straight to
+// it (the baseline), and Envoy with switchboard in front of it.
+package target
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/bench/fake"
+	"github.com/switchboard-gw/switchboard/bench/proc"
+	"github.com/switchboard-gw/switchboard/envoy"
+)
+
+// Env is what every target needs.
+type Env struct {
+	Dir         string // scratch directory for configs
+	Envoy       string // Envoy binary
+	Switchboard string // switchboard binary (or a profiling build of it)
+	Self        string // the bench binary, which serves the fake with `fake`
+	Concurrency int    // Envoy --concurrency
+	// SwitchboardArgs are extra arguments after `serve --config FILE`.
+	SwitchboardArgs []string
+}
+
+// Stack is a set of running processes serving one listener.
+type Stack struct {
+	Name  string
+	Port  int
+	Procs []*proc.Proc // in start order
+}
+
+// URL is the listener's address for path.
+func (s *Stack) URL(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", s.Port, path) }
+
+// Proc returns the process named name, or nil.
+func (s *Stack) Proc(name string) *proc.Proc {
+	for _, p := range s.Procs {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Stop ends the processes, last started first.
+func (s *Stack) Stop() {
+	for i := len(s.Procs) - 1; i >= 0; i-- {
+		s.Procs[i].Stop()
+	}
+}
+
+// Process names.
+const (
+	Fake        = "fake"
+	Envoy       = "envoy"
+	Switchboard = "switchboard"
+)
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, n)
+	for i := range ports {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+	}
+	return ports, nil
+}
+
+// StartFake runs the fake provider in its own process, so its CPU time is
+// counted apart from the load generator's.
+func StartFake(env Env, o fake.Options) (*Stack, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p, err := proc.Start(Fake, env.Self, "fake", "-listen", fmt.Sprintf("127.0.0.1:%d", port),
+		"-chunks", strconv.Itoa(o.Chunks), "-chunk-text", o.ChunkText, "-interval", o.Interval.String())
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{Name: Fake, Port: port, Procs: []*proc.Proc{p}}
+	if err := s.waitHTTP("/healthz", 10*time.Second); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+var baselineTmpl = template.Must(template.New("baseline").Parse(`# Plain Envoy: one listener, one route, one cluster, no ext_proc.
+admin:
+  address: {socket_address: {address: 127.0.0.1, port_value: {{.Admin}}}}
+static_resources:
+  listeners:
+    - name: baseline
+      address: {socket_address: {address: 127.0.0.1, port_value: {{.Port}}}}
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: baseline
+                codec_type: AUTO
+                stream_idle_timeout: 300s
+                request_timeout: 0s
+                route_config:
+                  name: baseline
+                  virtual_hosts:
+                    - name: fake
+                      domains: ["*"]
+                      routes:
+                        - match: {prefix: "/"}
+                          route: {cluster: fake, timeout: 600s, idle_timeout: 300s}
+                http_filters:
+                  - name: envoy.filters.http.router
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+    - name: fake
+      type: STATIC
+      connect_timeout: 2s
+      circuit_breakers:
+        thresholds: [{max_connections: 1048576, max_pending_requests: 1048576, max_requests: 1048576}]
+      load_assignment:
+        cluster_name: fake
+        endpoints:
+          - lb_endpoints:
+              - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: {{.Upstream}}}}}
+`))
+
+// StartBaseline runs Envoy alone, routing every request to the fake.
+func StartBaseline(env Env, fakePort int) (*Stack, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	boot := filepath.Join(env.Dir, "baseline-envoy.yaml")
+	f, err := os.Create(boot)
+	if err != nil {
+		return nil, err
+	}
+	err = baselineTmpl.Execute(f, map[string]int{"Port": ports[0], "Admin": ports[1], "Upstream": fakePort})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{Name: "baseline", Port: ports[0]}
+	if err := s.startEnvoy(env, boot, ports[1]); err != nil {
+		return nil, err
+	}
+	if err := s.waitHTTP("/healthz", 30*time.Second); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Models the gateway serves: one per provider schema.
+const (
+	ModelOpenAI    = "bench-openai"    // OpenAI schema: pass-through
+	ModelAnthropic = "bench-anthropic" // Anthropic schema: translated
+)
+
+const gatewayConfig = `# switchboard config for the benchmark.
+listener: {address: 127.0.0.1, port: %d}
+xds: {address: "127.0.0.1:%d"}
+extproc: {address: "127.0.0.1:%d"}
+timeouts: {connect: 2s, request: 10m, idle: 5m}
+providers:
+  - name: fake-openai
+    schema: openai
+    base_url: http://127.0.0.1:%d/v1
+  - name: fake-anthropic
+    schema: anthropic
+    base_url: http://127.0.0.1:%d
+models:
+  - name: ` + ModelOpenAI + `
+    providers: [{provider: fake-openai, model: bench-1}]
+  - name: ` + ModelAnthropic + `
+    providers: [{provider: fake-anthropic, model: claude-bench-1}]
+`
+
+// StartGateway runs `switchboard serve` and an Envoy bootstrapped from it.
+// Both schemas are served by one gateway; the model picks the provider.
+func StartGateway(env Env, fakePort int) (*Stack, error) {
+	ports, err := freePorts(4)
+	if err != nil {
+		return nil, err
+	}
+	listen, xdsPort, extPort, admin := ports[0], ports[1], ports[2], ports[3]
+	cfg := filepath.Join(env.Dir, "switchboard.yaml")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, gatewayConfig, listen, xdsPort, extPort, fakePort, fakePort), 0o644); err != nil {
+		return nil, err
+	}
+	s := &Stack{Name: "gateway", Port: listen}
+	args := append([]string{"serve", "--config", cfg, "--log-level", "warn"}, env.SwitchboardArgs...)
+	sb, err := proc.Start(Switchboard, env.Switchboard, args...)
+	if err != nil {
+		return nil, err
+	}
+	s.Procs = append(s.Procs, sb)
+	boot, err := envoy.Bootstrap(envoy.Options{
+		NodeID:       "bench",
+		XDSAddress:   fmt.Sprintf("127.0.0.1:%d", xdsPort),
+		AdminAddress: fmt.Sprintf("127.0.0.1:%d", admin),
+	})
+	if err != nil {
+		s.Stop()
+		return nil, err
+	}
+	bootPath := filepath.Join(env.Dir, "gateway-envoy.yaml")
+	if err := os.WriteFile(bootPath, boot, 0o644); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	if err := s.startEnvoy(env, bootPath, admin); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	if err := s.waitHTTP("/v1/models", 30*time.Second); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Stack) startEnvoy(env Env, bootPath string, admin int) error {
+	p, err := proc.Start(Envoy, env.Envoy, "-c", bootPath, "--log-level", "warn",
+		"--concurrency", strconv.Itoa(env.Concurrency), "--base-id", strconv.Itoa(admin), "--disable-hot-restart")
+	if err != nil {
+		return err
+	}
+	s.Procs = append(s.Procs, p)
+	return nil
+}
+
+// waitHTTP polls path until it answers 200 (the baseline passes /healthz
+// on to the fake). The processes have no readiness signal to wait on.
+func (s *Stack) waitHTTP(path string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	c := &http.Client{Timeout: time.Second}
+	for {
+		resp, err := c.Get(s.URL(path))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		for _, p := range s.Procs {
+			if p.Exited() {
+				return fmt.Errorf("%s: %s exited during start-up:\n%s", s.Name, p.Name, tail(p.Log(), 4000))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: not ready after %v (last error: %v)", s.Name, timeout, err)
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// Logs returns every process's recent output, for a failure report.
+func (s *Stack) Logs() string {
+	var b strings.Builder
+	for _, p := range s.Procs {
+		fmt.Fprintf(&b, "--- %s log ---\n%s\n", p.Name, tail(p.Log(), 4000))
+	}
+	return b.String()
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// Check sends one whole and one streamed request and verifies that the
+// answers are in the OpenAI schema and carry the fake's text, so a
+// misconfigured target cannot produce fast, meaningless numbers.
+func Check(ctx context.Context, c *http.Client, url string, whole, stream []byte, text string) error {
+	for _, body := range [][]byte{whole, stream} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("content-type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		isStream := bytes.Equal(body, stream)
+		switch {
+		case resp.StatusCode != http.StatusOK:
+			return fmt.Errorf("status %d: %.300s", resp.StatusCode, b)
+		case !isStream && !bytes.Contains(b, []byte(`"chat.completion"`)):
+			return fmt.Errorf("not an OpenAI chat.completion: %.300s", b)
+		case isStream && (!bytes.Contains(b, []byte(`"chat.completion.chunk"`)) || !bytes.HasSuffix(bytes.TrimSpace(b), []byte("data: [DONE]"))):
+			return fmt.Errorf("not an OpenAI chunk stream ending in [DONE]: %.300s", b)
+		case !bytes.Contains(b, []byte(text)):
+			return fmt.Errorf("the fake's text %q is missing: %.300s", text, b)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package extproc
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"go.uber.org/zap"
+
+	"github.com/switchboard-gw/switchboard/config"
+)
+
+// The benchmarks call the processors directly: the cost of one phase
+// without gRPC.
+
+func benchServer(b *testing.B) (*Server, *config.Store) {
+	b.Helper()
+	st := &config.Store{}
+	st.Set(mustLoad(b, testYAML))
+	s, err := NewServer(zap.NewNop(), st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, st
+}
+
+// typicalChat is a ~2 KB chat request: a system prompt, a few turns and
+// sampling parameters.
+func typicalChat(b *testing.B, model string, stream bool) []byte {
+	b.Helper()
+	turn := strings.Repeat("The gateway routes each request to a provider. ", 6)
+	body, err := json.Marshal(map[string]any{
+		"model":       model,
+		"stream":      stream,
+		"temperature": 0.7,
+		"max_tokens":  512,
+		"user":        "user-1234",
+		"messages": []map[string]string{
+			{"role": "system", "content": "You are a helpful assistant. Answer briefly and cite sources when you can."},
+			{"role": "user", "content": turn},
+			{"role": "assistant", "content": turn},
+			{"role": "user", "content": turn},
+			{"role": "assistant", "content": turn},
+			{"role": "user", "content": turn + "Summarize the above in one sentence."},
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(body) < 1800 || len(body) > 2300 {
+		b.Fatalf("typical request is %d bytes, want about 2 KB", len(body))
+	}
+	return body
+}
+
+func BenchmarkRouterRequestBody(b *testing.B) {
+	s, st := benchServer(b)
+	ctx := context.Background()
+	hdrs := postHeaders("x-switchboard-provider", "anthropic").GetRequestHeaders()
+	body := &extprocv3.HttpBody{Body: typicalChat(b, "gpt-4o", false), EndOfStream: true}
+	b.SetBytes(int64(len(body.Body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p := &routerProcessor{s: s, cfg: st.Current()}
+		p.requestHeaders(ctx, hdrs, nil)
+		if r := p.requestBody(ctx, body); r.GetRequestBody() == nil {
+			b.Fatalf("unexpected response %v", r)
+		}
+	}
+}
+
+func BenchmarkUpstreamRequestBody(b *testing.B) {
+	for _, bc := range []struct{ provider, model string }{
+		{"openai", "gpt-4o"},
+		{"anthropic", "claude-sonnet"},
+	} {
+		b.Run(bc.provider, func(b *testing.B) {
+			s, st := benchServer(b)
+			ctx := context.Background()
+			req := onCluster(upstreamHeaders(bc.provider, bc.model), bc.provider)
+			body := &extprocv3.HttpBody{Body: typicalChat(b, bc.model, true), EndOfStream: true}
+			b.SetBytes(int64(len(body.Body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				p := &upstreamProcessor{s: s, cfg: st.Current()}
+				p.requestHeaders(ctx, req.GetRequestHeaders(), req.GetMetadataContext())
+				if r := p.requestBody(ctx, body); r.GetRequestBody() == nil {
+					b.Fatalf("unexpected response %v", r)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkUpstreamStreamChunk is the steady state of a streamed Anthropic
+// answer: one text_delta event per response body chunk.
+func BenchmarkUpstreamStreamChunk(b *testing.B) {
+	s, st := benchServer(b)
+	ctx := context.Background()
+	p := &upstreamProcessor{s: s, cfg: st.Current()}
+	req := onCluster(upstreamHeaders("anthropic", "claude-sonnet"), "anthropic")
+	p.requestHeaders(ctx, req.GetRequestHeaders(), req.GetMetadataContext())
+	p.requestBody(ctx, &extprocv3.HttpBody{Body: chatBody("claude-sonnet", true), EndOfStream: true})
+	p.responseHeaders(ctx, httpHeaders(false, []string{":status", "200", "content-type", "text/event-stream; charset=utf-8"}))
+	start := &extprocv3.HttpBody{Body: []byte("event: message_start\n" +
+		`data: {"type":"message_start","message":{"model":"claude-sonnet-4-5-20250929","id":"msg_01HCcX4Ahx1hUoUbbVyJBrfq","type":"message","role":"assistant","content":[],"stop_reason":null,"usage":{"input_tokens":18,"output_tokens":1}}}` + "\n\n" +
+		"event: content_block_start\n" + `data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}` + "\n\n")}
+	p.responseBody(ctx, start)
+	delta := &extprocv3.HttpBody{Body: []byte("event: content_block_delta\n" +
+		`data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" flow through, one door"}}` + "\n\n")}
+	if out := p.responseBody(ctx, delta).GetResponseBody().GetResponse().GetBodyMutation().GetBody(); !strings.Contains(string(out), "one door") {
+		b.Fatalf("text_delta translated to %q", out)
+	}
+	b.SetBytes(int64(len(delta.Body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p.responseBody(ctx, delta)
+	}
+}
