@@ -72,15 +72,28 @@ type Timeouts struct {
 type Provider struct {
 	// Name identifies the provider in models and logs.
 	Name string `yaml:"name"`
-	// Schema is the wire format: openai or anthropic.
+	// Schema is the wire format: openai, azure-openai, anthropic, gemini,
+	// vertex-ai or bedrock.
 	Schema string `yaml:"schema"`
-	// BaseURL is the API root, e.g. https://api.openai.com/v1.
+	// BaseURL is the API root, e.g. https://api.openai.com/v1. Default: the
+	// schema's public endpoint (none for openai-compatible hosts and azure).
 	BaseURL string `yaml:"base_url"`
 	// APIKey says where the credential comes from. Optional for keyless hosts.
 	Key *Secret `yaml:"api_key"`
 	// Optional disables the provider, instead of failing the config, when
 	// its API key is not set. Default false.
 	Optional bool `yaml:"optional"`
+	// APIVersion is the azure-openai api-version. Default "2024-10-21".
+	APIVersion string `yaml:"api_version"`
+	// Project is the Google Cloud project (vertex-ai; required there).
+	Project string `yaml:"project"`
+	// Region is the Vertex AI location (required there) or the AWS region
+	// (bedrock; default: read from the base_url host).
+	Region string `yaml:"region"`
+	// CredentialsFile is a Google service account key file (vertex-ai).
+	// Default: Google application default credentials. Bedrock uses the
+	// AWS default credential chain unless api_key is set.
+	CredentialsFile string `yaml:"credentials_file"`
 
 	// Resolved at load time.
 	key      string

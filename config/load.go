@@ -209,6 +209,7 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 				add(at+".schema", p.Schema, "unknown schema (known: %s)", schemaNames())
 			}
 		}
+		schemaProblems(p, at, add)
 		u, err := url.Parse(p.BaseURL)
 		switch {
 		case p.BaseURL == "":
@@ -391,4 +392,50 @@ func splitPath(path string) []pathPart {
 		}
 	}
 	return out
+}
+
+// schemaProblems fills schema-specific defaults and checks the fields a
+// schema needs, before the base URL is parsed.
+func schemaProblems(p *Provider, at string, add func(string, string, string, ...any)) {
+	switch translators.Schema(p.Schema) {
+	case translators.SchemaAnthropic:
+		if p.BaseURL == "" {
+			p.BaseURL = "https://api.anthropic.com"
+		}
+	case translators.SchemaGemini:
+		if p.BaseURL == "" {
+			p.BaseURL = "https://generativelanguage.googleapis.com"
+		}
+	case translators.SchemaAzureOpenAI:
+		if p.APIVersion == "" {
+			p.APIVersion = "2024-10-21"
+		}
+	case translators.SchemaVertexAI:
+		if p.Project == "" {
+			add(at+".project", "", "is required for schema vertex-ai")
+		}
+		if p.Region == "" {
+			add(at+".region", "", "is required for schema vertex-ai (the location, e.g. us-central1)")
+		} else if p.BaseURL == "" {
+			if p.Region == "global" {
+				p.BaseURL = "https://aiplatform.googleapis.com"
+			} else {
+				p.BaseURL = "https://" + p.Region + "-aiplatform.googleapis.com"
+			}
+		}
+	case translators.SchemaBedrock:
+		if p.Region == "" && p.BaseURL != "" {
+			// bedrock-runtime.<region>.amazonaws.com
+			if u, err := url.Parse(p.BaseURL); err == nil {
+				if parts := strings.Split(u.Hostname(), "."); len(parts) >= 4 && parts[0] == "bedrock-runtime" {
+					p.Region = parts[1]
+				}
+			}
+		}
+		if p.Region == "" {
+			add(at+".region", "", "is required for schema bedrock (or a base_url like https://bedrock-runtime.us-east-1.amazonaws.com)")
+		} else if p.BaseURL == "" {
+			p.BaseURL = "https://bedrock-runtime." + p.Region + ".amazonaws.com"
+		}
+	}
 }

@@ -140,10 +140,10 @@ cfg.yaml:11: models[3].name: must be a non-empty name without spaces`,
 			name: "unknown schema",
 			yaml: `providers:
   - name: g
-    schema: gemini
+    schema: gemeni
     base_url: https://generativelanguage.googleapis.com
 `,
-			exact: `cfg.yaml:3: providers[0].schema "gemini": unknown schema (known: anthropic, openai)`,
+			exact: `cfg.yaml:3: providers[0].schema "gemeni": unknown schema (known: anthropic, azure-openai, bedrock, gemini, openai, vertex-ai)`,
 		},
 		{
 			name: "missing schema",
@@ -151,7 +151,7 @@ cfg.yaml:11: models[3].name: must be a non-empty name without spaces`,
   - name: g
     base_url: https://generativelanguage.googleapis.com
 `,
-			exact: `cfg.yaml:2: providers[0].schema: is required (known: anthropic, openai)`,
+			exact: `cfg.yaml:2: providers[0].schema: is required (known: anthropic, azure-openai, bedrock, gemini, openai, vertex-ai)`,
 		},
 		{
 			name: "bad provider name",
@@ -362,7 +362,7 @@ limits:
   max_request_bytes: 1
 `,
 			exact: `cfg.yaml:5: providers[0].api_key.env "OPENAI_API_KEY": environment variable is not set (mark the provider optional: true to skip it instead)
-cfg.yaml:7: providers[1].schema "antropic": unknown schema (known: anthropic, openai)
+cfg.yaml:7: providers[1].schema "antropic": unknown schema (known: anthropic, azure-openai, bedrock, gemini, openai, vertex-ai)
 cfg.yaml:12: unknown field "extra"
 cfg.yaml:13: timeouts.connect "-1s": must be positive
 cfg.yaml:13: timeouts.request "-2s": must be positive

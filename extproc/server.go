@@ -35,6 +35,7 @@ type Server struct {
 	log     *zap.Logger
 	configs Configs
 	tr      map[translators.Schema]translators.Translator
+	auths   authCache
 }
 
 // NewServer builds the server and its translators once, at start-up.

@@ -16,6 +16,10 @@ import (
 	"github.com/switchboard-gw/switchboard/xds"
 )
 
+// DroppedParamsHeader lists request parameters the provider could not
+// honour and the gateway left out.
+const DroppedParamsHeader = "x-switchboard-dropped-params"
+
 // Bounds on what the upstream hop holds for one response.
 const (
 	maxWholeResponse = 64 << 20 // a non-streamed answer, translated whole
@@ -90,9 +94,18 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 		return immediate(&translators.APIError{Status: 503, Type: translators.TypeServer, Code: "provider_unavailable",
 			Message: "provider " + quoteTrunc(p.provider.Name) + " no longer serves model " + quoteTrunc(p.model) + "; retry"})
 	}
-	req, err := p.tr.Request(b.GetBody(), translators.Target{Model: cand.Model, PathPrefix: p.provider.PathPrefix(), APIKey: p.provider.APIKey()})
+	pr := p.provider
+	req, err := p.tr.Request(b.GetBody(), translators.Target{
+		Model: cand.Model, PathPrefix: pr.PathPrefix(), APIKey: pr.APIKey(),
+		APIVersion: pr.APIVersion, Project: pr.Project, Region: pr.Region,
+	})
 	if err != nil {
 		return immediate(asAPIError(err))
+	}
+	if err := p.s.auths.authorize(ctx, pr, &req); err != nil {
+		p.s.log.Error("provider credentials unavailable", zap.String("provider", pr.Name), zap.Error(err))
+		return immediate(&translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "provider_auth_failed",
+			Message: "the gateway could not obtain credentials for provider " + quoteTrunc(pr.Name)})
 	}
 	p.req = req
 	set := make([]*corev3.HeaderValueOption, 0, len(req.Headers)+2)
@@ -112,6 +125,9 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
 	p.status = statusOf(h)
 	set := []*corev3.HeaderValueOption{header("x-switchboard-provider", p.provider.Name)}
+	if len(p.req.Dropped) > 0 {
+		set = append(set, header(DroppedParamsHeader, strings.Join(p.req.Dropped, ",")))
+	}
 	remove := []string{"content-length", "content-encoding"}
 	switch {
 	case p.status < 200 || p.status > 299:
@@ -122,7 +138,9 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 		if p.apiErr.RetryAfter == "" {
 			remove = append(remove, "retry-after")
 		}
-	case p.req.Stream && strings.HasPrefix(headerValue(h, "content-type"), "text/event-stream"):
+	// Streams come as SSE or, from Bedrock, as a binary event stream; a
+	// JSON body to a stream request is answered whole.
+	case p.req.Stream && !strings.HasPrefix(headerValue(h, "content-type"), "application/json"):
 		p.mode = modeStream
 		p.stream = p.tr.NewStream(translators.StreamOptions{IncludeUsage: p.req.IncludeUsage})
 		set = append(set, header("content-type", "text/event-stream"), header("cache-control", "no-cache"))

@@ -12,20 +12,32 @@ import (
 type Schema string
 
 const (
-	SchemaOpenAI    Schema = "openai"
-	SchemaAnthropic Schema = "anthropic"
+	SchemaOpenAI      Schema = "openai"
+	SchemaAzureOpenAI Schema = "azure-openai"
+	SchemaAnthropic   Schema = "anthropic"
+	SchemaGemini      Schema = "gemini"
+	SchemaVertexAI    Schema = "vertex-ai"
+	SchemaBedrock     Schema = "bedrock"
 )
 
 // Schemas lists the schemas New accepts, for config validation messages.
-var Schemas = []Schema{SchemaAnthropic, SchemaOpenAI}
+var Schemas = []Schema{SchemaAnthropic, SchemaAzureOpenAI, SchemaBedrock, SchemaGemini, SchemaOpenAI, SchemaVertexAI}
 
 // New returns the translator from the OpenAI schema to s.
 func New(s Schema) (Translator, error) {
 	switch s {
 	case SchemaOpenAI:
 		return openAIToOpenAI{}, nil
+	case SchemaAzureOpenAI:
+		return openAIToAzure{}, nil
 	case SchemaAnthropic:
 		return openAIToAnthropic{}, nil
+	case SchemaGemini:
+		return openAIToGemini{}, nil
+	case SchemaVertexAI:
+		return openAIToVertex{}, nil
+	case SchemaBedrock:
+		return openAIToBedrock{}, nil
 	default:
 		names := make([]string, len(Schemas))
 		for i, k := range Schemas {
@@ -42,8 +54,16 @@ type Target struct {
 	// PathPrefix is the path of the provider's base URL ("/v1" for
 	// https://api.openai.com/v1, "" for https://api.anthropic.com).
 	PathPrefix string
-	// APIKey is the provider credential; empty sends no auth header.
+	// APIKey is the provider's static credential, sent in the header its
+	// schema uses; empty sends none. Dynamic credentials (SigV4, OAuth
+	// tokens) are added after translation by the auth package.
 	APIKey string
+	// APIVersion is the api-version query parameter (azure-openai).
+	APIVersion string
+	// Project is the cloud project (vertex-ai).
+	Project string
+	// Region is the cloud region or location (vertex-ai, bedrock).
+	Region string
 }
 
 // Header is one HTTP header to set on the upstream request.
@@ -51,6 +71,8 @@ type Header struct{ Key, Value string }
 
 // Request is the upstream HTTP request for one attempt.
 type Request struct {
+	// Path is the request path, with the query string where the schema
+	// needs one (api-version, alt=sse).
 	Path    string
 	Headers []Header
 	Body    []byte
@@ -59,6 +81,11 @@ type Request struct {
 	// IncludeUsage reports whether the client asked for a usage chunk at the
 	// end of the stream (stream_options.include_usage).
 	IncludeUsage bool
+	// Dropped lists request parameters the provider cannot honour and the
+	// translation left out; the client is told in a response header. When
+	// the request sets provider.require_parameters, a translator rejects
+	// such a request with 400 instead (see RequireParameters).
+	Dropped []string
 }
 
 // Usage is the token accounting of one response, in the OpenAI meaning:
