@@ -2,6 +2,7 @@ package config
 
 import (
 	"math/rand/v2"
+	"slices"
 	"sort"
 )
 
@@ -15,8 +16,9 @@ type Catalog struct {
 
 // Route is a public model and the providers that can serve it.
 type Route struct {
-	Name    string
-	OwnedBy string
+	Name          string
+	OwnedBy       string
+	ContextLength int
 	// Candidates sorted by priority, enabled providers only.
 	Candidates []Candidate
 }
@@ -27,6 +29,16 @@ type Candidate struct {
 	Model    string
 	Weight   int
 	Priority int
+	// Spec is the config entry: pricing, capabilities, data policy.
+	Spec *ModelProvider
+	// Route is the public model this candidate serves.
+	Route *Route
+}
+
+// Can reports whether the candidate has a capability; an unset list
+// means every capability.
+func (c Candidate) Can(capability string) bool {
+	return c.Spec.Capabilities == nil || slices.Contains(c.Spec.Capabilities, capability)
 }
 
 func newCatalog(c *Config) *Catalog {
@@ -36,11 +48,13 @@ func newCatalog(c *Config) *Catalog {
 			cat.providers[p.Name] = p
 		}
 	}
-	for _, m := range c.Models {
-		r := &Route{Name: m.Name, OwnedBy: m.OwnedBy}
-		for _, mp := range m.Providers {
+	for mi := range c.Models {
+		m := &c.Models[mi]
+		r := &Route{Name: m.Name, OwnedBy: m.OwnedBy, ContextLength: m.ContextLength}
+		for j := range m.Providers {
+			mp := &m.Providers[j]
 			if p, ok := cat.providers[mp.Provider]; ok {
-				r.Candidates = append(r.Candidates, Candidate{Provider: p, Model: mp.Model, Weight: mp.Weight, Priority: mp.Priority})
+				r.Candidates = append(r.Candidates, Candidate{Provider: p, Model: mp.Model, Weight: mp.Weight, Priority: mp.Priority, Spec: mp, Route: r})
 			}
 		}
 		if len(r.Candidates) == 0 {

@@ -20,6 +20,9 @@ type Config struct {
 	// ExtProc is the ext_proc gRPC endpoint; Envoy dials it and switchboard
 	// listens on it.
 	ExtProc Endpoint `yaml:"extproc"`
+	// Admin is the ext_proc server's HTTP admin endpoint (GET /stats,
+	// /healthz). Default: off. Keep it on loopback.
+	Admin Endpoint `yaml:"admin"`
 	// Limits bound what a client may send.
 	Limits Limits `yaml:"limits"`
 	// Timeouts for upstream provider calls.
@@ -28,7 +31,70 @@ type Config struct {
 	Providers []Provider `yaml:"providers"`
 	// Models are the public model names clients ask for.
 	Models []Model `yaml:"models"`
+	// Routing sets fallback and the central policy requests cannot loosen.
+	Routing Routing `yaml:"routing"`
+	// Health sets how failing providers leave rotation and come back.
+	Health Health `yaml:"health"`
 }
+
+// Routing is the fallback behaviour and central policy.
+type Routing struct {
+	// MaxAttempts bounds upstream attempts per request, fallbacks
+	// included. Default 3.
+	MaxAttempts int `yaml:"max_attempts"`
+	// PerTryTimeout bounds one attempt until the provider's response
+	// headers arrive; a slower attempt falls back. Default 60s.
+	PerTryTimeout Duration `yaml:"per_try_timeout"`
+	// Policy applies to every request; a request may narrow it, never
+	// widen it.
+	Policy Policy `yaml:"policy"`
+}
+
+// Policy is the central routing policy.
+type Policy struct {
+	// ZDR admits only providers with zero data retention. Default false.
+	ZDR bool `yaml:"zdr"`
+	// DenyDataCollection skips providers that train on prompts. Default false.
+	DenyDataCollection bool `yaml:"deny_data_collection"`
+	// Providers, when set, is the allow-list of provider names.
+	Providers []string `yaml:"providers"`
+	// Regions, when set, is the allow-list of provider regions.
+	Regions []string `yaml:"regions"`
+	// MaxPrice caps USD per million tokens. Zero fields are no cap.
+	MaxPrice Price `yaml:"max_price"`
+}
+
+// Health drives Envoy's outlier detection on provider clusters.
+type Health struct {
+	// Consecutive5xx ejects a provider after this many failures in a row.
+	// Default 5.
+	Consecutive5xx int `yaml:"consecutive_5xx"`
+	// BaseEjection is how long a first ejection lasts; it grows with each
+	// repeat. Default 30s.
+	BaseEjection Duration `yaml:"base_ejection"`
+	// MaxEjection caps an ejection. Default 5m.
+	MaxEjection Duration `yaml:"max_ejection"`
+}
+
+// Price is USD per million tokens.
+type Price struct {
+	Prompt       float64 `yaml:"prompt"`
+	Completion   float64 `yaml:"completion"`
+	CachedPrompt float64 `yaml:"cached_prompt"`
+	// Request is a flat USD fee per request.
+	Request float64 `yaml:"request"`
+}
+
+// Capabilities a request may need.
+const (
+	CapTools      = "tools"
+	CapVision     = "vision"
+	CapJSONSchema = "json_schema"
+	CapReasoning  = "reasoning"
+)
+
+// KnownCapabilities lists valid capability names.
+var KnownCapabilities = []string{CapJSONSchema, CapReasoning, CapTools, CapVision}
 
 // Listener is Envoy's client-facing HTTP listener.
 type Listener struct {
@@ -117,6 +183,12 @@ type Model struct {
 	OwnedBy string `yaml:"owned_by"`
 	// Providers serve this model.
 	Providers []ModelProvider `yaml:"providers"`
+	// ContextLength is the model's context window in tokens, the default
+	// for its providers; 0 is unknown (not checked).
+	ContextLength int `yaml:"context_length"`
+	// Capabilities the model has (tools, vision, json_schema, reasoning),
+	// the default for its providers. Unset: all.
+	Capabilities []string `yaml:"capabilities"`
 }
 
 // ModelProvider is one provider serving a model.
@@ -129,6 +201,19 @@ type ModelProvider struct {
 	Weight int `yaml:"weight"`
 	// Priority orders providers; lower is tried first. Default 0.
 	Priority int `yaml:"priority"`
+	// Pricing in USD per million tokens; used by sort: price, max_price
+	// and the cost reported per request.
+	Pricing Price `yaml:"pricing"`
+	// ContextLength overrides the model's context length here.
+	ContextLength int `yaml:"context_length"`
+	// Capabilities overrides the model's capabilities here.
+	Capabilities []string `yaml:"capabilities"`
+	// ZDR marks zero data retention at this provider. Default false.
+	ZDR bool `yaml:"zdr"`
+	// TrainsOnPrompts marks a provider that may train on prompts.
+	TrainsOnPrompts bool `yaml:"trains_on_prompts"`
+	// Region where the provider serves this model, e.g. "us", "eu".
+	Region string `yaml:"region"`
 }
 
 // Duration is a time.Duration written as "10s", "5m".
@@ -211,6 +296,21 @@ func (c *Config) applyDefaults() {
 	if c.Timeouts.Idle == 0 {
 		c.Timeouts.Idle = Duration(5 * time.Minute)
 	}
+	if c.Routing.MaxAttempts == 0 {
+		c.Routing.MaxAttempts = 3
+	}
+	if c.Routing.PerTryTimeout == 0 {
+		c.Routing.PerTryTimeout = Duration(60 * time.Second)
+	}
+	if c.Health.Consecutive5xx == 0 {
+		c.Health.Consecutive5xx = 5
+	}
+	if c.Health.BaseEjection == 0 {
+		c.Health.BaseEjection = Duration(30 * time.Second)
+	}
+	if c.Health.MaxEjection == 0 {
+		c.Health.MaxEjection = Duration(5 * time.Minute)
+	}
 	for i := range c.Models {
 		m := &c.Models[i]
 		for j := range m.Providers {
@@ -220,6 +320,12 @@ func (c *Config) applyDefaults() {
 			}
 			if mp.Weight == 0 {
 				mp.Weight = 1
+			}
+			if mp.ContextLength == 0 {
+				mp.ContextLength = m.ContextLength
+			}
+			if mp.Capabilities == nil {
+				mp.Capabilities = m.Capabilities
 			}
 		}
 		if m.OwnedBy == "" && len(m.Providers) > 0 {

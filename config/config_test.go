@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -69,6 +70,79 @@ models:
 	if p.APIKey() != "" || p.Disabled() {
 		t.Errorf("keyless provider: key %q, disabled %v; want none, enabled", p.APIKey(), p.Disabled())
 	}
+	if r := c.Routing; r.MaxAttempts != 3 || r.PerTryTimeout.D() != 60*time.Second {
+		t.Errorf("routing = max_attempts %d, per_try_timeout %v; want 3, 60s", r.MaxAttempts, r.PerTryTimeout.D())
+	}
+	if pol := c.Routing.Policy; pol.ZDR || pol.DenyDataCollection || pol.Providers != nil || pol.Regions != nil || pol.MaxPrice != (Price{}) {
+		t.Errorf("routing.policy = %+v, want empty", pol)
+	}
+	if h := c.Health; h.Consecutive5xx != 5 || h.BaseEjection.D() != 30*time.Second || h.MaxEjection.D() != 5*time.Minute {
+		t.Errorf("health = consecutive_5xx %d, base %v, max %v; want 5, 30s, 5m", h.Consecutive5xx, h.BaseEjection.D(), h.MaxEjection.D())
+	}
+	if c.Admin.Address != "" {
+		t.Errorf("admin.address = %q, want empty (off)", c.Admin.Address)
+	}
+	if mp.Pricing != (Price{}) || mp.ContextLength != 0 || mp.Capabilities != nil || mp.ZDR || mp.TrainsOnPrompts || mp.Region != "" {
+		t.Errorf("model provider = %+v, want no pricing, context length, capabilities or data policy", mp)
+	}
+	r, _ := l.Catalog.Model("small")
+	cand := r.Candidates[0]
+	if cand.Spec != &c.Models[0].Providers[0] || cand.Route != r {
+		t.Errorf("candidate Spec/Route do not point at the config entry and its route")
+	}
+	for _, capability := range KnownCapabilities {
+		if !cand.Can(capability) {
+			t.Errorf("Can(%q) = false with no capabilities listed, want every capability", capability)
+		}
+	}
+}
+
+// TestModelDefaultsForProviders: a model's context length and
+// capabilities apply to each provider that does not set its own.
+func TestModelDefaultsForProviders(t *testing.T) {
+	l := mustParse(t, `
+providers:
+  - {name: a, schema: openai, base_url: "http://127.0.0.1:9100/v1"}
+  - {name: b, schema: openai, base_url: "http://127.0.0.1:9200/v1"}
+models:
+  - name: m
+    context_length: 128000
+    capabilities: [tools, vision]
+    providers:
+      - {provider: a}
+      - {provider: b, context_length: 32000, capabilities: [tools]}
+`, noEnv)
+	r, ok := l.Catalog.Model("m")
+	if !ok {
+		t.Fatal("no model m")
+	}
+	if r.ContextLength != 128000 {
+		t.Errorf("route context length = %d, want 128000", r.ContextLength)
+	}
+	tests := []struct {
+		provider string
+		context  int
+		can      map[string]bool
+	}{
+		{provider: "a", context: 128000, can: map[string]bool{CapTools: true, CapVision: true, CapJSONSchema: false, CapReasoning: false}},
+		{provider: "b", context: 32000, can: map[string]bool{CapTools: true, CapVision: false}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.provider, func(t *testing.T) {
+			c, ok := r.Candidate(tc.provider)
+			if !ok {
+				t.Fatalf("no candidate on %s", tc.provider)
+			}
+			if c.Spec.ContextLength != tc.context {
+				t.Errorf("context length = %d, want %d", c.Spec.ContextLength, tc.context)
+			}
+			for capability, want := range tc.can {
+				if got := c.Can(capability); got != want {
+					t.Errorf("Can(%q) = %v, want %v", capability, got, want)
+				}
+			}
+		})
+	}
 }
 
 func TestExplicitValuesKept(t *testing.T) {
@@ -107,6 +181,54 @@ models:
 		t.Errorf("owned_by = %q, want acme", m.OwnedBy)
 	}
 	if mp := m.Providers[0]; mp.Model != "small-v2" || mp.Weight != 7 || mp.Priority != 3 {
+		t.Errorf("model provider = %+v", mp)
+	}
+}
+
+func TestRoutingValuesKept(t *testing.T) {
+	l := mustParse(t, `
+admin: {address: "127.0.0.1:18002"}
+routing:
+  max_attempts: 10
+  per_try_timeout: 90s
+  policy:
+    zdr: true
+    deny_data_collection: true
+    providers: [local]
+    regions: [eu, us]
+    max_price: {prompt: 5, completion: 15, cached_prompt: 1, request: 0.01}
+health: {consecutive_5xx: 1, base_ejection: 10s, max_ejection: 10s}
+providers:
+  - {name: local, schema: openai, base_url: "http://127.0.0.1:9100/v1"}
+models:
+  - name: small
+    providers:
+      - provider: local
+        pricing: {prompt: 0.15, completion: 0.6, cached_prompt: 0.075, request: 0.001}
+        context_length: 4096
+        capabilities: [tools, json_schema, reasoning, vision]
+        zdr: true
+        trains_on_prompts: true
+        region: eu
+`, noEnv)
+	c := l.Config
+	if h, p := c.Admin.HostPort(); h != "127.0.0.1" || p != 18002 {
+		t.Errorf("admin HostPort = %q, %d", h, p)
+	}
+	if r := c.Routing; r.MaxAttempts != 10 || r.PerTryTimeout.D() != 90*time.Second {
+		t.Errorf("routing = %+v", r)
+	}
+	pol := c.Routing.Policy
+	if !pol.ZDR || !pol.DenyDataCollection || !slices.Equal(pol.Providers, []string{"local"}) || !slices.Equal(pol.Regions, []string{"eu", "us"}) ||
+		pol.MaxPrice != (Price{Prompt: 5, Completion: 15, CachedPrompt: 1, Request: 0.01}) {
+		t.Errorf("routing.policy = %+v", pol)
+	}
+	if h := c.Health; h.Consecutive5xx != 1 || h.BaseEjection.D() != 10*time.Second || h.MaxEjection.D() != 10*time.Second {
+		t.Errorf("health = %+v", h)
+	}
+	mp := c.Models[0].Providers[0]
+	if mp.Pricing != (Price{Prompt: 0.15, Completion: 0.6, CachedPrompt: 0.075, Request: 0.001}) || mp.ContextLength != 4096 ||
+		!slices.Equal(mp.Capabilities, []string{"tools", "json_schema", "reasoning", "vision"}) || !mp.ZDR || !mp.TrainsOnPrompts || mp.Region != "eu" {
 		t.Errorf("model provider = %+v", mp)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -172,12 +173,30 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 	for _, ep := range []struct {
 		path string
 		ep   Endpoint
-	}{{"xds.address", c.XDS}, {"extproc.address", c.ExtProc}} {
+	}{{"xds.address", c.XDS}, {"extproc.address", c.ExtProc}, {"admin.address", c.Admin}} {
+		if ep.path == "admin.address" && ep.ep.Address == "" {
+			continue // off
+		}
 		if h, p, err := net.SplitHostPort(ep.ep.Address); err != nil || h == "" {
 			add(ep.path, ep.ep.Address, "must be host:port")
 		} else if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
 			add(ep.path, ep.ep.Address, "port must be between 1 and 65535")
 		}
+	}
+	if c.Routing.MaxAttempts < 1 || c.Routing.MaxAttempts > 10 {
+		add("routing.max_attempts", strconv.Itoa(c.Routing.MaxAttempts), "must be between 1 and 10")
+	}
+	if c.Routing.PerTryTimeout < 0 {
+		add("routing.per_try_timeout", c.Routing.PerTryTimeout.D().String(), "must be positive")
+	}
+	checkPrice("routing.policy.max_price", c.Routing.Policy.MaxPrice, add)
+	if c.Health.Consecutive5xx < 1 {
+		add("health.consecutive_5xx", strconv.Itoa(c.Health.Consecutive5xx), "must be at least 1")
+	}
+	if c.Health.BaseEjection < 0 {
+		add("health.base_ejection", c.Health.BaseEjection.D().String(), "must be positive")
+	} else if c.Health.MaxEjection < c.Health.BaseEjection {
+		add("health.max_ejection", c.Health.MaxEjection.D().String(), "must be at least health.base_ejection")
 	}
 	if c.Limits.MaxRequestBytes < 1024 || c.Limits.MaxRequestBytes > 1<<30 {
 		add("limits.max_request_bytes", strconv.FormatInt(c.Limits.MaxRequestBytes, 10), "must be between 1024 and 1073741824")
@@ -228,6 +247,11 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 		}
 	}
 	knownNames := strings.Join(sortedKeys(known), ", ")
+	for i, name := range c.Routing.Policy.Providers {
+		if known[name] == nil {
+			add(fmt.Sprintf("routing.policy.providers[%d]", i), name, "unknown provider (known: %s)", knownNames)
+		}
+	}
 	known = enabledOnly(known)
 	names := map[string]bool{}
 	for i, m := range c.Models {
@@ -240,6 +264,12 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 		names[m.Name] = true
 		if len(m.Providers) == 0 {
 			add(at+".providers", "", "must list at least one provider")
+		}
+		// A model's capabilities and context length are its providers'
+		// defaults (applyDefaults copies them): check them once, here.
+		checkCapabilities(at+".capabilities", m.Capabilities, add)
+		if m.ContextLength < 0 {
+			add(at+".context_length", strconv.Itoa(m.ContextLength), "must not be negative")
 		}
 		serving := map[string]bool{}
 		for j, mp := range m.Providers {
@@ -257,6 +287,13 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 			}
 			if mp.Priority < 0 {
 				add(pat+".priority", strconv.Itoa(mp.Priority), "must not be negative")
+			}
+			checkPrice(pat+".pricing", mp.Pricing, add)
+			if inherited := len(mp.Capabilities) > 0 && len(m.Capabilities) > 0 && &mp.Capabilities[0] == &m.Capabilities[0]; !inherited {
+				checkCapabilities(pat+".capabilities", mp.Capabilities, add)
+			}
+			if mp.ContextLength < 0 && mp.ContextLength != m.ContextLength {
+				add(pat+".context_length", strconv.Itoa(mp.ContextLength), "must not be negative")
 			}
 		}
 	}
@@ -436,6 +473,25 @@ func schemaProblems(p *Provider, at string, add func(string, string, string, ...
 			add(at+".region", "", "is required for schema bedrock (or a base_url like https://bedrock-runtime.us-east-1.amazonaws.com)")
 		} else if p.BaseURL == "" {
 			p.BaseURL = "https://bedrock-runtime." + p.Region + ".amazonaws.com"
+		}
+	}
+}
+
+func checkPrice(path string, p Price, add func(string, string, string, ...any)) {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"prompt", p.Prompt}, {"completion", p.Completion}, {"cached_prompt", p.CachedPrompt}, {"request", p.Request}} {
+		if f.v < 0 {
+			add(path+"."+f.name, strconv.FormatFloat(f.v, 'g', -1, 64), "must not be negative")
+		}
+	}
+}
+
+func checkCapabilities(path string, caps []string, add func(string, string, string, ...any)) {
+	for i, c := range caps {
+		if !slices.Contains(KnownCapabilities, c) {
+			add(fmt.Sprintf("%s[%d]", path, i), c, "unknown capability (known: %s)", strings.Join(KnownCapabilities, ", "))
 		}
 	}
 }

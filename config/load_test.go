@@ -334,6 +334,142 @@ cfg.yaml:4: extproc.address "127.0.0.1:70000": port must be between 1 and 65535`
 			exact: `cfg.yaml:1: xds.address ":18000": must be host:port`,
 		},
 		{
+			name: "admin address checked when set",
+			yaml: `admin: {address: "localhost"}
+`,
+			exact: `cfg.yaml:1: admin.address "localhost": must be host:port`,
+		},
+		{
+			name: "admin port out of range",
+			yaml: `admin:
+  address: 127.0.0.1:0
+`,
+			exact: `cfg.yaml:2: admin.address "127.0.0.1:0": port must be between 1 and 65535`,
+		},
+		{
+			name: "max_attempts too large",
+			yaml: `routing:
+  max_attempts: 11
+`,
+			exact: `cfg.yaml:2: routing.max_attempts "11": must be between 1 and 10`,
+		},
+		{
+			name: "max_attempts negative",
+			yaml: `routing: {max_attempts: -1}
+`,
+			exact: `cfg.yaml:1: routing.max_attempts "-1": must be between 1 and 10`,
+		},
+		{
+			name: "per_try_timeout negative",
+			yaml: `routing:
+  per_try_timeout: -1s
+`,
+			exact: `cfg.yaml:2: routing.per_try_timeout "-1s": must be positive`,
+		},
+		{
+			name: "policy max_price negative",
+			yaml: `routing:
+  policy:
+    max_price: {prompt: -1, request: -0.5}
+`,
+			exact: `cfg.yaml:3: routing.policy.max_price.prompt "-1": must not be negative
+cfg.yaml:3: routing.policy.max_price.request "-0.5": must not be negative`,
+		},
+		{
+			name: "policy field unknown",
+			yaml: `routing:
+  policy:
+    zdr: true
+    allow: [openai]
+`,
+			exact: `cfg.yaml:4: unknown field "allow"`,
+		},
+		{
+			name: "consecutive_5xx negative",
+			yaml: `health:
+  consecutive_5xx: -2
+`,
+			exact: `cfg.yaml:2: health.consecutive_5xx "-2": must be at least 1`,
+		},
+		{
+			name: "max_ejection below base_ejection",
+			yaml: `health:
+  base_ejection: 2m
+  max_ejection: 1m
+`,
+			contains: []string{`cfg.yaml:3: health.max_ejection "1m0s": must `, `at least health.base_ejection`},
+		},
+		{
+			name: "base_ejection negative",
+			yaml: `health:
+  base_ejection: -1s
+`,
+			// Reported as health.max_ejection "5m0s" today; see the report.
+			contains: []string{` health.`, `must be positive`},
+		},
+		{
+			name: "negative prices",
+			yaml: `providers:
+  - {name: local, schema: openai, base_url: "http://127.0.0.1:9100/v1"}
+models:
+  - name: m
+    providers:
+      - provider: local
+        pricing:
+          prompt: 1
+          completion: -2
+          cached_prompt: -0.1
+`,
+			exact: `cfg.yaml:9: models[0].providers[0].pricing.completion "-2": must not be negative
+cfg.yaml:10: models[0].providers[0].pricing.cached_prompt "-0.1": must not be negative`,
+		},
+		{
+			name: "unknown capability",
+			yaml: `providers:
+  - {name: local, schema: openai, base_url: "http://127.0.0.1:9100/v1"}
+models:
+  - name: m
+    providers:
+      - provider: local
+        capabilities: [tools, telepathy]
+`,
+			exact: `cfg.yaml:7: models[0].providers[0].capabilities[1] "telepathy": unknown capability (known: json_schema, reasoning, tools, vision)`,
+		},
+		{
+			name: "unknown capability on the model",
+			yaml: `providers:
+  - {name: local, schema: openai, base_url: "http://127.0.0.1:9100/v1"}
+models:
+  - name: m
+    capabilities: [Vision]
+    providers:
+      - provider: local
+`,
+			contains: []string{`"Vision": unknown capability (known: json_schema, reasoning, tools, vision)`},
+		},
+		{
+			name: "negative context length",
+			yaml: `providers:
+  - {name: local, schema: openai, base_url: "http://127.0.0.1:9100/v1"}
+models:
+  - name: m
+    providers:
+      - {provider: local, context_length: -5}
+`,
+			exact: `cfg.yaml:6: models[0].providers[0].context_length "-5": must not be negative`,
+		},
+		{
+			name: "pricing of the wrong type",
+			yaml: `providers:
+  - {name: local, schema: openai, base_url: "http://127.0.0.1:9100/v1"}
+models:
+  - name: m
+    providers:
+      - {provider: local, pricing: {prompt: cheap}}
+`,
+			exact: "cfg.yaml:6: cannot unmarshal !!str `cheap` into float64",
+		},
+		{
 			name: "request limit too small",
 			yaml: `limits:
   max_request_bytes: 100

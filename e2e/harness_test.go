@@ -41,6 +41,9 @@ func runMain(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	switchboardBin = filepath.Join(dir, "switchboard")
 	build := exec.Command("go", "build", "-o", switchboardBin, "../cmd/switchboard")
+	if ov := os.Getenv("SWITCHBOARD_BUILD_OVERLAY"); ov != "" {
+		build.Args = append(build.Args[:2], "-overlay", ov, "-o", switchboardBin, "../cmd/switchboard")
+	}
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build switchboard:", err)
@@ -126,8 +129,10 @@ type gateway struct {
 	port       int
 	xdsPort    int
 	extPort    int
-	adminPort  int
-	env        []string
+	adminPort  int // Envoy's
+	// adminHTTPPort is switchboard's admin endpoint (GET /stats).
+	adminHTTPPort int
+	env           []string
 
 	mu      sync.Mutex
 	xds     *proc
@@ -145,20 +150,22 @@ xds:
   address: 127.0.0.1:%d
 extproc:
   address: 127.0.0.1:%d
+admin:
+  address: 127.0.0.1:%d
 limits:
   max_request_bytes: 31457280
 timeouts:
   connect: 2s
   request: 60s
   idle: 30s
-%s`, g.port, g.xdsPort, g.extPort, body)
+%s`, g.port, g.xdsPort, g.extPort, g.adminHTTPPort, body)
 }
 
 // startGateway writes the config and starts the control plane, ext_proc
 // and Envoy, returning when the listener answers.
 func startGateway(t testing.TB, body string, env ...string) *gateway {
 	t.Helper()
-	g := &gateway{t: t, dir: t.TempDir(), port: freePort(t), xdsPort: freePort(t), extPort: freePort(t), adminPort: freePort(t), env: env}
+	g := &gateway{t: t, dir: t.TempDir(), port: freePort(t), xdsPort: freePort(t), extPort: freePort(t), adminPort: freePort(t), adminHTTPPort: freePort(t), env: env}
 	g.configPath = filepath.Join(g.dir, "config.yaml")
 	g.writeConfig(body)
 	g.xds = g.start("xds", switchboardBin, "xds", "--config", g.configPath)

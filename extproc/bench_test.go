@@ -79,7 +79,7 @@ func BenchmarkUpstreamRequestBody(b *testing.B) {
 		b.Run(bc.provider, func(b *testing.B) {
 			s, st := benchServer(b)
 			ctx := context.Background()
-			req := onCluster(upstreamHeaders(bc.provider, bc.model), bc.provider)
+			req := upstreamHeaders(bc.provider, bc.model)
 			body := &extprocv3.HttpBody{Body: typicalChat(b, bc.model, true), EndOfStream: true}
 			b.SetBytes(int64(len(body.Body)))
 			b.ReportAllocs()
@@ -100,7 +100,7 @@ func BenchmarkUpstreamStreamChunk(b *testing.B) {
 	s, st := benchServer(b)
 	ctx := context.Background()
 	p := &upstreamProcessor{s: s, cfg: st.Current()}
-	req := onCluster(upstreamHeaders("anthropic", "claude-sonnet"), "anthropic")
+	req := upstreamHeaders("anthropic", "claude-sonnet")
 	p.requestHeaders(ctx, req.GetRequestHeaders(), req.GetMetadataContext())
 	p.requestBody(ctx, &extprocv3.HttpBody{Body: chatBody("claude-sonnet", true), EndOfStream: true})
 	p.responseHeaders(ctx, httpHeaders(false, []string{":status", "200", "content-type", "text/event-stream; charset=utf-8"}))

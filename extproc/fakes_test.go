@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,7 @@ func mustLoad(tb testing.TB, yaml string) *config.Loaded {
 
 // harness is a running Server reached over bufconn, as Envoy reaches it.
 type harness struct {
+	srv    *Server
 	client extprocv3.ExternalProcessorClient
 	store  *config.Store
 	// ended receives the value each Process call returned, in order.
@@ -109,6 +111,7 @@ func newHarness(t *testing.T, cfg *config.Loaded) *harness {
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}
+	h.srv = s
 	record := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		err := handler(srv, ss)
 		select {
@@ -220,13 +223,118 @@ func postHeaders(extra ...string) *extprocv3.ProcessingRequest {
 	return requestHeaders(false, kv...)
 }
 
-// onCluster adds the cluster metadata Envoy forwards on the upstream hop.
-func onCluster(req *extprocv3.ProcessingRequest, provider string) *extprocv3.ProcessingRequest {
-	req.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
-		xds.MetadataNamespace: {Fields: map[string]*structpb.Value{"provider": structpb.NewStringValue(provider)}},
-	}}
+// attempt is one upstream attempt as Envoy shows it to the upstream hop:
+// the cluster's metadata names the provider, the request metadata the
+// router hop left carries the public model and the plan, and the
+// x-envoy-attempt-count header numbers the attempt.
+type attempt struct {
+	provider string // cluster metadata "switchboard".provider; "" sends none
+	model    string // "switchboard.request".model; "" sends no request metadata
+	plan     string // "switchboard.request".plan; "" is the one group provider|model
+	n        int    // x-envoy-attempt-count; 0 sends none
+}
+
+// headers are the request headers of the attempt: the client's, what the
+// router hop set, Envoy's attempt count, and extra.
+func (a attempt) headers(extra ...string) *extprocv3.ProcessingRequest {
+	kv := []string{
+		"authorization", "Bearer client-gateway-key",
+		"x-api-key", "client-gateway-key",
+		"accept-encoding", "gzip, br",
+		"x-session-id", "client-session",
+		xds.ModelHeader, a.model,
+		xds.AttemptsHeader, "3",
+	}
+	if a.n > 0 {
+		kv = append(kv, "x-envoy-attempt-count", strconv.Itoa(a.n))
+	}
+	req := postHeaders(append(kv, extra...)...)
+	plan := a.plan
+	if plan == "" {
+		plan = a.provider + "|" + a.model
+	}
+	var request *structpb.Struct
+	if a.model != "" {
+		request = &structpb.Struct{Fields: map[string]*structpb.Value{
+			"model": structpb.NewStringValue(a.model),
+			"plan":  structpb.NewStringValue(plan),
+		}}
+	}
+	return withMetadata(req, a.provider, request)
+}
+
+// withMetadata adds the metadata Envoy forwards on the upstream hop: the
+// cluster's provider and the router hop's request namespace (nil: none).
+func withMetadata(req *extprocv3.ProcessingRequest, provider string, request *structpb.Struct) *extprocv3.ProcessingRequest {
+	md := &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{}}
+	if provider != "" {
+		md.FilterMetadata[xds.MetadataNamespace] = &structpb.Struct{Fields: map[string]*structpb.Value{"provider": structpb.NewStringValue(provider)}}
+	}
+	if request != nil {
+		md.FilterMetadata[xds.RequestNamespace] = request
+	}
+	if len(md.FilterMetadata) > 0 {
+		req.MetadataContext = md
+	}
 	return req
 }
+
+// upstreamHeaders are the headers of a first attempt on provider's
+// cluster for a plan of that one candidate.
+func upstreamHeaders(provider, model string) *extprocv3.ProcessingRequest {
+	return attempt{provider: provider, model: model, n: 1}.headers()
+}
+
+// startUpstream opens an upstream-hop stream for a first attempt on
+// provider's cluster and sends the request phases, checking they continue.
+func (h *harness) startUpstream(t *testing.T, provider, model string, body []byte) *envoyStream {
+	t.Helper()
+	return h.startAttempt(t, attempt{provider: provider, model: model, n: 1}, body)
+}
+
+// startAttempt is startUpstream for any attempt.
+func (h *harness) startAttempt(t *testing.T, a attempt, body []byte) *envoyStream {
+	t.Helper()
+	s := h.open(t, xds.HopUpstream)
+	continued(t, s.send(a.headers()))
+	continued(t, s.send(requestBody(body)))
+	return s
+}
+
+// routed is what the router hop decided for one request.
+type routed struct {
+	mutation mutation
+	// request is the "switchboard.request" metadata for the upstream hop.
+	request *structpb.Struct
+	// override is the "switchboard.plan" metadata; nil when the route's
+	// configured priority groups serve the plan.
+	override *structpb.Struct
+	// metadata is the whole dynamic metadata.
+	metadata *structpb.Struct
+}
+
+// route runs the router hop on a chat body and returns its decision.
+func (h *harness) route(t *testing.T, body []byte, extra ...string) routed {
+	t.Helper()
+	s := h.open(t, xds.HopRouter)
+	continued(t, s.send(postHeaders(extra...)))
+	resp := s.send(requestBody(body))
+	c := continued(t, resp)
+	s.close()
+	if err := h.waitEnded(t); err != nil {
+		t.Errorf("router hop: Process returned %v", err)
+	}
+	md := resp.GetDynamicMetadata()
+	return routed{
+		mutation: readMutation(c.GetHeaderMutation()),
+		request:  md.GetFields()[xds.RequestNamespace].GetStructValue(),
+		override: md.GetFields()[xds.PlanNamespace].GetStructValue(),
+		metadata: md,
+	}
+}
+
+// plan is the encoded plan of a routed request.
+func (r routed) plan() string { return r.request.GetFields()["plan"].GetStringValue() }
 
 // requestBody is a whole buffered request body.
 func requestBody(body []byte) *extprocv3.ProcessingRequest {

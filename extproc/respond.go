@@ -87,6 +87,14 @@ func headerValue(h *extprocv3.HttpHeaders, name string) string {
 	return ""
 }
 
+// headerString reads one header value (raw_value or value).
+func headerString(kv *corev3.HeaderValue) string {
+	if kv.GetRawValue() != nil {
+		return string(kv.GetRawValue())
+	}
+	return kv.GetValue()
+}
+
 func statusOf(h *extprocv3.HttpHeaders) int {
 	n, _ := strconv.Atoi(headerValue(h, ":status"))
 	return n

@@ -2,41 +2,47 @@ package extproc
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
-	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/translators"
 	"github.com/switchboard-gw/switchboard/xds"
 )
 
-// ModelHeader carries the public model name to the upstream hop and logs.
-const ModelHeader = "x-switchboard-model"
-
-// routerProcessor is the router-level hop: it checks the request, resolves
-// the model and chooses the provider cluster by setting a header the routes
-// match, then clears the route cache so Envoy routes again.
+// routerProcessor is the router-level hop: it checks the request and
+// plans its attempts (routing.Build), sets the model header the routes
+// match and the plan header the upstream hop reads, overrides the route's
+// priority groups when the plan differs from the configured default, and
+// clears the route cache so Envoy routes again.
 type routerProcessor struct {
 	s        *Server
 	cfg      *config.Loaded
 	method   string
 	path     string
-	internal []string // client-sent x-switchboard-* headers to drop
+	session  string   // x-session-id, for sticky routing
+	internal []string // client-sent control headers to drop
 }
 
 func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHeaders, _ *corev3.Metadata) *extprocv3.ProcessingResponse {
 	for _, kv := range h.GetHeaders().GetHeaders() {
 		switch k := kv.GetKey(); {
 		case k == ":method":
-			p.method = string(kv.GetRawValue()) + kv.GetValue()
+			p.method = headerString(kv)
 		case k == ":path":
-			p.path = string(kv.GetRawValue()) + kv.GetValue()
-		case strings.HasPrefix(k, "x-switchboard-"):
-			// Only the gateway may choose a provider.
+			p.path = headerString(kv)
+		case k == "x-session-id":
+			p.session = headerString(kv)
+		case strings.HasPrefix(k, "x-switchboard-"), k == "x-envoy-retry-on", k == "x-envoy-retry-grpc-on",
+			k == "x-envoy-upstream-rq-timeout-ms", k == "x-envoy-upstream-rq-per-try-timeout-ms", k == "x-envoy-max-retries",
+			k == "x-envoy-internal":
+			// Only the gateway decides providers, retries and timeouts.
 			p.internal = append(p.internal, k)
 		}
 	}
@@ -55,26 +61,55 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	if err := translators.ValidateChat(body); err != nil {
 		return immediate(asAPIError(err))
 	}
-	model := gjson.GetBytes(body, "model")
-	if model.Type != gjson.String || model.Str == "" {
+	prefs, perr := routing.ParsePrefs(body, p.session)
+	if perr != nil {
+		return immediate(perr)
+	}
+	if prefs.Model == "" {
 		return immediate(&translators.APIError{Status: 404, Type: translators.TypeInvalidRequest, Code: "model_not_found",
 			Message: "request has no 'model'; GET /v1/models lists the models this gateway serves"})
 	}
-	route, ok := p.cfg.Catalog.Model(model.Str)
-	if !ok {
-		return immediate(&translators.APIError{Status: 404, Type: translators.TypeInvalidRequest, Code: "model_not_found",
-			Message: "model " + quoteTrunc(model.Str) + " is not served by this gateway; GET /v1/models lists the models it serves"})
+	plan, perr := routing.Build(p.cfg.Catalog, p.cfg.Routing.Policy, p.cfg.Routing.MaxAttempts, prefs, p.s.stats)
+	if perr != nil {
+		return immediate(perr)
 	}
-	c := route.Pick(nil)
-	p.s.log.Debug("routed", zap.String("model", route.Name), zap.String("provider", c.Provider.Name))
-	m := &extprocv3.HeaderMutation{
-		RemoveHeaders: p.internal,
-		SetHeaders: []*corev3.HeaderValueOption{
-			header(xds.ProviderHeader, c.Provider.Name),
-			header(ModelHeader, route.Name),
-		},
+	if len(plan.Skipped) > 0 {
+		p.s.log.Debug("candidates skipped", zap.String("model", prefs.Model), zap.Int("skipped", len(plan.Skipped)))
 	}
-	return continueRequestBody(m, nil, true)
+	set := []*corev3.HeaderValueOption{
+		header(xds.ModelHeader, prefs.Model),
+		// Picks the model's route with one retry per further planned
+		// attempt, never more than planned.
+		header(xds.AttemptsHeader, strconv.Itoa(len(plan.Groups))),
+	}
+	m := &extprocv3.HeaderMutation{RemoveHeaders: p.internal, SetHeaders: set}
+	resp := continueRequestBody(m, nil, true)
+	resp.DynamicMetadata = planMetadata(prefs.Model, plan)
+	return resp
+}
+
+// planMetadata is what the router hop leaves in Envoy for later: the plan
+// for the upstream hop and, when the plan differs from the route's
+// configured priority groups, the override Envoy's priority_group cluster
+// specifier reads.
+func planMetadata(model string, plan routing.Plan) *structpb.Struct {
+	md := map[string]any{xds.RequestNamespace: map[string]any{"model": model, "plan": plan.Encode()}}
+	if !plan.Default {
+		groups := make([]any, len(plan.Groups))
+		for i, g := range plan.Groups {
+			clusters := make([]any, len(g))
+			for j, c := range g {
+				clusters[j] = map[string]any{"cluster_name": xds.ClusterName(c.Provider.Name), "weight": float64(c.Weight)}
+			}
+			groups[i] = map[string]any{"name": "r" + strconv.Itoa(i), "clusters": clusters}
+		}
+		md[xds.PlanNamespace] = map[string]any{"priority_groups": groups}
+	}
+	v, err := structpb.NewStruct(md)
+	if err != nil {
+		return nil // unreachable: only strings and numbers above
+	}
+	return v
 }
 
 func (p *routerProcessor) responseHeaders(context.Context, *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {

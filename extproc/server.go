@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/translators"
 	"github.com/switchboard-gw/switchboard/xds"
 )
@@ -36,11 +37,12 @@ type Server struct {
 	configs Configs
 	tr      map[translators.Schema]translators.Translator
 	auths   authCache
+	stats   *routing.Stats
 }
 
 // NewServer builds the server and its translators once, at start-up.
 func NewServer(log *zap.Logger, configs Configs) (*Server, error) {
-	s := &Server{log: log, configs: configs, tr: map[translators.Schema]translators.Translator{}}
+	s := &Server{log: log, configs: configs, tr: map[translators.Schema]translators.Translator{}, stats: routing.NewStats(nil)}
 	for _, sc := range translators.Schemas {
 		t, err := translators.New(sc)
 		if err != nil {
@@ -50,6 +52,9 @@ func NewServer(log *zap.Logger, configs Configs) (*Server, error) {
 	}
 	return s, nil
 }
+
+// Stats is the live provider view (latency, throughput, health).
+func (s *Server) Stats() *routing.Stats { return s.stats }
 
 // Register adds the service to a gRPC server.
 func (s *Server) Register(g *grpc.Server) { extprocv3.RegisterExternalProcessorServer(g, s) }

@@ -22,28 +22,31 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // must see the new config without a restart; the first keeps its own.
 func TestConfigSwap(t *testing.T) {
 	h := newHarness(t, mustLoad(t, testYAML))
+	// route returns the plan the router hop makes for gpt-4o.
 	route := func(s *envoyStream) string {
 		t.Helper()
 		continued(t, s.send(postHeaders()))
-		return readMutation(continued(t, s.send(requestBody(chatBody("gpt-4o", false)))).GetHeaderMutation()).set[xds.ProviderHeader]
+		resp := s.send(requestBody(chatBody("gpt-4o", false)))
+		continued(t, resp)
+		return resp.GetDynamicMetadata().GetFields()[xds.RequestNamespace].GetStructValue().GetFields()["plan"].GetStringValue()
 	}
 
 	before := h.open(t, xds.HopRouter)
 	inFlight := h.startUpstream(t, "openai", "gpt-4o", chatBody("gpt-4o", false))
-	if got := route(before); got != "openai" {
-		t.Fatalf("before the swap: provider = %q, want openai", got)
+	if got := route(before); got != "openai|gpt-4o" {
+		t.Fatalf("before the swap: plan = %q, want openai|gpt-4o", got)
 	}
 	h.store.Set(mustLoad(t, swappedYAML))
 
-	if got := route(h.open(t, xds.HopRouter)); got != "anthropic" {
-		t.Errorf("after the swap: provider = %q, want anthropic", got)
+	if got := route(h.open(t, xds.HopRouter)); got != "anthropic|gpt-4o" {
+		t.Errorf("after the swap: plan = %q, want anthropic|gpt-4o", got)
 	}
 	// An attempt sent to the removed provider's cluster is refused.
 	s := h.open(t, xds.HopUpstream)
-	checkImmediate(t, s.send(onCluster(upstreamHeaders("openai", "gpt-4o"), "openai")), 503, "provider_unavailable")
+	checkImmediate(t, s.send(upstreamHeaders("openai", "gpt-4o")), 503, "provider_unavailable")
 	// An attempt on the new provider gets the new upstream model.
 	s = h.open(t, xds.HopUpstream)
-	continued(t, s.send(onCluster(upstreamHeaders("anthropic", "gpt-4o"), "anthropic")))
+	continued(t, s.send(upstreamHeaders("anthropic", "gpt-4o")))
 	sent := chatBody("gpt-4o", false)
 	if got := gjson.GetBytes(bodyOut(sent, continued(t, s.send(requestBody(sent)))), "model").Str; got != "claude-opus-4-1" {
 		t.Errorf("after the swap: upstream model = %q, want claude-opus-4-1", got)
@@ -77,7 +80,7 @@ func TestCanceledStream(t *testing.T) {
 			hop:  xds.HopUpstream,
 			drive: func(t *testing.T, _ *harness, s *envoyStream) {
 				tr := readTranscript(t, "anthropic", "text_stream")
-				continued(t, s.send(onCluster(upstreamHeaders("anthropic", "claude-sonnet"), "anthropic")))
+				continued(t, s.send(upstreamHeaders("anthropic", "claude-sonnet")))
 				continued(t, s.send(requestBody(chatBody("claude-sonnet", true))))
 				continued(t, s.send(responseHeaders(false, tr.headers...)))
 				continued(t, s.send(responseBody(tr.body[:len(tr.body)/2], false)))

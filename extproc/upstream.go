@@ -1,24 +1,45 @@
 package extproc
 
 import (
+	"bytes"
 	"context"
 	"strconv"
 	"strings"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3http "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 	"go.uber.org/zap"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/translators"
 	"github.com/switchboard-gw/switchboard/xds"
 )
 
-// DroppedParamsHeader lists request parameters the provider could not
-// honour and the gateway left out.
-const DroppedParamsHeader = "x-switchboard-dropped-params"
+// Response headers that say who served a request and how.
+const (
+	// DroppedParamsHeader lists request parameters the provider could not
+	// honour and the gateway left out.
+	DroppedParamsHeader = "x-switchboard-dropped-params"
+	// AttemptHeader is the attempt that answered (1 = no fallback).
+	AttemptHeader = "x-switchboard-attempt"
+	// FallbacksHeader lists the provider/model of earlier failed attempts.
+	FallbacksHeader = "x-switchboard-fallbacks"
+)
+
+// removeUpstream are request headers never sent to a provider: the
+// client's credentials (meant for the gateway), any credential an earlier
+// attempt set for another provider, and the gateway's internal headers.
+// A translator's own headers are set after removal.
+var removeUpstream = []string{
+	"authorization", "x-api-key", "api-key", "x-goog-api-key", "anthropic-version", "anthropic-beta",
+	"x-amz-date", "x-amz-security-token", "x-amz-content-sha256", "accept-encoding", "accept",
+	"x-envoy-attempt-count", "x-session-id", xds.ModelHeader, xds.AttemptsHeader,
+}
 
 // Bounds on what the upstream hop holds for one response.
 const (
@@ -43,10 +64,19 @@ type upstreamProcessor struct {
 	cfg *config.Loaded
 
 	provider *config.Provider
-	model    string // public model name
+	model    string // public model name of this attempt
+	cand     config.Candidate
+	attempt  int    // 1-based, from Envoy's x-envoy-attempt-count
+	plan     string // the router hop's encoded plan
 	tr       translators.Translator
 	req      translators.Request
 	start    time.Time
+	sent     time.Time // request handed to the provider
+	exclude  bool      // the client asked reasoning.exclude
+	// errHeader keeps an error response's headers for translators that
+	// read the error from them.
+	errHeader map[string]string
+	first     time.Time // first response body byte
 
 	mode      responseMode
 	status    int // upstream status
@@ -54,26 +84,36 @@ type upstreamProcessor struct {
 	stream    translators.StreamTranslator
 	buf       []byte // whole response or error body so far
 	out       []byte // reused output buffer for stream chunks
+	tagged    []byte // out with the provider field added
+	field     []byte
 	usage     translators.Usage
 	completed bool
 }
 
 func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
 	p.start = time.Now()
+	// The cluster this attempt goes to says which provider it is.
 	name := md.GetFilterMetadata()[xds.MetadataNamespace].GetFields()["provider"].GetStringValue()
-	if name == "" {
-		// Older Envoys forward no cluster metadata; the router's choice is
-		// then the only attempt.
-		name = headerValue(h, xds.ProviderHeader)
-	}
 	if prov, ok := p.cfg.Catalog.Provider(name); ok {
 		p.provider = prov
 		p.tr = p.s.tr[translators.Schema(prov.Schema)]
 	}
-	p.model = headerValue(h, ModelHeader)
 	if p.provider == nil || p.tr == nil {
 		return immediate(&translators.APIError{Status: 503, Type: translators.TypeServer, Code: "provider_unavailable",
 			Message: "provider " + quoteTrunc(name) + " is not configured (the config may have just changed); retry"})
+	}
+	req := md.GetFilterMetadata()[xds.RequestNamespace].GetFields()
+	p.model = req["model"].GetStringValue()
+	p.plan = req["plan"].GetStringValue()
+	p.attempt, _ = strconv.Atoi(headerValue(h, "x-envoy-attempt-count"))
+	p.attempt = max(p.attempt, 1)
+	// The plan names the public model of this attempt: a fallback model
+	// in the request's 'models' list differs from the first.
+	for _, e := range routing.DecodeGroup(p.plan, p.attempt) {
+		if e.Provider == p.provider.Name {
+			p.model = e.Model
+			break
+		}
 	}
 	return continueRequestHeaders(nil, false)
 }
@@ -83,9 +123,6 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 		return continueRequestBody(nil, nil, false) // headers were already refused
 	}
 	route, ok := p.cfg.Catalog.Model(p.model)
-	if !ok {
-		route, ok = p.cfg.Catalog.Model(gjson.GetBytes(b.GetBody(), "model").Str)
-	}
 	var cand config.Candidate
 	if ok {
 		cand, ok = route.Candidate(p.provider.Name)
@@ -94,10 +131,12 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 		return immediate(&translators.APIError{Status: 503, Type: translators.TypeServer, Code: "provider_unavailable",
 			Message: "provider " + quoteTrunc(p.provider.Name) + " no longer serves model " + quoteTrunc(p.model) + "; retry"})
 	}
+	p.cand = cand
 	pr := p.provider
 	req, err := p.tr.Request(b.GetBody(), translators.Target{
 		Model: cand.Model, PathPrefix: pr.PathPrefix(), APIKey: pr.APIKey(),
 		APIVersion: pr.APIVersion, Project: pr.Project, Region: pr.Region,
+		Host: pr.Host(),
 	})
 	if err != nil {
 		return immediate(asAPIError(err))
@@ -108,8 +147,9 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 			Message: "the gateway could not obtain credentials for provider " + quoteTrunc(pr.Name)})
 	}
 	p.req = req
+	p.exclude = gjson.GetBytes(b.GetBody(), "reasoning.exclude").Bool()
 	set := make([]*corev3.HeaderValueOption, 0, len(req.Headers)+2)
-	set = append(set, header(":path", req.Path), header("content-length", strconv.Itoa(len(req.Body))))
+	set = append(set, header(":path", req.Path), header(":authority", pr.Authority()), header("content-length", strconv.Itoa(len(req.Body))))
 	for _, h := range req.Headers {
 		set = append(set, header(h.Key, h.Value))
 	}
@@ -117,14 +157,31 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 		SetHeaders: set,
 		// The client's credentials are for the gateway, never the provider;
 		// compressed answers could not be translated.
-		RemoveHeaders: []string{"authorization", "x-api-key", "api-key", "accept-encoding", xds.ProviderHeader, ModelHeader},
+		// Header changes persist into the next attempt, so every
+		// credential header any schema sets is removed too: a fallback
+		// must never carry another provider's key.
+		RemoveHeaders: removeUpstream,
 	}
+	p.sent = time.Now()
 	return continueRequestBody(m, replaceBody(req.Body), false)
 }
 
 func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
 	p.status = statusOf(h)
-	set := []*corev3.HeaderValueOption{header("x-switchboard-provider", p.provider.Name)}
+	set := []*corev3.HeaderValueOption{
+		header(xds.ProviderHeader, p.provider.Name),
+		header(xds.ModelHeader, p.model),
+		header(AttemptHeader, strconv.Itoa(p.attempt)),
+	}
+	if earlier := routing.Earlier(p.plan, p.attempt); len(earlier) > 0 {
+		// Which providers failed over to this one (their errors are in the
+		// logs): the client sees why its answer came from a fallback.
+		names := make([]string, len(earlier))
+		for i, e := range earlier {
+			names[i] = e.Provider + "/" + e.Model
+		}
+		set = append(set, header(FallbacksHeader, strings.Join(names, ",")))
+	}
 	if len(p.req.Dropped) > 0 {
 		set = append(set, header(DroppedParamsHeader, strings.Join(p.req.Dropped, ",")))
 	}
@@ -132,17 +189,36 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 	switch {
 	case p.status < 200 || p.status > 299:
 		p.mode = modeError
-		// The status is settled now, before the body, from the status alone.
-		p.apiErr = translators.UpstreamError(p.status, headerValue(h, "retry-after"), "")
-		set = append(set, header(":status", strconv.Itoa(p.apiErr.Status)), header("content-type", "application/json"))
-		if p.apiErr.RetryAfter == "" {
-			remove = append(remove, "retry-after")
+		ra := headerValue(h, "retry-after")
+		if rh, ok := p.tr.(translators.RetryHinter); ok && ra == "" {
+			ra = rh.RetryAfter(func(k string) string { return headerValue(h, k) }, time.Now())
+		}
+		if _, ok := p.tr.(headerErrorer); ok {
+			// Some providers name the error only in a header.
+			p.errHeader = map[string]string{}
+			for _, kv := range h.GetHeaders().GetHeaders() {
+				p.errHeader[kv.GetKey()] = headerString(kv)
+			}
+		}
+		p.apiErr = translators.UpstreamError(p.status, ra, "")
+		if !h.GetEndOfStream() {
+			// The error body is read whole (mode override to BUFFERED) so
+			// the status and Retry-After the client sees can come from it;
+			// Envoy holds the headers until then, and decides on a
+			// fallback from the final status.
+			resp := continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove})
+			resp.ModeOverride = &extprocv3http.ProcessingMode{
+				ResponseHeaderMode:  extprocv3http.ProcessingMode_SEND,
+				ResponseBodyMode:    extprocv3http.ProcessingMode_BUFFERED,
+				ResponseTrailerMode: extprocv3http.ProcessingMode_SKIP,
+			}
+			return resp
 		}
 	// Streams come as SSE or, from Bedrock, as a binary event stream; a
 	// JSON body to a stream request is answered whole.
 	case p.req.Stream && !strings.HasPrefix(headerValue(h, "content-type"), "application/json"):
 		p.mode = modeStream
-		p.stream = p.tr.NewStream(translators.StreamOptions{IncludeUsage: p.req.IncludeUsage})
+		p.stream = p.tr.NewStream(translators.StreamOptions{IncludeUsage: p.req.IncludeUsage, ExcludeReasoning: p.exclude})
 		set = append(set, header("content-type", "text/event-stream"), header("cache-control", "no-cache"))
 	default:
 		p.mode = modeWhole
@@ -155,9 +231,29 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 	return continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove})
 }
 
+// headerErrorer is implemented by translators whose provider names the
+// error in a response header (Bedrock's x-amzn-ErrorType).
+type headerErrorer interface {
+	HeaderError(status int, header func(string) string, body []byte) *translators.APIError
+}
+
+// upstreamError maps the provider's error response, body included.
+func (p *upstreamProcessor) upstreamError() *translators.APIError {
+	var e *translators.APIError
+	if he, ok := p.tr.(headerErrorer); ok && p.errHeader != nil {
+		e = he.HeaderError(p.status, func(k string) string { return p.errHeader[k] }, p.buf)
+	} else {
+		e = p.tr.Error(p.status, p.apiErr.RetryAfter, p.buf)
+	}
+	if e.RetryAfter == "" {
+		e.RetryAfter = p.apiErr.RetryAfter
+	}
+	return e
+}
+
 func (p *upstreamProcessor) endWithoutBody() *extprocv3.ProcessingResponse {
 	if p.mode == modeError {
-		return immediate(p.tr.Error(p.status, p.apiErr.RetryAfter, nil))
+		return immediate(p.upstreamError())
 	}
 	return immediate(&translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "empty_upstream_response",
 		Message: "provider returned an empty response"})
@@ -165,6 +261,9 @@ func (p *upstreamProcessor) endWithoutBody() *extprocv3.ProcessingResponse {
 
 func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	chunk, eos := b.GetBody(), b.GetEndOfStream()
+	if p.first.IsZero() && len(chunk) > 0 {
+		p.first = time.Now()
+	}
 	switch p.mode {
 	case modeStream:
 		p.out = p.stream.Translate(p.out[:0], chunk)
@@ -172,7 +271,8 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			p.out = p.stream.Finish(p.out)
 			p.finish(ctx, p.stream.Usage())
 		}
-		return continueResponseBody(replaceBody(p.out))
+		p.tagged = tagProvider(p.tagged[:0], p.out, p.providerField())
+		return continueResponseBody(replaceBody(p.tagged))
 	case modeWhole:
 		if !p.collect(chunk, maxWholeResponse) {
 			return continueResponseBody(replaceBody(p.tooLarge("response")))
@@ -188,6 +288,15 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			return continueResponseBody(replaceBody(e.Body()))
 		}
 		p.finish(ctx, usage)
+		if p.exclude {
+			out, _ = sjson.DeleteBytes(out, "choices.0.message.reasoning")
+			out, _ = sjson.DeleteBytes(out, "choices.0.message.reasoning_details")
+		}
+		// Say who served it, and what it cost, as OpenRouter does.
+		out, _ = sjson.SetBytes(out, "provider", p.provider.Name)
+		if c, ok := p.cost(usage); ok {
+			out, _ = sjson.SetBytes(out, "usage.cost", c)
+		}
 		return continueResponseBody(replaceBody(out))
 	case modeError:
 		if !p.collect(chunk, maxErrorBody) {
@@ -197,13 +306,23 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		if !eos {
 			return continueResponseBody(replaceBody(nil))
 		}
-		e := p.tr.Error(p.status, p.apiErr.RetryAfter, p.buf)
-		// Keep the status already sent in the headers.
-		e.Status = p.apiErr.Status
+		e := p.upstreamError()
 		p.s.log.Info("provider error", zap.String("provider", p.provider.Name), zap.Int("upstream_status", p.status),
 			zap.Int("status", e.Status), zap.String("code", e.Code))
 		p.finish(ctx, translators.Usage{})
-		return continueResponseBody(replaceBody(e.Body()))
+		// Headers are still held (buffered body): set the status the
+		// error maps to, and its Retry-After.
+		set := []*corev3.HeaderValueOption{header(":status", strconv.Itoa(e.Status)), header("content-type", "application/json")}
+		remove := []string{"retry-after"}
+		if e.RetryAfter != "" {
+			set, remove = append(set, header("retry-after", e.RetryAfter)), nil
+		}
+		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{
+			Response: &extprocv3.CommonResponse{
+				HeaderMutation: &extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove},
+				BodyMutation:   replaceBody(e.Body()),
+			},
+		}}}
 	case modeDiscard:
 		return continueResponseBody(replaceBody(nil))
 	}
@@ -225,32 +344,121 @@ func (p *upstreamProcessor) tooLarge(what string) []byte {
 	return e.Body()
 }
 
-// finish records the attempt once: usage now, cost and metrics later.
+// finish records the attempt once: usage, cost, and the provider's live
+// latency, throughput and health.
 func (p *upstreamProcessor) finish(_ context.Context, u translators.Usage) {
 	if p.completed {
 		return
 	}
 	p.completed = true
 	p.usage = u
-	p.s.log.Info("completion",
+	now := time.Now()
+	o := routing.Outcome{Status: p.status, CompletionTokens: u.CompletionTokens}
+	if !p.first.IsZero() {
+		o.TTFT, o.Generation = p.first.Sub(p.sent), now.Sub(p.first)
+	}
+	p.s.stats.Observe(p.provider.Name, p.cand.Model, o, p.breaker())
+	fields := []zap.Field{
 		zap.String("model", p.model),
 		zap.String("provider", p.provider.Name),
+		zap.String("upstream_model", p.cand.Model),
+		zap.Int("attempt", p.attempt),
 		zap.Int("upstream_status", p.status),
 		zap.Bool("stream", p.req.Stream),
 		zap.Int64("prompt_tokens", u.PromptTokens),
 		zap.Int64("completion_tokens", u.CompletionTokens),
 		zap.Int64("cached_tokens", u.CachedTokens),
-		zap.Duration("duration", time.Since(p.start)),
-	)
+		zap.Int64("reasoning_tokens", u.ReasoningTokens),
+		zap.Duration("ttft", o.TTFT),
+		zap.Duration("duration", now.Sub(p.start)),
+	}
+	if c, ok := p.cost(u); ok {
+		fields = append(fields, zap.Float64("cost_usd", c))
+	}
+	p.s.log.Info("completion", fields...)
+}
+
+// breaker is the gateway's circuit breaker, set like Envoy's outlier
+// detection from the health config.
+func (p *upstreamProcessor) breaker() routing.Breaker {
+	h := p.cfg.Health
+	return routing.Breaker{FailuresToOpen: h.Consecutive5xx, Cooldown: h.BaseEjection.D(), MaxCooldown: h.MaxEjection.D()}
+}
+
+// cost prices usage at the candidate's configured rates (USD).
+func (p *upstreamProcessor) cost(u translators.Usage) (float64, bool) {
+	pr := p.cand.Spec.Pricing
+	if pr == (config.Price{}) {
+		return 0, false
+	}
+	cached := pr.CachedPrompt
+	if cached == 0 {
+		cached = pr.Prompt
+	}
+	uncached := u.PromptTokens - u.CachedTokens
+	c := (float64(uncached)*pr.Prompt+float64(u.CachedTokens)*cached+float64(u.CompletionTokens)*pr.Completion)/1e6 + pr.Request
+	return c, true
 }
 
 func (p *upstreamProcessor) done() {
-	if p.stream != nil && !p.completed {
+	switch {
+	case p.completed || p.provider == nil || p.sent.IsZero():
+	case p.status == 0:
+		// No response came: a connect failure, reset or per-try timeout;
+		// Envoy falls back to the next attempt. It counts against the
+		// provider.
+		p.completed = true
+		p.s.stats.Observe(p.provider.Name, p.cand.Model, routing.Outcome{}, p.breaker())
+		p.s.log.Info("attempt failed before a response", zap.String("model", p.model), zap.String("provider", p.provider.Name),
+			zap.Int("attempt", p.attempt), zap.Duration("duration", time.Since(p.start)))
+	case p.stream != nil:
 		// The client or upstream went away mid-stream: count what was seen.
 		p.completed = true
 		u := p.stream.Usage()
 		p.s.log.Info("completion aborted", zap.String("model", p.model), zap.String("provider", p.provider.Name),
 			zap.Int64("prompt_tokens", u.PromptTokens), zap.Int64("completion_tokens", u.CompletionTokens),
 			zap.Duration("duration", time.Since(p.start)))
+	default:
+		// Response headers came but the body never finished: Envoy reset
+		// the attempt to retry it on its status (5xx, 429), or the client
+		// went away. A retried failure must count against the provider.
+		p.completed = true
+		p.s.stats.Observe(p.provider.Name, p.cand.Model, routing.Outcome{Status: p.status}, p.breaker())
+		p.s.log.Info("attempt ended after its response headers", zap.String("model", p.model), zap.String("provider", p.provider.Name),
+			zap.Int("attempt", p.attempt), zap.Int("upstream_status", p.status), zap.Duration("duration", time.Since(p.start)))
 	}
+}
+
+// providerField is the JSON member spliced into each stream chunk.
+func (p *upstreamProcessor) providerField() []byte {
+	if p.field == nil {
+		p.field = []byte(`"provider":` + strconv.Quote(p.provider.Name) + `,`)
+	}
+	return p.field
+}
+
+// tagProvider copies SSE bytes, adding field as the first member of every
+// event's JSON object ("data: {" -> "data: {<field>"); [DONE] and other
+// lines pass unchanged.
+func tagProvider(dst, src, field []byte) []byte {
+	const prefix = "data: {"
+	for len(src) > 0 {
+		i := bytes.Index(src, []byte(prefix))
+		if i < 0 || (i > 0 && src[i-1] != '\n') {
+			if i < 0 {
+				return append(dst, src...)
+			}
+			dst = append(dst, src[:i+len(prefix)]...)
+			src = src[i+len(prefix):]
+			continue
+		}
+		dst = append(dst, src[:i+len(prefix)]...)
+		src = src[i+len(prefix):]
+		if len(src) > 0 && src[0] == '}' {
+			dst = append(dst, field[:len(field)-1]...) // an empty object: no comma
+		} else {
+			dst = append(dst, field...)
+		}
+	}
+	return dst
 }

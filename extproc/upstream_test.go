@@ -3,39 +3,20 @@ package extproc
 import (
 	"bytes"
 	"encoding/json"
+	"math"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 
 	"github.com/switchboard-gw/switchboard/translators"
 	"github.com/switchboard-gw/switchboard/xds"
 )
-
-// upstreamHeaders are the request headers the upstream hop sees: the
-// client's, plus what the router hop set.
-func upstreamHeaders(provider, model string) *extprocv3.ProcessingRequest {
-	return postHeaders(
-		"authorization", "Bearer client-gateway-key",
-		"x-api-key", "client-gateway-key",
-		"accept-encoding", "gzip, br",
-		xds.ProviderHeader, provider,
-		ModelHeader, model,
-	)
-}
-
-// startUpstream opens an upstream-hop stream on provider's cluster and
-// sends the request phases, checking they continue.
-func (h *harness) startUpstream(t *testing.T, provider, model string, body []byte) *envoyStream {
-	t.Helper()
-	s := h.open(t, xds.HopUpstream)
-	continued(t, s.send(onCluster(upstreamHeaders(provider, model), provider)))
-	continued(t, s.send(requestBody(body)))
-	return s
-}
 
 func TestUpstreamRequest(t *testing.T) {
 	tests := []struct {
@@ -44,6 +25,7 @@ func TestUpstreamRequest(t *testing.T) {
 		model     string
 		stream    bool
 		wantPath  string
+		wantHost  string
 		wantSet   map[string]string
 		wantUnset []string // headers that must not be set
 		wantModel string   // "model" in the upstream body
@@ -53,6 +35,7 @@ func TestUpstreamRequest(t *testing.T) {
 			provider:  "openai",
 			model:     "gpt-4o",
 			wantPath:  "/openai/v1/chat/completions",
+			wantHost:  "openai.example.test",
 			wantSet:   map[string]string{"authorization": "Bearer " + openAIKey, "content-type": "application/json"},
 			wantUnset: []string{"x-api-key"},
 			wantModel: "gpt-4o-2024-08-06",
@@ -63,6 +46,7 @@ func TestUpstreamRequest(t *testing.T) {
 			model:     "gpt-4o",
 			stream:    true,
 			wantPath:  "/openai/v1/chat/completions",
+			wantHost:  "openai.example.test",
 			wantSet:   map[string]string{"authorization": "Bearer " + openAIKey},
 			wantUnset: []string{"x-api-key"},
 			wantModel: "gpt-4o-2024-08-06",
@@ -72,6 +56,7 @@ func TestUpstreamRequest(t *testing.T) {
 			provider:  "anthropic",
 			model:     "claude-sonnet",
 			wantPath:  "/v1/messages",
+			wantHost:  "anthropic.example.test",
 			wantSet:   map[string]string{"x-api-key": anthropicKey, "anthropic-version": "2023-06-01", "content-type": "application/json"},
 			wantUnset: []string{"authorization"},
 			wantModel: "claude-sonnet-4-5-20250929",
@@ -81,6 +66,7 @@ func TestUpstreamRequest(t *testing.T) {
 			provider:  "anthropic",
 			model:     "tiered",
 			wantPath:  "/v1/messages",
+			wantHost:  "anthropic.example.test",
 			wantSet:   map[string]string{"x-api-key": anthropicKey},
 			wantUnset: []string{"authorization"},
 			wantModel: "claude-haiku-4-5",
@@ -90,7 +76,7 @@ func TestUpstreamRequest(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := h.open(t, xds.HopUpstream)
-			if c := continued(t, s.send(onCluster(upstreamHeaders(tc.provider, tc.model), tc.provider))); c.GetHeaderMutation() != nil {
+			if c := continued(t, s.send(upstreamHeaders(tc.provider, tc.model))); c.GetHeaderMutation() != nil {
 				t.Errorf("request headers: want plain continue, got %v", c)
 			}
 			sent := chatBody(tc.model, tc.stream)
@@ -99,6 +85,9 @@ func TestUpstreamRequest(t *testing.T) {
 			m := readMutation(c.GetHeaderMutation())
 			if m.set[":path"] != tc.wantPath {
 				t.Errorf(":path = %q, want %q", m.set[":path"], tc.wantPath)
+			}
+			if m.set[":authority"] != tc.wantHost {
+				t.Errorf(":authority = %q, want %q", m.set[":authority"], tc.wantHost)
 			}
 			if got, want := m.set["content-length"], strconv.Itoa(len(body)); got != want {
 				t.Errorf("content-length = %q, body is %d bytes", got, len(body))
@@ -113,7 +102,9 @@ func TestUpstreamRequest(t *testing.T) {
 					t.Errorf("%s set to %q, want unset", k, v)
 				}
 			}
-			for _, k := range []string{"authorization", "x-api-key", "accept-encoding", xds.ProviderHeader, ModelHeader} {
+			// The client's credentials, the gateway's control headers and
+			// Envoy's attempt count never reach a provider.
+			for _, k := range []string{"authorization", "x-api-key", "accept-encoding", "x-session-id", "x-envoy-attempt-count", xds.ModelHeader, xds.AttemptsHeader} {
 				if !m.removes(k) {
 					t.Errorf("remove_headers = %q, want %q in it", m.remove, k)
 				}
@@ -149,37 +140,37 @@ func TestUpstreamProviderResolution(t *testing.T) {
 	h := newHarness(t, mustLoad(t, testYAML))
 	tests := []struct {
 		name     string
-		metadata string // cluster metadata provider; "" sends no metadata
-		header   string // x-switchboard-provider
+		attempt  attempt
+		header   string // a stray x-switchboard-provider request header
 		wantPath string // "" when an immediate 503 is expected
+		wantHop  string // "headers" or "body": where the 503 comes
 	}{
-		{name: "metadata names the provider", metadata: "anthropic", header: "anthropic", wantPath: "/v1/messages"},
-		{name: "metadata wins over the header", metadata: "openai", header: "anthropic", wantPath: "/openai/v1/chat/completions"},
-		{name: "no metadata falls back to the header", header: "anthropic", wantPath: "/v1/messages"},
-		{name: "unknown provider in metadata", metadata: "gemini", header: "openai"},
-		{name: "unknown provider in the header", header: "gemini"},
-		{name: "no provider at all"},
+		{name: "cluster metadata names the provider", attempt: attempt{provider: "anthropic", model: "tiered"}, wantPath: "/v1/messages"},
+		{name: "a header cannot name the provider", attempt: attempt{provider: "openai", model: "tiered"}, header: "anthropic", wantPath: "/openai/v1/chat/completions"},
+		{name: "no cluster metadata", attempt: attempt{model: "tiered"}, header: "anthropic", wantHop: "headers"},
+		{name: "unknown provider in the metadata", attempt: attempt{provider: "gemini", model: "tiered"}, wantHop: "headers"},
+		{name: "no request metadata", attempt: attempt{provider: "openai"}, wantHop: "body"},
+		{name: "request metadata for a model the provider does not serve", attempt: attempt{provider: "anthropic", model: "gpt-4o"}, wantHop: "body"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := h.open(t, xds.HopUpstream)
-			req := postHeaders(ModelHeader, "tiered")
+			var extra []string
 			if tc.header != "" {
-				req = postHeaders(ModelHeader, "tiered", xds.ProviderHeader, tc.header)
+				extra = []string{xds.ProviderHeader, tc.header}
 			}
-			if tc.metadata != "" {
-				req = onCluster(req, tc.metadata)
-			}
-			resp := s.send(req)
-			if tc.wantPath == "" {
+			resp := s.send(tc.attempt.headers(extra...))
+			if tc.wantHop == "headers" {
 				e := checkImmediate(t, resp, 503, "provider_unavailable")
 				if strings.Contains(e.Error.Message, "example.test") {
 					t.Errorf("message %q reveals config", e.Error.Message)
 				}
 			} else {
 				continued(t, resp)
-				m := readMutation(continued(t, s.send(requestBody(chatBody("tiered", false)))).GetHeaderMutation())
-				if m.set[":path"] != tc.wantPath {
+				resp = s.send(requestBody(chatBody("tiered", false)))
+				if tc.wantHop == "body" {
+					checkImmediate(t, resp, 503, "provider_unavailable")
+				} else if m := readMutation(continued(t, resp).GetHeaderMutation()); m.set[":path"] != tc.wantPath {
 					t.Errorf(":path = %q, want %q", m.set[":path"], tc.wantPath)
 				}
 			}
@@ -188,6 +179,115 @@ func TestUpstreamProviderResolution(t *testing.T) {
 				t.Errorf("Process returned %v", err)
 			}
 		})
+	}
+}
+
+// TestUpstreamAttempts follows one request through the router hop and
+// the upstream hop of each attempt of its plan: each attempt translates
+// for the public model of its group, and its response says which attempt
+// answered and which failed before it.
+func TestUpstreamAttempts(t *testing.T) {
+	h := newHarness(t, mustLoad(t, testYAML))
+	body := []byte(`{"model":"tiered","models":["claude-sonnet","gpt-4o"],"messages":[{"role":"user","content":"hi"}]}`)
+	r := h.route(t, body)
+	if got, want := r.plan(), "openai|tiered;anthropic|tiered;anthropic|claude-sonnet"; got != want {
+		t.Fatalf("plan = %q, want %q", got, want)
+	}
+	tests := []struct {
+		name          string
+		provider      string // the cluster Envoy picked
+		n             int    // x-envoy-attempt-count; 0 sends none
+		wantModel     string // public model, x-switchboard-model
+		wantUpstream  string // model in the upstream body
+		wantAttempt   string
+		wantFallbacks string // "" when absent
+	}{
+		{name: "first attempt", provider: "openai", n: 1, wantModel: "tiered", wantUpstream: "gpt-4o-mini", wantAttempt: "1"},
+		{name: "no attempt count is the first", provider: "openai", wantModel: "tiered", wantUpstream: "gpt-4o-mini", wantAttempt: "1"},
+		{name: "second attempt, next priority level", provider: "anthropic", n: 2, wantModel: "tiered", wantUpstream: "claude-haiku-4-5",
+			wantAttempt: "2", wantFallbacks: "openai/tiered"},
+		{name: "third attempt, the fallback model", provider: "anthropic", n: 3, wantModel: "claude-sonnet", wantUpstream: "claude-sonnet-4-5-20250929",
+			wantAttempt: "3", wantFallbacks: "openai/tiered,anthropic/tiered"},
+		{name: "past the end repeats the last group", provider: "anthropic", n: 4, wantModel: "claude-sonnet", wantUpstream: "claude-sonnet-4-5-20250929",
+			wantAttempt: "4", wantFallbacks: "openai/tiered,anthropic/tiered,anthropic/claude-sonnet"},
+		{name: "a cluster outside its group keeps the primary model", provider: "openai", n: 3, wantModel: "tiered", wantUpstream: "gpt-4o-mini",
+			wantAttempt: "3", wantFallbacks: "openai/tiered,anthropic/tiered"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := h.open(t, xds.HopUpstream)
+			hdrs := postHeaders()
+			if tc.n > 0 {
+				hdrs = postHeaders("x-envoy-attempt-count", strconv.Itoa(tc.n))
+			}
+			continued(t, s.send(withMetadata(hdrs, tc.provider, r.request)))
+			sent := bodyOut(body, continued(t, s.send(requestBody(body))))
+			if got := gjson.GetBytes(sent, "model").Str; got != tc.wantUpstream {
+				t.Errorf("upstream model = %q, want %q", got, tc.wantUpstream)
+			}
+			tr := readTranscript(t, tc.provider, map[string]string{"openai": "chat", "anthropic": "text"}[tc.provider])
+			m := readMutation(continued(t, s.send(responseHeaders(false, tr.headers...))).GetHeaderMutation())
+			want := map[string]string{xds.ProviderHeader: tc.provider, xds.ModelHeader: tc.wantModel, AttemptHeader: tc.wantAttempt}
+			for k, v := range want {
+				if m.set[k] != v {
+					t.Errorf("%s = %q, want %q", k, m.set[k], v)
+				}
+			}
+			if got, ok := m.set[FallbacksHeader]; got != tc.wantFallbacks || ok != (tc.wantFallbacks != "") {
+				t.Errorf("%s = %q (set %v), want %q", FallbacksHeader, got, ok, tc.wantFallbacks)
+			}
+			out := bodyOut(tr.body, continued(t, s.send(responseBody(tr.body, true))))
+			if got := gjson.GetBytes(out, "provider").Str; got != tc.provider {
+				t.Errorf("body provider = %q, want %q", got, tc.provider)
+			}
+			s.close()
+			if err := h.waitEnded(t); err != nil {
+				t.Errorf("Process returned %v", err)
+			}
+		})
+	}
+}
+
+// TestUpstreamRemovesEveryCredential: header changes persist from one
+// attempt into the next, so each attempt removes every credential header
+// any schema (or its authorizer) sets; a fallback must never carry the
+// key of the provider tried before.
+func TestUpstreamRemovesEveryCredential(t *testing.T) {
+	h := newHarness(t, mustLoad(t, testYAML))
+	s := h.open(t, xds.HopUpstream)
+	continued(t, s.send(upstreamHeaders("anthropic", "claude-sonnet")))
+	m := readMutation(continued(t, s.send(requestBody(chatBody("claude-sonnet", false)))).GetHeaderMutation())
+	s.close()
+	if err := h.waitEnded(t); err != nil {
+		t.Errorf("Process returned %v", err)
+	}
+	credentials := map[translators.Schema][]string{
+		translators.SchemaOpenAI:      {"authorization"},
+		translators.SchemaAzureOpenAI: {"api-key", "authorization"},
+		translators.SchemaAnthropic:   {"x-api-key", "anthropic-version", "anthropic-beta"},
+		translators.SchemaGemini:      {"x-goog-api-key"},
+		translators.SchemaVertexAI:    {"authorization"},                                                               // OAuth token
+		translators.SchemaBedrock:     {"authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}, // SigV4
+	}
+	for _, sc := range translators.Schemas {
+		names, ok := credentials[sc]
+		if !ok {
+			t.Errorf("schema %s: no credential headers listed in this test", sc)
+		}
+		// And whatever the translator itself sets, but for the body's type.
+		tl, _ := translators.New(sc)
+		if req, err := tl.Request(chatBody("m", false), translators.Target{Model: "m", APIKey: "k", Region: "us-east-1", Project: "p", Host: "h.example.test"}); err == nil {
+			for _, hv := range req.Headers {
+				if k := strings.ToLower(hv.Key); k != "content-type" && !slices.Contains(names, k) {
+					names = append(names, k)
+				}
+			}
+		}
+		for _, k := range names {
+			if !m.removes(k) {
+				t.Errorf("schema %s sets %s, which remove_headers %q lacks", sc, k, m.remove)
+			}
+		}
 	}
 }
 
@@ -221,7 +321,7 @@ func TestUpstreamRequestRejected(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := h.open(t, xds.HopUpstream)
-			continued(t, s.send(onCluster(upstreamHeaders(tc.provider, tc.model), tc.provider)))
+			continued(t, s.send(upstreamHeaders(tc.provider, tc.model)))
 			checkImmediate(t, s.send(requestBody([]byte(tc.body))), tc.wantStatus, tc.wantCode)
 			s.close()
 			if err := h.waitEnded(t); err != nil {
@@ -310,8 +410,12 @@ func TestUpstreamStream(t *testing.T) {
 			if m.set["content-type"] != "text/event-stream" {
 				t.Errorf("content-type = %q, want text/event-stream", m.set["content-type"])
 			}
-			if m.set[xds.ProviderHeader] != tc.provider {
-				t.Errorf("%s = %q, want %q", xds.ProviderHeader, m.set[xds.ProviderHeader], tc.provider)
+			if m.set[xds.ProviderHeader] != tc.provider || m.set[AttemptHeader] != "1" || m.set[xds.ModelHeader] != tc.model {
+				t.Errorf("%s, %s, %s = %q, %q, %q; want %q, 1, %q", xds.ProviderHeader, AttemptHeader, xds.ModelHeader,
+					m.set[xds.ProviderHeader], m.set[AttemptHeader], m.set[xds.ModelHeader], tc.provider, tc.model)
+			}
+			if _, ok := m.set[FallbacksHeader]; ok {
+				t.Errorf("%s set on a first attempt", FallbacksHeader)
 			}
 			if _, ok := m.set[":status"]; ok {
 				t.Errorf(":status changed to %s on a 200", m.set[":status"])
@@ -333,6 +437,18 @@ func TestUpstreamStream(t *testing.T) {
 				}
 				out = append(out, got...)
 			}
+			// Every chunk says who served it, as OpenRouter's do; [DONE]
+			// stays as it is.
+			tag := []byte(`"provider":"` + tc.provider + `",`)
+			for i, d := range sseData(t, out) {
+				if d == "[DONE]" {
+					continue
+				}
+				if got := gjson.Get(d, "provider").Str; got != tc.provider {
+					t.Errorf("event %d has provider %q, want %q: %s", i, got, tc.provider, d)
+				}
+			}
+			out = bytes.ReplaceAll(out, tag, nil)
 			// Anthropic's message_stop ends the client stream before Envoy's
 			// end_of_stream; nothing may follow [DONE].
 			if n := bytes.Count(out, []byte("[DONE]")); n != 1 || !bytes.HasSuffix(out, []byte("data: [DONE]\n\n")) {
@@ -409,12 +525,20 @@ func TestUpstreamWhole(t *testing.T) {
 				}
 				got = c.GetBodyMutation().GetBody()
 			}
+			// Says who served it, as OpenRouter does; no cost without pricing.
+			if p := gjson.GetBytes(got, "provider").Str; p != tc.provider {
+				t.Errorf("provider = %q, want %q", p, tc.provider)
+			}
+			if gjson.GetBytes(got, "usage.cost").Exists() {
+				t.Errorf("usage.cost set without pricing: %s", got)
+			}
+			got, _ = sjson.DeleteBytes(got, "provider")
 			tl, _ := translators.New(translators.Schema(tc.provider))
 			want, _, err := tl.Response(tr.body)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(got, want) {
+			if !jsonEqual(got, want) {
 				t.Errorf("body = %s, want %s", got, want)
 			}
 			if obj := gjson.GetBytes(got, "object").Str; obj != "chat.completion" {
@@ -482,31 +606,28 @@ func TestUpstreamErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := readTranscript(t, tc.provider, tc.transcript)
 			s := h.startUpstream(t, tc.provider, tc.model, chatBody(tc.model, tc.stream))
-			m := readMutation(continued(t, s.send(responseHeaders(false, tr.headers...))).GetHeaderMutation())
+			hr := s.send(responseHeaders(false, tr.headers...))
+			m := readMutation(continued(t, hr).GetHeaderMutation())
+			// The error body is read whole: the headers answer switches
+			// the response body to BUFFERED, and the final status comes
+			// with the body, while Envoy still holds the headers.
+			if mo := hr.GetModeOverride(); mo.GetResponseBodyMode().String() != "BUFFERED" {
+				t.Errorf("mode override = %v, want a BUFFERED response body", mo)
+			}
+			if m.set[xds.ProviderHeader] != tc.provider || m.set[AttemptHeader] != "1" {
+				t.Errorf("%s, %s = %q, %q; want %q, 1", xds.ProviderHeader, AttemptHeader, m.set[xds.ProviderHeader], m.set[AttemptHeader], tc.provider)
+			}
+			c := continued(t, s.send(responseBody(tr.body, true)))
+			body := c.GetBodyMutation().GetBody()
+			m = readMutation(c.GetHeaderMutation())
 			if m.set[":status"] != tc.wantStatus {
 				t.Errorf(":status = %q, want %q", m.set[":status"], tc.wantStatus)
 			}
 			if m.set["content-type"] != "application/json" {
 				t.Errorf("content-type = %q, want application/json", m.set["content-type"])
 			}
-			if m.removes("retry-after") == tc.wantRetryAfter {
-				t.Errorf("remove_headers = %q; want retry-after kept = %v", m.remove, tc.wantRetryAfter)
-			}
-			if m.set[xds.ProviderHeader] != tc.provider {
-				t.Errorf("%s = %q, want %q", xds.ProviderHeader, m.set[xds.ProviderHeader], tc.provider)
-			}
-			chunks := split(tr.body, 9, 40)
-			var body []byte
-			for i, chunk := range chunks {
-				last := i == len(chunks)-1
-				c := continued(t, s.send(responseBody(chunk, last)))
-				if !last {
-					if !c.GetBodyMutation().GetClearBody() {
-						t.Fatalf("chunk %d: want clear_body, got %v", i, c.GetBodyMutation())
-					}
-					continue
-				}
-				body = c.GetBodyMutation().GetBody()
+			if _, kept := m.set["retry-after"]; kept != tc.wantRetryAfter || m.removes("retry-after") == tc.wantRetryAfter {
+				t.Errorf("set %v remove %q; want retry-after kept = %v", m.set, m.remove, tc.wantRetryAfter)
 			}
 			e := decodeError(t, body)
 			if e.Error.Type != tc.wantType || e.code() != tc.wantCode {
@@ -597,6 +718,116 @@ func TestUpstreamOversized(t *testing.T) {
 			s.close()
 			if err := h.waitEnded(t); err != nil {
 				t.Errorf("Process returned %v", err)
+			}
+		})
+	}
+}
+
+// jsonEqual compares two JSON documents by value.
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// pricedYAML prices some candidates, in USD per million tokens.
+const pricedYAML = `providers:
+  - {name: openai, schema: openai, base_url: "https://openai.example.test/v1", api_key: {env: OPENAI_KEY}}
+  - {name: anthropic, schema: anthropic, base_url: "https://anthropic.example.test", api_key: {env: ANTHROPIC_KEY}}
+models:
+  - name: gpt-4o
+    providers:
+      - {provider: openai, model: gpt-4o-2024-08-06, pricing: {prompt: 2.5, completion: 10, request: 0.001}}
+  - name: claude-cached
+    providers:
+      - {provider: anthropic, model: claude-sonnet-4-5-20250929, pricing: {prompt: 3, completion: 15, cached_prompt: 0.3}}
+  - name: claude-list
+    providers:
+      - {provider: anthropic, model: claude-sonnet-4-5-20250929, pricing: {prompt: 3, completion: 15}}
+  - name: free
+    providers:
+      - {provider: openai, model: gpt-4o-mini}
+`
+
+// TestUpstreamCost prices a whole answer's usage at its candidate's rates
+// and reports it as usage.cost, as OpenRouter does, and in the log.
+func TestUpstreamCost(t *testing.T) {
+	tests := []struct {
+		name       string
+		provider   string
+		model      string
+		transcript string
+		wantCost   float64 // < 0: no cost
+	}{
+		// 24 prompt, 8 completion tokens, plus the request fee.
+		{name: "per token and per request", provider: "openai", model: "gpt-4o", transcript: "chat", wantCost: (24*2.5+8*10)/1e6 + 0.001},
+		// 2166 prompt tokens of which 1840 cache reads, 22 completion.
+		{name: "cache reads at the cached rate", provider: "anthropic", model: "claude-cached", transcript: "cache_usage", wantCost: (326*3 + 1840*0.3 + 22*15) / 1e6},
+		{name: "cache reads at the prompt rate when none is set", provider: "anthropic", model: "claude-list", transcript: "cache_usage", wantCost: (2166*3 + 22*15) / 1e6},
+		{name: "no pricing, no cost", provider: "openai", model: "free", transcript: "chat", wantCost: -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, mustLoad(t, pricedYAML))
+			tr := readTranscript(t, tc.provider, tc.transcript)
+			s := h.startUpstream(t, tc.provider, tc.model, chatBody(tc.model, false))
+			continued(t, s.send(responseHeaders(false, tr.headers...)))
+			out := bodyOut(tr.body, continued(t, s.send(responseBody(tr.body, true))))
+			s.close()
+			if err := h.waitEnded(t); err != nil {
+				t.Errorf("Process returned %v", err)
+			}
+			cost := gjson.GetBytes(out, "usage.cost")
+			var logged []float64
+			for _, e := range h.logs.FilterMessage("completion").All() {
+				if v, ok := e.ContextMap()["cost_usd"]; ok {
+					logged = append(logged, v.(float64))
+				}
+			}
+			if tc.wantCost < 0 {
+				if cost.Exists() || len(logged) != 0 {
+					t.Errorf("usage.cost = %s, logged %v; want none without pricing", cost.Raw, logged)
+				}
+				return
+			}
+			if !cost.Exists() || math.Abs(cost.Float()-tc.wantCost) > 1e-12 {
+				t.Errorf("usage.cost = %s, want %v (usage %s)", cost.Raw, tc.wantCost, gjson.GetBytes(out, "usage").Raw)
+			}
+			if len(logged) != 1 || math.Abs(logged[0]-tc.wantCost) > 1e-12 {
+				t.Errorf("logged cost_usd = %v, want [%v]", logged, tc.wantCost)
+			}
+			if p := gjson.GetBytes(out, "provider").Str; p != tc.provider {
+				t.Errorf("provider = %q, want %q", p, tc.provider)
+			}
+		})
+	}
+}
+
+// TestTagProvider covers the splice on its own: events split anywhere
+// in a buffer, data lines that are not JSON objects, and "data: {" inside
+// a payload.
+func TestTagProvider(t *testing.T) {
+	field := []byte(`"provider":"p",`)
+	tests := []struct{ name, in, want, knownBug string }{
+		{name: "empty", in: "", want: ""},
+		{name: "one event", in: "data: {\"a\":1}\n\n", want: "data: {\"provider\":\"p\",\"a\":1}\n\n"},
+		{name: "two events and done", in: "data: {\"a\":1}\n\ndata: {\"b\":2}\n\ndata: [DONE]\n\n",
+			want: "data: {\"provider\":\"p\",\"a\":1}\n\ndata: {\"provider\":\"p\",\"b\":2}\n\ndata: [DONE]\n\n"},
+		{name: "data: { inside a string is left alone", in: "data: {\"t\":\"x data: {y\"}\n\n", want: "data: {\"provider\":\"p\",\"t\":\"x data: {y\"}\n\n"},
+		{name: "comment and event lines pass", in: ": ping\nevent: x\ndata: {\"a\":1}\n\n", want: ": ping\nevent: x\ndata: {\"provider\":\"p\",\"a\":1}\n\n"},
+		{name: "empty object", in: "data: {}\n\n", want: "data: {\"provider\":\"p\"}\n\n",
+			knownBug: "tagProvider always appends a comma after the field, so an empty object event becomes invalid JSON {\"provider\":\"p\",}"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := string(tagProvider(nil, []byte(tc.in), field))
+			if got != tc.want && tc.knownBug != "" {
+				t.Errorf("regression of a fixed bug: %s", tc.knownBug)
+			}
+			if got != tc.want {
+				t.Errorf("tagProvider =\n%q\nwant\n%q", got, tc.want)
 			}
 		})
 	}

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tidwall/gjson"
 )
@@ -23,13 +23,29 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 	if err := anthropicUnsupported(root); err != nil {
 		return Request{}, err
 	}
-	req := anthropicRequest{Model: t.Model, MaxTokens: anthropicDefaultMaxTokens}
-	var err error
-	if req.MaxTokens, err = anthropicMaxTokens(root); err != nil {
+	req := anthropicRequest{Model: t.Model}
+	maxTokens, maxSet, err := anthropicMaxTokens(root)
+	if err != nil {
 		return Request{}, err
 	}
-	if req.System, req.Messages, err = anthropicMessages(root.Get("messages")); err != nil {
+	budget, err := anthropicThinkingBudget(root, maxTokens, maxSet)
+	if err != nil {
 		return Request{}, err
+	}
+	req.MaxTokens = maxTokens
+	if budget > 0 {
+		req.Thinking = &anthropicThinking{Type: "enabled", BudgetTokens: budget}
+		req.MaxTokens = anthropicThinkingMaxTokens(budget, maxTokens, maxSet)
+	}
+	var system []anthropicBlock
+	if system, req.Messages, err = anthropicMessages(root.Get("messages")); err != nil {
+		return Request{}, err
+	}
+	if system, req.OutputConfig, err = anthropicResponseFormat(root.Get("response_format"), system); err != nil {
+		return Request{}, err
+	}
+	if len(system) > 0 {
+		req.System = compactContent(system)
 	}
 	if req.Tools, err = anthropicTools(root.Get("tools")); err != nil {
 		return Request{}, err
@@ -37,13 +53,11 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 	if req.ToolChoice, err = anthropicToolChoiceOf(root, len(req.Tools) > 0); err != nil {
 		return Request{}, err
 	}
-	if req.Temperature, err = numberParam(root, "temperature", false); err != nil {
-		return Request{}, err
+	if req.Thinking != nil && req.ToolChoice != nil && (req.ToolChoice.Type == "any" || req.ToolChoice.Type == "tool") {
+		return Request{}, BadRequest("unsupported_parameter", "'tool_choice' that forces a tool call cannot be combined with reasoning on Anthropic models: extended thinking allows only auto and none")
 	}
-	if req.TopP, err = numberParam(root, "top_p", false); err != nil {
-		return Request{}, err
-	}
-	if req.TopK, err = numberParam(root, "top_k", true); err != nil {
+	dropped, err := anthropicSampling(root, &req)
+	if err != nil {
 		return Request{}, err
 	}
 	if req.StopSequences, err = stopSequences(root.Get("stop")); err != nil {
@@ -53,6 +67,12 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 		req.Metadata = &anthropicMetadata{UserID: u.Str}
 	}
 	req.Stream = root.Get("stream").Type == gjson.True
+	dropped = anthropicDropped(root, dropped)
+	if len(dropped) > 0 {
+		if dropped, err = dropOrReject(body, SchemaAnthropic, dropped...); err != nil {
+			return Request{}, err
+		}
+	}
 
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -65,6 +85,7 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 		Headers: []Header{{"content-type", "application/json"}},
 		Body:    bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}),
 		Stream:  req.Stream,
+		Dropped: dropped,
 	}
 	out.IncludeUsage = out.Stream && root.Get("stream_options.include_usage").Type == gjson.True
 	if t.APIKey != "" {
@@ -72,6 +93,36 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 	}
 	out.Headers = append(out.Headers, Header{"anthropic-version", anthropicVersion})
 	return out, nil
+}
+
+// anthropicDroppedParams are OpenAI and OpenRouter parameters the Messages
+// API has no counterpart for. A request that sets one is still served, and
+// the client learns which were left out (Request.Dropped), unless it sets
+// provider.require_parameters.
+var anthropicDroppedParams = []string{
+	"frequency_penalty", "presence_penalty", "seed", "logit_bias", "top_logprobs",
+	"repetition_penalty", "min_p", "top_a", "service_tier", "prediction", "verbosity",
+	"web_search_options", "store", "metadata",
+}
+
+// anthropicDropped appends the anthropicDroppedParams the request sets, in
+// that list's order, reading the top-level keys once.
+func anthropicDropped(root gjson.Result, dropped []string) []string {
+	var set uint32
+	root.ForEach(func(k, v gjson.Result) bool {
+		if v.Type != gjson.Null {
+			if i := slices.Index(anthropicDroppedParams, k.Str); i >= 0 {
+				set |= 1 << i
+			}
+		}
+		return true
+	})
+	for i, p := range anthropicDroppedParams {
+		if set&(1<<i) != 0 {
+			dropped = append(dropped, p)
+		}
+	}
+	return dropped
 }
 
 // anthropicUnsupported rejects OpenAI parameters whose meaning Anthropic
@@ -84,16 +135,166 @@ func anthropicUnsupported(root gjson.Result) error {
 	if root.Get("logprobs").Type == gjson.True {
 		return BadRequest("unsupported_parameter", "'logprobs' is not supported by Anthropic models")
 	}
-	if t := root.Get("response_format.type"); t.Exists() && t.Str != "text" {
-		return BadRequest("unsupported_parameter", "'response_format' of type "+strconv.Quote(t.String())+" is not supported by Anthropic models")
-	}
 	if a := root.Get("audio"); a.Exists() && a.Type != gjson.Null {
 		return BadRequest("unsupported_parameter", "'audio' output is not supported by Anthropic models")
 	}
 	return nil
 }
 
-func anthropicMaxTokens(root gjson.Result) (int64, error) {
+// anthropicJSONInstruction is appended to the system prompt for
+// response_format json_object. Anthropic's JSON outputs need a schema, and a
+// forced tool call would rule out the client's own tools and reasoning, so
+// JSON mode is asked for in words: the answer is valid JSON in practice but
+// not guaranteed by constrained decoding as json_schema is.
+const anthropicJSONInstruction = "Respond with a single valid JSON object and nothing else: no text before or after it and no Markdown code fences."
+
+// anthropicResponseFormat maps response_format: json_schema to Anthropic's
+// JSON outputs (output_config.format, generally available without a beta
+// header on Claude Sonnet 4.5, Opus 4.5, Haiku 4.5 and later; older models
+// answer 400), json_object to a system instruction.
+func anthropicResponseFormat(rf gjson.Result, system []anthropicBlock) ([]anthropicBlock, *anthropicOutput, error) {
+	if !rf.Exists() || rf.Type == gjson.Null {
+		return system, nil, nil
+	}
+	switch typ := rf.Get("type"); typ.String() {
+	case "text":
+		return system, nil, nil
+	case "json_object":
+		return append(system[:len(system):len(system)], anthropicBlock{Type: "text", Text: anthropicJSONInstruction}), nil, nil
+	case "json_schema":
+		schema := rf.Get("json_schema.schema")
+		if !schema.IsObject() {
+			return nil, nil, BadRequest("invalid_value", "'response_format.json_schema.schema' must be a JSON Schema object")
+		}
+		return system, &anthropicOutput{Format: &anthropicOutputFormat{Type: "json_schema", Schema: json.RawMessage(schema.Raw)}}, nil
+	default:
+		return nil, nil, BadRequest("unsupported_parameter", "'response_format' of type "+strconv.Quote(typ.String())+" is not supported by Anthropic models (text, json_object and json_schema are)")
+	}
+}
+
+// Extended thinking budgets. Anthropic wants 1,024 tokens at least and fewer
+// than max_tokens; the effort ratios are OpenRouter's (share of max_tokens,
+// at most 32,000), and without a client max_tokens an effort gets a fixed
+// budget on top of the usual answer room.
+const (
+	anthropicMinThinking = 1024
+	anthropicMaxEffort   = 32000
+)
+
+var anthropicEfforts = map[string]struct {
+	ratio  float64
+	budget int64 // when the client set no max_tokens
+}{
+	"minimal": {0.1, 1024},
+	"low":     {0.2, 2048},
+	"medium":  {0.5, 8192},
+	"high":    {0.8, 16384},
+	"xhigh":   {0.95, 32000},
+}
+
+// anthropicThinkingBudget reads reasoning_effort and OpenRouter's reasoning
+// object {effort, max_tokens, enabled, exclude} and returns the thinking
+// budget, 0 for no thinking. reasoning wins over reasoning_effort.
+func anthropicThinkingBudget(root gjson.Result, maxTokens int64, maxSet bool) (int64, error) {
+	r := root.Get("reasoning")
+	if r.Exists() && r.Type != gjson.Null && !r.IsObject() {
+		return 0, BadRequest("invalid_value", "'reasoning' must be an object")
+	}
+	effort, budget := r.Get("effort"), r.Get("max_tokens")
+	if effort.Exists() && effort.Type != gjson.Null && budget.Exists() && budget.Type != gjson.Null {
+		return 0, BadRequest("invalid_value", "'reasoning.effort' and 'reasoning.max_tokens' are mutually exclusive")
+	}
+	if en := r.Get("enabled"); en.Type == gjson.False {
+		return 0, nil
+	}
+	if budget.Exists() && budget.Type != gjson.Null {
+		if budget.Type != gjson.Number || budget.Num < 1 || budget.Num != math.Trunc(budget.Num) || budget.Num > math.MaxInt32 {
+			return 0, BadRequest("invalid_value", "'reasoning.max_tokens' must be a positive integer")
+		}
+		return max(int64(budget.Num), anthropicMinThinking), nil
+	}
+	name := "reasoning.effort"
+	if !effort.Exists() || effort.Type == gjson.Null {
+		effort, name = root.Get("reasoning_effort"), "reasoning_effort"
+	}
+	if !effort.Exists() || effort.Type == gjson.Null {
+		if r.Get("enabled").Type != gjson.True {
+			return 0, nil
+		}
+		effort = gjson.Result{Type: gjson.String, Str: "medium"}
+	}
+	if effort.Type == gjson.String && effort.Str == "none" {
+		return 0, nil
+	}
+	e, ok := anthropicEfforts[effort.String()]
+	if effort.Type != gjson.String || !ok {
+		return 0, BadRequest("invalid_value", "'"+name+"' must be one of none, minimal, low, medium, high, xhigh: got "+effort.Raw)
+	}
+	if !maxSet {
+		return e.budget, nil
+	}
+	return min(max(int64(float64(maxTokens)*e.ratio), anthropicMinThinking), anthropicMaxEffort), nil
+}
+
+// anthropicThinkingMaxTokens is max_tokens with thinking on. Thinking counts
+// toward max_tokens and must stay below it, so when the budget does not fit
+// under the client's limit the answer keeps the room the client gave it.
+func anthropicThinkingMaxTokens(budget, maxTokens int64, maxSet bool) int64 {
+	if !maxSet {
+		return budget + anthropicDefaultMaxTokens
+	}
+	if budget >= maxTokens {
+		return budget + maxTokens
+	}
+	return maxTokens
+}
+
+// anthropicSampling sets temperature, top_p and top_k and returns those it
+// could not honour as given. Anthropic takes temperature in 0..1, so a higher
+// one is sent as 1; extended thinking takes no temperature other than 1, no
+// top_k and top_p only from 0.95, so those are left out.
+func anthropicSampling(root gjson.Result, req *anthropicRequest) ([]string, error) {
+	var dropped []string
+	temp, err := numberParam(root, "temperature", false)
+	if err != nil {
+		return nil, err
+	}
+	if req.TopP, err = numberParam(root, "top_p", false); err != nil {
+		return nil, err
+	}
+	if req.TopK, err = numberParam(root, "top_k", true); err != nil {
+		return nil, err
+	}
+	if temp != nil {
+		switch v := root.Get("temperature").Num; {
+		case v < 0 || v > 2:
+			return nil, BadRequest("invalid_value", "'temperature' must be between 0 and 2")
+		case req.Thinking != nil:
+			if v != 1 {
+				dropped = append(dropped, "temperature")
+			}
+		case v > 1:
+			req.Temperature = json.RawMessage("1")
+			dropped = append(dropped, "temperature")
+		default:
+			req.Temperature = temp
+		}
+	}
+	if req.Thinking != nil {
+		if req.TopP != nil && root.Get("top_p").Num < 0.95 {
+			req.TopP = nil
+			dropped = append(dropped, "top_p")
+		}
+		if req.TopK != nil {
+			req.TopK = nil
+			dropped = append(dropped, "top_k")
+		}
+	}
+	return dropped, nil
+}
+
+// anthropicMaxTokens returns max_tokens and whether the client set it.
+func anthropicMaxTokens(root gjson.Result) (int64, bool, error) {
 	// max_completion_tokens replaced the deprecated max_tokens; it wins.
 	for _, k := range []string{"max_completion_tokens", "max_tokens"} {
 		r := root.Get(k)
@@ -101,11 +302,11 @@ func anthropicMaxTokens(root gjson.Result) (int64, error) {
 			continue
 		}
 		if r.Type != gjson.Number || r.Num < 1 || r.Num != math.Trunc(r.Num) || r.Num > math.MaxInt32 {
-			return 0, BadRequest("invalid_value", "'"+k+"' must be a positive integer")
+			return 0, false, BadRequest("invalid_value", "'"+k+"' must be a positive integer")
 		}
-		return int64(r.Num), nil
+		return int64(r.Num), true, nil
 	}
-	return anthropicDefaultMaxTokens, nil
+	return anthropicDefaultMaxTokens, false, nil
 }
 
 func numberParam(root gjson.Result, name string, integer bool) (json.RawMessage, error) {
@@ -155,9 +356,9 @@ type anthropicTurn struct {
 	blocks []anthropicBlock
 }
 
-// anthropicMessages splits OpenAI messages into the top-level system prompt
+// anthropicMessages splits OpenAI messages into the top-level system blocks
 // and alternating user/assistant turns.
-func anthropicMessages(msgs gjson.Result) (any, []anthropicMessage, error) {
+func anthropicMessages(msgs gjson.Result) ([]anthropicBlock, []anthropicMessage, error) {
 	var system []anthropicBlock
 	var turns []anthropicTurn
 	add := func(role string, blocks []anthropicBlock) {
@@ -183,6 +384,9 @@ func anthropicMessages(msgs gjson.Result) (any, []anthropicMessage, error) {
 			if blocks, err = textBlocks(m.Get("content"), path); err != nil {
 				return nil, nil, err
 			}
+			if blocks, err = anthropicMessageCacheControl(m, blocks, path); err != nil {
+				return nil, nil, err
+			}
 			system = append(system, blocks...)
 			continue
 		case "user":
@@ -198,6 +402,9 @@ func anthropicMessages(msgs gjson.Result) (any, []anthropicMessage, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if blocks, err = anthropicMessageCacheControl(m, blocks, path); err != nil {
+			return nil, nil, err
+		}
 		add(role, blocks)
 	}
 	if len(turns) == 0 {
@@ -207,20 +414,40 @@ func anthropicMessages(msgs gjson.Result) (any, []anthropicMessage, error) {
 	for i, t := range turns {
 		out[i] = anthropicMessage{Role: t.role, Content: compactContent(t.blocks)}
 	}
-	var sys any
-	if len(system) > 0 {
-		sys = compactContent(system)
-	}
-	return sys, out, nil
+	return system, out, nil
 }
 
 // compactContent renders a lone text block as a plain string, the shorter
 // form Anthropic accepts for content and system alike.
 func compactContent(blocks []anthropicBlock) any {
-	if len(blocks) == 1 && blocks[0].Type == "text" {
+	if len(blocks) == 1 && blocks[0].Type == "text" && blocks[0].CacheControl == nil {
 		return blocks[0].Text
 	}
 	return blocks
+}
+
+// anthropicCacheControl reads the cache_control of a content part, message or tool:
+// an object passed through as sent ({"type":"ephemeral","ttl":"1h"}).
+func anthropicCacheControl(r gjson.Result, path string) (json.RawMessage, error) {
+	c := r.Get("cache_control")
+	if !c.Exists() || c.Type == gjson.Null {
+		return nil, nil
+	}
+	if !c.IsObject() {
+		return nil, BadRequest("invalid_value", path+".cache_control must be an object such as {\"type\":\"ephemeral\"}")
+	}
+	return json.RawMessage(c.Raw), nil
+}
+
+// anthropicMessageCacheControl applies a cache_control set on a whole message (the
+// way clients mark a string content) to its last block.
+func anthropicMessageCacheControl(m gjson.Result, blocks []anthropicBlock, path string) ([]anthropicBlock, error) {
+	cc, err := anthropicCacheControl(m, path)
+	if err != nil || cc == nil || len(blocks) == 0 {
+		return blocks, err
+	}
+	blocks[len(blocks)-1].CacheControl = cc
+	return blocks, nil
 }
 
 // textBlocks reads content that may only hold text: a string or text parts.
@@ -249,8 +476,12 @@ func textBlocks(c gjson.Result, path string) ([]anthropicBlock, error) {
 			if text.Type != gjson.String {
 				return nil, BadRequest("invalid_messages", pp+": text part needs a string 'text'")
 			}
+			cc, err := anthropicCacheControl(p, pp)
+			if err != nil {
+				return nil, err
+			}
 			if text.Str != "" { // Anthropic rejects empty text blocks
-				out = append(out, anthropicBlock{Type: "text", Text: text.Str})
+				out = append(out, anthropicBlock{Type: "text", Text: text.Str, CacheControl: cc})
 			}
 		}
 		return out, nil
@@ -266,6 +497,10 @@ func userBlocks(c gjson.Result, path string) ([]anthropicBlock, error) {
 	var out []anthropicBlock
 	for j, p := range c.Array() {
 		pp := path + ".content[" + strconv.Itoa(j) + "]"
+		cc, err := anthropicCacheControl(p, pp)
+		if err != nil {
+			return nil, err
+		}
 		switch typ := p.Get("type").String(); typ {
 		case "text":
 			t := p.Get("text")
@@ -273,14 +508,14 @@ func userBlocks(c gjson.Result, path string) ([]anthropicBlock, error) {
 				return nil, BadRequest("invalid_messages", pp+": text part needs a string 'text'")
 			}
 			if t.Str != "" {
-				out = append(out, anthropicBlock{Type: "text", Text: t.Str})
+				out = append(out, anthropicBlock{Type: "text", Text: t.Str, CacheControl: cc})
 			}
 		case "image_url":
 			src, err := imageSource(p.Get("image_url.url").String(), pp)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, anthropicBlock{Type: "image", Source: src})
+			out = append(out, anthropicBlock{Type: "image", Source: src, CacheControl: cc})
 		case "input_audio", "file":
 			return nil, BadRequest("unsupported_parameter", pp+": content part type "+strconv.Quote(typ)+" is not supported by Anthropic models")
 		default:
@@ -302,6 +537,13 @@ func imageSource(url, path string) (*anthropicImageSource, error) {
 		if !strings.HasPrefix(mediaType, "image/") {
 			return nil, BadRequest("invalid_value", path+": data URL media type "+strconv.Quote(mediaType)+" is not an image")
 		}
+		switch mediaType = strings.ToLower(mediaType); mediaType {
+		case "image/jpeg", "image/png", "image/gif", "image/webp":
+		case "image/jpg": // a common misspelling Anthropic would reject
+			mediaType = "image/jpeg"
+		default:
+			return nil, BadRequest("unsupported_parameter", path+": image type "+strconv.Quote(mediaType)+" is not supported by Anthropic models (jpeg, png, gif and webp are)")
+		}
 		return &anthropicImageSource{Type: "base64", MediaType: mediaType, Data: data}, nil
 	}
 	if l := strings.ToLower(url); strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
@@ -314,10 +556,15 @@ func assistantBlocks(m gjson.Result, path string) ([]anthropicBlock, error) {
 	if fc := m.Get("function_call"); fc.Exists() && fc.Type != gjson.Null {
 		return nil, BadRequest("unsupported_parameter", path+": legacy 'function_call' is not supported, use 'tool_calls'")
 	}
-	out, err := textBlocks(m.Get("content"), path)
+	out, err := anthropicThinkingBlocks(m.Get("reasoning_details"), path)
 	if err != nil {
 		return nil, err
 	}
+	text, err := textBlocks(m.Get("content"), path)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, text...)
 	for j, tc := range m.Get("tool_calls").Array() {
 		pp := path + ".tool_calls[" + strconv.Itoa(j) + "]"
 		if typ := tc.Get("type"); typ.Exists() && typ.Str != "function" {
@@ -334,6 +581,67 @@ func assistantBlocks(m gjson.Result, path string) ([]anthropicBlock, error) {
 		out = append(out, anthropicBlock{Type: "tool_use", ID: id, Name: name, Input: input})
 	}
 	return out, nil
+}
+
+// anthropicThinkingBlocks turns the reasoning_details of an earlier assistant answer
+// back into the thinking and redacted_thinking blocks Claude needs to
+// continue, signatures included, placed before the text and tool calls.
+// Details Claude cannot verify (no signature, or another provider's format)
+// are left out, as are summaries. A streamed answer echoed back piece by
+// piece, consecutive entries of one index, is joined into one block.
+func anthropicThinkingBlocks(details gjson.Result, path string) ([]anthropicBlock, error) {
+	if !details.Exists() || details.Type == gjson.Null {
+		return nil, nil
+	}
+	if !details.IsArray() {
+		return nil, BadRequest("invalid_messages", path+".reasoning_details must be an array")
+	}
+	var out []anthropicBlock
+	var text strings.Builder
+	lastIndex, open := "", false // open: out's last block is a thinking block still taking pieces
+	flush := func() {
+		if open {
+			t := text.String()
+			out[len(out)-1].Thinking = &t
+			text.Reset()
+			open = false
+		}
+	}
+	for j, d := range details.Array() {
+		if f := d.Get("format"); f.Exists() && f.Type != gjson.Null && f.String() != anthropicReasoningFormat {
+			continue
+		}
+		idx := d.Get("index").Raw
+		switch d.Get("type").String() {
+		case "reasoning.text":
+			if open && idx != "" && idx == lastIndex {
+				text.WriteString(d.Get("text").String())
+				if sig := d.Get("signature").String(); sig != "" {
+					out[len(out)-1].Signature = sig
+				}
+				continue
+			}
+			flush()
+			out = append(out, anthropicBlock{Type: "thinking", Signature: d.Get("signature").String()})
+			text.WriteString(d.Get("text").String())
+			open, lastIndex = true, idx
+		case "reasoning.encrypted":
+			flush()
+			data := d.Get("data")
+			if data.Type != gjson.String || data.Str == "" {
+				return nil, BadRequest("invalid_messages", path+".reasoning_details["+strconv.Itoa(j)+"]: reasoning.encrypted needs a string 'data'")
+			}
+			out = append(out, anthropicBlock{Type: "redacted_thinking", Data: data.Str})
+		}
+	}
+	flush()
+	kept := out[:0]
+	for _, b := range out {
+		if b.Type == "redacted_thinking" || b.Signature != "" {
+			kept = append(kept, b)
+		}
+	}
+	return kept, nil
 }
 
 // toolInput parses the OpenAI arguments string into the object Anthropic
@@ -406,7 +714,11 @@ func anthropicTools(tools gjson.Result) ([]anthropicTool, error) {
 			}
 			schema = json.RawMessage(p.Raw)
 		}
-		out = append(out, anthropicTool{Name: name, Description: fn.Get("description").String(), InputSchema: schema})
+		cc, err := anthropicCacheControl(t, path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, anthropicTool{Name: name, Description: fn.Get("description").String(), InputSchema: schema, CacheControl: cc})
 	}
 	return out, nil
 }
@@ -453,146 +765,8 @@ func anthropicToolChoiceOf(root gjson.Result, hasTools bool) (*anthropicToolChoi
 	return c, nil
 }
 
-func (openAIToAnthropic) Response(body []byte) ([]byte, Usage, error) {
-	if !gjson.ValidBytes(body) {
-		return nil, Usage{}, &APIError{Status: 502, Type: TypeUpstream, Code: "bad_upstream_response", Message: "provider returned a body that is not JSON"}
-	}
-	root := gjson.ParseBytes(body)
-	if root.Get("type").Str == "error" {
-		e := root.Get("error")
-		return nil, Usage{}, anthropicAPIError(502, "", e.Get("type").Str, e.Get("message").Str)
-	}
-	var u anthropicUsage
-	u.read(root.Get("usage"))
-	usage := u.openAI()
-
-	var text strings.Builder
-	hasText := false
-	var calls []gjson.Result
-	for _, b := range root.Get("content").Array() {
-		switch b.Get("type").Str {
-		case "text":
-			text.WriteString(b.Get("text").Str)
-			hasText = true
-		case "tool_use":
-			calls = append(calls, b)
-			// Thinking blocks are left out: reasoning output is a later issue.
-		}
-	}
-
-	id := root.Get("id").String()
-	if id == "" {
-		h := chunkHeader{}
-		h.fill()
-		id = h.ID
-	}
-	out := make([]byte, 0, len(body)+256)
-	out = append(out, `{"id":`...)
-	out = appendJSONString(out, id)
-	out = append(out, `,"object":"chat.completion","created":`...)
-	out = strconv.AppendInt(out, time.Now().Unix(), 10)
-	out = append(out, `,"model":`...)
-	out = appendJSONString(out, root.Get("model").String())
-	out = append(out, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
-	if hasText {
-		out = appendJSONString(out, text.String())
-	} else {
-		out = append(out, "null"...)
-	}
-	if len(calls) > 0 {
-		out = append(out, `,"tool_calls":[`...)
-		var args bytes.Buffer
-		for i, c := range calls {
-			if i > 0 {
-				out = append(out, ',')
-			}
-			out = append(out, `{"id":`...)
-			out = appendJSONString(out, c.Get("id").String())
-			out = append(out, `,"type":"function","function":{"name":`...)
-			out = appendJSONString(out, c.Get("name").String())
-			out = append(out, `,"arguments":`...)
-			args.Reset()
-			if in := c.Get("input"); in.IsObject() && json.Compact(&args, []byte(in.Raw)) == nil {
-				out = appendJSONString(out, args.String())
-			} else {
-				out = append(out, `"{}"`...)
-			}
-			out = append(out, "}}"...)
-		}
-		out = append(out, ']')
-	}
-	out = append(out, `},"logprobs":null,"finish_reason":"`...)
-	out = append(out, anthropicFinishReason(root.Get("stop_reason").Str)...)
-	out = append(out, `"}],"usage":`...)
-	out = appendUsage(out, usage)
-	out = append(out, '}')
-	return out, usage, nil
-}
-
-func (openAIToAnthropic) Error(status int, retryAfter string, body []byte) *APIError {
-	return anthropicAPIError(status, retryAfter, gjson.GetBytes(body, "error.type").Str, upstreamMessage(body))
-}
-
-// anthropicAPIError maps an Anthropic error type (or, for unknown types, the
-// HTTP status) to the error the client sees. The type wins because it is
-// what Anthropic documents, and it is all a mid-stream error event carries.
-func anthropicAPIError(status int, retryAfter, typ, msg string) *APIError {
-	switch typ {
-	case "rate_limit_error":
-		status = 429
-	case "overloaded_error":
-		status = 529
-	case "authentication_error":
-		status = 401
-	case "permission_error":
-		status = 403
-	case "timeout_error":
-		status = 504
-	case "api_error":
-		if status < 500 {
-			status = 500
-		}
-	}
-	e := UpstreamError(status, retryAfter, msg)
-	if typ == "invalid_request_error" && strings.Contains(strings.ToLower(msg), "prompt is too long") {
-		e.Status, e.Type, e.Code = 400, TypeInvalidRequest, "context_length_exceeded"
-	}
-	return e
-}
-
-// anthropicUsage holds Anthropic's counters; input_tokens excludes cached
-// and cache-written tokens, which OpenAI counts as prompt tokens.
-type anthropicUsage struct {
-	input, cacheRead, cacheWrite, output int64
-}
-
-// read overwrites the counters u carries; message_delta counts are cumulative.
-func (a *anthropicUsage) read(u gjson.Result) {
-	if !u.IsObject() {
-		return
-	}
-	set := func(dst *int64, r gjson.Result) {
-		if r.Type == gjson.Number {
-			*dst = r.Int()
-		}
-	}
-	set(&a.input, u.Get("input_tokens"))
-	set(&a.cacheRead, u.Get("cache_read_input_tokens"))
-	set(&a.cacheWrite, u.Get("cache_creation_input_tokens"))
-	set(&a.output, u.Get("output_tokens"))
-}
-
-func (a anthropicUsage) openAI() Usage {
-	return Usage{
-		PromptTokens:     a.input + a.cacheRead + a.cacheWrite,
-		CompletionTokens: a.output,
-		CachedTokens:     a.cacheRead,
-		CacheWriteTokens: a.cacheWrite,
-	}
-}
-
 func (openAIToAnthropic) NewStream(opts StreamOptions) StreamTranslator {
-	return &anthropicStream{opts: opts}
+	return &anthropicStream{opts: opts, excludeReasoning: opts.ExcludeReasoning}
 }
 
 var _ Translator = openAIToAnthropic{}

@@ -17,7 +17,12 @@ type anthropicStream struct {
 	hdr    chunkHeader
 	prefix []byte // every chunk's bytes up to `"choices":[`, set by message_start
 	tools  []anthropicToolBlock
+	thinks []anthropicToolBlock // thinking blocks and their reasoning_details index
 	usage  anthropicUsage
+
+	// excludeReasoning leaves reasoning out of the chunks (OpenRouter's
+	// reasoning.exclude); its tokens are still counted.
+	excludeReasoning bool
 
 	started  bool // message_start was seen
 	finished bool // a finish_reason chunk was sent
@@ -26,7 +31,8 @@ type anthropicStream struct {
 }
 
 // anthropicToolBlock ties a content block to its OpenAI tool call index,
-// which counts tool blocks only.
+// which counts tool blocks only, or to its reasoning_details index, which
+// counts thinking blocks only.
 type anthropicToolBlock struct {
 	block int64
 	index int
@@ -129,9 +135,21 @@ func (s *anthropicStream) event(dst, data []byte) []byte {
 			dst = appendRawString(dst, cb.Get("name"))
 			dst = append(dst, `,"arguments":""}}]}`...)
 			dst = closeDelta(dst)
+		case "thinking":
+			i := s.thinkIndex(root.Get("index").Int())
+			if t := cb.Get("thinking"); t.Type == gjson.String && t.Str != "" {
+				dst = s.appendThinking(dst, i, t)
+			}
+		case "redacted_thinking":
+			i := s.thinkIndex(root.Get("index").Int())
+			if !s.excludeReasoning {
+				dst = s.openDelta(dst)
+				dst = append(dst, `{"reasoning_details":[{"type":"reasoning.encrypted","data":`...)
+				dst = appendRawString(dst, cb.Get("data"))
+				dst = appendDetailTail(dst, i)
+			}
 		}
 		// The streamed input starts as {} here and arrives in input_json_delta.
-		// Thinking blocks are skipped: reasoning output is a later issue.
 	case "content_block_delta":
 		d := root.Get("delta")
 		switch d.Get("type").Str {
@@ -152,9 +170,21 @@ func (s *anthropicStream) event(dst, data []byte) []byte {
 			dst = append(dst, pj.Raw...) // already a JSON string literal
 			dst = append(dst, "}}]}"...)
 			dst = closeDelta(dst)
+		case "thinking_delta":
+			if t := d.Get("thinking"); t.Type == gjson.String && t.Str != "" {
+				dst = s.appendThinking(dst, s.thinkIndex(root.Get("index").Int()), t)
+			}
+		case "signature_delta":
+			sig := d.Get("signature")
+			if sig.Type != gjson.String || sig.Str == "" || s.excludeReasoning {
+				return dst
+			}
+			dst = s.openDelta(dst)
+			dst = append(dst, `{"reasoning_details":[{"type":"reasoning.text","text":"","signature":`...)
+			dst = append(dst, sig.Raw...)
+			dst = appendDetailTail(dst, s.thinkIndex(root.Get("index").Int()))
 		}
-		// thinking_delta and signature_delta: reasoning output is a later
-		// issue; citations_delta has no OpenAI chunk counterpart.
+		// citations_delta has no OpenAI chunk counterpart.
 	case "message_delta":
 		s.usage.read(root.Get("usage"))
 		if sr := root.Get("delta.stop_reason"); sr.Type == gjson.String {
@@ -174,6 +204,41 @@ func (s *anthropicStream) toolIndex(block int64) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// thinkIndex returns the reasoning_details index of a thinking block,
+// numbering blocks in the order they start.
+func (s *anthropicStream) thinkIndex(block int64) int {
+	for i := len(s.thinks) - 1; i >= 0; i-- {
+		if s.thinks[i].block == block {
+			return s.thinks[i].index
+		}
+	}
+	i := len(s.thinks)
+	s.thinks = append(s.thinks, anthropicToolBlock{block: block, index: i})
+	return i
+}
+
+// appendThinking emits a piece of thinking text twice, as OpenRouter does:
+// as delta.reasoning and as a reasoning.text entry of delta.reasoning_details.
+func (s *anthropicStream) appendThinking(dst []byte, index int, text gjson.Result) []byte {
+	if s.excludeReasoning {
+		return dst
+	}
+	dst = s.openDelta(dst)
+	dst = append(dst, `{"reasoning":`...)
+	dst = append(dst, text.Raw...) // already a JSON string literal
+	dst = append(dst, `,"reasoning_details":[{"type":"reasoning.text","text":`...)
+	dst = append(dst, text.Raw...)
+	return appendDetailTail(dst, index)
+}
+
+// appendDetailTail closes a one-entry reasoning_details delta and its chunk.
+func appendDetailTail(dst []byte, index int) []byte {
+	dst = append(dst, `,"format":"`+anthropicReasoningFormat+`","index":`...)
+	dst = strconv.AppendInt(dst, int64(index), 10)
+	dst = append(dst, "}]}"...)
+	return closeDelta(dst)
 }
 
 // openDelta starts a chunk up to its delta object.

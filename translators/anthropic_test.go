@@ -3,10 +3,13 @@ package translators
 import (
 	"bytes"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidwall/gjson"
 )
@@ -129,7 +132,27 @@ func TestAnthropicRequestErrors(t *testing.T) {
 		{"only system", `{"messages":[{"role":"system","content":"be nice"}]}`, "invalid_messages", "at least one user or assistant message"},
 		{"n above one", `{"n":2,"messages":[` + user + `]}`, "unsupported_parameter", "'n' other than 1 is not supported"},
 		{"logprobs", `{"logprobs":true,"messages":[` + user + `]}`, "unsupported_parameter", "'logprobs' is not supported"},
-		{"json schema output", `{"response_format":{"type":"json_schema"},"messages":[` + user + `]}`, "unsupported_parameter", `'response_format' of type "json_schema"`},
+		{"json schema without schema", `{"response_format":{"type":"json_schema"},"messages":[` + user + `]}`, "invalid_value", "'response_format.json_schema.schema' must be a JSON Schema object"},
+		{"json schema not object", `{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":"any"}},"messages":[` + user + `]}`, "invalid_value", "'response_format.json_schema.schema' must be a JSON Schema object"},
+		{"unknown response_format", `{"response_format":{"type":"regex"},"messages":[` + user + `]}`, "unsupported_parameter", `'response_format' of type "regex" is not supported by Anthropic models`},
+		{"reasoning not object", `{"reasoning":"high","messages":[` + user + `]}`, "invalid_value", "'reasoning' must be an object"},
+		{"effort and budget", `{"reasoning":{"effort":"high","max_tokens":2000},"messages":[` + user + `]}`, "invalid_value", "'reasoning.effort' and 'reasoning.max_tokens' are mutually exclusive"},
+		{"unknown effort", `{"reasoning_effort":"extreme","messages":[` + user + `]}`, "invalid_value", `'reasoning_effort' must be one of none, minimal, low, medium, high, xhigh: got "extreme"`},
+		{"numeric effort", `{"reasoning":{"effort":3},"messages":[` + user + `]}`, "invalid_value", "'reasoning.effort' must be one of none, minimal, low, medium, high, xhigh: got 3"},
+		{"zero reasoning budget", `{"reasoning":{"max_tokens":0},"messages":[` + user + `]}`, "invalid_value", "'reasoning.max_tokens' must be a positive integer"},
+		{"forced tool with thinking", `{"reasoning_effort":"low","tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required","messages":[` + user + `]}`, "unsupported_parameter", "'tool_choice' that forces a tool call cannot be combined with reasoning"},
+		{"named tool with thinking", `{"reasoning":{"enabled":true},"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"f"}},"messages":[` + user + `]}`, "unsupported_parameter", "extended thinking allows only auto and none"},
+		{"temperature above 2", `{"temperature":2.5,"messages":[` + user + `]}`, "invalid_value", "'temperature' must be between 0 and 2"},
+		{"negative temperature", `{"temperature":-0.1,"messages":[` + user + `]}`, "invalid_value", "'temperature' must be between 0 and 2"},
+		{"cache_control not object", `{"messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":"ephemeral"}]}]}`, "invalid_value", "messages[0].content[0].cache_control must be an object"},
+		{"message cache_control not object", `{"messages":[{"role":"user","content":"hi","cache_control":true}]}`, "invalid_value", "messages[0].cache_control must be an object"},
+		{"tool cache_control not object", `{"tools":[{"type":"function","function":{"name":"f"},"cache_control":1}],"messages":[` + user + `]}`, "invalid_value", "tools[0].cache_control must be an object"},
+		{"bmp image", `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/bmp;base64,Qk0="}}]}]}`, "unsupported_parameter", `image type "image/bmp" is not supported by Anthropic models (jpeg, png, gif and webp are)`},
+		{"reasoning_details not array", `{"messages":[` + user + `,{"role":"assistant","content":"x","reasoning_details":{"type":"reasoning.text"}}]}`, "invalid_messages", "messages[1].reasoning_details must be an array"},
+		{"encrypted without data", `{"messages":[` + user + `,{"role":"assistant","content":"x","reasoning_details":[{"type":"reasoning.encrypted","format":"anthropic-claude-v1"}]}]}`, "invalid_messages", "messages[1].reasoning_details[0]: reasoning.encrypted needs a string 'data'"},
+		{"required parameter dropped", `{"seed":7,"frequency_penalty":0.1,"provider":{"require_parameters":true},"messages":[` + user + `]}`, "unsupported_parameter", "provider schema anthropic cannot honour: frequency_penalty, seed (provider.require_parameters is set)"},
+		{"required temperature with thinking", `{"temperature":0.2,"reasoning_effort":"low","provider":{"require_parameters":true},"messages":[` + user + `]}`, "unsupported_parameter", "cannot honour: temperature (provider.require_parameters is set)"},
+		{"required temperature above one", `{"temperature":1.5,"provider":{"require_parameters":true},"messages":[` + user + `]}`, "unsupported_parameter", "cannot honour: temperature (provider.require_parameters is set)"},
 		{"audio output", `{"audio":{"voice":"alloy"},"messages":[` + user + `]}`, "unsupported_parameter", "'audio' output"},
 		{"zero max_tokens", `{"max_tokens":0,"messages":[` + user + `]}`, "invalid_value", "'max_tokens' must be a positive integer"},
 		{"fractional max_completion_tokens", `{"max_completion_tokens":1.5,"messages":[` + user + `]}`, "invalid_value", "'max_completion_tokens' must be a positive integer"},
@@ -191,6 +214,11 @@ func TestAnthropicResponseGolden(t *testing.T) {
 		{"text", Usage{PromptTokens: 27, CompletionTokens: 41}},
 		{"tool_use", Usage{PromptTokens: 412, CompletionTokens: 93}},
 		{"cache_usage", Usage{PromptTokens: 14 + 1840 + 312, CompletionTokens: 22, CachedTokens: 1840, CacheWriteTokens: 312}},
+		{"thinking", Usage{PromptTokens: 46, CompletionTokens: 112}},
+		{"thinking_redacted", Usage{PromptTokens: 92, CompletionTokens: 187}},
+		{"thinking_tool_use", Usage{PromptTokens: 528, CompletionTokens: 164}},
+		{"thinking_tool_result", Usage{PromptTokens: 742, CompletionTokens: 31}},
+		{"structured_output", Usage{PromptTokens: 187, CompletionTokens: 38}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -360,6 +388,13 @@ func TestAnthropicStreamGolden(t *testing.T) {
 		{name: "text_stream", transcript: "text_stream", usage: true, wantUsage: Usage{PromptTokens: 18, CompletionTokens: 24}},
 		{name: "text_stream.no_usage", transcript: "text_stream", wantUsage: Usage{PromptTokens: 18, CompletionTokens: 24}},
 		{name: "tool_use_stream", transcript: "tool_use_stream", usage: true, wantUsage: Usage{PromptTokens: 472, CompletionTokens: 118}},
+		{name: "thinking_stream", transcript: "thinking_stream", usage: true, wantUsage: Usage{PromptTokens: 46, CompletionTokens: 109}},
+		{name: "thinking_tool_use_stream", transcript: "thinking_tool_use_stream", usage: true, wantUsage: Usage{PromptTokens: 528, CompletionTokens: 158}},
+		{name: "structured_output_stream", transcript: "structured_output_stream", wantUsage: Usage{PromptTokens: 187, CompletionTokens: 38}},
+		{
+			name: "cache_usage_stream", transcript: "cache_usage_stream", usage: true,
+			wantUsage: Usage{PromptTokens: 14 + 1840 + 312, CompletionTokens: 22, CachedTokens: 1840, CacheWriteTokens: 312},
+		},
 		{
 			name: "stream_overloaded", transcript: "stream_overloaded", usage: true,
 			wantUsage: Usage{PromptTokens: 35, CompletionTokens: 1}, wantErr: "provider_overloaded", wantErrMsg: "Overloaded",
@@ -499,6 +534,285 @@ func TestAnthropicStreamEventTooLarge(t *testing.T) {
 	}
 }
 
+// TestAnthropicRequestParams pins what a request sends for reasoning and
+// sampling, and which parameters it reports as dropped.
+func TestAnthropicRequestParams(t *testing.T) {
+	const user = `"messages":[{"role":"user","content":"hi"}]`
+	tests := []struct {
+		name        string
+		body        string
+		wantBudget  int64 // 0: no thinking block
+		wantMax     int64
+		wantTemp    string // raw temperature sent, "" for none
+		wantDropped []string
+	}{
+		{name: "no reasoning", body: `{` + user + `}`, wantMax: 4096},
+		{name: "effort none", body: `{"reasoning_effort":"none",` + user + `}`, wantMax: 4096},
+		{name: "minimal effort", body: `{"reasoning_effort":"minimal",` + user + `}`, wantBudget: 1024, wantMax: 1024 + 4096},
+		{name: "medium effort", body: `{"reasoning_effort":"medium",` + user + `}`, wantBudget: 8192, wantMax: 8192 + 4096},
+		{name: "high effort", body: `{"reasoning":{"effort":"high"},` + user + `}`, wantBudget: 16384, wantMax: 16384 + 4096},
+		{name: "xhigh effort", body: `{"reasoning":{"effort":"xhigh"},` + user + `}`, wantBudget: 32000, wantMax: 32000 + 4096},
+		{name: "effort share of max_tokens", body: `{"reasoning_effort":"medium","max_tokens":20000,` + user + `}`, wantBudget: 10000, wantMax: 20000},
+		{name: "effort share capped", body: `{"reasoning_effort":"high","max_tokens":64000,` + user + `}`, wantBudget: 32000, wantMax: 64000},
+		{name: "effort below minimum raises max_tokens", body: `{"reasoning_effort":"low","max_tokens":500,` + user + `}`, wantBudget: 1024, wantMax: 1524},
+		{name: "reasoning effort wins over reasoning_effort", body: `{"reasoning_effort":"high","reasoning":{"effort":"minimal"},` + user + `}`, wantBudget: 1024, wantMax: 1024 + 4096},
+		{name: "budget under max_tokens", body: `{"reasoning":{"max_tokens":2000},"max_completion_tokens":8000,` + user + `}`, wantBudget: 2000, wantMax: 8000},
+		{name: "budget raised to minimum", body: `{"reasoning":{"max_tokens":100},` + user + `}`, wantBudget: 1024, wantMax: 1024 + 4096},
+		{name: "enabled alone is medium", body: `{"reasoning":{"enabled":true},` + user + `}`, wantBudget: 8192, wantMax: 8192 + 4096},
+		{name: "enabled false wins", body: `{"reasoning":{"enabled":false,"effort":"high"},` + user + `}`, wantMax: 4096},
+		{name: "exclude alone enables nothing", body: `{"reasoning":{"exclude":true},` + user + `}`, wantMax: 4096},
+		{name: "temperature kept", body: `{"temperature":0.3,` + user + `}`, wantMax: 4096, wantTemp: "0.3"},
+		{name: "temperature clamped to one", body: `{"temperature":1.7,` + user + `}`, wantMax: 4096, wantTemp: "1", wantDropped: []string{"temperature"}},
+		{
+			name: "thinking drops sampling", body: `{"reasoning_effort":"low","temperature":0.5,"top_k":5,"top_p":0.5,` + user + `}`,
+			wantBudget: 2048, wantMax: 2048 + 4096, wantDropped: []string{"temperature", "top_p", "top_k"},
+		},
+		{name: "thinking keeps temperature one", body: `{"reasoning_effort":"low","temperature":1,"top_p":0.95,` + user + `}`, wantBudget: 2048, wantMax: 2048 + 4096},
+		{
+			name: "unsupported parameters", body: `{"frequency_penalty":0.5,"presence_penalty":0.1,"seed":1,"logit_bias":{"5":1},"top_logprobs":2,"service_tier":"flex","metadata":{"a":"b"},"parallel_tool_calls":true,` + user + `}`,
+			wantMax: 4096, wantDropped: []string{"frequency_penalty", "presence_penalty", "seed", "logit_bias", "top_logprobs", "service_tier", "metadata"},
+		},
+		{name: "null parameters are not set", body: `{"seed":null,"frequency_penalty":null,"temperature":null,` + user + `}`, wantMax: 4096},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := openAIToAnthropic{}.Request([]byte(tc.body), anthropicTarget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := gjson.ParseBytes(req.Body)
+			if got := b.Get("thinking.budget_tokens").Int(); got != tc.wantBudget || b.Get("thinking").Exists() != (tc.wantBudget > 0) {
+				t.Errorf("thinking %s, want budget %d", b.Get("thinking").Raw, tc.wantBudget)
+			}
+			if tc.wantBudget > 0 && b.Get("thinking.type").Str != "enabled" {
+				t.Errorf("thinking type %q, want enabled", b.Get("thinking.type").Str)
+			}
+			if got := b.Get("max_tokens").Int(); got != tc.wantMax {
+				t.Errorf("max_tokens %d, want %d", got, tc.wantMax)
+			}
+			if got := b.Get("temperature").Raw; got != tc.wantTemp {
+				t.Errorf("temperature %q, want %q", got, tc.wantTemp)
+			}
+			if strings.Join(req.Dropped, ",") != strings.Join(tc.wantDropped, ",") {
+				t.Errorf("dropped %q, want %q", req.Dropped, tc.wantDropped)
+			}
+		})
+	}
+}
+
+func TestAnthropicRetryAfter(t *testing.T) {
+	now := time.Date(2025, 11, 11, 14, 7, 12, 0, time.UTC)
+	rateLimited := readTranscript(t, "anthropic", "error_429").header
+	tests := []struct {
+		name   string
+		header http.Header
+		want   string
+	}{
+		{"retry-after wins", rateLimited, "17"},
+		{"input tokens exhausted", withoutHeader(rateLimited, "retry-after"), "17"},
+		{"latest exhausted reset", http.Header{
+			"Anthropic-Ratelimit-Requests-Remaining":      {"0"},
+			"Anthropic-Ratelimit-Requests-Reset":          {"2025-11-11T14:07:20Z"},
+			"Anthropic-Ratelimit-Output-Tokens-Remaining": {"0"},
+			"Anthropic-Ratelimit-Output-Tokens-Reset":     {"2025-11-11T14:07:42.5Z"},
+			"Anthropic-Ratelimit-Tokens-Remaining":        {"100"},
+			"Anthropic-Ratelimit-Tokens-Reset":            {"2025-11-11T14:09:00Z"},
+		}, "31"},
+		{"reset already passed", http.Header{
+			"Anthropic-Ratelimit-Requests-Remaining": {"0"},
+			"Anthropic-Ratelimit-Requests-Reset":     {"2025-11-11T14:07:00Z"},
+		}, "1"},
+		{"nothing exhausted", withoutHeader(readTranscript(t, "anthropic", "text").header, "retry-after"), ""},
+		{"unparsable reset", http.Header{
+			"Anthropic-Ratelimit-Requests-Remaining": {"0"},
+			"Anthropic-Ratelimit-Requests-Reset":     {"soon"},
+		}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := (openAIToAnthropic{}).RetryAfter(tc.header.Get, now); got != tc.want {
+				t.Errorf("RetryAfter %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func withoutHeader(h http.Header, key string) http.Header {
+	h = h.Clone()
+	h.Del(key)
+	return h
+}
+
+// TestAnthropicExcludeReasoning covers reasoning.exclude: thinking is left
+// out of the answer, streamed or not, while its tokens are still counted.
+func TestAnthropicExcludeReasoning(t *testing.T) {
+	for _, name := range []string{"thinking", "thinking_redacted", "thinking_tool_use"} {
+		t.Run(name, func(t *testing.T) {
+			body := readTranscript(t, "anthropic", name).body
+			full, fullUsage, err := anthropicResponse(body, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, usage, err := anthropicResponse(body, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := gjson.GetBytes(out, "choices.0.message")
+			if m.Get("reasoning").Exists() || m.Get("reasoning_details").Exists() {
+				t.Errorf("reasoning not excluded: %s", m.Raw)
+			}
+			if usage != fullUsage || m.Get("content").Raw != gjson.GetBytes(full, "choices.0.message.content").Raw {
+				t.Errorf("usage %+v content %s, want %+v %s", usage, m.Get("content").Raw, fullUsage, gjson.GetBytes(full, "choices.0.message.content").Raw)
+			}
+		})
+	}
+	for _, name := range []string{"thinking_stream", "thinking_tool_use_stream"} {
+		t.Run(name, func(t *testing.T) {
+			body := readTranscript(t, "anthropic", name).body
+			st := &anthropicStream{opts: StreamOptions{IncludeUsage: true}, excludeReasoning: true}
+			out := st.Finish(st.Translate(nil, body))
+			checkSSE(t, out)
+			if bytes.Contains(out, []byte(`"reasoning":`)) || bytes.Contains(out, []byte(`"reasoning_details"`)) {
+				t.Errorf("reasoning not excluded:\n%s", out)
+			}
+			_, full := runStream(openAIToAnthropic{}, StreamOptions{IncludeUsage: true}, body, whole)
+			if st.Usage() != full || !bytes.Contains(out, []byte(`"completion_tokens":`+strconv.FormatInt(full.CompletionTokens, 10))) {
+				t.Errorf("usage %+v, want %+v", st.Usage(), full)
+			}
+		})
+	}
+}
+
+// TestAnthropicStreamReasoning accumulates the streamed reasoning the way a
+// client does and checks it matches the transcript: text, signature, index.
+func TestAnthropicStreamReasoning(t *testing.T) {
+	body := readTranscript(t, "anthropic", "thinking_stream").body
+	out, _ := runStream(openAIToAnthropic{}, StreamOptions{}, body, byteByByte)
+	var reasoning, detailText, signature strings.Builder
+	for _, ev := range bytes.Split(out, []byte("\n\n")) {
+		data, _ := bytes.CutPrefix(ev, []byte("data: "))
+		d := gjson.GetBytes(data, "choices.0.delta")
+		reasoning.WriteString(d.Get("reasoning").Str)
+		for _, rd := range d.Get("reasoning_details").Array() {
+			if rd.Get("index").Int() != 0 || rd.Get("type").Str != "reasoning.text" || rd.Get("format").Str != "anthropic-claude-v1" {
+				t.Errorf("unexpected detail %s", rd.Raw)
+			}
+			detailText.WriteString(rd.Get("text").Str)
+			signature.WriteString(rd.Get("signature").Str)
+		}
+	}
+	var wantText, wantSig string
+	for _, d := range anthropicSSEData(body) {
+		wantText += gjson.Get(d, "delta.thinking").Str
+		wantSig += gjson.Get(d, "delta.signature").Str
+	}
+	if reasoning.String() != wantText || detailText.String() != wantText || signature.String() != wantSig || wantSig == "" {
+		t.Errorf("reasoning %q details %q signature %q, want %q %q", reasoning.String(), detailText.String(), signature.String(), wantText, wantSig)
+	}
+}
+
+// anthropicSSEData returns the data payloads of an SSE body.
+func anthropicSSEData(body []byte) []string {
+	var out []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if d, ok := strings.CutPrefix(line, "data: "); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// TestAnthropicReasoningRoundTrip feeds the reasoning a response returned
+// back as the next turn's assistant message and checks Anthropic gets the
+// very thinking blocks it sent, signatures and order included.
+func TestAnthropicReasoningRoundTrip(t *testing.T) {
+	for _, name := range []string{"thinking", "thinking_redacted", "thinking_tool_use"} {
+		t.Run(name, func(t *testing.T) {
+			upstream := readTranscript(t, "anthropic", name).body
+			resp, _, err := openAIToAnthropic{}.Response(upstream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := gjson.GetBytes(resp, "choices.0.message").Raw
+			body := `{"messages":[{"role":"user","content":"q"},` + msg + `,{"role":"user","content":"next"}],"reasoning_effort":"low"}`
+			if gjson.Get(msg, "tool_calls").Exists() {
+				id := gjson.Get(msg, "tool_calls.0.id").Str
+				body = `{"messages":[{"role":"user","content":"q"},` + msg + `,{"role":"tool","tool_call_id":"` + id + `","content":"18C"}],"tools":[{"type":"function","function":{"name":"get_weather"}}],"reasoning_effort":"low"}`
+			}
+			req, err := openAIToAnthropic{}.Request([]byte(body), anthropicTarget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent := gjson.GetBytes(req.Body, "messages.1.content").Array()
+			var want []gjson.Result
+			for _, b := range gjson.GetBytes(upstream, "content").Array() {
+				if typ := b.Get("type").Str; typ == "thinking" || typ == "redacted_thinking" {
+					want = append(want, b)
+				}
+			}
+			if len(sent) < len(want) {
+				t.Fatalf("sent %d blocks, want at least %d thinking blocks", len(sent), len(want))
+			}
+			for i, w := range want {
+				if sent[i].Raw != w.Raw {
+					t.Errorf("block %d: sent %s, want %s", i, sent[i].Raw, w.Raw)
+				}
+			}
+		})
+	}
+}
+
+func FuzzAnthropicResponse(f *testing.F) {
+	for _, b := range transcriptBodies(f, "anthropic") {
+		f.Add(b)
+	}
+	f.Add([]byte(`{"content":[{"type":"thinking","thinking":7,"signature":null},{"type":"redacted_thinking"},{"type":"tool_use","input":"x"}],"usage":{"output_tokens":"9"}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		orig := bytes.Clone(body)
+		out, _, err := openAIToAnthropic{}.Response(body)
+		if !bytes.Equal(body, orig) {
+			t.Fatal("Response modified its input")
+		}
+		if err != nil {
+			var ae *APIError
+			if !errors.As(err, &ae) {
+				t.Fatalf("error %v is not an *APIError", err)
+			}
+			return
+		}
+		if !gjson.ValidBytes(out) || !gjson.GetBytes(out, "choices.0.message").IsObject() {
+			t.Fatalf("not a chat.completion: %s", out)
+		}
+	})
+}
+
+func FuzzAnthropicRequest(f *testing.F) {
+	for _, name := range goldenCases(f, "openai_anthropic") {
+		in, err := os.ReadFile(filepath.Join(testdata, "openai_anthropic", name+".in.json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(in)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		orig := bytes.Clone(body)
+		req, err := openAIToAnthropic{}.Request(body, anthropicTarget)
+		if !bytes.Equal(body, orig) {
+			t.Fatal("Request modified its input")
+		}
+		if err != nil {
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Status != 400 {
+				t.Fatalf("error %v, want a 400 *APIError", err)
+			}
+			return
+		}
+		if !gjson.ValidBytes(req.Body) {
+			t.Fatalf("request body is not JSON: %s", req.Body)
+		}
+	})
+}
+
 func FuzzAnthropicStream(f *testing.F) {
 	for i, b := range transcriptBodies(f, "anthropic") {
 		f.Add(b, uint64(i), i%2 == 0)
@@ -567,5 +881,48 @@ func BenchmarkAnthropicStreamTranscript(b *testing.B) {
 	for b.Loop() {
 		st := openAIToAnthropic{}.NewStream(StreamOptions{IncludeUsage: true})
 		dst = st.Finish(st.Translate(dst[:0], body))
+	}
+}
+
+func BenchmarkAnthropicRequestThinkingTools(b *testing.B) {
+	in, err := os.ReadFile(filepath.Join(testdata, "openai_anthropic", "thinking_tool_turn2.in.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, err := (openAIToAnthropic{}).Request(in, anthropicTarget); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAnthropicResponseThinking(b *testing.B) {
+	body := readTranscript(b, "anthropic", "thinking_tool_use").body
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, _, err := (openAIToAnthropic{}).Response(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAnthropicStreamThinkingDelta measures one thinking_delta event
+// in steady state: a reasoning chunk with its reasoning_details entry out.
+func BenchmarkAnthropicStreamThinkingDelta(b *testing.B) {
+	st := openAIToAnthropic{}.NewStream(StreamOptions{IncludeUsage: true})
+	start := readTranscript(b, "anthropic", "thinking_stream").body
+	start = start[:bytes.Index(start, []byte("event: content_block_delta"))]
+	ev := []byte("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\" so 17 × 20 = 340, plus 17 × 4 = 68,\"}}\n\n")
+	dst := st.Translate(nil, start)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(ev)))
+	for b.Loop() {
+		dst = st.Translate(dst[:0], ev)
+	}
+	if !bytes.Contains(dst, []byte(`"reasoning":" so 17`)) {
+		b.Fatalf("unexpected chunk %s", dst)
 	}
 }

@@ -12,6 +12,9 @@ const (
 	// anthropicDefaultMaxTokens fills max_tokens, which Anthropic requires
 	// and OpenAI clients usually leave out.
 	anthropicDefaultMaxTokens = 4096
+	// anthropicReasoningFormat tags reasoning_details whose signatures only
+	// Claude can verify, as OpenRouter does.
+	anthropicReasoningFormat = "anthropic-claude-v1"
 )
 
 type anthropicRequest struct {
@@ -22,6 +25,8 @@ type anthropicRequest struct {
 	Messages      []anthropicMessage   `json:"messages"`
 	Tools         []anthropicTool      `json:"tools,omitempty"`
 	ToolChoice    *anthropicToolChoice `json:"tool_choice,omitempty"`
+	Thinking      *anthropicThinking   `json:"thinking,omitempty"`
+	OutputConfig  *anthropicOutput     `json:"output_config,omitempty"`
 	Temperature   json.RawMessage      `json:"temperature,omitempty"`
 	TopP          json.RawMessage      `json:"top_p,omitempty"`
 	TopK          json.RawMessage      `json:"top_k,omitempty"`
@@ -36,10 +41,16 @@ type anthropicMessage struct {
 	Content any `json:"content"`
 }
 
-// anthropicBlock is one content block: text, image, tool_use or tool_result.
+// anthropicBlock is one content block: text, image, tool_use, tool_result,
+// thinking or redacted_thinking.
 type anthropicBlock struct {
-	Type      string                `json:"type"`
-	Text      string                `json:"text,omitempty"`
+	Type string `json:"type"`
+	Text string `json:"text,omitempty"`
+	// Thinking is the text of a thinking block; a pointer because the field
+	// is required there even when empty.
+	Thinking  *string               `json:"thinking,omitempty"`
+	Signature string                `json:"signature,omitempty"`
+	Data      string                `json:"data,omitempty"` // of a redacted_thinking block
 	Source    *anthropicImageSource `json:"source,omitempty"`
 	ID        string                `json:"id,omitempty"`
 	Name      string                `json:"name,omitempty"`
@@ -47,6 +58,9 @@ type anthropicBlock struct {
 	ToolUseID string                `json:"tool_use_id,omitempty"`
 	// Content of a tool_result: a string or []anthropicBlock.
 	Content any `json:"content,omitempty"`
+	// CacheControl marks a prompt-caching breakpoint, passed through as
+	// the client sent it ({"type":"ephemeral"} with an optional ttl).
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
 }
 
 type anthropicImageSource struct {
@@ -60,6 +74,26 @@ type anthropicTool struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description,omitempty"`
 	InputSchema json.RawMessage `json:"input_schema"`
+	// CacheControl marks a prompt-caching breakpoint after this tool.
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
+}
+
+// anthropicThinking enables extended thinking
+// (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking).
+type anthropicThinking struct {
+	Type         string `json:"type"` // enabled
+	BudgetTokens int64  `json:"budget_tokens"`
+}
+
+// anthropicOutput is output_config; Format asks for JSON outputs matching a
+// schema (https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs).
+type anthropicOutput struct {
+	Format *anthropicOutputFormat `json:"format,omitempty"`
+}
+
+type anthropicOutputFormat struct {
+	Type   string          `json:"type"` // json_schema
+	Schema json.RawMessage `json:"schema"`
 }
 
 type anthropicToolChoice struct {

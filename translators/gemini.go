@@ -1,21 +1,723 @@
 package translators
 
-// openAIToGemini is a placeholder until its translator lands: every call answers 501
-// so a config that names the schema fails loudly, never silently.
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// openAIToGemini translates OpenAI chat completions to the Gemini API of
+// Google AI Studio (https://ai.google.dev/api/generate-content). The body
+// building, response and stream translation are shared with vertex-ai.
 type openAIToGemini struct{}
 
-func (openAIToGemini) Request([]byte, Target) (Request, error) {
-	return Request{}, unimplemented(SchemaGemini)
+func (openAIToGemini) Request(body []byte, t Target) (Request, error) {
+	g, err := buildGemini(body, t.Model, false)
+	if err != nil {
+		return Request{}, err
+	}
+	model := url.PathEscape(strings.TrimPrefix(t.Model, "models/"))
+	out := g.request(googleVersioned(t.PathPrefix, "v1beta") + "/models/" + model + geminiMethod(g.stream))
+	if t.APIKey != "" {
+		out.Headers = append(out.Headers, Header{"x-goog-api-key", t.APIKey})
+	}
+	return out, nil
 }
 
-func (openAIToGemini) Response([]byte) ([]byte, Usage, error) {
-	return nil, Usage{}, unimplemented(SchemaGemini)
-}
+func (openAIToGemini) Response(body []byte) ([]byte, Usage, error) { return geminiResponse(body) }
 
 func (openAIToGemini) Error(status int, retryAfter string, body []byte) *APIError {
-	return UpstreamError(status, retryAfter, upstreamMessage(body))
+	return geminiError(status, retryAfter, body)
 }
 
-func (openAIToGemini) NewStream(StreamOptions) StreamTranslator {
-	return &failedStream{err: unimplemented(SchemaGemini)}
+func (openAIToGemini) NewStream(opts StreamOptions) StreamTranslator {
+	return &geminiStream{opts: opts}
 }
+
+// geminiMethod is the generateContent method and query for a request.
+func geminiMethod(stream bool) string {
+	if stream {
+		return ":streamGenerateContent?alt=sse"
+	}
+	return ":generateContent"
+}
+
+// googleVersioned appends the API version to a base URL path, unless the base URL
+// already names one (https://generativelanguage.googleapis.com/v1beta).
+func googleVersioned(prefix, version string) string {
+	last := prefix[strings.LastIndexByte(prefix, '/')+1:]
+	if len(last) >= 2 && last[0] == 'v' && last[1] >= '0' && last[1] <= '9' {
+		return prefix
+	}
+	return prefix + "/" + version
+}
+
+// geminiBuilt is a translated generateContent body and what the request
+// asked for.
+type geminiBuilt struct {
+	body         []byte
+	stream       bool
+	includeUsage bool
+	dropped      []string
+}
+
+func (g geminiBuilt) request(path string) Request {
+	return Request{
+		Path:         path,
+		Headers:      []Header{{"content-type", "application/json"}},
+		Body:         g.body,
+		Stream:       g.stream,
+		IncludeUsage: g.includeUsage,
+		Dropped:      g.dropped,
+	}
+}
+
+// buildGemini translates an OpenAI request into a generateContent body.
+// vertex makes file URLs carry a MIME type, which Vertex AI requires.
+func buildGemini(body []byte, model string, vertex bool) (geminiBuilt, error) {
+	if err := checkChatRequest(body); err != nil {
+		return geminiBuilt{}, err
+	}
+	root := gjson.ParseBytes(body)
+	var g geminiBuilt
+	var err error
+	if g.dropped, err = geminiDropped(body, root); err != nil {
+		return geminiBuilt{}, err
+	}
+	var req geminiRequest
+	mb := geminiMessageBuilder{vertex: vertex, gen3: geminiGeneration(model) >= 3}
+	if req.SystemInstruction, req.Contents, err = mb.build(root.Get("messages")); err != nil {
+		return geminiBuilt{}, err
+	}
+	decls, err := geminiTools(root.Get("tools"))
+	if err != nil {
+		return geminiBuilt{}, err
+	}
+	if req.ToolConfig, decls, err = geminiToolChoice(root.Get("tool_choice"), decls); err != nil {
+		return geminiBuilt{}, err
+	}
+	if len(decls) > 0 {
+		req.Tools = []geminiTool{{FunctionDeclarations: decls}}
+	}
+	if req.GenerationConfig, err = geminiGenConfig(root, model); err != nil {
+		return geminiBuilt{}, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // prompts keep their <, > and & as sent
+	if err := enc.Encode(&req); err != nil {
+		return geminiBuilt{}, BadRequest("invalid_request", "cannot encode the Gemini request: "+err.Error())
+	}
+	g.body = bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
+	g.stream = root.Get("stream").Type == gjson.True
+	g.includeUsage = g.stream && root.Get("stream_options.include_usage").Type == gjson.True
+	return g, nil
+}
+
+// geminiDropped lists the parameters Gemini cannot honour that the request
+// sets, or rejects them under provider.require_parameters.
+func geminiDropped(body []byte, root gjson.Result) ([]string, error) {
+	var set []string
+	for _, p := range []string{"logit_bias", "top_logprobs", "prediction", "web_search_options", "audio", "service_tier"} {
+		if r := root.Get(p); r.Exists() && r.Type != gjson.Null {
+			set = append(set, p)
+		}
+	}
+	if root.Get("logprobs").Type == gjson.True {
+		set = append(set, "logprobs")
+	}
+	// Gemini decides itself whether to call functions in parallel.
+	if root.Get("parallel_tool_calls").Type == gjson.False {
+		set = append(set, "parallel_tool_calls")
+	}
+	// Gemini contents have no participant names (a legacy function
+	// message's name is its function's, which is kept).
+	for i, m := range root.Get("messages").Array() {
+		if n := m.Get("name"); n.Type == gjson.String && n.Str != "" && m.Get("role").Str != "function" {
+			set = append(set, "messages."+strconv.Itoa(i)+".name")
+			break
+		}
+	}
+	return dropOrReject(body, SchemaGemini, set...)
+}
+
+// geminiMessageBuilder turns OpenAI messages into Gemini contents.
+type geminiMessageBuilder struct {
+	vertex bool
+	gen3   bool
+	// toolNames maps the tool call ids of earlier assistant messages to
+	// their function names: a Gemini functionResponse carries the name.
+	toolNames map[string]string
+	contents  []geminiContent
+}
+
+// add appends parts as a turn, merging with a previous turn of the same
+// role: tool results and the user text after them share one user turn.
+func (b *geminiMessageBuilder) add(role string, parts []geminiPart) {
+	if len(parts) == 0 {
+		return
+	}
+	if n := len(b.contents); n > 0 && b.contents[n-1].Role == role {
+		b.contents[n-1].Parts = append(b.contents[n-1].Parts, parts...)
+		return
+	}
+	b.contents = append(b.contents, geminiContent{Role: role, Parts: parts})
+}
+
+func (b *geminiMessageBuilder) build(msgs gjson.Result) (*geminiContent, []geminiContent, error) {
+	var system []geminiPart
+	for i, m := range msgs.Array() {
+		path := "messages[" + strconv.Itoa(i) + "]"
+		if !m.IsObject() {
+			return nil, nil, BadRequest("invalid_messages", path+" must be an object")
+		}
+		var parts []geminiPart
+		var err error
+		role := m.Get("role").String()
+		switch role {
+		case "system", "developer":
+			if parts, err = geminiTextParts(m.Get("content"), path); err != nil {
+				return nil, nil, err
+			}
+			system = append(system, parts...)
+			continue
+		case "user":
+			parts, err = b.userParts(m.Get("content"), path)
+		case "assistant":
+			parts, err = b.assistantParts(m, path)
+			role = "model"
+		case "tool":
+			parts, err = b.toolResult(m, path)
+			role = "user" // function responses travel in a user turn
+		case "function": // the legacy function-calling result
+			parts, err = b.functionResult(m, path)
+			role = "user"
+		default:
+			return nil, nil, BadRequest("invalid_messages", path+".role: unsupported role "+strconv.Quote(role))
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		b.add(role, parts)
+	}
+	if len(b.contents) == 0 {
+		return nil, nil, BadRequest("invalid_messages", "at least one user or assistant message with content is required")
+	}
+	var sys *geminiContent
+	if len(system) > 0 {
+		sys = &geminiContent{Parts: system}
+	}
+	return sys, b.contents, nil
+}
+
+// geminiTextParts reads content that may only hold text.
+func geminiTextParts(c gjson.Result, path string) ([]geminiPart, error) {
+	blocks, err := textBlocks(c, path)
+	if err != nil {
+		return nil, err
+	}
+	parts := make([]geminiPart, len(blocks))
+	for i, bl := range blocks {
+		parts[i] = geminiPart{Text: bl.Text}
+	}
+	return parts, nil
+}
+
+func (b *geminiMessageBuilder) userParts(c gjson.Result, path string) ([]geminiPart, error) {
+	if !c.IsArray() {
+		return geminiTextParts(c, path)
+	}
+	var out []geminiPart
+	for j, p := range c.Array() {
+		pp := path + ".content[" + strconv.Itoa(j) + "]"
+		// cache_control has no Gemini counterpart: Gemini caches implicitly.
+		switch typ := p.Get("type").String(); typ {
+		case "text":
+			t := p.Get("text")
+			if t.Type != gjson.String {
+				return nil, BadRequest("invalid_messages", pp+": text part needs a string 'text'")
+			}
+			if t.Str != "" {
+				out = append(out, geminiPart{Text: t.Str})
+			}
+		case "image_url":
+			part, err := b.media(p.Get("image_url.url").String(), pp)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, part)
+		case "input_audio":
+			data, format := p.Get("input_audio.data").String(), p.Get("input_audio.format").String()
+			if data == "" || format == "" {
+				return nil, BadRequest("invalid_messages", pp+": input_audio needs 'data' and 'format'")
+			}
+			out = append(out, geminiPart{InlineData: &geminiBlob{MimeType: "audio/" + format, Data: data}})
+		case "file":
+			f := p.Get("file")
+			if fd := f.Get("file_data").String(); fd != "" {
+				blob, err := geminiDataURL(fd, pp)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, geminiPart{InlineData: blob})
+				continue
+			}
+			return nil, BadRequest("unsupported_parameter", pp+": a file part needs 'file_data' (a data: URL); 'file_id' refers to OpenAI's file store, which Gemini cannot read")
+		default:
+			return nil, BadRequest("invalid_messages", pp+": unknown content part type "+strconv.Quote(typ))
+		}
+	}
+	return out, nil
+}
+
+// media maps an image URL to a part: data: URLs inline, https:// and gs://
+// URLs by reference, which Gemini fetches itself. Plain http:// is refused
+// because Gemini does not fetch it.
+func (b *geminiMessageBuilder) media(u, path string) (geminiPart, error) {
+	if strings.HasPrefix(u, "data:") {
+		blob, err := geminiDataURL(u, path)
+		if err != nil {
+			return geminiPart{}, err
+		}
+		return geminiPart{InlineData: blob}, nil
+	}
+	l := strings.ToLower(u)
+	if strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "gs://") {
+		mt := geminiMediaType(l)
+		if mt == "" && b.vertex {
+			mt = "image/jpeg" // Vertex AI requires one; Gemini reads the bytes
+		}
+		return geminiPart{FileData: &geminiFileData{MimeType: mt, FileURI: u}}, nil
+	}
+	if strings.HasPrefix(l, "http://") {
+		return geminiPart{}, BadRequest("invalid_value", path+": Gemini only fetches https:// and gs:// URLs; send this image as https:// or as a data: URL")
+	}
+	return geminiPart{}, BadRequest("invalid_value", path+": image_url.url must be a data: URL, an https:// URL or a gs:// URL")
+}
+
+// geminiDataURL parses a base64 data: URL into an inline blob.
+func geminiDataURL(u, path string) (*geminiBlob, error) {
+	meta, data, ok := strings.Cut(strings.TrimPrefix(u, "data:"), ",")
+	if !ok || !strings.HasSuffix(meta, ";base64") || data == "" {
+		return nil, BadRequest("invalid_value", path+": data URL must be base64 (data:<media type>;base64,...)")
+	}
+	mediaType, _, _ := strings.Cut(meta, ";")
+	if !strings.Contains(mediaType, "/") {
+		return nil, BadRequest("invalid_value", path+": data URL needs a media type such as image/png")
+	}
+	return &geminiBlob{MimeType: mediaType, Data: data}, nil
+}
+
+// geminiMediaType guesses a media type from a URL's file extension; a fixed
+// table, so the result does not depend on the host's MIME database.
+func geminiMediaType(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	ext := u[strings.LastIndexByte(u, '.')+1:]
+	switch ext {
+	case "png":
+		return "image/png"
+	case "jpg", "jpeg":
+		return "image/jpeg"
+	case "webp":
+		return "image/webp"
+	case "gif":
+		return "image/gif"
+	case "heic":
+		return "image/heic"
+	case "heif":
+		return "image/heif"
+	case "pdf":
+		return "application/pdf"
+	}
+	return ""
+}
+
+func (b *geminiMessageBuilder) assistantParts(m gjson.Result, path string) ([]geminiPart, error) {
+	if fc := m.Get("function_call"); fc.Exists() && fc.Type != gjson.Null {
+		return nil, BadRequest("unsupported_parameter", path+": legacy 'function_call' is not supported, use 'tool_calls'")
+	}
+	parts, err := geminiTextParts(m.Get("content"), path)
+	if err != nil {
+		return nil, err
+	}
+	texts := len(parts)
+	bySig, loose := geminiSignatures(m.Get("reasoning_details"))
+	for j, tc := range m.Get("tool_calls").Array() {
+		pp := path + ".tool_calls[" + strconv.Itoa(j) + "]"
+		if typ := tc.Get("type"); typ.Exists() && typ.Str != "function" {
+			return nil, BadRequest("invalid_messages", pp+": unsupported tool call type "+strconv.Quote(typ.String()))
+		}
+		id, name := tc.Get("id").String(), tc.Get("function.name").String()
+		if id == "" || name == "" {
+			return nil, BadRequest("invalid_messages", pp+": tool call needs an id and a function name")
+		}
+		args, err := toolInput(tc.Get("function.arguments"), pp)
+		if err != nil {
+			return nil, err
+		}
+		if b.toolNames == nil {
+			b.toolNames = map[string]string{}
+		}
+		b.toolNames[id] = name
+		parts = append(parts, geminiPart{FunctionCall: &geminiFunctionCall{Name: name, Args: args}, ThoughtSignature: bySig[id]})
+	}
+	// A signature without a tool call id goes where Gemini put it: on the
+	// first function call of the turn, else on its last text part.
+	if len(loose) > 0 {
+		switch {
+		case texts < len(parts) && parts[texts].ThoughtSignature == "":
+			parts[texts].ThoughtSignature = loose[0]
+		case texts > 0 && parts[texts-1].ThoughtSignature == "":
+			parts[texts-1].ThoughtSignature = loose[len(loose)-1]
+		}
+	}
+	if b.gen3 && texts < len(parts) && parts[texts].ThoughtSignature == "" {
+		parts[texts].ThoughtSignature = geminiSkipSignature
+	}
+	return parts, nil
+}
+
+// geminiSignatures reads the thought signatures an assistant message
+// carries back in reasoning_details: by tool call id, and those without.
+// Entries of other providers (another format) are left out.
+func geminiSignatures(details gjson.Result) (map[string]string, []string) {
+	var byID map[string]string
+	var loose []string
+	for _, d := range details.Array() {
+		if d.Get("type").Str != "reasoning.encrypted" {
+			continue // reasoning text is not sent back: Gemini keeps its thoughts in the signature
+		}
+		if f := d.Get("format").Str; f != "" && f != geminiDetailFormat {
+			continue
+		}
+		data := d.Get("data").Str
+		if data == "" {
+			continue
+		}
+		if id := d.Get("id").Str; id != "" {
+			if byID == nil {
+				byID = map[string]string{}
+			}
+			byID[id] = data
+			continue
+		}
+		loose = append(loose, data)
+	}
+	return byID, loose
+}
+
+func (b *geminiMessageBuilder) toolResult(m gjson.Result, path string) ([]geminiPart, error) {
+	id := m.Get("tool_call_id").String()
+	if id == "" {
+		return nil, BadRequest("invalid_messages", path+": tool message needs a 'tool_call_id'")
+	}
+	name, ok := b.toolNames[id]
+	if !ok {
+		return nil, BadRequest("invalid_messages", path+": tool_call_id "+strconv.Quote(id)+" matches no tool call of an earlier assistant message")
+	}
+	return b.functionResponse(name, m.Get("content"), path)
+}
+
+func (b *geminiMessageBuilder) functionResult(m gjson.Result, path string) ([]geminiPart, error) {
+	name := m.Get("name").String()
+	if name == "" {
+		return nil, BadRequest("invalid_messages", path+": function message needs a 'name'")
+	}
+	return b.functionResponse(name, m.Get("content"), path)
+}
+
+// functionResponse wraps a tool result: a JSON object result is the
+// response itself, anything else goes under "output", the key Gemini's
+// documentation uses for a function's output.
+func (b *geminiMessageBuilder) functionResponse(name string, c gjson.Result, path string) ([]geminiPart, error) {
+	text := c.Str
+	if c.Type != gjson.String {
+		blocks, err := textBlocks(c, path)
+		if err != nil {
+			return nil, err
+		}
+		var sb strings.Builder
+		for _, bl := range blocks {
+			sb.WriteString(bl.Text)
+		}
+		text = sb.String()
+	}
+	var resp []byte
+	if t := strings.TrimSpace(text); t != "" && t[0] == '{' && gjson.Valid(t) {
+		resp = []byte(t)
+	} else {
+		resp = appendJSONString([]byte(`{"output":`), text)
+		resp = append(resp, '}')
+	}
+	return []geminiPart{{FunctionResponse: &geminiFunctionResponse{Name: name, Response: resp}}}, nil
+}
+
+func geminiTools(tools gjson.Result) ([]geminiFunctionDeclaration, error) {
+	if !tools.Exists() || tools.Type == gjson.Null {
+		return nil, nil
+	}
+	if !tools.IsArray() {
+		return nil, BadRequest("invalid_value", "'tools' must be an array")
+	}
+	var out []geminiFunctionDeclaration
+	for i, t := range tools.Array() {
+		path := "tools[" + strconv.Itoa(i) + "]"
+		if typ := t.Get("type").String(); typ != "function" {
+			return nil, BadRequest("unsupported_parameter", path+": tool type "+strconv.Quote(typ)+" is not supported, only function")
+		}
+		fn := t.Get("function")
+		name := fn.Get("name").String()
+		if name == "" {
+			return nil, BadRequest("invalid_value", path+".function.name is required")
+		}
+		d := geminiFunctionDeclaration{Name: name, Description: fn.Get("description").String()}
+		if p := fn.Get("parameters"); p.Exists() && p.Type != gjson.Null {
+			if !p.IsObject() {
+				return nil, BadRequest("invalid_value", path+".function.parameters must be a JSON Schema object")
+			}
+			// Gemini rejects an object schema without properties: a
+			// function without arguments declares no parameters.
+			if s := geminiSchema(p); gjson.GetBytes(s, "properties").Exists() || gjson.GetBytes(s, "type").Str != "object" {
+				d.Parameters = s
+			}
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// geminiToolChoice maps tool_choice to a function calling mode. An
+// allowed_tools choice narrows the declared functions (auto) or the
+// functions Gemini may call (required).
+func geminiToolChoice(tc gjson.Result, decls []geminiFunctionDeclaration) (*geminiToolConfig, []geminiFunctionDeclaration, error) {
+	var c *geminiToolConfig
+	mode := func(m string, names ...string) *geminiToolConfig {
+		return &geminiToolConfig{FunctionCallingConfig: geminiFunctionCallingConfig{Mode: m, AllowedFunctionNames: names}}
+	}
+	declared := func(name string) bool {
+		for _, d := range decls {
+			if d.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case !tc.Exists() || tc.Type == gjson.Null:
+		return nil, decls, nil
+	case tc.Type == gjson.String:
+		switch tc.Str {
+		case "auto":
+			c = mode("AUTO")
+		case "none":
+			c = mode("NONE")
+		case "required":
+			c = mode("ANY")
+		default:
+			return nil, nil, BadRequest("invalid_value", "'tool_choice' must be auto, none, required or a function: got "+strconv.Quote(tc.Str))
+		}
+	case tc.IsObject() && tc.Get("type").Str == "function":
+		name := tc.Get("function.name").String()
+		if name == "" {
+			return nil, nil, BadRequest("invalid_value", "'tool_choice.function.name' is required")
+		}
+		if len(decls) > 0 && !declared(name) {
+			return nil, nil, BadRequest("invalid_value", "'tool_choice' names function "+strconv.Quote(name)+", which is not in 'tools'")
+		}
+		c = mode("ANY", name)
+	case tc.IsObject() && tc.Get("type").Str == "allowed_tools":
+		var names []string
+		for _, t := range tc.Get("allowed_tools.tools").Array() {
+			if n := t.Get("function.name").String(); n != "" && declared(n) {
+				names = append(names, n)
+			}
+		}
+		if len(names) == 0 {
+			return nil, nil, BadRequest("invalid_value", "'tool_choice.allowed_tools.tools' names no function of 'tools'")
+		}
+		switch m := tc.Get("allowed_tools.mode").String(); m {
+		case "required":
+			c = mode("ANY", names...)
+		case "auto", "":
+			kept := make([]geminiFunctionDeclaration, 0, len(names))
+			for _, d := range decls {
+				for _, n := range names {
+					if d.Name == n {
+						kept = append(kept, d)
+						break
+					}
+				}
+			}
+			decls, c = kept, mode("AUTO")
+		default:
+			return nil, nil, BadRequest("invalid_value", "'tool_choice.allowed_tools.mode' must be auto or required: got "+strconv.Quote(m))
+		}
+	default:
+		return nil, nil, BadRequest("unsupported_parameter", "'tool_choice' must be auto, none, required, {\"type\":\"function\",...} or {\"type\":\"allowed_tools\",...}")
+	}
+	if len(decls) == 0 {
+		if m := c.FunctionCallingConfig.Mode; m == "ANY" {
+			return nil, nil, BadRequest("invalid_value", "'tool_choice' requires 'tools'")
+		}
+		return nil, nil, nil // nothing to choose from; auto and none mean the same
+	}
+	return c, decls, nil
+}
+
+func geminiGenConfig(root gjson.Result, model string) (*geminiGenerationConfig, error) {
+	gc := &geminiGenerationConfig{}
+	var err error
+	for _, p := range []struct {
+		name    string
+		integer bool
+		dst     *json.RawMessage
+	}{
+		{"temperature", false, &gc.Temperature},
+		{"top_p", false, &gc.TopP},
+		{"top_k", true, &gc.TopK},
+		{"seed", true, &gc.Seed},
+		{"presence_penalty", false, &gc.PresencePenalty},
+		{"frequency_penalty", false, &gc.FrequencyPenalty},
+	} {
+		if *p.dst, err = numberParam(root, p.name, p.integer); err != nil {
+			return nil, err
+		}
+	}
+	// max_completion_tokens replaced the deprecated max_tokens; it wins.
+	for _, k := range []string{"max_completion_tokens", "max_tokens"} {
+		if gc.MaxOutputTokens, err = geminiPositiveInt(root, k); err != nil || gc.MaxOutputTokens > 0 {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, err := geminiPositiveInt(root, "n")
+	if err != nil {
+		return nil, err
+	}
+	if n > 1 {
+		gc.CandidateCount = n
+	}
+	if gc.StopSequences, err = stopSequences(root.Get("stop")); err != nil {
+		return nil, err
+	}
+	if err := geminiResponseFormat(root.Get("response_format"), gc); err != nil {
+		return nil, err
+	}
+	if gc.ThinkingConfig, err = geminiThinking(root, model); err != nil {
+		return nil, err
+	}
+	if gc.empty() {
+		return nil, nil
+	}
+	return gc, nil
+}
+
+// geminiPositiveInt reads an optional positive integer parameter; 0 when absent.
+func geminiPositiveInt(root gjson.Result, name string) (int64, error) {
+	r := root.Get(name)
+	if !r.Exists() || r.Type == gjson.Null {
+		return 0, nil
+	}
+	if r.Type != gjson.Number || r.Num < 1 || r.Num != math.Trunc(r.Num) || r.Num > math.MaxInt32 {
+		return 0, BadRequest("invalid_value", "'"+name+"' must be a positive integer")
+	}
+	return int64(r.Num), nil
+}
+
+// geminiResponseFormat maps structured output to Gemini's JSON mode, with
+// the schema rewritten to the subset Gemini's responseSchema accepts.
+func geminiResponseFormat(rf gjson.Result, gc *geminiGenerationConfig) error {
+	if !rf.Exists() || rf.Type == gjson.Null {
+		return nil
+	}
+	switch t := rf.Get("type").String(); t {
+	case "text":
+	case "json_object":
+		gc.ResponseMimeType = "application/json"
+	case "json_schema":
+		gc.ResponseMimeType = "application/json"
+		if s := rf.Get("json_schema.schema"); s.IsObject() {
+			gc.ResponseSchema = geminiSchema(s)
+		} else if s.Exists() {
+			return BadRequest("invalid_value", "'response_format.json_schema.schema' must be a JSON Schema object")
+		}
+	default:
+		return BadRequest("unsupported_parameter", "'response_format' of type "+strconv.Quote(t)+" is not supported by Gemini models")
+	}
+	return nil
+}
+
+// Thinking budgets for reasoning efforts on models that take a budget
+// (Gemini 2.5); Gemini 3 takes the effort as a thinking level.
+var geminiEffortBudget = map[string]int64{"minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 24576}
+
+// geminiThinking maps reasoning_effort and OpenRouter's reasoning object
+// {effort, max_tokens, exclude, enabled} to a thinking config. Thoughts are
+// returned unless reasoning.exclude is set.
+func geminiThinking(root gjson.Result, model string) (*geminiThinkingConfig, error) {
+	r, eff := root.Get("reasoning"), root.Get("reasoning_effort")
+	hasR := r.Exists() && r.Type != gjson.Null
+	if !hasR && (!eff.Exists() || eff.Type == gjson.Null) {
+		return nil, nil
+	}
+	if hasR && !r.IsObject() {
+		return nil, BadRequest("invalid_value", "'reasoning' must be an object")
+	}
+	name := "reasoning_effort"
+	if e := r.Get("effort"); e.Exists() && e.Type != gjson.Null {
+		eff, name = e, "reasoning.effort"
+	}
+	effort := eff.String()
+	if _, ok := geminiEffortBudget[effort]; !ok && effort != "" && effort != "none" {
+		return nil, BadRequest("invalid_value", "'"+name+"' must be one of none, minimal, low, medium, high, xhigh: got "+strconv.Quote(effort))
+	}
+	budget := int64(-1)
+	if mt := r.Get("max_tokens"); mt.Exists() && mt.Type != gjson.Null {
+		if mt.Type != gjson.Number || mt.Num < 0 || mt.Num != math.Trunc(mt.Num) || mt.Num > math.MaxInt32 {
+			return nil, BadRequest("invalid_value", "'reasoning.max_tokens' must be a non-negative integer")
+		}
+		budget = int64(mt.Num)
+	}
+	off := r.Get("enabled").Type == gjson.False || effort == "none" || budget == 0
+	gen3 := geminiGeneration(model) >= 3
+	pro := strings.Contains(model, "-pro")
+	c := &geminiThinkingConfig{IncludeThoughts: !off && r.Get("exclude").Type != gjson.True}
+	setBudget := func(n int64) { c.ThinkingBudget = &n }
+	switch {
+	case off && gen3:
+		// Gemini 3 always thinks; the lowest level is the nearest to none.
+		c.ThinkingLevel = "minimal"
+		if pro {
+			c.ThinkingLevel = "low"
+		}
+	case off && pro:
+		setBudget(128) // 2.5 Pro cannot turn thinking off; 128 is its least
+	case off:
+		setBudget(0)
+	case budget > 0:
+		setBudget(budget)
+	case effort != "" && gen3:
+		c.ThinkingLevel = effort
+		if effort == "xhigh" {
+			c.ThinkingLevel = "high"
+		} else if effort == "minimal" && pro {
+			c.ThinkingLevel = "low"
+		}
+	case effort != "":
+		setBudget(geminiEffortBudget[effort])
+	case !gen3:
+		setBudget(-1) // reasoning enabled, no effort: Gemini decides
+	}
+	return c, nil
+}
+
+var _ Translator = openAIToGemini{}

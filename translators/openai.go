@@ -1,169 +1,146 @@
 package translators
 
 import (
-	"bytes"
-	"encoding/json"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 )
 
-// openAIToOpenAI serves OpenAI and OpenAI-compatible hosts: the body passes
-// through with the model replaced, and the stream is checked rather than
-// rewritten, so usage is counted and a broken stream is reported.
+// openAIToOpenAI serves OpenAI and OpenAI-compatible hosts. The body passes
+// through with the model replaced and each host's quirks applied (see
+// openai_quirks.go, picked by Target.Host); responses pass through with
+// reasoning fields renamed to OpenRouter's reasoning and reasoning_details,
+// and the stream is checked rather than rebuilt, so usage is counted and a
+// broken stream is reported.
 type openAIToOpenAI struct{}
 
 func (openAIToOpenAI) Request(body []byte, t Target) (Request, error) {
-	if err := checkChatRequest(body); err != nil {
+	q := openAIQuirksFor(t.Host)
+	out, err := openAICompatRequest(body, openAIBody{q: q, model: t.Model, schema: SchemaOpenAI, setModel: true})
+	if err != nil {
 		return Request{}, err
 	}
-	out := Request{
-		Path:    t.PathPrefix + "/chat/completions",
-		Headers: []Header{{"content-type", "application/json"}},
-		Stream:  gjson.GetBytes(body, "stream").Bool(),
-	}
+	out.Path = t.PathPrefix + "/chat/completions"
+	out.Headers = []Header{{"content-type", "application/json"}}
 	if t.APIKey != "" {
 		out.Headers = append(out.Headers, Header{"authorization", "Bearer " + t.APIKey})
 	}
-	// sjson copies: body itself is never modified.
-	b, err := sjson.SetBytes(body, "model", t.Model)
+	return out, nil
+}
+
+// openAICompatRequest is the body half of a request in the OpenAI schema,
+// shared by openai and azure-openai.
+func openAICompatRequest(body []byte, o openAIBody) (Request, error) {
+	if err := checkChatRequest(body); err != nil {
+		return Request{}, err
+	}
+	root := gjson.ParseBytes(body)
+	out := Request{Stream: root.Get("stream").Type == gjson.True}
+	out.IncludeUsage = out.Stream && root.Get("stream_options.include_usage").Type == gjson.True
+	b, dropped, err := o.rewrite(body, root, out.Stream)
 	if err != nil {
-		return Request{}, BadRequest("invalid_request", "cannot set model: "+err.Error())
+		return Request{}, err
 	}
-	if out.Stream {
-		out.IncludeUsage = gjson.GetBytes(body, "stream_options.include_usage").Bool()
-		// Always ask for usage so the gateway can count tokens; the usage
-		// chunk is dropped again if the client did not ask for it.
-		if b, err = sjson.SetBytes(b, "stream_options.include_usage", true); err != nil {
-			return Request{}, BadRequest("invalid_request", "cannot set stream_options: "+err.Error())
-		}
-	}
-	out.Body = b
+	out.Body, out.Dropped = b, dropped
 	return out, nil
 }
 
 func (openAIToOpenAI) Response(body []byte) ([]byte, Usage, error) {
+	return openAIResponse(body)
+}
+
+// openAIResponse checks a whole answer, reads its usage and renames host
+// reasoning fields (reasoning_content) to OpenRouter's reasoning and
+// reasoning_details.
+func openAIResponse(body []byte) ([]byte, Usage, error) {
 	if !gjson.ValidBytes(body) {
 		return nil, Usage{}, &APIError{Status: 502, Type: TypeUpstream, Code: "bad_upstream_response", Message: "provider returned a body that is not JSON"}
 	}
-	return body, openAIUsage(gjson.GetBytes(body, "usage")), nil
+	js := bytesView(body)
+	root := gjson.Parse(js)
+	u := root.Get("usage")
+	if !u.IsObject() {
+		u = root.Get("x_groq.usage")
+	}
+	usage := openAIUsage(u)
+	var edits []jsonEdit
+	root.Get("choices").ForEach(func(_, c gjson.Result) bool {
+		// reasoning.exclude on a whole answer is applied by the caller.
+		edits = reasoningEdits(edits, js, c.Get("message"), false)
+		return true
+	})
+	if len(edits) == 0 {
+		return body, usage, nil
+	}
+	return applyEdits(make([]byte, 0, len(body)+len(edits)*64), body, edits), usage, nil
 }
 
 func (openAIToOpenAI) Error(status int, retryAfter string, body []byte) *APIError {
-	e := UpstreamError(status, retryAfter, upstreamMessage(body))
-	if status == 400 {
-		if c := gjson.GetBytes(body, "error.code").Str; c != "" {
-			e.Code = c
+	return openAIError(status, retryAfter, body)
+}
+
+// openAIError maps an error in the OpenAI shape {"error":{"message","code"}},
+// which OpenAI, Azure and the compatible hosts all use with small
+// differences: the code may be a string, a number or missing, and the retry
+// hint may be only in the message.
+func openAIError(status int, retryAfter string, body []byte) *APIError {
+	msg := upstreamMessage(body)
+	e := UpstreamError(status, retryAfter, msg)
+	code := gjson.GetBytes(body, "error.code")
+	switch {
+	case status == 429:
+		if code.Str == "insufficient_quota" {
+			e.Code = code.Str // billing, not a rate: retrying will not help
+		}
+		if e.RetryAfter == "" {
+			e.RetryAfter = retryHint(msg)
+		}
+	case status >= 400 && status < 500 && e.Type == TypeInvalidRequest:
+		if code.Type == gjson.String && code.Str != "" {
+			e.Code = code.Str
+		}
+		if e.Code != "content_filter" && contextTooLong(msg) {
+			e.Code = "context_length_exceeded"
 		}
 	}
 	return e
+}
+
+// contextTooLong recognises the context-length errors of hosts that send no
+// code: "This model's maximum context length is ..." (OpenAI, DeepSeek,
+// vLLM), "... too large for model with 32768 maximum context length"
+// (Mistral).
+func contextTooLong(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "context length") || strings.Contains(m, "context_length_exceeded") ||
+		strings.Contains(m, "context window")
+}
+
+var retryHintRe = regexp.MustCompile(`(?i)(?:retry after|try again in)\s+(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|secs?|seconds?)?\b`)
+
+// retryHint reads a retry delay out of a rate-limit message, as Azure
+// ("Please retry after 20 seconds") and OpenAI ("Please try again in
+// 187ms") write it, in whole seconds rounded up.
+func retryHint(msg string) string {
+	m := retryHintRe.FindStringSubmatch(msg)
+	if m == nil {
+		return ""
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return ""
+	}
+	if strings.HasPrefix(strings.ToLower(m[2]), "m") {
+		v /= 1000
+	}
+	return strconv.Itoa(max(1, int(math.Ceil(v))))
 }
 
 func (openAIToOpenAI) NewStream(opts StreamOptions) StreamTranslator {
 	return &openAIStream{opts: opts}
 }
 
-type openAIStream struct {
-	opts     StreamOptions
-	dec      SSEDecoder
-	hdr      chunkHeader
-	usage    Usage
-	line     []byte // scratch for compacting multi-line events
-	finished bool   // a finish_reason was seen
-	complete bool   // upstream sent [DONE]; Finish ends the client stream
-	done     bool   // [DONE] was sent
-}
-
-func (s *openAIStream) Usage() Usage { return s.usage }
-
-func (s *openAIStream) Translate(dst, chunk []byte) []byte {
-	if s.done || s.complete {
-		return dst
-	}
-	if err := s.dec.Write(chunk); err != nil {
-		return s.fail(dst, err.Error())
-	}
-	for {
-		ev, ok := s.dec.Next()
-		if !ok {
-			return dst
-		}
-		if bytes.Equal(ev.Data, []byte("[DONE]")) {
-			// Forwarded by Finish: the contract keeps [DONE] for the end of the body.
-			s.complete = true
-			return dst
-		}
-		if !gjson.ValidBytes(ev.Data) {
-			return s.fail(dst, "provider sent a stream event that is not JSON")
-		}
-		data := ev.Data
-		if bytes.ContainsAny(data, "\r\n") {
-			// Re-emitted as one data: line, so newlines inside the JSON
-			// (multi-line data fields) must go.
-			s.line = s.line[:0]
-			if w := bytes.NewBuffer(s.line); json.Compact(w, data) == nil {
-				s.line = w.Bytes()
-				data = s.line
-			}
-		}
-		root := gjson.ParseBytes(data)
-		if !root.IsObject() {
-			return s.fail(dst, "provider sent a stream event that is not a JSON object")
-		}
-		if e := root.Get("error"); e.Exists() {
-			msg := e.Get("message").Str
-			if msg == "" {
-				msg = "provider reported an error mid-stream"
-			}
-			return s.fail(dst, msg)
-		}
-		if s.hdr.ID == "" {
-			s.hdr.ID, s.hdr.Model, s.hdr.Created = root.Get("id").Str, root.Get("model").Str, root.Get("created").Int()
-		}
-		if u := root.Get("usage"); u.IsObject() {
-			s.usage = openAIUsage(u)
-		}
-		choices := root.Get("choices")
-		for _, c := range choices.Array() {
-			if c.Get("finish_reason").Type == gjson.String {
-				s.finished = true
-			}
-		}
-		if !s.opts.IncludeUsage && len(choices.Array()) == 0 && root.Get("usage").IsObject() {
-			continue // the usage chunk the gateway asked for, not the client
-		}
-		if !s.opts.IncludeUsage && root.Get("usage").Exists() {
-			// Some hosts attach usage to the last content chunk.
-			if b, err := sjson.DeleteBytes(data, "usage"); err == nil {
-				dst = appendSSEData(dst, b)
-				continue
-			}
-		}
-		dst = appendSSEData(dst, data)
-	}
-}
-
-func (s *openAIStream) end(dst []byte) []byte {
-	s.done = true
-	return append(dst, sseDone...)
-}
-
-func (s *openAIStream) fail(dst []byte, msg string) []byte {
-	s.done = true
-	dst = appendErrorChunk(dst, &s.hdr, &APIError{Status: 502, Type: TypeUpstream, Code: "upstream_stream_error", Message: msg})
-	return append(dst, sseDone...)
-}
-
-func (s *openAIStream) Finish(dst []byte) []byte {
-	if s.done {
-		return dst
-	}
-	if s.complete || s.finished && !s.dec.Pending() {
-		// Some compatible hosts omit [DONE]; the answer itself is complete.
-		return s.end(dst)
-	}
-	return s.fail(dst, "provider stream ended before the response was complete")
-}
-
 var _ Translator = openAIToOpenAI{}
-var _ StreamTranslator = (*openAIStream)(nil)

@@ -6,6 +6,7 @@ package translators
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Schema names a provider wire format.
@@ -64,6 +65,9 @@ type Target struct {
 	Project string
 	// Region is the cloud region or location (vertex-ai, bedrock).
 	Region string
+	// Host is the base URL's host name; the openai schema picks the
+	// quirks of OpenAI-compatible hosts by it.
+	Host string
 }
 
 // Header is one HTTP header to set on the upstream request.
@@ -106,6 +110,15 @@ func (u Usage) Total() int64 { return u.PromptTokens + u.CompletionTokens }
 type StreamOptions struct {
 	// IncludeUsage emits one usage chunk before [DONE], as the client asked.
 	IncludeUsage bool
+	// ExcludeReasoning leaves reasoning and reasoning_details out of the
+	// chunks (reasoning.exclude); reasoning tokens are still counted.
+	ExcludeReasoning bool
+}
+
+// RetryHinter is implemented by translators whose provider says when to
+// retry in headers other than Retry-After.
+type RetryHinter interface {
+	RetryAfter(header func(string) string, now time.Time) string
 }
 
 // Translator converts one OpenAI chat completions exchange to and from a

@@ -1,21 +1,194 @@
 package translators
 
-// openAIToVertex is a placeholder until its translator lands: every call answers 501
-// so a config that names the schema fails loudly, never silently.
+import (
+	"bytes"
+	"net/url"
+	"strings"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// openAIToVertex translates OpenAI chat completions for Vertex AI
+// (https://cloud.google.com/vertex-ai/generative-ai/docs/reference/rest).
+// Gemini models take the Gemini body at publishers/google; Anthropic
+// models (ids starting with "claude") take the Anthropic Messages body at
+// publishers/anthropic through rawPredict. The OAuth bearer token is added
+// by the auth package after translation.
 type openAIToVertex struct{}
 
-func (openAIToVertex) Request([]byte, Target) (Request, error) {
-	return Request{}, unimplemented(SchemaVertexAI)
+// vertexAnthropicVersion replaces the anthropic-version header on Vertex.
+const vertexAnthropicVersion = "vertex-2023-10-16"
+
+func (openAIToVertex) Request(body []byte, t Target) (Request, error) {
+	if t.Project == "" || t.Region == "" {
+		return Request{}, &APIError{Status: 500, Type: TypeServer, Code: "provider_misconfigured",
+			Message: "the vertex-ai provider needs a project and a region"}
+	}
+	base := googleVersioned(t.PathPrefix, "v1") + "/projects/" + url.PathEscape(t.Project) +
+		"/locations/" + url.PathEscape(t.Region) + "/publishers/"
+	model := url.PathEscape(t.Model)
+	if strings.HasPrefix(t.Model, "claude") {
+		return vertexAnthropic(body, t.Model, base+"anthropic/models/"+model)
+	}
+	g, err := buildGemini(body, t.Model, true)
+	if err != nil {
+		return Request{}, err
+	}
+	return g.request(base + "google/models/" + model + geminiMethod(g.stream)), nil
 }
 
-func (openAIToVertex) Response([]byte) ([]byte, Usage, error) {
-	return nil, Usage{}, unimplemented(SchemaVertexAI)
+// vertexAnthropic builds the rawPredict request of a Claude model from the
+// Anthropic translator's request.
+func vertexAnthropic(body []byte, model, path string) (Request, error) {
+	req, err := openAIToAnthropic{}.Request(body, Target{Model: model})
+	if err != nil {
+		return Request{}, err
+	}
+	return vertexAnthropicAdjust(req, path)
 }
 
+// vertexAnthropicAdjust turns an Anthropic Messages request into its Vertex
+// AI form: no "model" in the body (it is in the path), anthropic_version in
+// the body instead of the anthropic-version header, beta flags in the body
+// instead of anthropic-beta, and no API key.
+func vertexAnthropicAdjust(req Request, path string) (Request, error) {
+	b, err := sjson.DeleteBytes(req.Body, "model")
+	if err == nil {
+		b, err = sjson.SetBytes(b, "anthropic_version", vertexAnthropicVersion)
+	}
+	headers := make([]Header, 0, len(req.Headers))
+	for _, h := range req.Headers {
+		switch strings.ToLower(h.Key) {
+		case "anthropic-version", "x-api-key":
+		case "anthropic-beta":
+			for _, f := range strings.Split(h.Value, ",") {
+				if f = strings.TrimSpace(f); f != "" && err == nil {
+					b, err = sjson.SetBytes(b, "anthropic_beta.-1", f)
+				}
+			}
+		default:
+			headers = append(headers, h)
+		}
+	}
+	if err != nil {
+		return Request{}, BadRequest("invalid_request", "cannot build the Vertex AI request: "+err.Error())
+	}
+	req.Headers, req.Body = headers, b
+	if req.Stream {
+		req.Path = path + ":streamRawPredict"
+	} else {
+		req.Path = path + ":rawPredict"
+	}
+	return req, nil
+}
+
+// Response tells the two publishers' bodies apart by shape: an Anthropic
+// message has a "type", a GenerateContentResponse has none.
+func (openAIToVertex) Response(body []byte) ([]byte, Usage, error) {
+	if vertexIsAnthropic(body) {
+		return openAIToAnthropic{}.Response(body)
+	}
+	return geminiResponse(body)
+}
+
+// Error reads Anthropic's error shape, which Vertex passes through for
+// Claude models, and Google's otherwise (quota, auth, Gemini).
 func (openAIToVertex) Error(status int, retryAfter string, body []byte) *APIError {
-	return UpstreamError(status, retryAfter, upstreamMessage(body))
+	if gjson.GetBytes(body, "type").Str == "error" {
+		return openAIToAnthropic{}.Error(status, retryAfter, body)
+	}
+	return geminiError(status, retryAfter, body)
 }
 
-func (openAIToVertex) NewStream(StreamOptions) StreamTranslator {
-	return &failedStream{err: unimplemented(SchemaVertexAI)}
+func vertexIsAnthropic(body []byte) bool {
+	t := gjson.GetBytes(body, "type")
+	return t.Type == gjson.String && (t.Str == "message" || t.Str == "error")
 }
+
+func (openAIToVertex) NewStream(opts StreamOptions) StreamTranslator {
+	return &vertexStream{opts: opts}
+}
+
+// vertexStream picks the Anthropic or the Gemini stream translator from the
+// first line of the stream: Anthropic's events have "event:" lines,
+// Gemini's only "data:" lines. Bytes before the decision are held, so the
+// choice does not depend on how the body is split.
+type vertexStream struct {
+	opts    StreamOptions
+	inner   StreamTranslator
+	pending []byte
+}
+
+func (s *vertexStream) Translate(dst, chunk []byte) []byte {
+	if s.inner != nil {
+		return s.inner.Translate(dst, chunk)
+	}
+	s.pending = append(s.pending, chunk...)
+	anthropic, decided := sniffVertexStream(s.pending)
+	if !decided && len(s.pending) <= maxEventBytes {
+		return dst
+	}
+	return s.start(dst, anthropic)
+}
+
+func (s *vertexStream) start(dst []byte, anthropic bool) []byte {
+	if anthropic {
+		s.inner = openAIToAnthropic{}.NewStream(s.opts)
+	} else {
+		s.inner = &geminiStream{opts: s.opts}
+	}
+	dst = s.inner.Translate(dst, s.pending)
+	s.pending = nil
+	return dst
+}
+
+func (s *vertexStream) Finish(dst []byte) []byte {
+	if s.inner == nil {
+		dst = s.start(dst, false)
+	}
+	return s.inner.Finish(dst)
+}
+
+func (s *vertexStream) Usage() Usage {
+	if s.inner == nil {
+		return Usage{}
+	}
+	return s.inner.Usage()
+}
+
+// sniffVertexStream looks at the first field line of an SSE body, past
+// blank and comment lines; decided is false until enough of it is there.
+func sniffVertexStream(b []byte) (anthropic, decided bool) {
+	const field = "event:"
+	for len(b) > 0 {
+		if b[0] == '\r' && len(b) == 1 {
+			return false, false // maybe the start of a blank line
+		}
+		i := bytes.IndexByte(b, '\n')
+		if b[0] == ':' || b[0] == '\n' || (b[0] == '\r' && i == 1) {
+			if i < 0 {
+				return false, false // a comment still in progress
+			}
+			b = b[i+1:]
+			continue
+		}
+		n := min(len(b), len(field))
+		if i >= 0 {
+			n = min(n, i)
+		}
+		if string(b[:n]) != field[:n] {
+			return false, true
+		}
+		if n == len(field) {
+			return true, true
+		}
+		return false, i >= 0 // a line shorter than "event:" is not one
+	}
+	return false, false
+}
+
+var (
+	_ Translator       = openAIToVertex{}
+	_ StreamTranslator = (*vertexStream)(nil)
+)

@@ -24,6 +24,13 @@ func TestResourcesValidateInEnvoy(t *testing.T) {
 		bin, _ = exec.LookPath("envoy")
 	}
 	if bin == "" {
+		if p, err := filepath.Abs("../.tools/envoy-1.40.0/envoy"); err == nil {
+			if _, err := os.Stat(p); err == nil {
+				bin = p
+			}
+		}
+	}
+	if bin == "" {
 		t.Skip("no Envoy binary: set ENVOY_BIN or put envoy on PATH")
 	}
 	if _, err := os.Stat(bin); err != nil {

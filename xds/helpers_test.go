@@ -20,6 +20,8 @@ const testYAML = `listener: {address: 127.0.0.1, port: 9090}
 extproc: {address: "127.0.0.1:18101"}
 limits: {max_request_bytes: 1048576}
 timeouts: {connect: 3s, request: 2m, idle: 45s}
+routing: {per_try_timeout: 15s}
+health: {consecutive_5xx: 4, base_ejection: 20s, max_ejection: 3m}
 providers:
   - {name: openai, schema: openai, base_url: "https://api.openai.com/v1", api_key: {env: OPENAI_API_KEY}}
   - {name: local, schema: openai, base_url: "http://127.0.0.1:9100/v1"}

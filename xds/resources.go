@@ -5,10 +5,12 @@ package xds
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"time"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	mutationrulesv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -18,6 +20,7 @@ import (
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	upstreamcodecv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/upstream_codec/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	prioritygroupv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/router/cluster_specifiers/priority_group/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
@@ -27,6 +30,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/switchboard-gw/switchboard/config"
 )
 
 // Names shared by the resources and the ext_proc server.
@@ -36,8 +41,20 @@ const (
 	ExtProcCluster = "switchboard_extproc"
 	// UnroutedCluster has no endpoints; see makeRouteConfig.
 	UnroutedCluster = "switchboard_unrouted"
-	// ProviderHeader carries the router hop's provider choice to the route.
+	// ProviderHeader tells the client which provider served a response.
 	ProviderHeader = "x-switchboard-provider"
+	// ModelHeader carries the public model from the router hop to the
+	// route match and the upstream hop.
+	ModelHeader = "x-switchboard-model"
+	// AttemptsHeader carries the number of attempts the plan holds; it
+	// selects the route with that many retries.
+	AttemptsHeader = "x-switchboard-attempts"
+	// PlanNamespace is the dynamic metadata namespace whose value
+	// overrides a route's priority groups for one request.
+	PlanNamespace = "switchboard.plan"
+	// RequestNamespace is the dynamic metadata the router hop leaves for
+	// the upstream hop: the public model and the encoded plan.
+	RequestNamespace = "switchboard.request"
 	// HopMetadata is the gRPC metadata key telling the ext_proc server which
 	// hop a stream serves.
 	HopMetadata = "x-switchboard-hop"
@@ -141,6 +158,7 @@ type providerCluster struct {
 	Port           int
 	TLS            bool
 	ConnectTimeout time.Duration
+	Health         config.Health
 }
 
 // makeProviderCluster builds a provider cluster whose upstream filter chain
@@ -171,6 +189,19 @@ func makeProviderCluster(p providerCluster) *clusterv3.Cluster {
 		LoadAssignment:       loadAssignment(name, p.Host, p.Port),
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
 			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(opts),
+		},
+		// Envoy's view of provider health: hosts failing in a row are
+		// ejected and come back by themselves after a growing ejection.
+		// (A provider is one logical host; the router hop's own circuit
+		// breaker moves a failing provider to the back of the plan.)
+		OutlierDetection: &clusterv3.OutlierDetection{
+			Consecutive_5Xx:                    wrapperspb.UInt32(uint32(p.Health.Consecutive5xx)),
+			ConsecutiveGatewayFailure:          wrapperspb.UInt32(uint32(p.Health.Consecutive5xx)),
+			EnforcingConsecutiveGatewayFailure: wrapperspb.UInt32(100),
+			Interval:                           durationpb.New(5 * time.Second),
+			BaseEjectionTime:                   durationpb.New(p.Health.BaseEjection.D()),
+			MaxEjectionTime:                    durationpb.New(p.Health.MaxEjection.D()),
+			MaxEjectionPercent:                 wrapperspb.UInt32(100),
 		},
 		Metadata: &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
 			MetadataNamespace: {Fields: map[string]*structpb.Value{"provider": structpb.NewStringValue(p.Name)}},
@@ -220,6 +251,9 @@ func routerExtProc() *extprocv3.ExternalProcessor {
 		MaxMessageTimeout: durationpb.New(30 * time.Second),
 		StatusOnError:     &typev3.HttpStatus{Code: typev3.StatusCode_ServiceUnavailable},
 		StatPrefix:        "switchboard_router",
+		MetadataOptions: &extprocv3.MetadataOptions{
+			ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{PlanNamespace, RequestNamespace}},
+		},
 	}
 }
 
@@ -240,8 +274,18 @@ func upstreamExtProc() *extprocv3.ExternalProcessor {
 		MaxMessageTimeout: durationpb.New(30 * time.Second),
 		StatusOnError:     &typev3.HttpStatus{Code: typev3.StatusCode_ServiceUnavailable},
 		StatPrefix:        "switchboard_upstream",
+		// The hop sets :authority to the provider's host (SigV4 signs it,
+		// and providers route on it); Envoy forbids that by default.
+		MutationRules: &mutationrulesv3.HeaderMutationRules{AllowAllRouting: wrapperspb.Bool(true)},
+		// Error bodies are read whole (BUFFERED) so the status the client
+		// sees can come from the body, not only the upstream status.
+		AllowModeOverride: true,
 		MetadataOptions: &extprocv3.MetadataOptions{
 			ClusterMetadataForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{MetadataNamespace}},
+			// The router hop's plan travels as request metadata, not
+			// headers: header changes made by one attempt's upstream
+			// filters persist into the next attempt.
+			ForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{RequestNamespace}},
 		},
 	}
 }
@@ -352,34 +396,80 @@ func directRoute(name string, match *routev3.RouteMatch, status uint32, body str
 	}
 }
 
-// makeProviderRoute sends chat requests the router hop assigned to a
-// provider to its cluster.
-func makeProviderRoute(provider, authority string, timeout, idle time.Duration) *routev3.Route {
-	return &routev3.Route{
-		Name: "chat_" + provider,
+// routeTimeouts are the per-route limits of a chat route.
+type routeTimeouts struct {
+	Request, Idle, PerTry time.Duration
+	MaxAttempts           int
+}
+
+// makeModelRoute sends chat requests for one public model (the router hop
+// sets ModelHeader) through priority groups: each attempt goes to the
+// next group, and within a group Envoy splits by weight. A request whose
+// preferences change the order overrides the groups through dynamic
+// metadata (PlanNamespace). Retries are fallbacks: an attempt that fails
+// before its response headers (connect error, reset, 5xx, 429, per-try
+// timeout) moves to the next group; after the headers, the answer is
+// committed.
+//
+// A request's plan may hold fewer attempts than the configured maximum, and
+// Envoy repeats the last group past the end, so each model gets one route
+// per attempt count: the router hop picks it with AttemptsHeader.
+func makeModelRoute(model string, attempts int, groups [][]weightedCluster, t routeTimeouts) *routev3.Route {
+	spec := &prioritygroupv3.PriorityGroupClusterSpecifier{OverrideMetadataNamespace: PlanNamespace}
+	for i, g := range groups {
+		pg := &prioritygroupv3.PriorityGroup{Name: fmt.Sprintf("p%d", i)}
+		for _, c := range g {
+			pg.Clusters = append(pg.Clusters, &prioritygroupv3.ClusterWeight{ClusterName: c.Cluster, Weight: wrapperspb.UInt32(uint32(c.Weight))})
+		}
+		spec.PriorityGroups = append(spec.PriorityGroups, pg)
+	}
+	exact := func(name, value string) *routev3.HeaderMatcher {
+		return &routev3.HeaderMatcher{Name: name, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
+			StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: value}}}}
+	}
+	r := &routev3.Route{
+		Name: fmt.Sprintf("chat_model_%s_%d", model, attempts),
 		Match: &routev3.RouteMatch{
 			PathSpecifier: &routev3.RouteMatch_Path{Path: chatPath},
-			Headers: []*routev3.HeaderMatcher{{
-				Name:                 ProviderHeader,
-				HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: provider}}},
-			}},
+			Headers:       []*routev3.HeaderMatcher{exact(ModelHeader, model), exact(AttemptsHeader, strconv.Itoa(attempts))},
 		},
 		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
-			ClusterSpecifier:     &routev3.RouteAction_Cluster{Cluster: ClusterName(provider)},
-			HostRewriteSpecifier: &routev3.RouteAction_HostRewriteLiteral{HostRewriteLiteral: authority},
-			Timeout:              durationpb.New(timeout),
-			IdleTimeout:          durationpb.New(idle),
+			ClusterSpecifier: &routev3.RouteAction_InlineClusterSpecifierPlugin{InlineClusterSpecifierPlugin: &routev3.ClusterSpecifierPlugin{
+				Extension: &corev3.TypedExtensionConfig{Name: "envoy.router.cluster_specifier_plugin.priority_group", TypedConfig: mustAny(spec)},
+			}},
+			Timeout:     durationpb.New(t.Request),
+			IdleTimeout: durationpb.New(t.Idle),
+			RetryPolicy: &routev3.RetryPolicy{
+				RetryOn:               "5xx,reset,connect-failure,refused-stream,retriable-status-codes",
+				RetriableStatusCodes:  []uint32{429},
+				NumRetries:            wrapperspb.UInt32(uint32(attempts - 1)),
+				PerTryTimeout:         durationpb.New(t.PerTry),
+				RefreshClusterOnRetry: true,
+				// Fail over fast: the next attempt goes to another provider.
+				RetryBackOff: &routev3.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(10 * time.Millisecond), MaxInterval: durationpb.New(100 * time.Millisecond)},
+			},
 		}},
 	}
+	if attempts == 1 {
+		// num_retries 0 still retries once in Envoy: no policy, no retry.
+		r.GetRoute().RetryPolicy = nil
+	}
+	return r
+}
+
+// weightedCluster is one entry of a priority group.
+type weightedCluster struct {
+	Cluster string
+	Weight  int
 }
 
 // makeRouteConfig builds the gateway's routes: the model list, one route
 // per provider, and OpenAI-shaped answers for everything else.
-func makeRouteConfig(modelsJSON string, providers []*routev3.Route, maxBody uint64) *routev3.RouteConfiguration {
+func makeRouteConfig(modelsJSON string, modelRoutes []*routev3.Route, maxBody uint64) *routev3.RouteConfiguration {
 	models := directRoute("models", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: modelsPath}}, 200, modelsJSON)
 	models.TypedPerFilterConfig = disableRouterHop()
 	routes := []*routev3.Route{models}
-	routes = append(routes, providers...)
+	routes = append(routes, modelRoutes...)
 	// The route a chat request matches before the router hop picks a
 	// provider. It must be a forwarding route, not a direct response: Envoy
 	// takes the request body buffer limit from the route entry. Reached
@@ -403,6 +493,8 @@ func makeRouteConfig(modelsJSON string, providers []*routev3.Route, maxBody uint
 			Domains:                []string{"*"},
 			Routes:                 routes,
 			RequestBodyBufferLimit: wrapperspb.UInt64(maxBody),
+			// The upstream hop maps each attempt to its planned candidate.
+			IncludeRequestAttemptCount: true,
 		}},
 	}
 }

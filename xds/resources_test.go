@@ -2,8 +2,10 @@ package xds
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	prioritygroupv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/router/cluster_specifiers/priority_group/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -55,6 +58,13 @@ func TestListener(t *testing.T) {
 	if pm.GetRequestBodyMode() != extprocv3.ProcessingMode_BUFFERED || pm.GetResponseHeaderMode() != extprocv3.ProcessingMode_SKIP ||
 		pm.GetResponseBodyMode() != extprocv3.ProcessingMode_NONE {
 		t.Errorf("router hop processing mode = %v, want buffered request body, no response", pm)
+	}
+	// The router hop writes the plan override and the request metadata.
+	if got := ep.GetMetadataOptions().GetReceivingNamespaces().GetUntyped(); !slices.Equal(got, []string{PlanNamespace, RequestNamespace}) {
+		t.Errorf("router hop receiving namespaces = %q, want [%s %s]", got, PlanNamespace, RequestNamespace)
+	}
+	if fwd := ep.GetMetadataOptions().GetForwardingNamespaces(); fwd != nil {
+		t.Errorf("router hop forwards metadata %v, want none", fwd)
 	}
 	if got := len(hcm.GetLocalReplyConfig().GetMappers()); got == 0 {
 		t.Errorf("no local reply mappers")
@@ -147,6 +157,22 @@ func TestClusters(t *testing.T) {
 			if got := ep.GetMetadataOptions().GetClusterMetadataForwardingNamespaces().GetUntyped(); !slices.Equal(got, []string{MetadataNamespace}) {
 				t.Errorf("forwarded cluster metadata = %q, want [%s]", got, MetadataNamespace)
 			}
+			// The router hop's request metadata (public model, plan) reaches
+			// every attempt; headers would not survive into a retry unchanged.
+			if got := ep.GetMetadataOptions().GetForwardingNamespaces().GetUntyped(); !slices.Equal(got, []string{RequestNamespace}) {
+				t.Errorf("forwarded request metadata = %q, want [%s]", got, RequestNamespace)
+			}
+			if rcv := ep.GetMetadataOptions().GetReceivingNamespaces(); rcv != nil {
+				t.Errorf("upstream hop may write metadata %v, want none", rcv)
+			}
+			od := c.GetOutlierDetection()
+			if od.GetConsecutive_5Xx().GetValue() != 4 || od.GetConsecutiveGatewayFailure().GetValue() != 4 ||
+				od.GetEnforcingConsecutiveGatewayFailure().GetValue() != 100 || od.GetMaxEjectionPercent().GetValue() != 100 {
+				t.Errorf("outlier detection = %v, want health.consecutive_5xx 4 for 5xx and gateway failures, enforced, all hosts ejectable", od)
+			}
+			if od.GetBaseEjectionTime().AsDuration() != 20*time.Second || od.GetMaxEjectionTime().AsDuration() != 3*time.Minute {
+				t.Errorf("ejection = base %v, max %v; want health 20s, 3m", od.GetBaseEjectionTime().AsDuration(), od.GetMaxEjectionTime().AsDuration())
+			}
 			if got := ep.GetProcessingMode().GetResponseBodyMode(); got != extprocv3.ProcessingMode_STREAMED {
 				t.Errorf("upstream hop response body mode = %v, want STREAMED", got)
 			}
@@ -214,6 +240,10 @@ func TestRoutes(t *testing.T) {
 	if got := vh.GetRequestBodyBufferLimit().GetValue(); got != 1048576 {
 		t.Errorf("request_body_buffer_limit = %d, want limits.max_request_bytes 1048576", got)
 	}
+	// The upstream hop learns the attempt number from Envoy.
+	if !vh.GetIncludeRequestAttemptCount() {
+		t.Errorf("include_request_attempt_count = false, want true")
+	}
 	byName := map[string]*routev3.Route{}
 	var names []string
 	for _, r := range vh.GetRoutes() {
@@ -221,7 +251,11 @@ func TestRoutes(t *testing.T) {
 		byName[r.GetName()] = r
 	}
 	// Order matters: Envoy takes the first match, and the catch-all is last.
-	if want := []string{"models", "chat_openai", "chat_local", "chat_unrouted", "not_found"}; !slices.Equal(names, want) {
+	want := []string{"models",
+		"chat_model_gpt-4o_1", "chat_model_gpt-4o_2", "chat_model_gpt-4o_3",
+		"chat_model_local-small_1", "chat_model_local-small_2", "chat_model_local-small_3",
+		"chat_unrouted", "not_found"}
+	if !slices.Equal(names, want) {
 		t.Fatalf("routes = %q, want %q", names, want)
 	}
 
@@ -260,37 +294,79 @@ func TestRoutes(t *testing.T) {
 		}
 	})
 
-	providers := []struct {
-		name      string
-		authority string
-	}{{"openai", "api.openai.com"}, {"local", "127.0.0.1:9100"}}
-	for _, p := range providers {
-		t.Run("chat_"+p.name, func(t *testing.T) {
-			r := byName["chat_"+p.name]
-			if r.GetMatch().GetPath() != chatPath {
-				t.Errorf("path = %q, want %q", r.GetMatch().GetPath(), chatPath)
-			}
-			hs := r.GetMatch().GetHeaders()
-			if len(hs) != 1 || hs[0].GetName() != ProviderHeader || hs[0].GetStringMatch().GetExact() != p.name {
-				t.Errorf("header match = %v, want %s == %q", hs, ProviderHeader, p.name)
-			}
-			a := r.GetRoute()
-			if a.GetCluster() != ClusterName(p.name) {
-				t.Errorf("cluster = %q, want %q", a.GetCluster(), ClusterName(p.name))
-			}
-			if a.GetHostRewriteLiteral() != p.authority {
-				t.Errorf("host rewrite = %q, want %q", a.GetHostRewriteLiteral(), p.authority)
-			}
-			if got := a.GetTimeout().AsDuration(); got != 2*time.Minute {
-				t.Errorf("timeout = %v, want timeouts.request 2m", got)
-			}
-			if got := a.GetIdleTimeout().AsDuration(); got != 45*time.Second {
-				t.Errorf("idle timeout = %v, want timeouts.idle 45s", got)
-			}
-			if r.GetTypedPerFilterConfig() != nil {
-				t.Errorf("chat route overrides filters: %v", r.GetTypedPerFilterConfig())
-			}
-		})
+	models := []struct {
+		model  string
+		groups [][]string // cluster:weight per priority group
+	}{
+		{model: "gpt-4o", groups: [][]string{{"provider_openai:1"}, {"provider_local:1"}}},
+		{model: "local-small", groups: [][]string{{"provider_local:1"}}},
+	}
+	for _, m := range models {
+		for n := 1; n <= 3; n++ {
+			name := fmt.Sprintf("chat_model_%s_%d", m.model, n)
+			t.Run(name, func(t *testing.T) {
+				r := byName[name]
+				if r.GetMatch().GetPath() != chatPath {
+					t.Errorf("path = %q, want %q", r.GetMatch().GetPath(), chatPath)
+				}
+				hs := r.GetMatch().GetHeaders()
+				if len(hs) != 2 || hs[0].GetName() != ModelHeader || hs[0].GetStringMatch().GetExact() != m.model ||
+					hs[1].GetName() != AttemptsHeader || hs[1].GetStringMatch().GetExact() != fmt.Sprint(n) {
+					t.Errorf("header match = %v, want %s == %q and %s == %d", hs, ModelHeader, m.model, AttemptsHeader, n)
+				}
+				a := r.GetRoute()
+				spec := priorityGroups(t, r)
+				if got := showGroups(spec.GetPriorityGroups()); !slices.EqualFunc(got, m.groups, slices.Equal) {
+					t.Errorf("priority groups = %q, want %q", got, m.groups)
+				}
+				for i, g := range spec.GetPriorityGroups() {
+					if g.GetName() != fmt.Sprintf("p%d", i) {
+						t.Errorf("group %d name = %q, want p%d", i, g.GetName(), i)
+					}
+				}
+				if spec.GetOverrideMetadataNamespace() != PlanNamespace {
+					t.Errorf("override metadata namespace = %q, want %q", spec.GetOverrideMetadataNamespace(), PlanNamespace)
+				}
+				if a.GetCluster() != "" || a.GetHostRewriteLiteral() != "" {
+					t.Errorf("cluster %q, host rewrite %q: want neither (the upstream hop sets :authority)", a.GetCluster(), a.GetHostRewriteLiteral())
+				}
+				if got := a.GetTimeout().AsDuration(); got != 2*time.Minute {
+					t.Errorf("timeout = %v, want timeouts.request 2m", got)
+				}
+				if got := a.GetIdleTimeout().AsDuration(); got != 45*time.Second {
+					t.Errorf("idle timeout = %v, want timeouts.idle 45s", got)
+				}
+				if r.GetTypedPerFilterConfig() != nil {
+					t.Errorf("chat route overrides filters: %v", r.GetTypedPerFilterConfig())
+				}
+				rp := a.GetRetryPolicy()
+				if n == 1 {
+					// Envoy retries once even with num_retries 0: no policy at all.
+					if rp != nil {
+						t.Errorf("retry policy = %v, want none for a single attempt", rp)
+					}
+					return
+				}
+				if rp.GetNumRetries().GetValue() != uint32(n-1) {
+					t.Errorf("num_retries = %d, want %d", rp.GetNumRetries().GetValue(), n-1)
+				}
+				if got := strings.Split(rp.GetRetryOn(), ","); !slices.Equal(got, []string{"5xx", "reset", "connect-failure", "refused-stream", "retriable-status-codes"}) {
+					t.Errorf("retry_on = %q", rp.GetRetryOn())
+				}
+				if !slices.Equal(rp.GetRetriableStatusCodes(), []uint32{429}) {
+					t.Errorf("retriable status codes = %v, want [429]", rp.GetRetriableStatusCodes())
+				}
+				if got := rp.GetPerTryTimeout().AsDuration(); got != 15*time.Second {
+					t.Errorf("per-try timeout = %v, want routing.per_try_timeout 15s", got)
+				}
+				if !rp.GetRefreshClusterOnRetry() {
+					t.Error("refresh_cluster_on_retry = false: every retry would go to the first group's cluster")
+				}
+				if bo := rp.GetRetryBackOff(); bo.GetBaseInterval().AsDuration() > 100*time.Millisecond || bo.GetMaxInterval().AsDuration() > time.Second {
+					t.Errorf("retry back-off = %v, want a fast fallback", bo)
+				}
+			})
+		}
 	}
 
 	t.Run("chat_unrouted", func(t *testing.T) {
@@ -326,6 +402,27 @@ func TestRoutes(t *testing.T) {
 	})
 }
 
+// priorityGroups unpacks a chat route's priority_group cluster specifier.
+func priorityGroups(t *testing.T, r *routev3.Route) *prioritygroupv3.PriorityGroupClusterSpecifier {
+	t.Helper()
+	ext := r.GetRoute().GetInlineClusterSpecifierPlugin().GetExtension()
+	if ext.GetName() != "envoy.router.cluster_specifier_plugin.priority_group" {
+		t.Fatalf("route %s: cluster specifier plugin = %q, want priority_group", r.GetName(), ext.GetName())
+	}
+	return unpack(t, ext.GetTypedConfig(), &prioritygroupv3.PriorityGroupClusterSpecifier{})
+}
+
+// showGroups renders priority groups as cluster:weight lists.
+func showGroups(gs []*prioritygroupv3.PriorityGroup) [][]string {
+	out := make([][]string, len(gs))
+	for i, g := range gs {
+		for _, c := range g.GetClusters() {
+			out[i] = append(out[i], fmt.Sprintf("%s:%d", c.GetClusterName(), c.GetWeight().GetValue()))
+		}
+	}
+	return out
+}
+
 func checkRouterHopDisabled(t *testing.T, r *routev3.Route) {
 	t.Helper()
 	pf := unpack(t, r.GetTypedPerFilterConfig()["envoy.filters.http.ext_proc"], &extprocv3.ExtProcPerRoute{})
@@ -356,7 +453,26 @@ func TestModelsJSON(t *testing.T) {
 			name: "models in config order",
 			yaml: testYAML,
 			env:  testEnv,
-			want: `{"object":"list","data":[{"id":"gpt-4o","object":"model","created":0,"owned_by":"openai"},{"id":"local-small","object":"model","created":0,"owned_by":"acme"}]}`,
+			want: `{"object":"list","data":[{"id":"gpt-4o","object":"model","created":0,"owned_by":"openai","providers":["openai","local"]},{"id":"local-small","object":"model","created":0,"owned_by":"acme","providers":["local"]}]}`,
+		},
+		{
+			name: "context length, capabilities and the first priced provider's price per token",
+			yaml: `providers:
+  - {name: a, schema: openai, base_url: "http://127.0.0.1:9101/v1"}
+  - {name: b, schema: openai, base_url: "http://127.0.0.1:9102/v1"}
+  - {name: c, schema: openai, base_url: "http://127.0.0.1:9103/v1"}
+models:
+  - name: m
+    context_length: 200000
+    capabilities: [vision, tools]
+    providers:
+      - {provider: c, priority: 1, pricing: {prompt: 9, completion: 9}, capabilities: [reasoning]}
+      - {provider: a}
+      - {provider: b, pricing: {prompt: 3, completion: 15, cached_prompt: 0.3, request: 0.002}}
+`,
+			want: `{"object":"list","data":[{"id":"m","object":"model","created":0,"owned_by":"c","context_length":200000,` +
+				`"capabilities":["reasoning","tools","vision"],"providers":["a","b","c"],` +
+				`"pricing":{"prompt":"0.000003","completion":"0.000015","request":"0.002","input_cache_read":"0.0000003"}}]}`,
 		},
 		{
 			name: "every model left out",
@@ -378,5 +494,39 @@ models:
 				t.Errorf("ModelsJSON =\n%s\nwant\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestModelRouteGroups covers weighted levels and more levels than
+// attempts: every level is configured, the plan's attempt count decides
+// how many Envoy uses.
+func TestModelRouteGroups(t *testing.T) {
+	snap := build(t, parse(t, `routing: {max_attempts: 2}
+providers:
+  - {name: a, schema: openai, base_url: "http://127.0.0.1:9101/v1"}
+  - {name: b, schema: openai, base_url: "http://127.0.0.1:9102/v1"}
+  - {name: c, schema: openai, base_url: "http://127.0.0.1:9103/v1"}
+  - {name: d, schema: openai, base_url: "http://127.0.0.1:9104/v1"}
+models:
+  - name: m
+    providers:
+      - {provider: d, priority: 9}
+      - {provider: c, priority: 2}
+      - {provider: a, weight: 3}
+      - {provider: b}
+`, nil))
+	var names []string
+	for _, r := range getRouteConfig(t, snap).GetVirtualHosts()[0].GetRoutes() {
+		names = append(names, r.GetName())
+		if !strings.HasPrefix(r.GetName(), "chat_model_") {
+			continue
+		}
+		want := [][]string{{"provider_a:3", "provider_b:1"}, {"provider_c:1"}, {"provider_d:1"}}
+		if got := showGroups(priorityGroups(t, r).GetPriorityGroups()); !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("route %s: priority groups = %q, want %q", r.GetName(), got, want)
+		}
+	}
+	if want := []string{"models", "chat_model_m_1", "chat_model_m_2", "chat_unrouted", "not_found"}; !slices.Equal(names, want) {
+		t.Errorf("routes = %q, want %q (one per attempt count up to routing.max_attempts)", names, want)
 	}
 }

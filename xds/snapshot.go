@@ -5,15 +5,18 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	prioritygroupv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/router/cluster_specifiers/priority_group/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/routing"
 )
 
 // Build turns a validated config into a consistent snapshot. Its version
@@ -24,16 +27,30 @@ func Build(cfg *config.Loaded) (*cache.Snapshot, error) {
 		return nil, fmt.Errorf("xds: build models list: %w", err)
 	}
 	var clusters, routes []types.Resource
-	var providerRoutes []*routev3.Route
+	var modelRoutes []*routev3.Route
 	host, port := cfg.ExtProc.HostPort()
 	clusters = append(clusters, makeExtProcCluster(host, port), makeUnroutedCluster())
 	for _, p := range cfg.Catalog.Providers(cfg.Config) {
 		clusters = append(clusters, makeProviderCluster(providerCluster{
-			Name: p.Name, Host: p.Host(), Port: p.Port(), TLS: p.TLS(), ConnectTimeout: cfg.Timeouts.Connect.D(),
+			Name: p.Name, Host: p.Host(), Port: p.Port(), TLS: p.TLS(), ConnectTimeout: cfg.Timeouts.Connect.D(), Health: cfg.Health,
 		}))
-		providerRoutes = append(providerRoutes, makeProviderRoute(p.Name, p.Authority(), cfg.Timeouts.Request.D(), cfg.Timeouts.Idle.D()))
 	}
-	routes = append(routes, makeRouteConfig(models, providerRoutes, uint64(cfg.Limits.MaxRequestBytes)))
+	t := routeTimeouts{Request: cfg.Timeouts.Request.D(), Idle: cfg.Timeouts.Idle.D(), PerTry: cfg.Routing.PerTryTimeout.D(), MaxAttempts: cfg.Routing.MaxAttempts}
+	for _, name := range cfg.Catalog.ModelNames() {
+		route, _ := cfg.Catalog.Model(name)
+		var groups [][]weightedCluster
+		for _, g := range routing.DefaultGroups(route) {
+			var wg []weightedCluster
+			for _, c := range g {
+				wg = append(wg, weightedCluster{Cluster: ClusterName(c.Provider.Name), Weight: c.Weight})
+			}
+			groups = append(groups, wg)
+		}
+		for n := 1; n <= cfg.Routing.MaxAttempts; n++ {
+			modelRoutes = append(modelRoutes, makeModelRoute(name, n, groups, t))
+		}
+	}
+	routes = append(routes, makeRouteConfig(models, modelRoutes, uint64(cfg.Limits.MaxRequestBytes)))
 	listeners := []types.Resource{makeListener(cfg.Listener.Address, cfg.Listener.Port, cfg.Timeouts.Idle.D())}
 
 	res := map[resource.Type][]types.Resource{
@@ -78,8 +95,22 @@ func checkClusterRefs(res map[resource.Type][]types.Resource) error {
 		rc := r.(*routev3.RouteConfiguration)
 		for _, vh := range rc.GetVirtualHosts() {
 			for _, rt := range vh.GetRoutes() {
-				if c := rt.GetRoute().GetCluster(); c != "" && !clusters[c] {
-					return fmt.Errorf("route %s/%s names unknown cluster %q", rc.GetName(), rt.GetName(), c)
+				names := []string{rt.GetRoute().GetCluster()}
+				if ext := rt.GetRoute().GetInlineClusterSpecifierPlugin().GetExtension(); ext != nil {
+					var pg prioritygroupv3.PriorityGroupClusterSpecifier
+					if err := ext.GetTypedConfig().UnmarshalTo(&pg); err != nil {
+						return fmt.Errorf("route %s/%s: %w", rc.GetName(), rt.GetName(), err)
+					}
+					for _, g := range pg.GetPriorityGroups() {
+						for _, c := range g.GetClusters() {
+							names = append(names, c.GetClusterName())
+						}
+					}
+				}
+				for _, c := range names {
+					if c != "" && !clusters[c] {
+						return fmt.Errorf("route %s/%s names unknown cluster %q", rc.GetName(), rt.GetName(), c)
+					}
 				}
 			}
 		}
@@ -104,19 +135,56 @@ func hashResources(res map[resource.Type][]types.Resource) (string, error) {
 // ModelsJSON renders GET /v1/models once per config, in the OpenAI list
 // shape.
 func ModelsJSON(cfg *config.Loaded) (string, error) {
+	// pricing is OpenRouter's shape: USD per token, as decimal strings.
+	type pricing struct {
+		Prompt     string `json:"prompt"`
+		Completion string `json:"completion"`
+		Request    string `json:"request,omitempty"`
+		CacheRead  string `json:"input_cache_read,omitempty"`
+	}
 	type model struct {
-		ID      string `json:"id"`
-		Object  string `json:"object"`
-		Created int64  `json:"created"`
-		OwnedBy string `json:"owned_by"`
+		ID            string   `json:"id"`
+		Object        string   `json:"object"`
+		Created       int64    `json:"created"`
+		OwnedBy       string   `json:"owned_by"`
+		ContextLength int      `json:"context_length,omitempty"`
+		Capabilities  []string `json:"capabilities,omitempty"`
+		Providers     []string `json:"providers"`
+		Pricing       *pricing `json:"pricing,omitempty"`
 	}
 	list := struct {
 		Object string  `json:"object"`
 		Data   []model `json:"data"`
 	}{Object: "list", Data: []model{}}
+	perToken := func(perMillion float64) string {
+		return strconv.FormatFloat(perMillion/1e6, 'f', -1, 64)
+	}
 	for _, name := range cfg.Catalog.ModelNames() {
 		r, _ := cfg.Catalog.Model(name)
-		list.Data = append(list.Data, model{ID: name, Object: "model", OwnedBy: r.OwnedBy})
+		m := model{ID: name, Object: "model", OwnedBy: r.OwnedBy, ContextLength: r.ContextLength, Providers: []string{}}
+		caps := map[string]bool{}
+		for _, c := range r.Candidates {
+			m.Providers = append(m.Providers, c.Provider.Name)
+			for _, k := range c.Spec.Capabilities {
+				caps[k] = true
+			}
+			// The first-priority candidate's price is the list price.
+			if pr := c.Spec.Pricing; m.Pricing == nil && pr != (config.Price{}) {
+				m.Pricing = &pricing{Prompt: perToken(pr.Prompt), Completion: perToken(pr.Completion)}
+				if pr.Request > 0 {
+					m.Pricing.Request = strconv.FormatFloat(pr.Request, 'f', -1, 64)
+				}
+				if pr.CachedPrompt > 0 {
+					m.Pricing.CacheRead = perToken(pr.CachedPrompt)
+				}
+			}
+		}
+		for _, k := range config.KnownCapabilities {
+			if caps[k] {
+				m.Capabilities = append(m.Capabilities, k)
+			}
+		}
+		list.Data = append(list.Data, m)
 	}
 	b, err := json.Marshal(list)
 	return string(b), err

@@ -186,6 +186,16 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 			return err
 		}
 		log.Info("extproc serving", zap.String("address", cfg.ExtProc.Address))
+		if addr := cfg.Admin.Address; addr != "" {
+			admin := &http.Server{Addr: addr, Handler: ep.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+			go func() {
+				if err := admin.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					errc <- fmt.Errorf("admin %s: %w", addr, err)
+				}
+			}()
+			defer admin.Close()
+			log.Info("admin serving", zap.String("address", addr))
+		}
 	}
 	select {
 	case <-ctx.Done():

@@ -1,0 +1,208 @@
+// Package routing decides, per request, which providers may serve it and
+// in what order: the request's OpenRouter-style preferences narrowed by
+// the gateway's central policy, request needs, and live provider health
+// and speed. It is pure logic over the config catalog; Envoy carries the
+// resulting plan out (priority groups and retries).
+package routing
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/translators"
+)
+
+// Sort keys.
+const (
+	SortPrice      = "price"
+	SortThroughput = "throughput"
+	SortLatency    = "latency"
+)
+
+// Prefs are one request's routing preferences and needs.
+type Prefs struct {
+	// Model is the primary public model (suffix stripped).
+	Model string
+	// Fallbacks are further public models to try, in order.
+	Fallbacks []string
+
+	Order          []string
+	Only           []string
+	Ignore         []string
+	AllowFallbacks bool
+	Sort           string
+	// PartitionByModel sorts within each model (default) rather than
+	// across all candidates.
+	PartitionByModel   bool
+	MinThroughput      float64 // tokens/s, preferred
+	MaxLatency         float64 // seconds to first token, preferred
+	DenyDataCollection bool
+	ZDR                bool
+	MaxPrice           config.Price
+	// Session keeps a conversation on one provider for its prompt cache.
+	Session string
+
+	// Needs are capabilities the request uses.
+	Needs []string
+	// Tokens estimates prompt plus requested completion tokens.
+	Tokens int
+}
+
+// ParsePrefs reads the routing-relevant fields of an OpenAI chat body.
+// session is the x-session-id header, if any.
+func ParsePrefs(body []byte, session string) (Prefs, *translators.APIError) {
+	root := gjson.ParseBytes(body)
+	p := Prefs{AllowFallbacks: true, PartitionByModel: true}
+	model := root.Get("model")
+	models := root.Get("models")
+	if model.Exists() && model.Type != gjson.String {
+		return p, translators.BadRequest("invalid_model", "'model' must be a string")
+	}
+	if models.Exists() && !models.IsArray() {
+		return p, translators.BadRequest("invalid_models", "'models' must be an array of model names")
+	}
+	var list []string
+	for _, m := range models.Array() {
+		if m.Type != gjson.String || m.Str == "" {
+			return p, translators.BadRequest("invalid_models", "'models' must be an array of model names")
+		}
+		list = append(list, m.Str)
+	}
+	p.Model = model.Str
+	if p.Model == "" && len(list) > 0 {
+		p.Model, list = list[0], list[1:]
+	}
+	p.Model = p.applySuffix(p.Model)
+	for _, m := range list {
+		if m = p.applySuffix(m); m != p.Model && !contains(p.Fallbacks, m) {
+			p.Fallbacks = append(p.Fallbacks, m)
+		}
+	}
+
+	if prov := root.Get("provider"); prov.Exists() {
+		if !prov.IsObject() {
+			return p, translators.BadRequest("invalid_provider", "'provider' must be an object")
+		}
+		if err := p.parseProvider(prov); err != nil {
+			return p, err
+		}
+	}
+	p.Session = session
+	if s := root.Get("session_id"); s.Type == gjson.String && s.Str != "" {
+		p.Session = s.Str
+	}
+	p.Needs, p.Tokens = needs(root, len(body))
+	return p, nil
+}
+
+// applySuffix strips OpenRouter's :floor and :nitro variants.
+func (p *Prefs) applySuffix(m string) string {
+	switch {
+	case strings.HasSuffix(m, ":floor"):
+		p.Sort = SortPrice
+		return strings.TrimSuffix(m, ":floor")
+	case strings.HasSuffix(m, ":nitro"):
+		p.Sort = SortThroughput
+		return strings.TrimSuffix(m, ":nitro")
+	}
+	return m
+}
+
+func (p *Prefs) parseProvider(prov gjson.Result) *translators.APIError {
+	var err *translators.APIError
+	strs := func(key string) []string {
+		v := prov.Get(key)
+		if !v.Exists() || err != nil {
+			return nil
+		}
+		if !v.IsArray() {
+			err = translators.BadRequest("invalid_provider", "provider."+key+" must be an array of provider names")
+			return nil
+		}
+		var out []string
+		for _, s := range v.Array() {
+			if s.Type != gjson.String {
+				err = translators.BadRequest("invalid_provider", "provider."+key+" must be an array of provider names")
+				return nil
+			}
+			out = append(out, s.Str)
+		}
+		return out
+	}
+	p.Order, p.Only, p.Ignore = strs("order"), strs("only"), strs("ignore")
+	if v := prov.Get("allow_fallbacks"); v.Exists() {
+		p.AllowFallbacks = v.Type != gjson.False
+	}
+	switch s := prov.Get("sort"); {
+	case s.Type == gjson.String:
+		p.Sort = s.Str
+	case s.IsObject():
+		p.Sort = s.Get("by").Str
+		p.PartitionByModel = s.Get("partition").Str != "none"
+	case s.Exists() && s.Type != gjson.Null:
+		err = translators.BadRequest("invalid_provider", "provider.sort must be a string or {by, partition}")
+	}
+	if p.Sort != "" && p.Sort != SortPrice && p.Sort != SortThroughput && p.Sort != SortLatency {
+		err = translators.BadRequest("invalid_provider", "provider.sort "+strconv.Quote(p.Sort)+" is not one of price, throughput, latency")
+	}
+	p.MinThroughput = threshold(prov.Get("preferred_min_throughput"))
+	p.MaxLatency = threshold(prov.Get("preferred_max_latency"))
+	p.DenyDataCollection = prov.Get("data_collection").Str == "deny"
+	p.ZDR = prov.Get("zdr").Bool()
+	mp := prov.Get("max_price")
+	p.MaxPrice = config.Price{Prompt: mp.Get("prompt").Float(), Completion: mp.Get("completion").Float(), Request: mp.Get("request").Float()}
+	return err
+}
+
+// threshold reads a number or an object of percentile cut-offs (the p50
+// is used).
+func threshold(v gjson.Result) float64 {
+	if v.IsObject() {
+		return v.Get("p50").Float()
+	}
+	return v.Float()
+}
+
+// needs lists the capabilities a chat body uses and estimates its tokens
+// (about four bytes a token, plus the completion it asks for).
+func needs(root gjson.Result, size int) ([]string, int) {
+	var n []string
+	if t := root.Get("tools"); t.IsArray() && len(t.Array()) > 0 {
+		n = append(n, config.CapTools)
+	}
+	if root.Get("response_format.type").Str == "json_schema" {
+		n = append(n, config.CapJSONSchema)
+	}
+	if root.Get("reasoning").Exists() || root.Get("reasoning_effort").Exists() {
+		n = append(n, config.CapReasoning)
+	}
+	vision := false
+	root.Get("messages").ForEach(func(_, m gjson.Result) bool {
+		m.Get("content").ForEach(func(_, part gjson.Result) bool {
+			vision = part.Get("type").Str == "image_url"
+			return !vision
+		})
+		return !vision
+	})
+	if vision {
+		n = append(n, config.CapVision)
+	}
+	tokens := size / 4
+	max := root.Get("max_completion_tokens").Int()
+	if max == 0 {
+		max = root.Get("max_tokens").Int()
+	}
+	return n, tokens + int(max)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,225 @@
+package translators
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+func (openAIToAnthropic) Response(body []byte) ([]byte, Usage, error) {
+	return anthropicResponse(body, false)
+}
+
+// anthropicResponse translates a whole Messages API answer. Thinking blocks
+// become message.reasoning and message.reasoning_details unless
+// excludeReasoning (OpenRouter's reasoning.exclude); their tokens are
+// counted either way, inside output_tokens.
+func anthropicResponse(body []byte, excludeReasoning bool) ([]byte, Usage, error) {
+	if !gjson.ValidBytes(body) {
+		return nil, Usage{}, &APIError{Status: 502, Type: TypeUpstream, Code: "bad_upstream_response", Message: "provider returned a body that is not JSON"}
+	}
+	root := gjson.ParseBytes(body)
+	if root.Get("type").Str == "error" {
+		e := root.Get("error")
+		return nil, Usage{}, anthropicAPIError(502, "", e.Get("type").Str, e.Get("message").Str)
+	}
+	var u anthropicUsage
+	u.read(root.Get("usage"))
+	usage := u.openAI()
+
+	var text, reasoning strings.Builder
+	hasText := false
+	var calls, thoughts []gjson.Result
+	for _, b := range root.Get("content").Array() {
+		switch b.Get("type").Str {
+		case "text":
+			text.WriteString(b.Get("text").Str)
+			hasText = true
+		case "tool_use":
+			calls = append(calls, b)
+		case "thinking":
+			reasoning.WriteString(b.Get("thinking").Str)
+			thoughts = append(thoughts, b)
+		case "redacted_thinking":
+			thoughts = append(thoughts, b)
+		}
+	}
+
+	id := root.Get("id").String()
+	if id == "" {
+		h := chunkHeader{}
+		h.fill()
+		id = h.ID
+	}
+	out := make([]byte, 0, len(body)+256)
+	out = append(out, `{"id":`...)
+	out = appendJSONString(out, id)
+	out = append(out, `,"object":"chat.completion","created":`...)
+	out = strconv.AppendInt(out, time.Now().Unix(), 10)
+	out = append(out, `,"model":`...)
+	out = appendJSONString(out, root.Get("model").String())
+	out = append(out, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
+	if hasText {
+		out = appendJSONString(out, text.String())
+	} else {
+		out = append(out, "null"...)
+	}
+	if len(thoughts) > 0 && !excludeReasoning {
+		out = append(out, `,"reasoning":`...)
+		out = appendJSONString(out, reasoning.String())
+		out = append(out, `,"reasoning_details":[`...)
+		for i, b := range thoughts {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = appendReasoningDetail(out, b, i)
+		}
+		out = append(out, ']')
+	}
+	if len(calls) > 0 {
+		out = append(out, `,"tool_calls":[`...)
+		var args bytes.Buffer
+		for i, c := range calls {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, `{"id":`...)
+			out = appendJSONString(out, c.Get("id").String())
+			out = append(out, `,"type":"function","function":{"name":`...)
+			out = appendJSONString(out, c.Get("name").String())
+			out = append(out, `,"arguments":`...)
+			args.Reset()
+			if in := c.Get("input"); in.IsObject() && json.Compact(&args, []byte(in.Raw)) == nil {
+				out = appendJSONString(out, args.String())
+			} else {
+				out = append(out, `"{}"`...)
+			}
+			out = append(out, "}}"...)
+		}
+		out = append(out, ']')
+	}
+	out = append(out, `},"logprobs":null,"finish_reason":"`...)
+	out = append(out, anthropicFinishReason(root.Get("stop_reason").Str)...)
+	out = append(out, `"}],"usage":`...)
+	out = appendUsage(out, usage)
+	out = append(out, '}')
+	return out, usage, nil
+}
+
+// appendReasoningDetail appends one OpenRouter reasoning_details entry for a
+// thinking block ({"type":"reasoning.text","text","signature"}) or a
+// redacted_thinking block ({"type":"reasoning.encrypted","data"}).
+func appendReasoningDetail(dst []byte, b gjson.Result, index int) []byte {
+	if b.Get("type").Str == "redacted_thinking" {
+		dst = append(dst, `{"type":"reasoning.encrypted","data":`...)
+		dst = appendJSONString(dst, b.Get("data").String())
+	} else {
+		dst = append(dst, `{"type":"reasoning.text","text":`...)
+		dst = appendJSONString(dst, b.Get("thinking").String())
+		if sig := b.Get("signature").String(); sig != "" {
+			dst = append(dst, `,"signature":`...)
+			dst = appendJSONString(dst, sig)
+		}
+	}
+	dst = append(dst, `,"format":"`+anthropicReasoningFormat+`","index":`...)
+	dst = strconv.AppendInt(dst, int64(index), 10)
+	return append(dst, '}')
+}
+
+func (openAIToAnthropic) Error(status int, retryAfter string, body []byte) *APIError {
+	return anthropicAPIError(status, retryAfter, gjson.GetBytes(body, "error.type").Str, upstreamMessage(body))
+}
+
+// RetryAfter is the Retry-After to give the client for an Anthropic
+// response: its retry-after header, or else the seconds until the last
+// reset among the anthropic-ratelimit-* limits it reports exhausted
+// (https://docs.anthropic.com/en/api/rate-limits#response-headers).
+// header reads one response header; "" when none applies.
+func (openAIToAnthropic) RetryAfter(header func(string) string, now time.Time) string {
+	if ra := strings.TrimSpace(header("retry-after")); ra != "" {
+		return ra
+	}
+	var wait time.Duration
+	found := false
+	for _, limit := range []string{"requests", "tokens", "input-tokens", "output-tokens"} {
+		if strings.TrimSpace(header("anthropic-ratelimit-"+limit+"-remaining")) != "0" {
+			continue
+		}
+		reset, err := time.Parse(time.RFC3339, strings.TrimSpace(header("anthropic-ratelimit-"+limit+"-reset")))
+		if err != nil {
+			continue
+		}
+		if d := reset.Sub(now); !found || d > wait {
+			wait, found = d, true
+		}
+	}
+	if !found {
+		return ""
+	}
+	return strconv.FormatInt(max(int64(math.Ceil(wait.Seconds())), 1), 10)
+}
+
+// anthropicAPIError maps an Anthropic error type (or, for unknown types, the
+// HTTP status) to the error the client sees. The type wins because it is
+// what Anthropic documents, and it is all a mid-stream error event carries.
+func anthropicAPIError(status int, retryAfter, typ, msg string) *APIError {
+	switch typ {
+	case "rate_limit_error":
+		status = 429
+	case "overloaded_error":
+		status = 529
+	case "authentication_error":
+		status = 401
+	case "permission_error":
+		status = 403
+	case "timeout_error":
+		status = 504
+	case "api_error":
+		if status < 500 {
+			status = 500
+		}
+	}
+	e := UpstreamError(status, retryAfter, msg)
+	if typ == "invalid_request_error" && strings.Contains(strings.ToLower(msg), "prompt is too long") {
+		e.Status, e.Type, e.Code = 400, TypeInvalidRequest, "context_length_exceeded"
+	}
+	return e
+}
+
+// anthropicUsage holds Anthropic's counters; input_tokens excludes cached
+// and cache-written tokens, which OpenAI counts as prompt tokens.
+// output_tokens includes thinking, which Anthropic does not count apart, so
+// reasoning_tokens stays 0.
+type anthropicUsage struct {
+	input, cacheRead, cacheWrite, output int64
+}
+
+// read overwrites the counters u carries; message_delta counts are cumulative.
+func (a *anthropicUsage) read(u gjson.Result) {
+	if !u.IsObject() {
+		return
+	}
+	set := func(dst *int64, r gjson.Result) {
+		if r.Type == gjson.Number {
+			*dst = r.Int()
+		}
+	}
+	set(&a.input, u.Get("input_tokens"))
+	set(&a.cacheRead, u.Get("cache_read_input_tokens"))
+	set(&a.cacheWrite, u.Get("cache_creation_input_tokens"))
+	set(&a.output, u.Get("output_tokens"))
+}
+
+func (a anthropicUsage) openAI() Usage {
+	return Usage{
+		PromptTokens:     a.input + a.cacheRead + a.cacheWrite,
+		CompletionTokens: a.output,
+		CachedTokens:     a.cacheRead,
+		CacheWriteTokens: a.cacheWrite,
+	}
+}

@@ -1,0 +1,357 @@
+package translators
+
+import (
+	"bytes"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
+
+const vertexClaude = "claude-sonnet-4-5@20250929"
+
+// vertexTarget is the Target of a golden case: its own model, with the
+// placeholder claude-vertex standing for a Claude model id.
+func vertexTarget(in []byte) Target {
+	model := gjson.GetBytes(in, "model").Str
+	if model == "claude-vertex" {
+		model = vertexClaude
+	}
+	return Target{Model: model, Project: "acme-prod", Region: "us-east5"}
+}
+
+func TestVertexRequestGolden(t *testing.T) {
+	for _, name := range goldenCases(t, "openai_vertex") {
+		t.Run(name, func(t *testing.T) {
+			in := geminiGoldenIn(t, "openai_vertex", name)
+			orig := bytes.Clone(in)
+			req, err := openAIToVertex{}.Request(in, vertexTarget(in))
+			if err != nil {
+				t.Fatalf("Request: %v", err)
+			}
+			if !bytes.Equal(in, orig) {
+				t.Fatal("Request modified its input")
+			}
+			checkGolden(t, filepath.Join(testdata, "openai_vertex", name+".out.json"), prettyJSON(t, req.Body))
+		})
+	}
+}
+
+func TestVertexRequestFields(t *testing.T) {
+	const body = `{"messages":[{"role":"user","content":"hi"}]}`
+	const stream = `{"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`
+	json := []Header{{"content-type", "application/json"}}
+	tests := []struct {
+		name        string
+		body        string
+		target      Target
+		wantPath    string
+		wantHeaders []Header
+		wantStream  bool
+		want        map[string]string
+	}{
+		{
+			name: "gemini", body: body,
+			// A static key is never sent: Vertex AI takes the OAuth token.
+			target:      Target{Model: "gemini-2.5-pro", Project: "acme-prod", Region: "us-central1", APIKey: "unused"},
+			wantPath:    "/v1/projects/acme-prod/locations/us-central1/publishers/google/models/gemini-2.5-pro:generateContent",
+			wantHeaders: json,
+			want:        map[string]string{"contents": `[{"role":"user","parts":[{"text":"hi"}]}]`, "model": ""},
+		},
+		{
+			name: "gemini streamed in the global region behind a versioned base URL", body: stream,
+			target:      Target{Model: "gemini-2.5-flash", Project: "acme-prod", Region: "global", PathPrefix: "/v1"},
+			wantPath:    "/v1/projects/acme-prod/locations/global/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+			wantHeaders: json, wantStream: true,
+		},
+		{
+			name: "claude", body: body,
+			target:      Target{Model: vertexClaude, Project: "acme-prod", Region: "us-east5", APIKey: "unused"},
+			wantPath:    "/v1/projects/acme-prod/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929:rawPredict",
+			wantHeaders: json,
+			want:        map[string]string{"anthropic_version": `"vertex-2023-10-16"`, "model": "", "max_tokens": "4096", "stream": ""},
+		},
+		{
+			name: "claude streamed", body: stream,
+			target:      Target{Model: "claude-haiku-4-5", Project: "p", Region: "europe-west1", PathPrefix: "/proxy"},
+			wantPath:    "/proxy/v1/projects/p/locations/europe-west1/publishers/anthropic/models/claude-haiku-4-5:streamRawPredict",
+			wantHeaders: json, wantStream: true,
+			want: map[string]string{"stream": "true", "anthropic_version": `"vertex-2023-10-16"`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := openAIToVertex{}.Request([]byte(tc.body), tc.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.Path != tc.wantPath {
+				t.Errorf("path %q, want %q", req.Path, tc.wantPath)
+			}
+			if !geminiEqualHeaders(req.Headers, tc.wantHeaders) {
+				t.Errorf("headers %v, want %v", req.Headers, tc.wantHeaders)
+			}
+			if req.Stream != tc.wantStream || req.IncludeUsage != tc.wantStream {
+				t.Errorf("stream %v include usage %v, want %v", req.Stream, req.IncludeUsage, tc.wantStream)
+			}
+			geminiCheckPaths(t, req.Body, tc.want)
+		})
+	}
+}
+
+func TestVertexAnthropicBetaHeader(t *testing.T) {
+	in := Request{
+		Path:    "/v1/messages",
+		Headers: []Header{{"content-type", "application/json"}, {"x-api-key", "k"}, {"anthropic-version", "2023-06-01"}, {"anthropic-beta", "interleaved-thinking-2025-05-14, context-1m-2025-08-07"}},
+		Body:    []byte(`{"model":"claude","max_tokens":10,"messages":[]}`),
+	}
+	out, err := vertexAnthropicAdjust(in, "/v1/projects/p/locations/r/publishers/anthropic/models/claude")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !geminiEqualHeaders(out.Headers, []Header{{"content-type", "application/json"}}) {
+		t.Errorf("headers %v", out.Headers)
+	}
+	geminiCheckPaths(t, out.Body, map[string]string{
+		"anthropic_beta":    `["interleaved-thinking-2025-05-14","context-1m-2025-08-07"]`,
+		"anthropic_version": `"vertex-2023-10-16"`,
+		"model":             "",
+	})
+	if out.Path != "/v1/projects/p/locations/r/publishers/anthropic/models/claude:rawPredict" {
+		t.Errorf("path %q", out.Path)
+	}
+}
+
+func TestVertexRequestErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		body       string
+		target     Target
+		wantStatus int
+		wantCode   string
+		wantMsg    string
+	}{
+		{"no project", `{"messages":[{"role":"user","content":"hi"}]}`, Target{Model: "gemini-2.5-pro", Region: "us-central1"}, 500, "provider_misconfigured", "needs a project and a region"},
+		{"gemini request error", `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://x/y.png"}}]}]}`, Target{Model: "gemini-2.5-pro", Project: "p", Region: "r"}, 400, "invalid_value", "Gemini only fetches https:// and gs:// URLs"},
+		{"claude request error", `{"n":3,"messages":[{"role":"user","content":"hi"}]}`, Target{Model: vertexClaude, Project: "p", Region: "r"}, 400, "unsupported_parameter", "'n' other than 1 is not supported"},
+		{"gemini require_parameters", `{"logit_bias":{"1":1},"provider":{"require_parameters":true},"messages":[{"role":"user","content":"hi"}]}`, Target{Model: "gemini-2.5-pro", Project: "p", Region: "r"}, 400, "unsupported_parameter", "cannot honour: logit_bias"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := openAIToVertex{}.Request([]byte(tc.body), tc.target)
+			var ae *APIError
+			if !errors.As(err, &ae) {
+				t.Fatalf("error %v, want *APIError", err)
+			}
+			if ae.Status != tc.wantStatus || ae.Code != tc.wantCode || !strings.Contains(ae.Message, tc.wantMsg) {
+				t.Errorf("got %d %s %q, want %d %s containing %q", ae.Status, ae.Code, ae.Message, tc.wantStatus, tc.wantCode, tc.wantMsg)
+			}
+		})
+	}
+}
+
+func TestVertexResponseGolden(t *testing.T) {
+	tests := []struct {
+		name      string
+		wantUsage Usage
+	}{
+		{"gemini_text", Usage{PromptTokens: 12, CompletionTokens: 30 + 368, ReasoningTokens: 368}},
+		{"claude_text", Usage{PromptTokens: 21, CompletionTokens: 35}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tx := readTranscript(t, "vertex", tc.name)
+			out, usage, err := openAIToVertex{}.Response(tx.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if usage != tc.wantUsage {
+				t.Errorf("usage %+v, want %+v", usage, tc.wantUsage)
+			}
+			checkGolden(t, filepath.Join(testdata, "openai_vertex", tc.name+".resp.json"), prettyJSON(t, normalize(out)))
+		})
+	}
+}
+
+func TestVertexError(t *testing.T) {
+	tests := []struct {
+		name       string
+		transcript string
+		status     int
+		body       string
+		want       APIError
+	}{
+		{
+			name: "quota without a retry hint", transcript: "error_429",
+			want: APIError{Status: 429, Type: TypeRateLimit, Code: "rate_limit_exceeded",
+				Message: "Resource exhausted. Please try again later. Please refer to https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details."},
+		},
+		{
+			name: "bad token", transcript: "error_401",
+			want: APIError{Status: 502, Type: TypeUpstream, Code: "provider_auth_failed", Message: "the gateway's credential for the provider was rejected (upstream status 401)"},
+		},
+		{
+			name: "claude overloaded", transcript: "claude_error_529",
+			want: APIError{Status: 503, Type: TypeUpstream, Code: "provider_overloaded", Message: "Overloaded"},
+		},
+		{
+			name: "claude prompt too long", status: 400,
+			body: `{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 215843 tokens > 200000 maximum"}}`,
+			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "context_length_exceeded", Message: "prompt is too long: 215843 tokens > 200000 maximum"},
+		},
+		{
+			name: "gemini prompt too long", status: 400,
+			body: `{"error":{"code":400,"message":"The input token count (1100000) exceeds the maximum number of tokens allowed (1048576).","status":"INVALID_ARGUMENT"}}`,
+			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "context_length_exceeded", Message: "The input token count (1100000) exceeds the maximum number of tokens allowed (1048576)."},
+		},
+		{
+			name: "model not enabled", status: 403,
+			body: `{"error":{"code":403,"message":"Permission 'aiplatform.endpoints.predict' denied on resource","status":"PERMISSION_DENIED"}}`,
+			want: APIError{Status: 502, Type: TypeUpstream, Code: "provider_auth_failed", Message: "the gateway's credential for the provider was rejected (upstream status 403)"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, retryAfter, body := tc.status, "", []byte(tc.body)
+			if tc.transcript != "" {
+				tx := readTranscript(t, "vertex", tc.transcript)
+				status, retryAfter, body = tx.status, tx.header.Get("Retry-After"), tx.body
+			}
+			if got := (openAIToVertex{}).Error(status, retryAfter, body); *got != tc.want {
+				t.Errorf("got  %+v\nwant %+v", *got, tc.want)
+			}
+		})
+	}
+}
+
+func TestVertexStreamGolden(t *testing.T) {
+	tests := []struct {
+		name       string
+		transcript string
+		body       string
+		wantUsage  Usage
+		wantErr    string
+	}{
+		{name: "gemini_tool_stream", transcript: "gemini_tool_stream", wantUsage: Usage{PromptTokens: 74, CompletionTokens: 18 + 59, ReasoningTokens: 59}},
+		{name: "claude_tool_stream", transcript: "claude_tool_stream", wantUsage: Usage{PromptTokens: 402, CompletionTokens: 61}},
+		{
+			name:      "stream_comment_before_anthropic",
+			body:      ": ok\r\n\r\nevent: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_vrtx_1\",\"model\":\"claude\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+			wantUsage: Usage{PromptTokens: 3, CompletionTokens: 1},
+		},
+		{name: "stream_short_line", body: "ev\n", wantErr: "upstream_stream_error"},
+		{name: "stream_empty_body", wantErr: "upstream_stream_error"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := []byte(tc.body)
+			if tc.transcript != "" {
+				body = readTranscript(t, "vertex", tc.transcript).body
+			}
+			golden := filepath.Join(testdata, "openai_vertex", tc.name+".resp.sse")
+			out, usage := checkStreamGolden(t, openAIToVertex{}, StreamOptions{IncludeUsage: true}, body, golden)
+			if usage != tc.wantUsage {
+				t.Errorf("usage %+v, want %+v", usage, tc.wantUsage)
+			}
+			if e := streamErrorOf(out); e.Get("code").Str != tc.wantErr {
+				t.Errorf("error chunk %s, want code %q", e.Raw, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestSniffVertexStream(t *testing.T) {
+	tests := []struct {
+		in                  string
+		anthropic, resolved bool
+	}{
+		{"", false, false},
+		{"ev", false, false},
+		{"event", false, false},
+		{"event:", true, true},
+		{"data: {", false, true},
+		{"d", false, true},
+		{": comment", false, false},
+		{": comment\n", false, false},
+		{": comment\r\n\r\nevent: x", true, true},
+		{"\n\ndata", false, true},
+		{"ev\n", false, true},
+		{": c\r\n\r", false, false},
+		{": c\r\n\r\ne", false, false},
+		{": c\r\n\rx", false, true},
+	}
+	for _, tc := range tests {
+		a, r := sniffVertexStream([]byte(tc.in))
+		if a != tc.anthropic || r != tc.resolved {
+			t.Errorf("sniff(%q) = %v %v, want %v %v", tc.in, a, r, tc.anthropic, tc.resolved)
+		}
+	}
+}
+
+func FuzzVertexStream(f *testing.F) {
+	for i, b := range transcriptBodies(f, "vertex") {
+		f.Add(b, uint64(i))
+	}
+	f.Add([]byte(": x\n\nevent: message_start\ndata: {}\n\n"), uint64(3))
+	f.Fuzz(func(t *testing.T, body []byte, seed uint64) {
+		opts := StreamOptions{IncludeUsage: true}
+		out, u := runStream(openAIToVertex{}, opts, body, whole)
+		out = normalize(out)
+		checkSSE(t, out)
+		split, su := runStream(openAIToVertex{}, opts, body, randomSplits(seed, 16))
+		if !bytes.Equal(normalize(split), out) || su != u {
+			t.Fatalf("split output differs:\n%s\n---\n%s", split, out)
+		}
+	})
+}
+
+func FuzzVertexResponse(f *testing.F) {
+	for _, b := range transcriptBodies(f, "vertex") {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out, usage, err := openAIToVertex{}.Response(body)
+		if err != nil {
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Status < 400 {
+				t.Fatalf("error %v is not an APIError", err)
+			}
+			return
+		}
+		if !gjson.ValidBytes(out) || gjson.GetBytes(out, "usage.total_tokens").Int() != usage.Total() {
+			t.Fatalf("bad output %s for usage %+v", out, usage)
+		}
+		if e := (openAIToVertex{}).Error(500, "", body); e == nil || e.Status < 400 {
+			t.Fatalf("Error mapped to %+v", e)
+		}
+	})
+}
+
+func BenchmarkVertexRequestClaude(b *testing.B) {
+	in := geminiGoldenIn(b, "openai_vertex", "claude_tools")
+	target := vertexTarget(in)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := (openAIToVertex{}).Request(in, target); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVertexStreamTextDelta is the steady state behind the sniffing
+// wrapper: one Gemini text event in, one chunk out.
+func BenchmarkVertexStreamTextDelta(b *testing.B) {
+	st := openAIToVertex{}.NewStream(StreamOptions{IncludeUsage: true})
+	ev := []byte("data: {\"candidates\": [{\"content\": {\"role\": \"model\",\"parts\": [{\"text\": \" zones are isolated failure domains\"}]}}],\"usageMetadata\": {\"trafficType\": \"ON_DEMAND\"},\"modelVersion\": \"gemini-2.5-flash\",\"createTime\": \"2025-11-18T12:04:13.661048Z\",\"responseId\": \"7VgcabWhKYuc2PgP0rLJsQ4\"}\r\n\r\n")
+	dst := st.Translate(nil, ev)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(ev)))
+	for b.Loop() {
+		dst = st.Translate(dst[:0], ev)
+	}
+	if !bytes.Contains(dst, []byte(`"content":" zones`)) {
+		b.Fatalf("unexpected chunk %s", dst)
+	}
+}
