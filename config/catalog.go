@@ -19,6 +19,8 @@ type Route struct {
 	Name          string
 	OwnedBy       string
 	ContextLength int
+	// Type is chat or embeddings.
+	Type string
 	// Candidates sorted by priority, enabled providers only.
 	Candidates []Candidate
 }
@@ -50,7 +52,7 @@ func newCatalog(c *Config) *Catalog {
 	}
 	for mi := range c.Models {
 		m := &c.Models[mi]
-		r := &Route{Name: m.Name, OwnedBy: m.OwnedBy, ContextLength: m.ContextLength}
+		r := &Route{Name: m.Name, OwnedBy: m.OwnedBy, ContextLength: m.ContextLength, Type: m.Type}
 		for j := range m.Providers {
 			mp := &m.Providers[j]
 			if p, ok := cat.providers[mp.Provider]; ok {

@@ -85,6 +85,12 @@ type Price struct {
 	Request float64 `yaml:"request"`
 }
 
+// Model types.
+const (
+	ModelChat       = "chat"
+	ModelEmbeddings = "embeddings"
+)
+
 // Capabilities a request may need.
 const (
 	CapTools      = "tools"
@@ -181,6 +187,9 @@ type Model struct {
 	Name string `yaml:"name"`
 	// OwnedBy is shown in /v1/models. Default: the first provider's name.
 	OwnedBy string `yaml:"owned_by"`
+	// Type is what the model serves: chat (/v1/chat/completions and
+	// /v1/messages) or embeddings (/v1/embeddings). Default chat.
+	Type string `yaml:"type"`
 	// Providers serve this model.
 	Providers []ModelProvider `yaml:"providers"`
 	// ContextLength is the model's context window in tokens, the default
@@ -327,6 +336,9 @@ func (c *Config) applyDefaults() {
 			if mp.Capabilities == nil {
 				mp.Capabilities = m.Capabilities
 			}
+		}
+		if m.Type == "" {
+			m.Type = ModelChat
 		}
 		if m.OwnedBy == "" && len(m.Providers) > 0 {
 			m.OwnedBy = m.Providers[0].Provider

@@ -265,6 +265,9 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 		if len(m.Providers) == 0 {
 			add(at+".providers", "", "must list at least one provider")
 		}
+		if m.Type != ModelChat && m.Type != ModelEmbeddings {
+			add(at+".type", m.Type, "must be chat or embeddings")
+		}
 		// A model's capabilities and context length are its providers'
 		// defaults (applyDefaults copies them): check them once, here.
 		checkCapabilities(at+".capabilities", m.Capabilities, add)

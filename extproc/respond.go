@@ -66,6 +66,14 @@ func immediate(e *translators.APIError) *extprocv3.ProcessingResponse {
 	}}}
 }
 
+// immediateAnthropic answers a /v1/messages client with Anthropic's error
+// shape.
+func immediateAnthropic(e *translators.APIError) *extprocv3.ProcessingResponse {
+	r := immediate(e)
+	r.GetImmediateResponse().Body = translators.AnthropicIngress{}.Error(e.Status, e.Body())
+	return r
+}
+
 func header(k, v string) *corev3.HeaderValueOption {
 	return &corev3.HeaderValueOption{
 		Header:       &corev3.HeaderValue{Key: k, RawValue: []byte(v)},

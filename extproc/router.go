@@ -27,6 +27,7 @@ type routerProcessor struct {
 	method   string
 	path     string
 	session  string   // x-session-id, for sticky routing
+	endpoint string   // the API path, query stripped
 	internal []string // client-sent control headers to drop
 }
 
@@ -46,32 +47,50 @@ func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHea
 			p.internal = append(p.internal, k)
 		}
 	}
+	p.endpoint = pathOnly(p.path)
 	if p.method != "POST" {
-		return immediate(&translators.APIError{Status: 405, Type: translators.TypeInvalidRequest, Code: "method_not_allowed",
-			Message: p.method + " is not allowed on " + pathOnly(p.path) + "; use POST"})
+		return p.fail(&translators.APIError{Status: 405, Type: translators.TypeInvalidRequest, Code: "method_not_allowed",
+			Message: p.method + " is not allowed on " + p.endpoint + "; use POST"})
 	}
 	if h.GetEndOfStream() {
-		return immediate(translators.BadRequest("missing_body", "request body is required"))
+		return p.fail(translators.BadRequest("missing_body", "request body is required"))
 	}
 	return continueRequestHeaders(nil, false)
 }
 
 func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	body := b.GetBody()
-	if err := translators.ValidateChat(body); err != nil {
-		return immediate(asAPIError(err))
+	var err error
+	switch p.endpoint {
+	case xds.EmbeddingsPath:
+		err = translators.ValidateEmbeddings(body)
+	case xds.MessagesPath:
+		// Claude-native clients: plan on the request's OpenAI form.
+		if body, err = (translators.AnthropicIngress{}).Request(body); err == nil {
+			err = translators.ValidateChat(body)
+		}
+	default:
+		err = translators.ValidateChat(body)
+	}
+	if err != nil {
+		return p.fail(asAPIError(err))
 	}
 	prefs, perr := routing.ParsePrefs(body, p.session)
 	if perr != nil {
-		return immediate(perr)
+		return p.fail(perr)
 	}
 	if prefs.Model == "" {
-		return immediate(&translators.APIError{Status: 404, Type: translators.TypeInvalidRequest, Code: "model_not_found",
+		return p.fail(&translators.APIError{Status: 404, Type: translators.TypeInvalidRequest, Code: "model_not_found",
 			Message: "request has no 'model'; GET /v1/models lists the models this gateway serves"})
+	}
+	if route, ok := p.cfg.Catalog.Model(prefs.Model); ok {
+		if want := endpointType(p.endpoint); route.Type != want {
+			return p.fail(translators.BadRequest("wrong_model_type", "model "+quoteTrunc(prefs.Model)+" is a "+route.Type+" model; it is not served on "+p.endpoint))
+		}
 	}
 	plan, perr := routing.Build(p.cfg.Catalog, p.cfg.Routing.Policy, p.cfg.Routing.MaxAttempts, prefs, p.s.stats)
 	if perr != nil {
-		return immediate(perr)
+		return p.fail(perr)
 	}
 	if len(plan.Skipped) > 0 {
 		p.s.log.Debug("candidates skipped", zap.String("model", prefs.Model), zap.Int("skipped", len(plan.Skipped)))
@@ -84,16 +103,33 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	}
 	m := &extprocv3.HeaderMutation{RemoveHeaders: p.internal, SetHeaders: set}
 	resp := continueRequestBody(m, nil, true)
-	resp.DynamicMetadata = planMetadata(prefs.Model, plan)
+	resp.DynamicMetadata = planMetadata(prefs.Model, p.endpoint, plan)
 	return resp
+}
+
+// fail answers the client at once, in the error shape of the API it
+// called: Anthropic's on /v1/messages, OpenAI's elsewhere.
+func (p *routerProcessor) fail(e *translators.APIError) *extprocv3.ProcessingResponse {
+	if p.endpoint == xds.MessagesPath {
+		return immediateAnthropic(e)
+	}
+	return immediate(e)
+}
+
+// endpointType is the model type an API path serves.
+func endpointType(path string) string {
+	if path == xds.EmbeddingsPath {
+		return config.ModelEmbeddings
+	}
+	return config.ModelChat
 }
 
 // planMetadata is what the router hop leaves in Envoy for later: the plan
 // for the upstream hop and, when the plan differs from the route's
 // configured priority groups, the override Envoy's priority_group cluster
 // specifier reads.
-func planMetadata(model string, plan routing.Plan) *structpb.Struct {
-	md := map[string]any{xds.RequestNamespace: map[string]any{"model": model, "plan": plan.Encode()}}
+func planMetadata(model, endpoint string, plan routing.Plan) *structpb.Struct {
+	md := map[string]any{xds.RequestNamespace: map[string]any{"model": model, "plan": plan.Encode(), "endpoint": endpoint}}
 	if !plan.Default {
 		groups := make([]any, len(plan.Groups))
 		for i, g := range plan.Groups {

@@ -68,6 +68,7 @@ type upstreamProcessor struct {
 	cand     config.Candidate
 	attempt  int    // 1-based, from Envoy's x-envoy-attempt-count
 	plan     string // the router hop's encoded plan
+	endpoint string // the client's API path (chat, messages, embeddings)
 	tr       translators.Translator
 	req      translators.Request
 	start    time.Time
@@ -82,9 +83,10 @@ type upstreamProcessor struct {
 	status    int // upstream status
 	apiErr    *translators.APIError
 	stream    translators.StreamTranslator
-	buf       []byte // whole response or error body so far
-	out       []byte // reused output buffer for stream chunks
-	tagged    []byte // out with the provider field added
+	ingress   translators.StreamTranslator // OpenAI chunks to Anthropic events, for /v1/messages
+	buf       []byte                       // whole response or error body so far
+	out       []byte                       // reused output buffer for stream chunks
+	tagged    []byte                       // out with the provider field added
 	field     []byte
 	usage     translators.Usage
 	completed bool
@@ -105,6 +107,7 @@ func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpH
 	req := md.GetFilterMetadata()[xds.RequestNamespace].GetFields()
 	p.model = req["model"].GetStringValue()
 	p.plan = req["plan"].GetStringValue()
+	p.endpoint = req["endpoint"].GetStringValue()
 	p.attempt, _ = strconv.Atoi(headerValue(h, "x-envoy-attempt-count"))
 	p.attempt = max(p.attempt, 1)
 	// The plan names the public model of this attempt: a fallback model
@@ -128,26 +131,45 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 		cand, ok = route.Candidate(p.provider.Name)
 	}
 	if !ok {
-		return immediate(&translators.APIError{Status: 503, Type: translators.TypeServer, Code: "provider_unavailable",
+		return p.fail(&translators.APIError{Status: 503, Type: translators.TypeServer, Code: "provider_unavailable",
 			Message: "provider " + quoteTrunc(p.provider.Name) + " no longer serves model " + quoteTrunc(p.model) + "; retry"})
 	}
 	p.cand = cand
 	pr := p.provider
-	req, err := p.tr.Request(b.GetBody(), translators.Target{
+	target := translators.Target{
 		Model: cand.Model, PathPrefix: pr.PathPrefix(), APIKey: pr.APIKey(),
 		APIVersion: pr.APIVersion, Project: pr.Project, Region: pr.Region,
 		Host: pr.Host(),
-	})
+	}
+	body := b.GetBody()
+	var req translators.Request
+	var err error
+	switch p.endpoint {
+	case xds.EmbeddingsPath:
+		emb, ok := p.tr.(translators.Embedder)
+		if !ok {
+			return p.fail(translators.BadRequest("embeddings_unsupported", "provider "+quoteTrunc(pr.Name)+" (schema "+pr.Schema+") does not serve embeddings"))
+		}
+		req, err = emb.EmbeddingsRequest(body, target)
+	case xds.MessagesPath:
+		// An Anthropic Messages client: its request in OpenAI form, then
+		// translated for this provider like any chat request.
+		if body, err = (translators.AnthropicIngress{}).Request(body); err == nil {
+			req, err = p.tr.Request(body, target)
+		}
+	default:
+		req, err = p.tr.Request(body, target)
+	}
 	if err != nil {
-		return immediate(asAPIError(err))
+		return p.fail(asAPIError(err))
 	}
 	if err := p.s.auths.authorize(ctx, pr, &req); err != nil {
 		p.s.log.Error("provider credentials unavailable", zap.String("provider", pr.Name), zap.Error(err))
-		return immediate(&translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "provider_auth_failed",
+		return p.fail(&translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "provider_auth_failed",
 			Message: "the gateway could not obtain credentials for provider " + quoteTrunc(pr.Name)})
 	}
 	p.req = req
-	p.exclude = gjson.GetBytes(b.GetBody(), "reasoning.exclude").Bool()
+	p.exclude = gjson.GetBytes(body, "reasoning.exclude").Bool()
 	set := make([]*corev3.HeaderValueOption, 0, len(req.Headers)+2)
 	set = append(set, header(":path", req.Path), header(":authority", pr.Authority()), header("content-length", strconv.Itoa(len(req.Body))))
 	for _, h := range req.Headers {
@@ -219,6 +241,9 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 	case p.req.Stream && !strings.HasPrefix(headerValue(h, "content-type"), "application/json"):
 		p.mode = modeStream
 		p.stream = p.tr.NewStream(translators.StreamOptions{IncludeUsage: p.req.IncludeUsage, ExcludeReasoning: p.exclude})
+		if p.endpoint == xds.MessagesPath {
+			p.ingress = translators.AnthropicIngress{}.NewStream()
+		}
 		set = append(set, header("content-type", "text/event-stream"), header("cache-control", "no-cache"))
 	default:
 		p.mode = modeWhole
@@ -253,9 +278,9 @@ func (p *upstreamProcessor) upstreamError() *translators.APIError {
 
 func (p *upstreamProcessor) endWithoutBody() *extprocv3.ProcessingResponse {
 	if p.mode == modeError {
-		return immediate(p.upstreamError())
+		return p.fail(p.upstreamError())
 	}
-	return immediate(&translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "empty_upstream_response",
+	return p.fail(&translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "empty_upstream_response",
 		Message: "provider returned an empty response"})
 }
 
@@ -271,6 +296,14 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			p.out = p.stream.Finish(p.out)
 			p.finish(ctx, p.stream.Usage())
 		}
+		if p.ingress != nil {
+			// Anthropic Messages client: OpenAI chunks become its events.
+			p.tagged = p.ingress.Translate(p.tagged[:0], p.out)
+			if eos {
+				p.tagged = p.ingress.Finish(p.tagged)
+			}
+			return continueResponseBody(replaceBody(p.tagged))
+		}
 		p.tagged = tagProvider(p.tagged[:0], p.out, p.providerField())
 		return continueResponseBody(replaceBody(p.tagged))
 	case modeWhole:
@@ -280,14 +313,27 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		if !eos {
 			return continueResponseBody(replaceBody(nil))
 		}
-		out, usage, err := p.tr.Response(p.buf)
+		var out []byte
+		var usage translators.Usage
+		var err error
+		if emb, ok := p.tr.(translators.Embedder); ok && p.endpoint == xds.EmbeddingsPath {
+			out, usage, err = emb.EmbeddingsResponse(p.buf)
+		} else {
+			out, usage, err = p.tr.Response(p.buf)
+		}
 		if err != nil {
 			e := asAPIError(err)
 			p.s.log.Warn("untranslatable provider response", zap.String("provider", p.provider.Name), zap.Error(err))
 			p.finish(ctx, translators.Usage{})
-			return continueResponseBody(replaceBody(e.Body()))
+			return continueResponseBody(replaceBody(p.errorBody(e)))
 		}
 		p.finish(ctx, usage)
+		if p.endpoint == xds.MessagesPath {
+			if out, err = (translators.AnthropicIngress{}).Response(out); err != nil {
+				return continueResponseBody(replaceBody(p.errorBody(asAPIError(err))))
+			}
+			return continueResponseBody(replaceBody(out))
+		}
 		if p.exclude {
 			out, _ = sjson.DeleteBytes(out, "choices.0.message.reasoning")
 			out, _ = sjson.DeleteBytes(out, "choices.0.message.reasoning_details")
@@ -320,7 +366,7 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{
 			Response: &extprocv3.CommonResponse{
 				HeaderMutation: &extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove},
-				BodyMutation:   replaceBody(e.Body()),
+				BodyMutation:   replaceBody(p.errorBody(e)),
 			},
 		}}}
 	case modeDiscard:
@@ -338,10 +384,26 @@ func (p *upstreamProcessor) collect(chunk []byte, limit int) bool {
 	return true
 }
 
+// fail answers at once in the error shape of the client's API.
+func (p *upstreamProcessor) fail(e *translators.APIError) *extprocv3.ProcessingResponse {
+	if p.endpoint == xds.MessagesPath {
+		return immediateAnthropic(e)
+	}
+	return immediate(e)
+}
+
+// errorBody renders an error in the shape of the client's API.
+func (p *upstreamProcessor) errorBody(e *translators.APIError) []byte {
+	if p.endpoint == xds.MessagesPath {
+		return translators.AnthropicIngress{}.Error(e.Status, e.Body())
+	}
+	return e.Body()
+}
+
 func (p *upstreamProcessor) tooLarge(what string) []byte {
 	e := &translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "upstream_response_too_large", Message: "provider " + what + " exceeds the gateway's limit"}
 	p.mode = modeDiscard
-	return e.Body()
+	return p.errorBody(e)
 }
 
 // finish records the attempt once: usage, cost, and the provider's live

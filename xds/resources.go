@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
@@ -39,6 +40,10 @@ const (
 	ListenerName   = "switchboard_http"
 	RouteName      = "switchboard_routes"
 	ExtProcCluster = "switchboard_extproc"
+	// The API paths the router hop serves.
+	ChatPath       = "/v1/chat/completions"
+	MessagesPath   = "/v1/messages"
+	EmbeddingsPath = "/v1/embeddings"
 	// UnroutedCluster has no endpoints; see makeRouteConfig.
 	UnroutedCluster = "switchboard_unrouted"
 	// ProviderHeader tells the client which provider served a response.
@@ -63,10 +68,13 @@ const (
 	// MetadataNamespace holds per-cluster facts forwarded to ext_proc.
 	MetadataNamespace = "switchboard"
 
-	chatPath   = "/v1/chat/completions"
 	modelsPath = "/v1/models"
+	apiPrefix  = "/v1/"
 	caBundle   = "/etc/ssl/certs/ca-certificates.crt"
 )
+
+// APIPaths are the paths the router hop serves.
+var APIPaths = []string{ChatPath, MessagesPath, EmbeddingsPath}
 
 // ClusterName is the Envoy cluster of a provider.
 func ClusterName(provider string) string { return "provider_" + provider }
@@ -430,7 +438,9 @@ func makeModelRoute(model string, attempts int, groups [][]weightedCluster, t ro
 	r := &routev3.Route{
 		Name: fmt.Sprintf("chat_model_%s_%d", model, attempts),
 		Match: &routev3.RouteMatch{
-			PathSpecifier: &routev3.RouteMatch_Path{Path: chatPath},
+			// Chat, messages and embeddings alike: the router hop only sets
+			// these headers on the API paths it serves.
+			PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: apiPrefix},
 			Headers:       []*routev3.HeaderMatcher{exact(ModelHeader, model), exact(AttemptsHeader, strconv.Itoa(attempts))},
 		},
 		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
@@ -470,20 +480,22 @@ func makeRouteConfig(modelsJSON string, modelRoutes []*routev3.Route, maxBody ui
 	models.TypedPerFilterConfig = disableRouterHop()
 	routes := []*routev3.Route{models}
 	routes = append(routes, modelRoutes...)
-	// The route a chat request matches before the router hop picks a
-	// provider. It must be a forwarding route, not a direct response: Envoy
-	// takes the request body buffer limit from the route entry. Reached
-	// after the hop only if no provider was picked, it answers 503 (no
-	// endpoints) rather than dropping the request.
-	routes = append(routes, &routev3.Route{
-		Name:  "chat_unrouted",
-		Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: chatPath}},
-		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
-			ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: UnroutedCluster},
-		}},
-	})
+	// The routes an API request matches before the router hop picks a
+	// model. They must forward, not answer directly: Envoy takes the
+	// request body buffer limit from the route entry. Reached after the hop
+	// only if no model route matched, they answer 503 (no endpoints) rather
+	// than drop the request.
+	for _, path := range APIPaths {
+		routes = append(routes, &routev3.Route{
+			Name:  "unrouted_" + strings.Trim(strings.ReplaceAll(path, "/", "_"), "_"),
+			Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: path}},
+			Action: &routev3.Route_Route{Route: &routev3.RouteAction{
+				ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: UnroutedCluster},
+			}},
+		})
+	}
 	notFound := directRoute("not_found", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}}, 404,
-		`{"error":{"message":"unknown path; this gateway serves /v1/chat/completions and /v1/models","type":"invalid_request_error","code":"unknown_url"}}`)
+		`{"error":{"message":"unknown path; this gateway serves POST /v1/chat/completions, /v1/messages, /v1/embeddings and GET /v1/models","type":"invalid_request_error","code":"unknown_url"}}`)
 	notFound.TypedPerFilterConfig = disableRouterHop()
 	routes = append(routes, notFound)
 	return &routev3.RouteConfiguration{

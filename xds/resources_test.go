@@ -254,7 +254,7 @@ func TestRoutes(t *testing.T) {
 	want := []string{"models",
 		"chat_model_gpt-4o_1", "chat_model_gpt-4o_2", "chat_model_gpt-4o_3",
 		"chat_model_local-small_1", "chat_model_local-small_2", "chat_model_local-small_3",
-		"chat_unrouted", "not_found"}
+		"unrouted_v1_chat_completions", "unrouted_v1_messages", "unrouted_v1_embeddings", "not_found"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("routes = %q, want %q", names, want)
 	}
@@ -306,8 +306,8 @@ func TestRoutes(t *testing.T) {
 			name := fmt.Sprintf("chat_model_%s_%d", m.model, n)
 			t.Run(name, func(t *testing.T) {
 				r := byName[name]
-				if r.GetMatch().GetPath() != chatPath {
-					t.Errorf("path = %q, want %q", r.GetMatch().GetPath(), chatPath)
+				if r.GetMatch().GetPrefix() != "/v1/" {
+					t.Errorf("match = %v, want prefix /v1/ (chat, messages and embeddings)", r.GetMatch())
 				}
 				hs := r.GetMatch().GetHeaders()
 				if len(hs) != 2 || hs[0].GetName() != ModelHeader || hs[0].GetStringMatch().GetExact() != m.model ||
@@ -369,19 +369,22 @@ func TestRoutes(t *testing.T) {
 		}
 	}
 
-	t.Run("chat_unrouted", func(t *testing.T) {
-		r := byName["chat_unrouted"]
-		if r.GetMatch().GetPath() != chatPath || len(r.GetMatch().GetHeaders()) != 0 {
-			t.Errorf("match = %v, want path %s with no header", r.GetMatch(), chatPath)
-		}
-		if got := r.GetRoute().GetCluster(); got != UnroutedCluster {
-			t.Errorf("cluster = %q, want %q", got, UnroutedCluster)
-		}
-		// The router hop must run here: it is what picks the provider.
-		if r.GetTypedPerFilterConfig() != nil {
-			t.Errorf("chat_unrouted overrides filters: %v", r.GetTypedPerFilterConfig())
-		}
-	})
+	for _, path := range APIPaths {
+		name := "unrouted_" + strings.Trim(strings.ReplaceAll(path, "/", "_"), "_")
+		t.Run(name, func(t *testing.T) {
+			r := byName[name]
+			if r.GetMatch().GetPath() != path || len(r.GetMatch().GetHeaders()) != 0 {
+				t.Errorf("match = %v, want path %s with no header", r.GetMatch(), path)
+			}
+			if got := r.GetRoute().GetCluster(); got != UnroutedCluster {
+				t.Errorf("cluster = %q, want %q", got, UnroutedCluster)
+			}
+			// The router hop must run here: it is what picks the provider.
+			if r.GetTypedPerFilterConfig() != nil {
+				t.Errorf("%s overrides filters: %v", name, r.GetTypedPerFilterConfig())
+			}
+		})
+	}
 
 	t.Run("not_found", func(t *testing.T) {
 		r := byName["not_found"]
@@ -526,7 +529,7 @@ models:
 			t.Errorf("route %s: priority groups = %q, want %q", r.GetName(), got, want)
 		}
 	}
-	if want := []string{"models", "chat_model_m_1", "chat_model_m_2", "chat_unrouted", "not_found"}; !slices.Equal(names, want) {
+	if want := []string{"models", "chat_model_m_1", "chat_model_m_2", "unrouted_v1_chat_completions", "unrouted_v1_messages", "unrouted_v1_embeddings", "not_found"}; !slices.Equal(names, want) {
 		t.Errorf("routes = %q, want %q (one per attempt count up to routing.max_attempts)", names, want)
 	}
 }

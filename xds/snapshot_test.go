@@ -83,7 +83,7 @@ func TestCheckClusterRefs(t *testing.T) {
 	}{
 		{name: "all present", clusters: []types.Resource{makeUnroutedCluster(), &clusterv3.Cluster{Name: ClusterName("ghost")}, &clusterv3.Cluster{Name: ClusterName("spare")}}},
 		{name: "unrouted cluster missing", clusters: []types.Resource{&clusterv3.Cluster{Name: ClusterName("ghost")}, &clusterv3.Cluster{Name: ClusterName("spare")}},
-			want: `route switchboard_routes/chat_unrouted names unknown cluster "switchboard_unrouted"`},
+			want: `route switchboard_routes/unrouted_v1_chat_completions names unknown cluster "switchboard_unrouted"`},
 		{name: "priority group cluster missing", clusters: []types.Resource{makeUnroutedCluster(), &clusterv3.Cluster{Name: ClusterName("ghost")}},
 			want:     `route switchboard_routes/chat_model_ghost-model_2 names unknown cluster "provider_spare"`,
 			knownBug: "checkClusterRefs reads only RouteAction.cluster and never looks into the priority_group cluster specifier of the chat routes"},
