@@ -305,16 +305,20 @@ func TestGemini(t *testing.T) {
 			name, file string
 			status     int
 			code       string
+			retryAfter string // from the body's RetryInfo: Gemini sends no header
 		}{
-			{"quota is a rate limit", "error_429", 429, "rate_limit_exceeded"},
-			{"token limit is context length", "error_400_too_long", 400, "context_length_exceeded"},
-			{"overloaded", "error_503", 503, "provider_overloaded"},
-			{"permission denied is the gateway's credential", "error_403", 502, "provider_auth_failed"},
+			{"quota is a rate limit, Retry-After from RetryInfo", "error_429", 429, "rate_limit_exceeded", "22"},
+			{"token limit is context length", "error_400_too_long", 400, "context_length_exceeded", ""},
+			{"overloaded", "error_503", 503, "provider_overloaded", ""},
+			{"permission denied is the gateway's credential", "error_403", 502, "provider_auth_failed", ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				s.gemini.Handle("POST", geminiPath, fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("gemini", tc.file))})
 				resp, body := s.gw.post(t, "/v1/chat/completions", []byte(`{"model":"gemini-flash","messages":[{"role":"user","content":"hi"}]}`))
 				assertOpenAIError(t, resp, body, tc.status, tc.code)
+				if ra := resp.Header.Get("retry-after"); ra != tc.retryAfter {
+					t.Fatalf("retry-after = %q, want %q", ra, tc.retryAfter)
+				}
 				if strings.Contains(string(body), geminiKey) {
 					t.Fatal("error body leaks the provider key")
 				}
