@@ -168,6 +168,12 @@ func startGateway(t testing.TB, body string, env ...string) *gateway {
 	g := &gateway{t: t, dir: t.TempDir(), port: freePort(t), xdsPort: freePort(t), extPort: freePort(t), adminPort: freePort(t), adminHTTPPort: freePort(t), env: env}
 	g.configPath = filepath.Join(g.dir, "config.yaml")
 	g.writeConfig(body)
+	for _, kv := range env {
+		// SWITCHBOARD_PORT overrides the config's listener port.
+		if v, ok := strings.CutPrefix(kv, "SWITCHBOARD_PORT="); ok {
+			fmt.Sscan(v, &g.port)
+		}
+	}
 	g.xds = g.start("xds", switchboardBin, "xds", "--config", g.configPath)
 	g.startExtProc()
 	boot, err := envoy.Bootstrap(envoy.Options{

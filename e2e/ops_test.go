@@ -228,3 +228,17 @@ func TestProviderUnreachable(t *testing.T) {
 		t.Fatalf("took %v", took)
 	}
 }
+
+// SWITCHBOARD_PORT moves the listener without editing the config.
+func TestPortFromEnvironment(t *testing.T) {
+	up := fakeprovider.New(t)
+	up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+	port := freePort(t)
+	gw := startGateway(t, fmt.Sprintf(demoModels, up.URL()), fmt.Sprintf("SWITCHBOARD_PORT=%d", port))
+	if gw.port != port {
+		t.Fatalf("harness port %d, want %d", gw.port, port)
+	}
+	if r, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"first","messages":[{"role":"user","content":"hi"}]}`)); r.StatusCode != 200 {
+		t.Fatalf("status %d on the overridden port: %s", r.StatusCode, out)
+	}
+}
