@@ -165,6 +165,28 @@ timeouts:
 // and Envoy, returning when the listener answers.
 func startGateway(t testing.TB, body string, env ...string) *gateway {
 	t.Helper()
+	// Ports are picked free, then bound by other processes: another test
+	// binary can take one in between. Such a start is retried on new ports.
+	for try := 1; ; try++ {
+		g, err := tryStart(t, body, env)
+		if err == nil {
+			t.Cleanup(g.stop)
+			return g
+		}
+		g.stop()
+		if try == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("start-up lost a port race, retrying: %v", firstLine(err.Error()))
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func tryStart(t testing.TB, body string, env []string) (*gateway, error) {
 	g := &gateway{t: t, dir: t.TempDir(), port: freePort(t), xdsPort: freePort(t), extPort: freePort(t), adminPort: freePort(t), adminHTTPPort: freePort(t), env: env}
 	g.configPath = filepath.Join(g.dir, "config.yaml")
 	g.writeConfig(body)
@@ -182,17 +204,15 @@ func startGateway(t testing.TB, body string, env ...string) *gateway {
 		AdminAddress: fmt.Sprintf("127.0.0.1:%d", g.adminPort),
 	})
 	if err != nil {
-		t.Fatal(err)
+		return g, err
 	}
 	bootPath := filepath.Join(g.dir, "bootstrap.yaml")
 	if err := os.WriteFile(bootPath, boot, 0o644); err != nil {
-		t.Fatal(err)
+		return g, err
 	}
 	g.envoy = g.start("envoy", envoyBin, "-c", bootPath, "--log-level", "warn",
 		"--concurrency", "2", "--base-id", fmt.Sprint(g.adminPort), "--disable-hot-restart")
-	t.Cleanup(g.stop)
-	g.waitReady()
-	return g
+	return g, g.waitReady()
 }
 
 func (g *gateway) writeConfig(body string) {
@@ -245,6 +265,9 @@ func (g *gateway) stopExtProc() {
 }
 
 func (g *gateway) stop() {
+	if g == nil {
+		return
+	}
 	for _, p := range []*proc{g.envoy, g.extproc, g.xds} {
 		if p != nil {
 			p.stop()
@@ -270,27 +293,30 @@ func (g *gateway) url(path string) string { return fmt.Sprintf("http://127.0.0.1
 
 // waitReady polls until Envoy serves the model list and ext_proc accepts
 // connections: both are separate processes with nothing to signal on.
-func (g *gateway) waitReady() {
-	g.t.Helper()
+func (g *gateway) waitReady() error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(g.url("/v1/models"))
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 && g.extProcUp() {
-				return
+				return nil
 			}
 		}
 		for _, p := range []*proc{g.xds, g.extproc, g.envoy} {
 			select {
 			case <-p.done:
-				g.t.Fatalf("%s exited during start-up:\n%s", p.name, tail(p.log.String(), 4000))
+				return fmt.Errorf("%s exited during start-up:\n%s", p.name, tail(p.log.String(), 4000))
 			default:
 			}
 		}
+		// Envoy reports a listener it cannot bind in its log, not by exiting.
+		if strings.Contains(g.envoy.log.String(), "ddress already in use") {
+			return fmt.Errorf("envoy: address already in use:\n%s", tail(g.envoy.log.String(), 2000))
+		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	g.t.Fatalf("gateway not ready after 30s")
+	return fmt.Errorf("gateway not ready after 30s")
 }
 
 func (g *gateway) extProcUp() bool {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,5 +241,23 @@ func TestPortFromEnvironment(t *testing.T) {
 	}
 	if r, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"first","messages":[{"role":"user","content":"hi"}]}`)); r.StatusCode != 200 {
 		t.Fatalf("status %d on the overridden port: %s", r.StatusCode, out)
+	}
+}
+
+// A whole answer over the processing limit (by content-length) passes
+// through untranslated when it is already in the client's schema.
+func TestLargeWholeResponse(t *testing.T) {
+	content := strings.Repeat("word ", 4<<20) // 20 MiB
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := fmt.Sprintf(`{"id":"chatcmpl-big","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":%q},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1048576,"total_tokens":1048577}}`, content)
+		w.Header().Set("content-type", "application/json")
+		w.Header().Set("content-length", fmt.Sprint(len(b)))
+		fmt.Fprint(w, b)
+	}))
+	t.Cleanup(big.Close)
+	gw := startGateway(t, fmt.Sprintf(demoModels, big.URL))
+	resp, body := gw.post(t, "/v1/chat/completions", []byte(`{"model":"first","messages":[{"role":"user","content":"hi"}]}`))
+	if resp.StatusCode != 200 || gjson.GetBytes(body, "choices.0.message.content").Str != content {
+		t.Fatalf("status %d, %d bytes: %.300s", resp.StatusCode, len(body), body)
 	}
 }

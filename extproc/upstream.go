@@ -3,6 +3,7 @@ package extproc
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,7 @@ type upstreamProcessor struct {
 	attempt  int    // 1-based, from Envoy's x-envoy-attempt-count
 	plan     string // the router hop's encoded plan
 	endpoint string // the client's API path (chat, messages, embeddings)
+	embOpts  translators.EmbeddingsOptions
 	tr       translators.Translator
 	req      translators.Request
 	start    time.Time
@@ -151,6 +153,8 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 			return p.fail(translators.BadRequest("embeddings_unsupported", "provider "+quoteTrunc(pr.Name)+" (schema "+pr.Schema+") does not serve embeddings"))
 		}
 		req, err = emb.EmbeddingsRequest(body, target)
+		// encoding_format and the model name are applied to the answer.
+		p.embOpts = translators.EmbeddingsOptionsOf(body, cand.Model)
 	case xds.MessagesPath:
 		// An Anthropic Messages client: its request in OpenAI form, then
 		// translated for this provider like any chat request.
@@ -229,11 +233,7 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 			// Envoy holds the headers until then, and decides on a
 			// fallback from the final status.
 			resp := continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove})
-			resp.ModeOverride = &extprocv3http.ProcessingMode{
-				ResponseHeaderMode:  extprocv3http.ProcessingMode_SEND,
-				ResponseBodyMode:    extprocv3http.ProcessingMode_BUFFERED,
-				ResponseTrailerMode: extprocv3http.ProcessingMode_SKIP,
-			}
+			resp.ModeOverride = bufferedResponse
 			return resp
 		}
 	// Streams come as SSE or, from Bedrock, as a binary event stream; a
@@ -253,7 +253,62 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 		// No body will come: answer now rather than send an empty 200.
 		return p.endWithoutBody()
 	}
+	if n, _ := strconv.ParseInt(headerValue(h, "content-length"), 10, 64); n > maxProcessedBody && p.mode != modeStream {
+		return p.tooLargeToProcess(n, set, remove)
+	}
+	// A whole answer stays STREAMED: ext_proc collects it (up to
+	// maxWholeResponse) and Envoy holds none of it. (Envoy 1.40 crashed
+	// buffering multi-megabyte answers in an upstream ext_proc filter.)
 	return continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove})
+}
+
+// bufferedResponse switches the rest of a response to a buffered body.
+var bufferedResponse = &extprocv3http.ProcessingMode{
+	ResponseHeaderMode:  extprocv3http.ProcessingMode_SEND,
+	ResponseBodyMode:    extprocv3http.ProcessingMode_BUFFERED,
+	ResponseTrailerMode: extprocv3http.ProcessingMode_SKIP,
+}
+
+// maxProcessedBody is the largest whole answer or error body (by its
+// content-length) the upstream hop reads. Envoy 1.40 crashed (segfault in
+// its watermark handling) when a multi-megabyte body burst through an
+// upstream ext_proc filter, at 5 MiB now and then and at 20 MiB always; 2
+// MiB never did. Larger OpenAI-schema answers pass through untranslated;
+// others get a clear 502. Streams are small events and unaffected.
+const maxProcessedBody = 2 << 20
+
+// tooLargeToProcess handles an answer over maxProcessedBody.
+func (p *upstreamProcessor) tooLargeToProcess(n int64, set []*corev3.HeaderValueOption, remove []string) *extprocv3.ProcessingResponse {
+	passThrough := p.mode == modeWhole && p.endpoint != xds.MessagesPath &&
+		(p.provider.Schema == string(translators.SchemaOpenAI) || p.provider.Schema == string(translators.SchemaAzureOpenAI))
+	p.s.log.Warn("provider answer too large to process", zap.String("provider", p.provider.Name), zap.Int64("bytes", n),
+		zap.Bool("passed_through", passThrough))
+	if passThrough {
+		// Already in the client's schema: let Envoy stream it unread.
+		resp := continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: slices.DeleteFunc(remove, func(h string) bool { return h == "content-length" })})
+		resp.ModeOverride = &extprocv3http.ProcessingMode{
+			ResponseHeaderMode: extprocv3http.ProcessingMode_SEND, ResponseBodyMode: extprocv3http.ProcessingMode_NONE,
+			ResponseTrailerMode: extprocv3http.ProcessingMode_SKIP,
+		}
+		p.completed = true
+		return resp
+	}
+	p.completed = true
+	if p.mode == modeError {
+		// Answering in place of a large body crashes Envoy as well: keep
+		// the mapped status and let the provider's body through unread.
+		p.s.stats.Observe(p.provider.Name, p.cand.Model, routing.Outcome{Status: p.status}, p.breaker())
+		set = append(set, header(":status", strconv.Itoa(p.apiErr.Status)))
+		set = slices.DeleteFunc(set, func(h *corev3.HeaderValueOption) bool { return h.GetHeader().GetKey() == "content-type" })
+		resp := continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: slices.DeleteFunc(remove, func(h string) bool { return h == "content-length" })})
+		resp.ModeOverride = &extprocv3http.ProcessingMode{
+			ResponseHeaderMode: extprocv3http.ProcessingMode_SEND, ResponseBodyMode: extprocv3http.ProcessingMode_NONE,
+			ResponseTrailerMode: extprocv3http.ProcessingMode_SKIP,
+		}
+		return resp
+	}
+	return p.fail(&translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "upstream_response_too_large",
+		Message: "the provider's answer (" + strconv.FormatInt(n, 10) + " bytes) is too large for the gateway to translate"})
 }
 
 // headerErrorer is implemented by translators whose provider names the
@@ -317,7 +372,9 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		var usage translators.Usage
 		var err error
 		if emb, ok := p.tr.(translators.Embedder); ok && p.endpoint == xds.EmbeddingsPath {
-			out, usage, err = emb.EmbeddingsResponse(p.buf)
+			if out, usage, err = emb.EmbeddingsResponse(p.buf); err == nil {
+				out = translators.FinishEmbeddings(out, p.embOpts)
+			}
 		} else {
 			out, usage, err = p.tr.Response(p.buf)
 		}
@@ -325,12 +382,12 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			e := asAPIError(err)
 			p.s.log.Warn("untranslatable provider response", zap.String("provider", p.provider.Name), zap.Error(err))
 			p.finish(ctx, translators.Usage{})
-			return continueResponseBody(replaceBody(p.errorBody(e)))
+			return p.bodyError(e)
 		}
 		p.finish(ctx, usage)
 		if p.endpoint == xds.MessagesPath {
 			if out, err = (translators.AnthropicIngress{}).Response(out); err != nil {
-				return continueResponseBody(replaceBody(p.errorBody(asAPIError(err))))
+				return p.bodyError(asAPIError(err))
 			}
 			return continueResponseBody(replaceBody(out))
 		}
@@ -356,19 +413,7 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		p.s.log.Info("provider error", zap.String("provider", p.provider.Name), zap.Int("upstream_status", p.status),
 			zap.Int("status", e.Status), zap.String("code", e.Code))
 		p.finish(ctx, translators.Usage{})
-		// Headers are still held (buffered body): set the status the
-		// error maps to, and its Retry-After.
-		set := []*corev3.HeaderValueOption{header(":status", strconv.Itoa(e.Status)), header("content-type", "application/json")}
-		remove := []string{"retry-after"}
-		if e.RetryAfter != "" {
-			set, remove = append(set, header("retry-after", e.RetryAfter)), nil
-		}
-		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{
-			Response: &extprocv3.CommonResponse{
-				HeaderMutation: &extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove},
-				BodyMutation:   replaceBody(p.errorBody(e)),
-			},
-		}}}
+		return p.bodyError(e)
 	case modeDiscard:
 		return continueResponseBody(replaceBody(nil))
 	}
@@ -382,6 +427,22 @@ func (p *upstreamProcessor) collect(chunk []byte, limit int) bool {
 	}
 	p.buf = append(p.buf, chunk...)
 	return true
+}
+
+// bodyError replaces a buffered response with an error: its headers are
+// still held, so the status and Retry-After change with it.
+func (p *upstreamProcessor) bodyError(e *translators.APIError) *extprocv3.ProcessingResponse {
+	set := []*corev3.HeaderValueOption{header(":status", strconv.Itoa(e.Status)), header("content-type", "application/json")}
+	remove := []string{"retry-after"}
+	if e.RetryAfter != "" {
+		set, remove = append(set, header("retry-after", e.RetryAfter)), nil
+	}
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{
+		Response: &extprocv3.CommonResponse{
+			HeaderMutation: &extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove},
+			BodyMutation:   replaceBody(p.errorBody(e)),
+		},
+	}}}
 }
 
 // fail answers at once in the error shape of the client's API.
