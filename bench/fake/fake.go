@@ -46,7 +46,10 @@ func (o Options) withDefaults() Options {
 type responses struct {
 	openAIJSON, anthropicJSON []byte
 	// A stream is head, then Chunks times chunk (each after Interval), then tail.
-	openAIHead, openAIChunk, openAITail          []byte
+	openAIHead, openAIChunk, openAITail []byte
+	// openAIEnd closes a stream; openAIUsageEnd adds the usage chunk
+	// first, as OpenAI does when stream_options.include_usage is set.
+	openAIEnd, openAIUsageEnd                    []byte
 	anthropicHead, anthropicChunk, anthropicTail []byte
 }
 
@@ -77,7 +80,12 @@ func render(o Options) responses {
 	}
 	r.openAIHead = chunk(map[string]any{"role": "assistant", "content": ""}, nil)
 	r.openAIChunk = chunk(map[string]any{"content": o.ChunkText}, nil)
-	r.openAITail = append(chunk(map[string]any{}, "stop"), "data: [DONE]\n\n"...)
+	r.openAITail = chunk(map[string]any{}, "stop")
+	r.openAIEnd = []byte("data: [DONE]\n\n")
+	r.openAIUsageEnd = append(sse("", map[string]any{
+		"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1762869950, "model": "bench-1",
+		"choices": []any{}, "usage": map[string]any{"prompt_tokens": 12, "completion_tokens": words, "total_tokens": 12 + words},
+	}), r.openAIEnd...)
 
 	r.anthropicHead = append(sse("message_start", map[string]any{"type": "message_start", "message": map[string]any{
 		"id": "msg_bench", "type": "message", "role": "assistant", "model": "claude-bench-1", "content": []any{},
@@ -129,7 +137,10 @@ func NewHandler(o Options) *Handler {
 	return &Handler{opts: o, r: render(o), bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
 }
 
-var streamTrue = []byte(`"stream":true`)
+var (
+	streamTrue = []byte(`"stream":true`)
+	usageTrue  = []byte(`"include_usage":true`)
+)
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method == http.MethodGet && req.URL.Path == "/healthz" {
@@ -145,6 +156,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	buf.Reset()
 	_, err := buf.ReadFrom(req.Body)
 	stream := bytes.Contains(buf.Bytes(), streamTrue)
+	usage := bytes.Contains(buf.Bytes(), usageTrue)
 	h.bufs.Put(buf)
 	if err != nil {
 		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
@@ -160,14 +172,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		_, _ = w.Write(body)
 		return
 	}
-	head, chunk, tail := h.r.openAIHead, h.r.openAIChunk, h.r.openAITail
 	if anthropic {
-		head, chunk, tail = h.r.anthropicHead, h.r.anthropicChunk, h.r.anthropicTail
+		h.stream(req.Context(), w, h.r.anthropicHead, h.r.anthropicChunk, h.r.anthropicTail, nil)
+		return
 	}
-	h.stream(req.Context(), w, head, chunk, tail)
+	end := h.r.openAIEnd
+	if usage {
+		end = h.r.openAIUsageEnd
+	}
+	h.stream(req.Context(), w, h.r.openAIHead, h.r.openAIChunk, h.r.openAITail, end)
 }
 
-func (h *Handler) stream(ctx context.Context, w http.ResponseWriter, head, chunk, tail []byte) {
+// stream writes head, the chunks at the configured pace, then tail and end.
+func (h *Handler) stream(ctx context.Context, w http.ResponseWriter, head, chunk, tail, end []byte) {
 	w.Header()["Content-Type"] = []string{"text/event-stream; charset=utf-8"}
 	w.Header()["Cache-Control"] = []string{"no-cache"}
 	flusher, _ := w.(http.Flusher)
@@ -203,7 +220,9 @@ func (h *Handler) stream(ctx context.Context, w http.ResponseWriter, head, chunk
 			return
 		}
 	}
-	write(tail)
+	if write(tail) && len(end) > 0 {
+		write(end)
+	}
 }
 
 // Serve runs the handler on l until ctx ends.

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -19,17 +20,22 @@ import (
 
 // Proc is one running child process.
 type Proc struct {
-	Name string
-	cmd  *exec.Cmd
-	log  *tailBuffer
-	done chan struct{}
+	Name    string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
 }
 
-// Start runs bin with args; its output is kept (the last 64 KiB) for
-// failure reports.
-func Start(name, bin string, args ...string) (*Proc, error) {
-	p := &Proc{Name: name, cmd: exec.Command(bin, args...), log: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+// Start runs bin with args, its output going straight to the file logPath
+// (no pipe for the harness to copy, so logging costs only the child).
+func Start(name, logPath, bin string, args ...string) (*Proc, error) {
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close() // the child has its own descriptor
+	p := &Proc{Name: name, cmd: exec.Command(bin, args...), logPath: logPath, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = f, f
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -50,8 +56,19 @@ func (p *Proc) Exited() bool {
 	}
 }
 
-// Log returns the end of the process's output.
-func (p *Proc) Log() string { return p.log.String() }
+// Log returns the last n bytes of the process's output.
+func (p *Proc) Log(n int64) string {
+	f, err := os.Open(p.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(st.Size()-n, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	return string(b)
+}
 
 // Stop interrupts the process and kills it if it has not ended in 10 s.
 func (p *Proc) Stop() {
@@ -62,28 +79,6 @@ func (p *Proc) Stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
-}
-
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if len(b.buf) > b.max {
-		b.buf = append(b.buf[:0], b.buf[len(b.buf)-b.max:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }
 
 // clockTicks is USER_HZ, the unit of utime and stime. It is 100 on every
@@ -119,6 +114,31 @@ func CPUSeconds(pid int) (float64, error) {
 		return 0, fmt.Errorf("proc: bad utime/stime for pid %d", pid)
 	}
 	return float64(ut+st) / clockTicks(), nil
+}
+
+// SystemBusySeconds is the CPU time all CPUs have spent running processes
+// (user, nice and system time) since boot, from the first line of
+// /proc/stat. Interrupt time is left out: the kernel charges loopback
+// packet processing there rather than to the processes it serves.
+func SystemBusySeconds() (float64, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 4 || f[0] != "cpu" {
+		return 0, fmt.Errorf("proc: unexpected /proc/stat line %q", line)
+	}
+	var busy uint64
+	for _, v := range f[1:4] { // user nice system
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("proc: /proc/stat: %w", err)
+		}
+		busy += n
+	}
+	return float64(busy) / clockTicks(), nil
 }
 
 // RSSBytes is the process's resident set size (VmRSS).

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,6 +30,8 @@ type Env struct {
 	Switchboard string // switchboard binary (or a profiling build of it)
 	Self        string // the bench binary, which serves the fake with `fake`
 	Concurrency int    // Envoy --concurrency
+	// LogLevel is switchboard's --log-level; "info" logs every completion.
+	LogLevel string
 	// SwitchboardArgs are extra arguments after `serve --config FILE`.
 	SwitchboardArgs []string
 }
@@ -37,6 +40,7 @@ type Env struct {
 type Stack struct {
 	Name  string
 	Port  int
+	Admin int          // Envoy's admin port; 0 for the fake
 	Procs []*proc.Proc // in start order
 }
 
@@ -67,7 +71,8 @@ const (
 	Switchboard = "switchboard"
 )
 
-func freePort() (int, error) {
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -79,7 +84,7 @@ func freePort() (int, error) {
 func freePorts(n int) ([]int, error) {
 	ports := make([]int, n)
 	for i := range ports {
-		p, err := freePort()
+		p, err := FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -91,11 +96,11 @@ func freePorts(n int) ([]int, error) {
 // StartFake runs the fake provider in its own process, so its CPU time is
 // counted apart from the load generator's.
 func StartFake(env Env, o fake.Options) (*Stack, error) {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	p, err := proc.Start(Fake, env.Self, "fake", "-listen", fmt.Sprintf("127.0.0.1:%d", port),
+	p, err := proc.Start(Fake, filepath.Join(env.Dir, "fake.log"), env.Self, "fake", "-listen", fmt.Sprintf("127.0.0.1:%d", port),
 		"-chunks", strconv.Itoa(o.Chunks), "-chunk-text", o.ChunkText, "-interval", o.Interval.String())
 	if err != nil {
 		return nil, err
@@ -216,8 +221,8 @@ func StartGateway(env Env, fakePort int) (*Stack, error) {
 		return nil, err
 	}
 	s := &Stack{Name: "gateway", Port: listen}
-	args := append([]string{"serve", "--config", cfg, "--log-level", "warn"}, env.SwitchboardArgs...)
-	sb, err := proc.Start(Switchboard, env.Switchboard, args...)
+	args := append([]string{"serve", "--config", cfg, "--log-level", env.LogLevel}, env.SwitchboardArgs...)
+	sb, err := proc.Start(Switchboard, filepath.Join(env.Dir, "switchboard.log"), env.Switchboard, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -248,12 +253,13 @@ func StartGateway(env Env, fakePort int) (*Stack, error) {
 }
 
 func (s *Stack) startEnvoy(env Env, bootPath string, admin int) error {
-	p, err := proc.Start(Envoy, env.Envoy, "-c", bootPath, "--log-level", "warn",
+	p, err := proc.Start(Envoy, filepath.Join(env.Dir, s.Name+"-envoy.log"), env.Envoy, "-c", bootPath, "--log-level", "warn",
 		"--concurrency", strconv.Itoa(env.Concurrency), "--base-id", strconv.Itoa(admin), "--disable-hot-restart")
 	if err != nil {
 		return err
 	}
 	s.Procs = append(s.Procs, p)
+	s.Admin = admin
 	return nil
 }
 
@@ -273,7 +279,7 @@ func (s *Stack) waitHTTP(path string, timeout time.Duration) error {
 		}
 		for _, p := range s.Procs {
 			if p.Exited() {
-				return fmt.Errorf("%s: %s exited during start-up:\n%s", s.Name, p.Name, tail(p.Log(), 4000))
+				return fmt.Errorf("%s: %s exited during start-up:\n%s", s.Name, p.Name, p.Log(4000))
 			}
 		}
 		select {
@@ -288,16 +294,31 @@ func (s *Stack) waitHTTP(path string, timeout time.Duration) error {
 func (s *Stack) Logs() string {
 	var b strings.Builder
 	for _, p := range s.Procs {
-		fmt.Fprintf(&b, "--- %s log ---\n%s\n", p.Name, tail(p.Log(), 4000))
+		fmt.Fprintf(&b, "--- %s log ---\n%s\n", p.Name, p.Log(4000))
 	}
 	return b.String()
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
+// Counters reads the Envoy counters whose names match the regular
+// expression filter.
+func (s *Stack) Counters(filter string) (map[string]int64, error) {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/stats?usedonly&filter=%s", s.Admin, url.QueryEscape(filter)))
+	if err != nil {
+		return nil, err
 	}
-	return s
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, v, ok := strings.Cut(line, ": ")
+		if n, err := strconv.ParseInt(v, 10, 64); ok && err == nil {
+			out[name] = n
+		}
+	}
+	return out, nil
 }
 
 // Check sends one whole and one streamed request and verifies that the

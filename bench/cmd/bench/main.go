@@ -1,0 +1,243 @@
+// Command bench measures what switchboard adds to plain Envoy. It starts,
+// on loopback ports chosen at run time, a fake provider, a baseline Envoy
+// routing straight to it, and Envoy + `switchboard serve` (OpenAI
+// pass-through and OpenAI-to-Anthropic translation), then drives load at
+// fixed concurrencies and at a fixed rate, holds thousands of streams open
+// to measure ext_proc memory, and writes a table and a JSON report.
+//
+//	go run ./bench/cmd/bench            # the full run (`make bench`)
+//	go run ./bench/cmd/bench -quick     # a smoke test of the harness
+//
+// `bench fake` serves the fake provider; the harness runs itself that way.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/bench/fake"
+	"github.com/switchboard-gw/switchboard/bench/proc"
+)
+
+// settings are the run's knobs; report.write puts them in the JSON.
+type settings struct {
+	Duration      time.Duration
+	Warmup        time.Duration
+	Repeats       int
+	Levels        []int
+	StreamLevels  []int
+	RPS           float64
+	Streams       []int
+	Chunks        int
+	ChunkText     string
+	ChunkInterval time.Duration
+	HoldInterval  time.Duration
+	EnvoyThreads  int
+	Profile       time.Duration
+	LogLevel      string
+	QuietWait     time.Duration
+
+	out, envoyBin, switchboardBin string
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "fake" {
+		if err := runFake(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench fake:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	s, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runBench(ctx, s); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (settings, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	s := settings{}
+	quick := fs.Bool("quick", false, "smoke-test the harness: 1 s runs, 1 repeat, levels 1,16, 200 streams, no profile (explicit flags win)")
+	fs.DurationVar(&s.Duration, "duration", 5*time.Second, "length of each measured run")
+	fs.DurationVar(&s.Warmup, "warmup", 500*time.Millisecond, "unmeasured load before each run")
+	fs.IntVar(&s.Repeats, "repeats", 3, "runs per measurement (open-stream memory included); the report gives medians")
+	levels := fs.String("c", "1,16,64,256", "closed-loop concurrency levels (non-streamed)")
+	streamLevels := fs.String("stream-c", "1,16", "closed-loop concurrency levels for streamed requests")
+	fs.Float64Var(&s.RPS, "rps", 500, "open-loop request rate (0 skips the open-loop run)")
+	streams := fs.String("streams", "1000,10000", "open streams held to measure ext_proc memory (empty skips)")
+	fs.IntVar(&s.Chunks, "chunks", 20, "content chunks per streamed response")
+	fs.StringVar(&s.ChunkText, "chunk-text", "hello ", "text of one chunk")
+	fs.DurationVar(&s.ChunkInterval, "chunk-interval", 5*time.Millisecond, "pause before each chunk in streamed runs")
+	fs.DurationVar(&s.HoldInterval, "hold-interval", 5*time.Second, "pause between chunks of held streams")
+	fs.IntVar(&s.EnvoyThreads, "envoy-concurrency", runtime.NumCPU(), "Envoy --concurrency, the same for every target")
+	fs.StringVar(&s.LogLevel, "log-level", "info", "switchboard --log-level (info, the default, logs one line per completion)")
+	fs.DurationVar(&s.QuietWait, "quiet-wait", time.Minute, "before each run, wait up to this long for other programs to go idle")
+	fs.DurationVar(&s.Profile, "profile", 10*time.Second, "CPU-profile a pprof build of switchboard this long (0 skips)")
+	fs.StringVar(&s.out, "out", "bench/results/latest.json", "JSON report path")
+	fs.StringVar(&s.envoyBin, "envoy", "", "Envoy binary (default: $ENVOY_BIN, PATH, then .tools)")
+	fs.StringVar(&s.switchboardBin, "switchboard", "", "switchboard binary (default: go build ./cmd/switchboard)")
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	if *quick {
+		// Quick values for every flag not given explicitly.
+		quickValues := map[string]string{"duration": "1s", "warmup": "200ms", "repeats": "1", "c": "1,16",
+			"stream-c": "16", "streams": "200", "rps": "200", "profile": "0", "quiet-wait": "5s", "out": "bench/results/quick.json"}
+		for name, v := range quickValues {
+			if !flagSet(fs, name) {
+				if err := fs.Set(name, v); err != nil {
+					return s, err
+				}
+			}
+		}
+	}
+	var err error
+	if s.Levels, err = ints(*levels); err != nil {
+		return s, fmt.Errorf("-c: %w", err)
+	}
+	if s.StreamLevels, err = ints(*streamLevels); err != nil {
+		return s, fmt.Errorf("-stream-c: %w", err)
+	}
+	if s.Streams, err = ints(*streams); err != nil {
+		return s, fmt.Errorf("-streams: %w", err)
+	}
+	if s.Repeats < 1 || s.Duration <= 0 || s.Chunks < 1 {
+		return s, errors.New("-repeats, -duration and -chunks must be positive")
+	}
+	return s, nil
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func ints(list string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func runFake(args []string) error {
+	fs := flag.NewFlagSet("fake", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:9200", "address to serve on")
+	var o fake.Options
+	fs.IntVar(&o.Chunks, "chunks", 20, "content chunks per stream")
+	fs.StringVar(&o.ChunkText, "chunk-text", "hello ", "text of one chunk")
+	fs.DurationVar(&o.Interval, "interval", 0, "pause before each content chunk")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	return fake.Serve(ctx, l, o)
+}
+
+func runBench(ctx context.Context, s settings) error {
+	limit, err := proc.RaiseFileLimit()
+	if err != nil {
+		return fmt.Errorf("raise RLIMIT_NOFILE: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "switchboard-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if s.envoyBin == "" {
+		if s.envoyBin, err = findEnvoy(); err != nil {
+			return err
+		}
+	}
+	if s.switchboardBin == "" {
+		s.switchboardBin = filepath.Join(dir, "switchboard")
+		if err := goBuild(s.switchboardBin, "./cmd/switchboard"); err != nil {
+			return err
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	h := &harness{s: s, dir: dir, self: self, rep: &report{
+		Date:     time.Now().UTC().Format(time.RFC3339),
+		Machine:  proc.Describe(s.envoyBin),
+		Settings: s,
+	}}
+	fmt.Printf("switchboard bench: %d CPUs (%s), Envoy %s, %s, RLIMIT_NOFILE %d\n",
+		h.rep.Machine.NProc, h.rep.Machine.CPUModel, h.rep.Machine.Envoy, h.rep.Machine.GoVersion, limit)
+	if err := h.latencyPhase(ctx); err != nil {
+		return err
+	}
+	if len(s.Streams) > 0 {
+		if err := h.memoryPhase(ctx); err != nil {
+			return err
+		}
+	}
+	if s.Profile > 0 {
+		if err := h.profilePhase(ctx); err != nil {
+			return err
+		}
+	}
+	h.rep.judge()
+	h.rep.print(os.Stdout)
+	return h.rep.write(s.out)
+}
+
+// findEnvoy takes ENVOY_BIN (set by the Makefile), then PATH, then the
+// Makefile's install folder, as the e2e suite does.
+func findEnvoy() (string, error) {
+	if p := os.Getenv("ENVOY_BIN"); p != "" {
+		return p, nil
+	}
+	if p, err := exec.LookPath("envoy"); err == nil {
+		return p, nil
+	}
+	if _, err := os.Stat(".tools/envoy-1.40.0/envoy"); err == nil {
+		return filepath.Abs(".tools/envoy-1.40.0/envoy")
+	}
+	return "", errors.New("no envoy binary: run `make envoy` or pass -envoy")
+}
+
+// goBuild builds pkg (relative to the module root, the working directory
+// of `make bench` and `go run ./bench/cmd/bench`) into out.
+func goBuild(out, pkg string) error {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build %s: %w", pkg, err)
+	}
+	return nil
+}
