@@ -309,46 +309,6 @@ func anthropicMaxTokens(root gjson.Result) (int64, bool, error) {
 	return anthropicDefaultMaxTokens, false, nil
 }
 
-func numberParam(root gjson.Result, name string, integer bool) (json.RawMessage, error) {
-	r := root.Get(name)
-	if !r.Exists() || r.Type == gjson.Null {
-		return nil, nil
-	}
-	if r.Type != gjson.Number || (integer && r.Num != math.Trunc(r.Num)) {
-		kind := "a number"
-		if integer {
-			kind = "an integer"
-		}
-		return nil, BadRequest("invalid_value", "'"+name+"' must be "+kind)
-	}
-	return json.RawMessage(r.Raw), nil
-}
-
-func stopSequences(r gjson.Result) ([]string, error) {
-	switch {
-	case !r.Exists() || r.Type == gjson.Null:
-		return nil, nil
-	case r.Type == gjson.String:
-		if r.Str == "" {
-			return nil, nil
-		}
-		return []string{r.Str}, nil
-	case r.IsArray():
-		var out []string
-		for _, s := range r.Array() {
-			if s.Type != gjson.String {
-				return nil, BadRequest("invalid_value", "'stop' must be a string or an array of strings")
-			}
-			if s.Str != "" {
-				out = append(out, s.Str)
-			}
-		}
-		return out, nil
-	default:
-		return nil, BadRequest("invalid_value", "'stop' must be a string or an array of strings")
-	}
-}
-
 // anthropicTurn is one message being built; same-role neighbours merge into
 // one turn because Anthropic requires user and assistant to alternate.
 type anthropicTurn struct {
@@ -644,28 +604,6 @@ func anthropicThinkingBlocks(details gjson.Result, path string) ([]anthropicBloc
 	return kept, nil
 }
 
-// toolInput parses the OpenAI arguments string into the object Anthropic
-// wants as input.
-func toolInput(args gjson.Result, path string) (json.RawMessage, error) {
-	raw := ""
-	switch args.Type {
-	case gjson.String:
-		raw = strings.TrimSpace(args.Str)
-	case gjson.JSON:
-		raw = args.Raw // some clients send the object itself
-	}
-	if raw == "" {
-		return json.RawMessage("{}"), nil
-	}
-	if !gjson.Valid(raw) {
-		return nil, BadRequest("invalid_value", path+".function.arguments is not valid JSON")
-	}
-	if !gjson.Parse(raw).IsObject() {
-		return nil, BadRequest("invalid_value", path+".function.arguments must be a JSON object")
-	}
-	return json.RawMessage(raw), nil
-}
-
 func toolResultBlocks(m gjson.Result, path string) ([]anthropicBlock, error) {
 	id := m.Get("tool_call_id").String()
 	if id == "" {
@@ -690,35 +628,17 @@ func toolResultBlocks(m gjson.Result, path string) ([]anthropicBlock, error) {
 }
 
 func anthropicTools(tools gjson.Result) ([]anthropicTool, error) {
-	if !tools.Exists() || tools.Type == gjson.Null {
-		return nil, nil
-	}
-	if !tools.IsArray() {
-		return nil, BadRequest("invalid_value", "'tools' must be an array")
+	fts, err := functionTools(tools)
+	if err != nil {
+		return nil, err
 	}
 	var out []anthropicTool
-	for i, t := range tools.Array() {
-		path := "tools[" + strconv.Itoa(i) + "]"
-		if typ := t.Get("type").String(); typ != "function" {
-			return nil, BadRequest("unsupported_parameter", path+": tool type "+strconv.Quote(typ)+" is not supported, only function")
-		}
-		fn := t.Get("function")
-		name := fn.Get("name").String()
-		if name == "" {
-			return nil, BadRequest("invalid_value", path+".function.name is required")
-		}
-		schema := json.RawMessage(`{"type":"object","properties":{}}`)
-		if p := fn.Get("parameters"); p.Exists() && p.Type != gjson.Null {
-			if !p.IsObject() {
-				return nil, BadRequest("invalid_value", path+".function.parameters must be a JSON Schema object")
-			}
-			schema = json.RawMessage(p.Raw)
-		}
-		cc, err := anthropicCacheControl(t, path)
+	for _, t := range fts {
+		cc, err := anthropicCacheControl(t.Entry, t.Path)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, anthropicTool{Name: name, Description: fn.Get("description").String(), InputSchema: schema, CacheControl: cc})
+		out = append(out, anthropicTool{Name: t.Name, Description: t.Description, InputSchema: t.schemaOrDefault(), CacheControl: cc})
 	}
 	return out, nil
 }

@@ -94,7 +94,7 @@ func (b *bedrockBuilder) build() (bedrockRequest, error) {
 		return bedrockRequest{}, err
 	}
 	ic.MaxTokens = maxTokens
-	if ic.StopSequences, err = bedrockStop(root.Get("stop")); err != nil {
+	if ic.StopSequences, err = stopSequences(root.Get("stop")); err != nil {
 		return bedrockRequest{}, err
 	}
 	thinking, err := b.thinking(&ic.MaxTokens)
@@ -126,13 +126,13 @@ func (b *bedrockBuilder) build() (bedrockRequest, error) {
 func (b *bedrockBuilder) sampling(ic *bedrockInferenceConfig, extra *bedrockAdditionalFields) error {
 	root := b.root
 	var err error
-	if ic.Temperature, err = bedrockNumber(root, "temperature", false); err != nil {
+	if ic.Temperature, err = numberParam(root, "temperature", false); err != nil {
 		return err
 	}
-	if ic.TopP, err = bedrockNumber(root, "top_p", false); err != nil {
+	if ic.TopP, err = numberParam(root, "top_p", false); err != nil {
 		return err
 	}
-	topK, err := bedrockNumber(root, "top_k", true)
+	topK, err := numberParam(root, "top_k", true)
 	if err != nil {
 		return err
 	}
@@ -222,45 +222,6 @@ func bedrockMaxTokens(root gjson.Result) (int64, error) {
 		return int64(r.Num), nil
 	}
 	return 0, nil // Bedrock applies the model's default
-}
-
-func bedrockNumber(root gjson.Result, name string, integer bool) (json.RawMessage, error) {
-	r := root.Get(name)
-	if !r.Exists() || r.Type == gjson.Null {
-		return nil, nil
-	}
-	if r.Type != gjson.Number || (integer && r.Num != math.Trunc(r.Num)) {
-		kind := "a number"
-		if integer {
-			kind = "an integer"
-		}
-		return nil, BadRequest("invalid_value", "'"+name+"' must be "+kind)
-	}
-	return json.RawMessage(r.Raw), nil
-}
-
-func bedrockStop(r gjson.Result) ([]string, error) {
-	switch {
-	case !r.Exists() || r.Type == gjson.Null:
-		return nil, nil
-	case r.Type == gjson.String:
-		if r.Str == "" {
-			return nil, nil
-		}
-		return []string{r.Str}, nil
-	case r.IsArray():
-		var out []string
-		for _, s := range r.Array() {
-			if s.Type != gjson.String {
-				return nil, BadRequest("invalid_value", "'stop' must be a string or an array of strings")
-			}
-			if s.Str != "" {
-				out = append(out, s.Str)
-			}
-		}
-		return out, nil
-	}
-	return nil, BadRequest("invalid_value", "'stop' must be a string or an array of strings")
 }
 
 // thinking maps reasoning_effort and the OpenRouter reasoning object to
@@ -495,7 +456,7 @@ func (b *bedrockBuilder) assistantBlocks(m gjson.Result, path string) ([]bedrock
 		if id == "" || name == "" {
 			return nil, BadRequest("invalid_messages", pp+": tool call needs an id and a function name")
 		}
-		input, err := bedrockToolInput(tc.Get("function.arguments"), pp)
+		input, err := toolInput(tc.Get("function.arguments"), pp)
 		if err != nil {
 			return nil, err
 		}
@@ -550,28 +511,6 @@ func bedrockReasoningBlocks(details gjson.Result) []bedrockBlock {
 		}
 	}
 	return kept
-}
-
-// bedrockToolInput parses the OpenAI arguments string into the object
-// Converse wants as toolUse input.
-func bedrockToolInput(args gjson.Result, path string) (json.RawMessage, error) {
-	raw := ""
-	switch args.Type {
-	case gjson.String:
-		raw = strings.TrimSpace(args.Str)
-	case gjson.JSON:
-		raw = args.Raw // some clients send the object itself
-	}
-	if raw == "" {
-		return json.RawMessage("{}"), nil
-	}
-	if !gjson.Valid(raw) {
-		return nil, BadRequest("invalid_value", path+".function.arguments is not valid JSON")
-	}
-	if !gjson.Parse(raw).IsObject() {
-		return nil, BadRequest("invalid_value", path+".function.arguments must be a JSON object")
-	}
-	return json.RawMessage(raw), nil
 }
 
 func (b *bedrockBuilder) toolResult(m gjson.Result, path string) ([]bedrockBlock, error) {
@@ -632,34 +571,16 @@ func bedrockToolChoiceOf(root gjson.Result) (bedrockChoice, error) {
 }
 
 func bedrockTools(tools gjson.Result) ([]bedrockTool, error) {
-	if !tools.Exists() || tools.Type == gjson.Null {
-		return nil, nil
-	}
-	if !tools.IsArray() {
-		return nil, BadRequest("invalid_value", "'tools' must be an array")
+	fts, err := functionTools(tools)
+	if err != nil {
+		return nil, err
 	}
 	var out []bedrockTool
-	for i, t := range tools.Array() {
-		path := "tools[" + strconv.Itoa(i) + "]"
-		if typ := t.Get("type").String(); typ != "function" {
-			return nil, BadRequest("unsupported_parameter", path+": tool type "+strconv.Quote(typ)+" is not supported, only function")
+	for _, t := range fts {
+		if strings.HasPrefix(t.Name, bedrockStructuredPrefix) {
+			return nil, BadRequest("invalid_value", t.Path+".function.name: the prefix "+strconv.Quote(bedrockStructuredPrefix)+" is reserved for structured output")
 		}
-		fn := t.Get("function")
-		name := fn.Get("name").String()
-		if name == "" {
-			return nil, BadRequest("invalid_value", path+".function.name is required")
-		}
-		if strings.HasPrefix(name, bedrockStructuredPrefix) {
-			return nil, BadRequest("invalid_value", path+".function.name: the prefix "+strconv.Quote(bedrockStructuredPrefix)+" is reserved for structured output")
-		}
-		schema := json.RawMessage(`{"type":"object","properties":{}}`)
-		if p := fn.Get("parameters"); p.Exists() && p.Type != gjson.Null {
-			if !p.IsObject() {
-				return nil, BadRequest("invalid_value", path+".function.parameters must be a JSON Schema object")
-			}
-			schema = json.RawMessage(p.Raw)
-		}
-		out = append(out, bedrockTool{ToolSpec: bedrockToolSpec{Name: name, Description: fn.Get("description").String(), InputSchema: bedrockInputSchema{JSON: schema}}})
+		out = append(out, bedrockTool{ToolSpec: bedrockToolSpec{Name: t.Name, Description: t.Description, InputSchema: bedrockInputSchema{JSON: t.schemaOrDefault()}}})
 	}
 	return out, nil
 }

@@ -460,31 +460,17 @@ func (b *geminiMessageBuilder) functionResponse(name string, c gjson.Result, pat
 }
 
 func geminiTools(tools gjson.Result) ([]geminiFunctionDeclaration, error) {
-	if !tools.Exists() || tools.Type == gjson.Null {
-		return nil, nil
-	}
-	if !tools.IsArray() {
-		return nil, BadRequest("invalid_value", "'tools' must be an array")
+	fts, err := functionTools(tools)
+	if err != nil {
+		return nil, err
 	}
 	var out []geminiFunctionDeclaration
-	for i, t := range tools.Array() {
-		path := "tools[" + strconv.Itoa(i) + "]"
-		if typ := t.Get("type").String(); typ != "function" {
-			return nil, BadRequest("unsupported_parameter", path+": tool type "+strconv.Quote(typ)+" is not supported, only function")
-		}
-		fn := t.Get("function")
-		name := fn.Get("name").String()
-		if name == "" {
-			return nil, BadRequest("invalid_value", path+".function.name is required")
-		}
-		d := geminiFunctionDeclaration{Name: name, Description: fn.Get("description").String()}
-		if p := fn.Get("parameters"); p.Exists() && p.Type != gjson.Null {
-			if !p.IsObject() {
-				return nil, BadRequest("invalid_value", path+".function.parameters must be a JSON Schema object")
-			}
-			// Gemini rejects an object schema without properties: a
-			// function without arguments declares no parameters.
-			if s := geminiSchema(p); gjson.GetBytes(s, "properties").Exists() || gjson.GetBytes(s, "type").Str != "object" {
+	for _, t := range fts {
+		d := geminiFunctionDeclaration{Name: t.Name, Description: t.Description}
+		// Gemini rejects an object schema without properties: a function
+		// without arguments declares no parameters.
+		if t.Params.Exists() {
+			if s := geminiSchema(t.Params); gjson.GetBytes(s, "properties").Exists() || gjson.GetBytes(s, "type").Str != "object" {
 				d.Parameters = s
 			}
 		}

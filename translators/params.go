@@ -1,6 +1,9 @@
 package translators
 
 import (
+	"encoding/json"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -25,4 +28,122 @@ func dropOrReject(body []byte, schema Schema, params ...string) ([]string, error
 		return nil, BadRequest("unsupported_parameter", "provider schema "+string(schema)+" cannot honour: "+strings.Join(set, ", ")+" (provider.require_parameters is set)")
 	}
 	return set, nil
+}
+
+func numberParam(root gjson.Result, name string, integer bool) (json.RawMessage, error) {
+	r := root.Get(name)
+	if !r.Exists() || r.Type == gjson.Null {
+		return nil, nil
+	}
+	if r.Type != gjson.Number || (integer && r.Num != math.Trunc(r.Num)) {
+		kind := "a number"
+		if integer {
+			kind = "an integer"
+		}
+		return nil, BadRequest("invalid_value", "'"+name+"' must be "+kind)
+	}
+	return json.RawMessage(r.Raw), nil
+}
+
+func stopSequences(r gjson.Result) ([]string, error) {
+	switch {
+	case !r.Exists() || r.Type == gjson.Null:
+		return nil, nil
+	case r.Type == gjson.String:
+		if r.Str == "" {
+			return nil, nil
+		}
+		return []string{r.Str}, nil
+	case r.IsArray():
+		var out []string
+		for _, s := range r.Array() {
+			if s.Type != gjson.String {
+				return nil, BadRequest("invalid_value", "'stop' must be a string or an array of strings")
+			}
+			if s.Str != "" {
+				out = append(out, s.Str)
+			}
+		}
+		return out, nil
+	default:
+		return nil, BadRequest("invalid_value", "'stop' must be a string or an array of strings")
+	}
+}
+
+// functionTool is one validated entry of an OpenAI 'tools' array.
+type functionTool struct {
+	Path        string // tools[i], for error messages
+	Name        string
+	Description string
+	// Params is the parameters JSON Schema object; it does not Exist when
+	// the tool takes none.
+	Params gjson.Result
+	// Entry is the whole tools[i] object (cache_control and the like).
+	Entry gjson.Result
+}
+
+// defaultToolSchema is what a tool without parameters declares where a
+// schema is required.
+var defaultToolSchema = json.RawMessage(`{"type":"object","properties":{}}`)
+
+// functionTools checks an OpenAI 'tools' array: function tools only, each
+// named, with an object schema if any. Every translator maps the result to
+// its own tool shape.
+func functionTools(tools gjson.Result) ([]functionTool, error) {
+	if !tools.Exists() || tools.Type == gjson.Null {
+		return nil, nil
+	}
+	if !tools.IsArray() {
+		return nil, BadRequest("invalid_value", "'tools' must be an array")
+	}
+	var out []functionTool
+	for i, t := range tools.Array() {
+		path := "tools[" + strconv.Itoa(i) + "]"
+		if typ := t.Get("type").String(); typ != "function" {
+			return nil, BadRequest("unsupported_parameter", path+": tool type "+strconv.Quote(typ)+" is not supported, only function")
+		}
+		fn := t.Get("function")
+		ft := functionTool{Path: path, Name: fn.Get("name").String(), Description: fn.Get("description").String(), Entry: t}
+		if ft.Name == "" {
+			return nil, BadRequest("invalid_value", path+".function.name is required")
+		}
+		if p := fn.Get("parameters"); p.Exists() && p.Type != gjson.Null {
+			if !p.IsObject() {
+				return nil, BadRequest("invalid_value", path+".function.parameters must be a JSON Schema object")
+			}
+			ft.Params = p
+		}
+		out = append(out, ft)
+	}
+	return out, nil
+}
+
+// schemaOrDefault is the tool's parameters, or defaultToolSchema.
+func (t functionTool) schemaOrDefault() json.RawMessage {
+	if t.Params.Exists() {
+		return json.RawMessage(t.Params.Raw)
+	}
+	return defaultToolSchema
+}
+
+// toolInput parses an OpenAI tool call's arguments string into the JSON
+// object Anthropic and Bedrock take as tool input.
+func toolInput(args gjson.Result, path string) (json.RawMessage, error) {
+	raw := ""
+	switch args.Type {
+	case gjson.String:
+		raw = strings.TrimSpace(args.Str)
+	case gjson.JSON:
+		raw = args.Raw // some clients send the object itself
+	}
+	if raw == "" {
+		return json.RawMessage("{}"), nil
+	}
+	if !gjson.Valid(raw) {
+		return nil, BadRequest("invalid_value", path+".function.arguments is not valid JSON")
+	}
+	if !gjson.Parse(raw).IsObject() {
+		return nil, BadRequest("invalid_value", path+".function.arguments must be a JSON object")
+	}
+	return json.RawMessage(raw), nil
 }
