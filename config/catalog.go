@@ -1,7 +1,6 @@
 package config
 
 import (
-	"math/rand/v2"
 	"slices"
 	"sort"
 )
@@ -95,36 +94,6 @@ func (c *Catalog) Providers(cfg *Config) []*Provider {
 // ModelNames lists public models in config order.
 func (c *Catalog) ModelNames() []string { return c.names }
 
-// Pick chooses the candidate for a first attempt: the lowest priority
-// level, split by weight within it.
-func (r *Route) Pick(rnd *rand.Rand) Candidate {
-	top := r.Candidates[0].Priority
-	total := 0
-	n := 0
-	for _, c := range r.Candidates {
-		if c.Priority != top {
-			break
-		}
-		total += c.Weight
-		n++
-	}
-	if n == 1 || total == 0 {
-		return r.Candidates[0]
-	}
-	var x int
-	if rnd != nil {
-		x = rnd.IntN(total)
-	} else {
-		x = rand.IntN(total)
-	}
-	for _, c := range r.Candidates[:n] {
-		if x < c.Weight {
-			return c
-		}
-		x -= c.Weight
-	}
-	return r.Candidates[0]
-}
 
 // Candidate returns the route's candidate on the named provider.
 func (r *Route) Candidate(provider string) (Candidate, bool) {

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"math"
-	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -106,101 +104,6 @@ func TestCatalogLookups(t *testing.T) {
 	}
 	if _, ok := r.Candidate("anthropic"); ok {
 		t.Errorf("Candidate(anthropic) found on gpt")
-	}
-}
-
-// pickShares picks n times with a seeded source and returns each
-// provider's share.
-func pickShares(r *Route, n int, seed uint64) map[string]float64 {
-	rnd := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	counts := map[string]int{}
-	for range n {
-		counts[r.Pick(rnd).Provider.Name]++
-	}
-	shares := map[string]float64{}
-	for k, v := range counts {
-		shares[k] = float64(v) / float64(n)
-	}
-	return shares
-}
-
-func TestPick(t *testing.T) {
-	l := loadCatalog(t)
-	const n = 20000
-	const tolerance = 0.02
-	tests := []struct {
-		name  string
-		model string
-		want  map[string]float64
-	}{
-		// local has the highest priority number and is never picked first;
-		// openai (weight 3) and azure (weight 1) share priority 0.
-		{name: "lowest priority level split by weight", model: "gpt", want: map[string]float64{"openai": 0.75, "azure": 0.25}},
-		{name: "three-way weights", model: "three-way", want: map[string]float64{"openai": 0.5, "azure": 0.3, "local": 0.2}},
-		{name: "single candidate", model: "single", want: map[string]float64{"local": 1}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r, ok := l.Catalog.Model(tc.model)
-			if !ok {
-				t.Fatalf("no model %q", tc.model)
-			}
-			got := pickShares(r, n, 42)
-			for k := range got {
-				if _, ok := tc.want[k]; !ok {
-					t.Errorf("picked %q (share %.3f), want never", k, got[k])
-				}
-			}
-			for k, w := range tc.want {
-				if math.Abs(got[k]-w) > tolerance {
-					t.Errorf("share of %q = %.3f, want %.2f ± %.2f", k, got[k], w, tolerance)
-				}
-			}
-		})
-	}
-}
-
-func TestPickPriority(t *testing.T) {
-	l := mustParse(t, `providers:
-  - {name: a, schema: openai, base_url: "http://127.0.0.1:9001"}
-  - {name: b, schema: openai, base_url: "http://127.0.0.1:9002"}
-  - {name: c, schema: openai, base_url: "http://127.0.0.1:9003"}
-models:
-  - name: m
-    providers:
-      - {provider: a, priority: 2, weight: 1000}
-      - {provider: b, priority: 1}
-      - {provider: c, priority: 5, weight: 1000}
-`, noEnv)
-	r, _ := l.Catalog.Model("m")
-	rnd := rand.New(rand.NewPCG(1, 2))
-	for range 1000 {
-		if got := r.Pick(rnd).Provider.Name; got != "b" {
-			t.Fatalf("Pick() = %q, want b (lowest priority) every time", got)
-		}
-	}
-	if got := r.Pick(nil).Provider.Name; got != "b" {
-		t.Errorf("Pick(nil) = %q, want b", got)
-	}
-}
-
-func TestPickDeterministicWithSeed(t *testing.T) {
-	l := loadCatalog(t)
-	r, _ := l.Catalog.Model("three-way")
-	seq := func() []string {
-		rnd := rand.New(rand.NewPCG(7, 7))
-		out := make([]string, 50)
-		for i := range out {
-			out[i] = r.Pick(rnd).Provider.Name
-		}
-		return out
-	}
-	if a, b := seq(), seq(); !slices.Equal(a, b) {
-		t.Errorf("same seed, different picks:\n%q\n%q", a, b)
-	}
-	// The global source is used when none is given; it must not panic.
-	for range 100 {
-		_ = r.Pick(nil)
 	}
 }
 

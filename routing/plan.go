@@ -85,16 +85,7 @@ func Build(cat *config.Catalog, policy config.Policy, maxAttempts int, p Prefs, 
 
 // DefaultGroups are a route's configured priority levels, each split by
 // weight: what Envoy is configured with when a request has no preferences.
-func DefaultGroups(r *config.Route) []Group {
-	var gs []Group
-	for i, c := range r.Candidates {
-		if i == 0 || c.Priority != r.Candidates[i-1].Priority {
-			gs = append(gs, nil)
-		}
-		gs[len(gs)-1] = append(gs[len(gs)-1], c)
-	}
-	return gs
-}
+func DefaultGroups(r *config.Route) []Group { return byPriority(r.Candidates) }
 
 func checkPolicy(pol config.Policy, p Prefs) *translators.APIError {
 	if len(pol.Providers) == 0 {
