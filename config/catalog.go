@@ -94,7 +94,6 @@ func (c *Catalog) Providers(cfg *Config) []*Provider {
 // ModelNames lists public models in config order.
 func (c *Catalog) ModelNames() []string { return c.names }
 
-
 // Candidate returns the route's candidate on the named provider.
 func (r *Route) Candidate(provider string) (Candidate, bool) {
 	for _, c := range r.Candidates {
