@@ -155,8 +155,8 @@ func (openAIToBedrock) Error(status int, retryAfter string, body []byte) *APIErr
 
 // HeaderError is Error with the response headers: Bedrock names the
 // exception in x-amzn-ErrorType ("ThrottlingException:http://internal...").
-// It is not wired into extproc yet (see the report of this change); with
-// it, a ModelNotReadyException sent as 429 is told as 503.
+// The upstream hop prefers it to Error when a translator has it, so a
+// ModelNotReadyException sent as 429 is told as 503.
 func (openAIToBedrock) HeaderError(status int, header func(string) string, body []byte) *APIError {
 	typ := header("x-amzn-errortype")
 	if typ == "" {
