@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/switchboard-gw/switchboard/routing"
 )
@@ -124,6 +127,44 @@ func TestUpstreamRecordsStats(t *testing.T) {
 	if got := h.route(t, []byte(`{"model":"tiered","provider":{"order":["anthropic","openai"]},"messages":[{"role":"user","content":"hi"}]}`)).plan(); got != "openai|tiered;anthropic|tiered" {
 		t.Errorf("plan with anthropic's circuit open = %q, want anthropic last", got)
 	}
+
+	// The same attempts, as Prometheus series.
+	metrics := getMetrics(t, h)
+	for _, want := range []string{
+		`switchboard_attempts_total{model="gpt-4o",provider="openai",status="200"} 1`,
+		`switchboard_attempts_total{model="gpt-4o",provider="openai",status="429"} 1`,
+		`switchboard_attempts_total{model="claude-sonnet",provider="anthropic",status="200"} 1`,
+		`switchboard_attempts_total{model="tiered",provider="anthropic",status="0"} 5`,
+		`switchboard_tokens_total{model="gpt-4o",provider="openai",type="prompt"} ` + tokens(t, readTranscript(t, "openai", "chat").body, "usage.prompt_tokens"),
+		`switchboard_tokens_total{model="gpt-4o",provider="openai",type="completion"} ` + tokens(t, readTranscript(t, "openai", "chat").body, "usage.completion_tokens"),
+		"go_goroutines ",
+		"go_memstats_heap_inuse_bytes ",
+	} {
+		if !strings.Contains(metrics, "\n"+want) {
+			t.Errorf("GET /metrics has no line %q", want)
+		}
+	}
+}
+
+// getMetrics reads GET /metrics in the Prometheus text format.
+func getMetrics(t *testing.T, h *harness) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("content-type"), "text/plain") {
+		t.Fatalf("GET /metrics = %d %q", rec.Code, rec.Header().Get("content-type"))
+	}
+	return rec.Body.String()
+}
+
+// tokens reads a token count from a provider answer, as text.
+func tokens(t *testing.T, body []byte, path string) string {
+	t.Helper()
+	r := gjson.GetBytes(body, path)
+	if !r.Exists() || r.Int() == 0 {
+		t.Fatalf("transcript has no %s", path)
+	}
+	return r.Raw
 }
 
 // TestUpstreamRecordsRetriedAttempt: Envoy retries an attempt whose

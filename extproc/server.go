@@ -38,11 +38,12 @@ type Server struct {
 	tr      map[translators.Schema]translators.Translator
 	auths   authCache
 	stats   *routing.Stats
+	metrics *metrics
 }
 
 // NewServer builds the server and its translators once, at start-up.
 func NewServer(log *zap.Logger, configs Configs) (*Server, error) {
-	s := &Server{log: log, configs: configs, tr: map[translators.Schema]translators.Translator{}, stats: routing.NewStats(nil)}
+	s := &Server{log: log, configs: configs, tr: map[translators.Schema]translators.Translator{}, stats: routing.NewStats(nil), metrics: newMetrics()}
 	for _, sc := range translators.Schemas {
 		t, err := translators.New(sc)
 		if err != nil {

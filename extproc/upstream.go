@@ -299,7 +299,7 @@ func (p *upstreamProcessor) tooLargeToProcess(n int64, set []*corev3.HeaderValue
 	if p.mode == modeError {
 		// Answering in place of a large body crashes Envoy as well: keep
 		// the mapped status and let the provider's body through unread.
-		p.s.stats.Observe(p.provider.Name, p.cand.Model, routing.Outcome{Status: p.status}, p.breaker())
+		p.record(routing.Outcome{Status: p.status}, translators.Usage{})
 		set = append(set, header(":status", strconv.Itoa(p.apiErr.Status)))
 		set = slices.DeleteFunc(set, func(h *corev3.HeaderValueOption) bool { return h.GetHeader().GetKey() == "content-type" })
 		resp := continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: slices.DeleteFunc(remove, func(h string) bool { return h == "content-length" })})
@@ -482,7 +482,7 @@ func (p *upstreamProcessor) finish(_ context.Context, u translators.Usage) {
 	if !p.first.IsZero() {
 		o.TTFT, o.Generation = p.first.Sub(p.sent), now.Sub(p.first)
 	}
-	p.s.stats.Observe(p.provider.Name, p.cand.Model, o, p.breaker())
+	p.record(o, u)
 	fields := []zap.Field{
 		zap.String("model", p.model),
 		zap.String("provider", p.provider.Name),
@@ -501,6 +501,14 @@ func (p *upstreamProcessor) finish(_ context.Context, u translators.Usage) {
 		fields = append(fields, zap.Float64("cost_usd", c))
 	}
 	p.s.log.Info("completion", fields...)
+}
+
+// record feeds one finished attempt to the live provider figures that
+// routing reads and to the Prometheus series.
+func (p *upstreamProcessor) record(o routing.Outcome, u translators.Usage) {
+	p.s.stats.Observe(p.provider.Name, p.cand.Model, o, p.breaker())
+	c, priced := p.cost(u)
+	p.s.metrics.observe(p.provider.Name, p.model, o.Status, u, c, priced)
 }
 
 // breaker is the gateway's circuit breaker, set like Envoy's outlier
@@ -533,13 +541,14 @@ func (p *upstreamProcessor) done() {
 		// Envoy falls back to the next attempt. It counts against the
 		// provider.
 		p.completed = true
-		p.s.stats.Observe(p.provider.Name, p.cand.Model, routing.Outcome{}, p.breaker())
+		p.record(routing.Outcome{}, translators.Usage{})
 		p.s.log.Info("attempt failed before a response", zap.String("model", p.model), zap.String("provider", p.provider.Name),
 			zap.Int("attempt", p.attempt), zap.Duration("duration", time.Since(p.start)))
 	case p.stream != nil:
 		// The client or upstream went away mid-stream: count what was seen.
 		p.completed = true
 		u := p.stream.Usage()
+		p.record(routing.Outcome{Status: p.status, CompletionTokens: u.CompletionTokens}, u)
 		p.s.log.Info("completion aborted", zap.String("model", p.model), zap.String("provider", p.provider.Name),
 			zap.Int64("prompt_tokens", u.PromptTokens), zap.Int64("completion_tokens", u.CompletionTokens),
 			zap.Duration("duration", time.Since(p.start)))
@@ -548,7 +557,7 @@ func (p *upstreamProcessor) done() {
 		// the attempt to retry it on its status (5xx, 429), or the client
 		// went away. A retried failure must count against the provider.
 		p.completed = true
-		p.s.stats.Observe(p.provider.Name, p.cand.Model, routing.Outcome{Status: p.status}, p.breaker())
+		p.record(routing.Outcome{Status: p.status}, translators.Usage{})
 		p.s.log.Info("attempt ended after its response headers", zap.String("model", p.model), zap.String("provider", p.provider.Name),
 			zap.Int("attempt", p.attempt), zap.Int("upstream_status", p.status), zap.Duration("duration", time.Since(p.start)))
 	}
