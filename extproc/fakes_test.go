@@ -120,8 +120,7 @@ func newHarness(t *testing.T, cfg *config.Loaded) *harness {
 		}
 		return err
 	}
-	g := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
-		grpc.StreamInterceptor(record), grpc.WaitForHandlers(true))
+	g := grpc.NewServer(append(ServerOptions(), grpc.StreamInterceptor(record), grpc.WaitForHandlers(true))...)
 	s.Register(g)
 	lis := bufconn.Listen(1 << 20)
 	served := make(chan struct{})

@@ -2,6 +2,7 @@ package extproc
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,9 +41,7 @@ func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHea
 			p.path = headerString(kv)
 		case k == "x-session-id":
 			p.session = headerString(kv)
-		case strings.HasPrefix(k, "x-switchboard-"), k == "x-envoy-retry-on", k == "x-envoy-retry-grpc-on",
-			k == "x-envoy-upstream-rq-timeout-ms", k == "x-envoy-upstream-rq-per-try-timeout-ms", k == "x-envoy-max-retries",
-			k == "x-envoy-internal":
+		case strings.HasPrefix(k, "x-switchboard-"), slices.Contains(xds.ControlHeaders, k):
 			// Only the gateway decides providers, retries and timeouts.
 			p.internal = append(p.internal, k)
 		}

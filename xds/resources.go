@@ -73,6 +73,38 @@ const (
 	caBundle   = "/etc/ssl/certs/ca-certificates.crt"
 )
 
+// ControlHeaders are Envoy request headers that steer retries and
+// timeouts. Only the gateway decides those: the router hop removes them
+// from client requests.
+var ControlHeaders = []string{
+	"x-envoy-retry-on", "x-envoy-retry-grpc-on", "x-envoy-upstream-rq-timeout-ms",
+	"x-envoy-upstream-rq-per-try-timeout-ms", "x-envoy-max-retries", "x-envoy-internal",
+}
+
+// Headers each hop reads. Envoy sends ext_proc only these (forward_rules):
+// every header costs encoding in Envoy and decoding in switchboard, on
+// every request. A processor or translator that reads another header
+// must add it here.
+var (
+	routerHopHeaders = append([]string{":method", ":path", "x-session-id"}, ControlHeaders...)
+	// The upstream hop reads the attempt from the request, and from the
+	// response its status, type, size and retry hints (Bedrock names its
+	// errors in a header; Anthropic's rate limits give reset times).
+	upstreamHopHeaders = []string{"x-envoy-attempt-count", ":status", "content-type", "content-length", "retry-after", "x-amzn-errortype"}
+)
+
+// forwardRules lets through exact header names and name prefixes.
+func forwardRules(exact []string, prefixes ...string) *extprocv3.HeaderForwardingRules {
+	l := &matcherv3.ListStringMatcher{}
+	for _, h := range exact {
+		l.Patterns = append(l.Patterns, &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: h}})
+	}
+	for _, p := range prefixes {
+		l.Patterns = append(l.Patterns, &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: p}})
+	}
+	return &extprocv3.HeaderForwardingRules{AllowedHeaders: l}
+}
+
 // APIPaths are the paths the router hop serves.
 var APIPaths = []string{ChatPath, MessagesPath, EmbeddingsPath}
 
@@ -246,6 +278,8 @@ func extProcGrpc(hop string) *corev3.GrpcService {
 func routerExtProc() *extprocv3.ExternalProcessor {
 	return &extprocv3.ExternalProcessor{
 		GrpcService: extProcGrpc(HopRouter),
+		// The client's own x-switchboard-* headers are dropped too.
+		ForwardRules: forwardRules(routerHopHeaders, "x-switchboard-"),
 		ProcessingMode: &extprocv3.ProcessingMode{
 			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
 			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,
@@ -269,7 +303,8 @@ func routerExtProc() *extprocv3.ExternalProcessor {
 // translates the request for the cluster's provider and the response back.
 func upstreamExtProc() *extprocv3.ExternalProcessor {
 	return &extprocv3.ExternalProcessor{
-		GrpcService: extProcGrpc(HopUpstream),
+		GrpcService:  extProcGrpc(HopUpstream),
+		ForwardRules: forwardRules(upstreamHopHeaders, "anthropic-ratelimit-"),
 		ProcessingMode: &extprocv3.ProcessingMode{
 			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
 			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,

@@ -178,8 +178,8 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		if err != nil {
 			return err
 		}
-		g := grpc.NewServer(grpc.MaxRecvMsgSize(extproc.MaxMessageBytes), grpc.MaxSendMsgSize(extproc.MaxMessageBytes),
-			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}))
+		g := grpc.NewServer(append(extproc.ServerOptions(),
+			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}))...)
 		ep.Register(g)
 		servers = append(servers, g)
 		if err := serveGRPC(g, cfg.ExtProc.Address, errc); err != nil {

@@ -1,0 +1,90 @@
+package extproc
+
+import (
+	"fmt"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+)
+
+// ServerOptions are the gRPC options the ext_proc server needs: room for
+// a whole request body in one message, and the codec below.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.ForceServerCodecV2(codec{base: encoding.GetCodecV2("proto")}),
+	}
+}
+
+// Field numbers of envoy.service.ext_proc.v3.ProcessingRequest.
+const (
+	fieldRequestHeaders protowire.Number = 2
+	fieldMetadata       protowire.Number = 8
+)
+
+// codec is gRPC's protobuf codec with one shortcut on the hot path.
+// Envoy attaches the forwarded dynamic metadata to every message of a
+// stream, body chunks included; decoding it (a protobuf Struct: maps of
+// boxed values) cost 8x the rest of a stream chunk's message (3.9 µs and
+// 43 allocations against 0.5 µs and 4). The processors read metadata
+// only with request headers, so it is skipped everywhere else.
+type codec struct{ base encoding.CodecV2 }
+
+func (codec) Name() string { return "proto" }
+
+func (c codec) Marshal(v any) (mem.BufferSlice, error) { return c.base.Marshal(v) }
+
+func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
+	m, ok := v.(*extprocv3.ProcessingRequest)
+	if !ok {
+		return c.base.Unmarshal(data, v)
+	}
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free()
+	return unmarshalRequest(buf.ReadOnlyData(), m)
+}
+
+// unmarshalRequest decodes a ProcessingRequest, leaving out its metadata
+// unless it carries request headers. Protobuf messages concatenate, so the parts
+// around the metadata are merged in turn; nothing is copied. (proto
+// copies bytes fields, so data may be freed afterwards.)
+func unmarshalRequest(data []byte, m *extprocv3.ProcessingRequest) error {
+	keepMetadata := false
+	type span struct{ from, to int }
+	var spans [2]span
+	skip := spans[:0]
+	for i := 0; i < len(data); {
+		num, typ, n := protowire.ConsumeTag(data[i:])
+		if n < 0 {
+			return fmt.Errorf("extproc: malformed request: %w", protowire.ParseError(n))
+		}
+		l := protowire.ConsumeFieldValue(num, typ, data[i+n:])
+		if l < 0 {
+			return fmt.Errorf("extproc: malformed request: %w", protowire.ParseError(l))
+		}
+		switch num {
+		case fieldRequestHeaders:
+			keepMetadata = true
+		case fieldMetadata:
+			skip = append(skip, span{i, i + n + l})
+		}
+		i += n + l
+	}
+	if keepMetadata || len(skip) == 0 {
+		return proto.Unmarshal(data, m)
+	}
+	opts := proto.UnmarshalOptions{Merge: true}
+	m.Reset()
+	at := 0
+	for _, s := range skip {
+		if err := opts.Unmarshal(data[at:s.from], m); err != nil {
+			return err
+		}
+		at = s.to
+	}
+	return opts.Unmarshal(data[at:], m)
+}

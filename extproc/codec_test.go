@@ -1,0 +1,126 @@
+package extproc
+
+import (
+	"testing"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func testMetadata(t testing.TB) *corev3.Metadata {
+	t.Helper()
+	req, err := structpb.NewStruct(map[string]any{"model": "demo-claude", "plan": "demo-anthropic|demo-claude", "endpoint": "/v1/chat/completions"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := structpb.NewStruct(map[string]any{"provider": "demo-anthropic"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"switchboard.request": req, "switchboard": cl}}
+}
+
+func testCodec() codec { return codec{base: encoding.GetCodecV2("proto")} }
+
+// TestCodecUnmarshal: metadata reaches the processors with request headers and is
+// left out of every other message; the rest decodes as gRPC's codec does.
+func TestCodecUnmarshal(t *testing.T) {
+	md := testMetadata(t)
+	hdrs := &extprocv3.HttpHeaders{Headers: &corev3.HeaderMap{Headers: []*corev3.HeaderValue{{Key: ":status", RawValue: []byte("200")}}}}
+	body := &extprocv3.HttpBody{Body: []byte(`data: {"x":1}` + "\n\n"), EndOfStream: true}
+	attrs := map[string]*structpb.Struct{"envoy.filters.http.ext_proc": {Fields: map[string]*structpb.Value{"a": structpb.NewStringValue("b")}}}
+	cases := []struct {
+		name   string
+		in     *extprocv3.ProcessingRequest
+		keepMD bool
+	}{
+		{"request headers", &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: hdrs}, MetadataContext: md}, true},
+		{"response headers", &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseHeaders{ResponseHeaders: hdrs}, MetadataContext: md}, false},
+		{"request body", &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: body}, MetadataContext: md, Attributes: attrs}, false},
+		{"response body", &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: body}, MetadataContext: md, ObservabilityMode: true}, false},
+		{"response trailers", &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseTrailers{ResponseTrailers: &extprocv3.HttpTrailers{}}, MetadataContext: md}, false},
+		{"body without metadata", &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: body}}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := proto.Marshal(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Metadata first, as a sender may order fields freely.
+			mdOnly, _ := proto.Marshal(&extprocv3.ProcessingRequest{MetadataContext: tc.in.MetadataContext})
+			for _, wire := range [][]byte{data, append(mdOnly, data...)} {
+				got := new(extprocv3.ProcessingRequest)
+				if err := testCodec().Unmarshal(mem.BufferSlice{mem.SliceBuffer(wire)}, got); err != nil {
+					t.Fatal(err)
+				}
+				want := proto.Clone(tc.in).(*extprocv3.ProcessingRequest)
+				if !tc.keepMD {
+					want.MetadataContext = nil
+				}
+				if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+					t.Errorf("decoded (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func TestCodecUnmarshalMalformed(t *testing.T) {
+	for _, wire := range [][]byte{{0x2a, 0x10, 0x01}, {0xff}, {0x42, 0x05, 0x0a}} {
+		if err := testCodec().Unmarshal(mem.BufferSlice{mem.SliceBuffer(wire)}, new(extprocv3.ProcessingRequest)); err == nil {
+			t.Errorf("Unmarshal(% x) = nil, want an error", wire)
+		}
+	}
+}
+
+// TestCodecMarshal: responses and other messages encode as with gRPC's
+// codec.
+func TestCodecMarshal(t *testing.T) {
+	md, _ := structpb.NewStruct(map[string]any{"switchboard.request": map[string]any{"model": "m", "plan": "p|m"}})
+	in := continueRequestBody(&extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{header(":path", "/v1/messages")}, RemoveHeaders: removeUpstream},
+		replaceBody([]byte("{}")), true)
+	in.DynamicMetadata = md
+	for _, msg := range []proto.Message{in, testMetadata(t)} {
+		data, err := testCodec().Marshal(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := msg.ProtoReflect().New().Interface()
+		if err := proto.Unmarshal(data.Materialize(), got); err != nil {
+			t.Fatal(err)
+		}
+		data.Free()
+		if diff := cmp.Diff(msg, got, protocmp.Transform()); diff != "" {
+			t.Errorf("%T decoded (-want +got):\n%s", msg, diff)
+		}
+	}
+}
+
+// BenchmarkCodecUnmarshalChunk is one stream chunk's message as Envoy
+// sends it to the upstream hop, forwarded metadata included.
+func BenchmarkCodecUnmarshalChunk(b *testing.B) {
+	req := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: &extprocv3.HttpBody{Body: make([]byte, 120)}}, MetadataContext: testMetadata(b)}
+	data, _ := proto.Marshal(req)
+	for _, c := range []struct {
+		name  string
+		codec encoding.CodecV2
+	}{{"grpc", encoding.GetCodecV2("proto")}, {"switchboard", testCodec()}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var r extprocv3.ProcessingRequest
+				if err := c.codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(data)}, &r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
