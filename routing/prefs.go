@@ -54,10 +54,9 @@ type Prefs struct {
 // ParsePrefs reads the routing-relevant fields of an OpenAI chat body.
 // session is the x-session-id header, if any.
 func ParsePrefs(body []byte, session string) (Prefs, *translators.APIError) {
-	root := gjson.ParseBytes(body)
+	f := topLevel(body)
 	p := Prefs{AllowFallbacks: true, PartitionByModel: true}
-	model := root.Get("model")
-	models := root.Get("models")
+	model, models := f.model, f.models
 	if model.Exists() && model.Type != gjson.String {
 		return p, translators.BadRequest("invalid_model", "'model' must be a string")
 	}
@@ -82,7 +81,7 @@ func ParsePrefs(body []byte, session string) (Prefs, *translators.APIError) {
 		}
 	}
 
-	if prov := root.Get("provider"); prov.Exists() {
+	if prov := f.provider; prov.Exists() {
 		if !prov.IsObject() {
 			return p, translators.BadRequest("invalid_provider", "'provider' must be an object")
 		}
@@ -91,11 +90,57 @@ func ParsePrefs(body []byte, session string) (Prefs, *translators.APIError) {
 		}
 	}
 	p.Session = session
-	if s := root.Get("session_id"); s.Type == gjson.String && s.Str != "" {
+	if s := f.sessionID; s.Type == gjson.String && s.Str != "" {
 		p.Session = s.Str
 	}
-	p.Needs, p.Tokens = needs(root, len(body))
+	p.Needs, p.Tokens = needs(f, len(body))
 	return p, nil
+}
+
+// fields are the top-level members routing reads. They are collected in
+// one pass: each gjson Get scans the body from the start again, skipping
+// over the whole message history each time.
+type fields struct {
+	model, models, provider, sessionID, tools, responseFormat      gjson.Result
+	reasoning, reasoningEffort, messages, maxCompletion, maxTokens gjson.Result
+}
+
+func topLevel(body []byte) fields {
+	var f fields
+	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
+		var dst *gjson.Result
+		switch k.Str {
+		case "model":
+			dst = &f.model
+		case "models":
+			dst = &f.models
+		case "provider":
+			dst = &f.provider
+		case "session_id":
+			dst = &f.sessionID
+		case "tools":
+			dst = &f.tools
+		case "response_format":
+			dst = &f.responseFormat
+		case "reasoning":
+			dst = &f.reasoning
+		case "reasoning_effort":
+			dst = &f.reasoningEffort
+		case "messages":
+			dst = &f.messages
+		case "max_completion_tokens":
+			dst = &f.maxCompletion
+		case "max_tokens":
+			dst = &f.maxTokens
+		default:
+			return true
+		}
+		if !dst.Exists() { // the first of duplicate keys wins, as with Get
+			*dst = v
+		}
+		return true
+	})
+	return f
 }
 
 // applySuffix strips OpenRouter's :floor and :nitro variants.
@@ -168,19 +213,19 @@ func threshold(v gjson.Result) float64 {
 
 // needs lists the capabilities a chat body uses and estimates its tokens
 // (about four bytes a token, plus the completion it asks for).
-func needs(root gjson.Result, size int) ([]string, int) {
+func needs(f fields, size int) ([]string, int) {
 	var n []string
-	if t := root.Get("tools"); t.IsArray() && len(t.Array()) > 0 {
+	if t := f.tools; t.IsArray() && len(t.Array()) > 0 {
 		n = append(n, config.CapTools)
 	}
-	if root.Get("response_format.type").Str == "json_schema" {
+	if f.responseFormat.Get("type").Str == "json_schema" {
 		n = append(n, config.CapJSONSchema)
 	}
-	if root.Get("reasoning").Exists() || root.Get("reasoning_effort").Exists() {
+	if f.reasoning.Exists() || f.reasoningEffort.Exists() {
 		n = append(n, config.CapReasoning)
 	}
 	vision := false
-	root.Get("messages").ForEach(func(_, m gjson.Result) bool {
+	f.messages.ForEach(func(_, m gjson.Result) bool {
 		m.Get("content").ForEach(func(_, part gjson.Result) bool {
 			vision = part.Get("type").Str == "image_url"
 			return !vision
@@ -191,9 +236,9 @@ func needs(root gjson.Result, size int) ([]string, int) {
 		n = append(n, config.CapVision)
 	}
 	tokens := size / 4
-	max := root.Get("max_completion_tokens").Int()
+	max := f.maxCompletion.Int()
 	if max == 0 {
-		max = root.Get("max_tokens").Int()
+		max = f.maxTokens.Int()
 	}
 	return n, tokens + int(max)
 }
