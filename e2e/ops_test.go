@@ -3,6 +3,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -246,18 +247,63 @@ func TestPortFromEnvironment(t *testing.T) {
 
 // A whole answer over the processing limit (by content-length) passes
 // through untranslated when it is already in the client's schema.
+// TestLargeWholeResponse: multi-megabyte answers are read and translated
+// whole, with or without a content-length, and a huge error page becomes a
+// short OpenAI error. (Envoy 1.40 used to segfault on these; see
+// extProcBufferLimit in xds.) Envoy must survive each one: the next request
+// is served.
 func TestLargeWholeResponse(t *testing.T) {
 	content := strings.Repeat("word ", 4<<20) // 20 MiB
-	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b := fmt.Sprintf(`{"id":"chatcmpl-big","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":%q},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1048576,"total_tokens":1048577}}`, content)
-		w.Header().Set("content-type", "application/json")
-		w.Header().Set("content-length", fmt.Sprint(len(b)))
-		fmt.Fprint(w, b)
-	}))
-	t.Cleanup(big.Close)
-	gw := startGateway(t, fmt.Sprintf(demoModels, big.URL))
-	resp, body := gw.post(t, "/v1/chat/completions", []byte(`{"model":"first","messages":[{"role":"user","content":"hi"}]}`))
-	if resp.StatusCode != 200 || gjson.GetBytes(body, "choices.0.message.content").Str != content {
-		t.Fatalf("status %d, %d bytes: %.300s", resp.StatusCode, len(body), body)
+	openAI := fmt.Sprintf(`{"id":"chatcmpl-big","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":%q},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1048576,"total_tokens":1048577}}`, content)
+	anthropic := fmt.Sprintf(`{"id":"msg_big","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":%q}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1048576}}`, content)
+	errorPage := "<html><body>" + strings.Repeat("<p>upstream trouble</p>", 1<<20) + "</body></html>" // 23 MiB
+	serve := func(status int, contentType, body string, chunked bool) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("content-type", contentType)
+			if !chunked {
+				w.Header().Set("content-length", fmt.Sprint(len(body)))
+			}
+			w.WriteHeader(status)
+			for b := body; len(b) > 0; {
+				n := min(len(b), 256<<10)
+				_, _ = io.WriteString(w, b[:n])
+				w.(http.Flusher).Flush()
+				b = b[n:]
+			}
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	cfg := fmt.Sprintf(`providers:
+  - {name: oa, schema: openai, base_url: %s/v1}
+  - {name: oa-chunked, schema: openai, base_url: %s/v1}
+  - {name: an, schema: anthropic, base_url: %s/v1, api_key: {env: SB_TEST_KEY}}
+  - {name: broken, schema: openai, base_url: %s/v1}
+models:
+  - {name: openai-big, providers: [{provider: oa, model: m}]}
+  - {name: openai-chunked, providers: [{provider: oa-chunked, model: m}]}
+  - {name: anthropic-big, providers: [{provider: an, model: claude}]}
+  - {name: error-page, providers: [{provider: broken, model: m}]}
+`, serve(200, "application/json", openAI, false), serve(200, "application/json", openAI, true),
+		serve(200, "application/json", anthropic, false), serve(500, "text/html", errorPage, true))
+	gw := startGateway(t, cfg, "SB_TEST_KEY=k")
+	for _, model := range []string{"openai-big", "openai-chunked", "anthropic-big"} {
+		resp, body := gw.post(t, "/v1/chat/completions", []byte(`{"model":"`+model+`","messages":[{"role":"user","content":"hi"}]}`))
+		r := gjson.ParseBytes(body)
+		if resp.StatusCode != 200 || r.Get("choices.0.message.content").Str != content {
+			t.Fatalf("%s: status %d, %d bytes: %.300s", model, resp.StatusCode, len(body), body)
+		}
+		// Read and translated by the upstream hop, not passed through.
+		if r.Get("object").Str != "chat.completion" || r.Get("provider").Str == "" || r.Get("usage.completion_tokens").Int() != 1048576 {
+			t.Errorf("%s: object %q, provider %q, usage %s", model, r.Get("object").Str, r.Get("provider").Str, r.Get("usage").Raw)
+		}
+	}
+	resp, body := gw.post(t, "/v1/chat/completions", []byte(`{"model":"error-page","messages":[{"role":"user","content":"hi"}]}`))
+	assertOpenAIError(t, resp, body, 502, "upstream_error")
+	if len(body) > 4<<10 {
+		t.Errorf("error answer is %d bytes; want a short OpenAI error", len(body))
+	}
+	if resp, body := gw.post(t, "/v1/chat/completions", []byte(`{"model":"openai-big","messages":[{"role":"user","content":"hi"}]}`)); resp.StatusCode != 200 {
+		t.Fatalf("after the large answers: %d %.300s", resp.StatusCode, body)
 	}
 }

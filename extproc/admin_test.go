@@ -82,8 +82,9 @@ func TestUpstreamRecordsStats(t *testing.T) {
 	// A rate limit from OpenAI, whose error body arrives in full.
 	tr = readTranscript(t, "openai", "error_429")
 	s = h.startUpstream(t, "openai", "gpt-4o", chatBody("gpt-4o", false))
-	continued(t, s.send(responseHeaders(false, tr.headers...)))
-	continued(t, s.send(responseBody(tr.body, true)))
+	for _, r := range s.respond(responseHeaders(false, tr.headers...), responseBody(tr.body, true)) {
+		continued(t, r)
+	}
 	s.close()
 	_ = h.waitEnded(t)
 
@@ -173,8 +174,8 @@ func tokens(t *testing.T, body []byte, path string) string {
 func TestUpstreamRecordsRetriedAttempt(t *testing.T) {
 	h := newHarness(t, mustLoad(t, testYAML))
 	s := h.startUpstream(t, "openai", "gpt-4o", chatBody("gpt-4o", false))
-	continued(t, s.send(responseHeaders(false, ":status", "503", "content-type", "application/json")))
-	m := readMutation(continued(t, s.send(responseBody([]byte(`{"error":{"message":"overloaded"}}`), true))).GetHeaderMutation())
+	rs := s.respond(responseHeaders(false, ":status", "503", "content-type", "application/json"), responseBody([]byte(`{"error":{"message":"overloaded"}}`), true))
+	m := readMutation(continued(t, rs[0]).GetHeaderMutation())
 	if m.set[":status"] != "503" {
 		t.Fatalf(":status = %q, want 503 so that Envoy retries", m.set[":status"])
 	}

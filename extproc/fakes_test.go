@@ -193,6 +193,28 @@ func (s *envoyStream) send(req *extprocv3.ProcessingRequest) *extprocv3.Processi
 	return resp
 }
 
+// respond sends a response's headers and body chunks as Envoy does with
+// send_body_without_waiting_for_header_response: nothing waits for the
+// headers answer, which may come only once the body is in. It returns the
+// answers in order: the headers', then one per chunk.
+func (s *envoyStream) respond(headers *extprocv3.ProcessingRequest, chunks ...*extprocv3.ProcessingRequest) []*extprocv3.ProcessingResponse {
+	s.t.Helper()
+	for _, req := range append([]*extprocv3.ProcessingRequest{headers}, chunks...) {
+		if err := s.stream.Send(req); err != nil {
+			s.t.Fatalf("send %T: %v", req.GetRequest(), err)
+		}
+	}
+	out := make([]*extprocv3.ProcessingResponse, 0, 1+len(chunks))
+	for range 1 + len(chunks) {
+		resp, err := s.stream.Recv()
+		if err != nil {
+			s.t.Fatalf("recv answer %d of %d: %v", len(out)+1, 1+len(chunks), err)
+		}
+		out = append(out, resp)
+	}
+	return out
+}
+
 // close ends the stream as Envoy does once the request is done.
 func (s *envoyStream) close() {
 	s.t.Helper()

@@ -155,6 +155,8 @@ func (p *routerProcessor) responseBody(context.Context, *extprocv3.HttpBody) *ex
 	return continueResponseBody(nil)
 }
 
+func (p *routerProcessor) pending() []*extprocv3.ProcessingResponse { return nil }
+
 func (p *routerProcessor) done() {}
 
 func asAPIError(err error) *translators.APIError {

@@ -70,6 +70,9 @@ type processor interface {
 	requestBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse
 	responseHeaders(ctx context.Context, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse
 	responseBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse
+	// pending returns answers held back for earlier messages (a phase
+	// may return nil to answer later), sent before the current answer.
+	pending() []*extprocv3.ProcessingResponse
 	done()
 }
 
@@ -123,11 +126,16 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 		default:
 			return status.Errorf(codes.InvalidArgument, "extproc: unexpected request %T", r)
 		}
-		if err := stream.Send(resp); err != nil {
-			if ctx.Err() != nil {
-				return nil
+		for _, r := range append(p.pending(), resp) {
+			if r == nil {
+				continue // answered later, with the rest of the message
 			}
-			return status.Errorf(codes.Unknown, "extproc: send: %v", err)
+			if err := stream.Send(r); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return status.Errorf(codes.Unknown, "extproc: send: %v", err)
+			}
 		}
 	}
 }
@@ -155,4 +163,5 @@ func (passThrough) responseHeaders(context.Context, *extprocv3.HttpHeaders) *ext
 func (passThrough) responseBody(context.Context, *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	return continueResponseBody(nil)
 }
-func (passThrough) done() {}
+func (passThrough) pending() []*extprocv3.ProcessingResponse { return nil }
+func (passThrough) done()                                    {}

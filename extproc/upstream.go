@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	extprocv3http "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -45,7 +44,11 @@ var removeUpstream = []string{
 // Bounds on what the upstream hop holds for one response.
 const (
 	maxWholeResponse = 64 << 20 // a non-streamed answer, translated whole
-	maxErrorBody     = 1 << 20  // a provider error body
+	maxErrorBody     = 1 << 20  // the head of a provider error body, where the message is
+	// maxHeldWhole is the largest whole answer (by content-length) whose
+	// headers answer waits for its body: while it waits, Envoy's
+	// message timeout runs, so only answers that arrive at once qualify.
+	maxHeldWhole = 1 << 20
 )
 
 type responseMode int
@@ -53,8 +56,9 @@ type responseMode int
 const (
 	modeStream responseMode = iota + 1
 	modeWhole
-	modeError
-	modeDiscard // the answer was replaced by an error; drop the rest
+	modeError       // an error body; its headers answer waits for it
+	modePassThrough // an answer too large to read, already in the client's schema
+	modeDiscard     // the answer was replaced by an error; drop the rest
 )
 
 // upstreamProcessor is the per-attempt hop on a provider cluster. It
@@ -92,6 +96,11 @@ type upstreamProcessor struct {
 	field     []byte
 	usage     translators.Usage
 	completed bool
+	// held is the headers answer of an error response, waiting for its
+	// body; heldChunks counts the body chunks not answered yet.
+	held       *extprocv3.HeaderMutation
+	heldChunks int
+	queue      []*extprocv3.ProcessingResponse
 }
 
 func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
@@ -228,13 +237,14 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 		}
 		p.apiErr = translators.UpstreamError(p.status, ra, "")
 		if !h.GetEndOfStream() {
-			// The error body is read whole (mode override to BUFFERED) so
-			// the status and Retry-After the client sees can come from it;
-			// Envoy holds the headers until then, and decides on a
-			// fallback from the final status.
-			resp := continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove})
-			resp.ModeOverride = bufferedResponse
-			return resp
+			// The headers answer waits for the error body (Envoy sends
+			// the body without waiting: send_body_without_waiting_for_
+			// header_response), so the status and Retry-After the client
+			// sees can come from it, and Envoy decides on a fallback from
+			// the final status. Nothing is buffered in Envoy: it crashed
+			// (1.40) when a buffered upstream body outgrew its limit.
+			p.held = &extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove}
+			return nil
 		}
 	// Streams come as SSE or, from Bedrock, as a binary event stream; a
 	// JSON body to a stream request is answered whole.
@@ -253,62 +263,40 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 		// No body will come: answer now rather than send an empty 200.
 		return p.endWithoutBody()
 	}
-	if n, _ := strconv.ParseInt(headerValue(h, "content-length"), 10, 64); n > maxProcessedBody && p.mode != modeStream {
-		return p.tooLargeToProcess(n, set, remove)
+	n, err := strconv.ParseInt(headerValue(h, "content-length"), 10, 64)
+	if p.mode == modeWhole {
+		switch {
+		case err == nil && n > maxWholeResponse:
+			return p.tooLargeToProcess(n, set, remove)
+		case err == nil && n <= maxHeldWhole:
+			// The headers answer goes with the translated body: one round
+			// trip less, and a status that can still change if the answer
+			// cannot be translated.
+			p.held = &extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove}
+			return nil
+		}
 	}
-	// A whole answer stays STREAMED: ext_proc collects it (up to
-	// maxWholeResponse) and Envoy holds none of it. (Envoy 1.40 crashed
-	// buffering multi-megabyte answers in an upstream ext_proc filter.)
+	// Streams, and large or unsized answers: the headers go on now. A
+	// whole answer is collected here (up to maxWholeResponse) as it
+	// streams; Envoy holds none of it.
 	return continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove})
 }
 
-// bufferedResponse switches the rest of a response to a buffered body.
-var bufferedResponse = &extprocv3http.ProcessingMode{
-	ResponseHeaderMode:  extprocv3http.ProcessingMode_SEND,
-	ResponseBodyMode:    extprocv3http.ProcessingMode_BUFFERED,
-	ResponseTrailerMode: extprocv3http.ProcessingMode_SKIP,
-}
-
-// maxProcessedBody is the largest whole answer or error body (by its
-// content-length) the upstream hop reads. Envoy 1.40 crashed (segfault in
-// its watermark handling) when a multi-megabyte body burst through an
-// upstream ext_proc filter: the bench harness saw it at 1.08 MB, the e2e
-// suite at 5 MiB now and then and at 20 MiB always. Larger OpenAI-schema
-// answers pass through untranslated; others get a clear 502. Streams are
-// small events and unaffected. Chunked answers (no content-length) over
-// the limit remain exposed: see docs/performance.md.
-const maxProcessedBody = 768 << 10
-
-// tooLargeToProcess handles an answer over maxProcessedBody.
+// tooLargeToProcess handles an answer whose content-length is over
+// maxWholeResponse: it is never read. An answer already in the client's
+// schema passes through untranslated; others get a clear 502.
 func (p *upstreamProcessor) tooLargeToProcess(n int64, set []*corev3.HeaderValueOption, remove []string) *extprocv3.ProcessingResponse {
 	passThrough := p.mode == modeWhole && p.endpoint != xds.MessagesPath &&
 		(p.provider.Schema == string(translators.SchemaOpenAI) || p.provider.Schema == string(translators.SchemaAzureOpenAI))
 	p.s.log.Warn("provider answer too large to process", zap.String("provider", p.provider.Name), zap.Int64("bytes", n),
 		zap.Bool("passed_through", passThrough))
 	if passThrough {
-		// Already in the client's schema: let Envoy stream it unread.
-		resp := continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: slices.DeleteFunc(remove, func(h string) bool { return h == "content-length" })})
-		resp.ModeOverride = &extprocv3http.ProcessingMode{
-			ResponseHeaderMode: extprocv3http.ProcessingMode_SEND, ResponseBodyMode: extprocv3http.ProcessingMode_NONE,
-			ResponseTrailerMode: extprocv3http.ProcessingMode_SKIP,
-		}
+		// Already in the client's schema: each chunk goes on unread.
+		p.mode = modePassThrough
 		p.completed = true
-		return resp
+		return continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: slices.DeleteFunc(remove, func(h string) bool { return h == "content-length" })})
 	}
 	p.completed = true
-	if p.mode == modeError {
-		// Answering in place of a large body crashes Envoy as well: keep
-		// the mapped status and let the provider's body through unread.
-		p.record(routing.Outcome{Status: p.status}, translators.Usage{})
-		set = append(set, header(":status", strconv.Itoa(p.apiErr.Status)))
-		set = slices.DeleteFunc(set, func(h *corev3.HeaderValueOption) bool { return h.GetHeader().GetKey() == "content-type" })
-		resp := continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: slices.DeleteFunc(remove, func(h string) bool { return h == "content-length" })})
-		resp.ModeOverride = &extprocv3http.ProcessingMode{
-			ResponseHeaderMode: extprocv3http.ProcessingMode_SEND, ResponseBodyMode: extprocv3http.ProcessingMode_NONE,
-			ResponseTrailerMode: extprocv3http.ProcessingMode_SKIP,
-		}
-		return resp
-	}
 	return p.fail(&translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "upstream_response_too_large",
 		Message: "the provider's answer (" + strconv.FormatInt(n, 10) + " bytes) is too large for the gateway to translate"})
 }
@@ -365,9 +353,13 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		return continueResponseBody(replaceBody(p.tagged))
 	case modeWhole:
 		if !p.collect(chunk, maxWholeResponse) {
-			return continueResponseBody(replaceBody(p.tooLarge("response")))
+			return p.answer(p.tooLarge("response"), nil)
 		}
 		if !eos {
+			if p.held != nil {
+				p.heldChunks++
+				return nil // answered with the headers, once the body is in
+			}
 			return continueResponseBody(replaceBody(nil))
 		}
 		var out []byte
@@ -384,14 +376,14 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			e := asAPIError(err)
 			p.s.log.Warn("untranslatable provider response", zap.String("provider", p.provider.Name), zap.Error(err))
 			p.finish(ctx, translators.Usage{})
-			return p.bodyError(e)
+			return p.answer(e, nil)
 		}
 		p.finish(ctx, usage)
 		if p.endpoint == xds.MessagesPath {
 			if out, err = (translators.AnthropicIngress{}).Response(out); err != nil {
-				return p.bodyError(asAPIError(err))
+				return p.answer(asAPIError(err), nil)
 			}
-			return continueResponseBody(replaceBody(out))
+			return p.answer(nil, out)
 		}
 		if p.exclude {
 			out, _ = sjson.DeleteBytes(out, "choices.0.message.reasoning")
@@ -402,20 +394,20 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		if c, ok := p.cost(usage); ok {
 			out, _ = sjson.SetBytes(out, "usage.cost", c)
 		}
-		return continueResponseBody(replaceBody(out))
+		return p.answer(nil, out)
 	case modeError:
-		if !p.collect(chunk, maxErrorBody) {
-			// Keep the head of an oversized error body: the message is there.
-			p.buf = append(p.buf, chunk[:maxErrorBody-len(p.buf)]...)
-		}
+		p.collectHead(chunk)
 		if !eos {
-			return continueResponseBody(replaceBody(nil))
+			p.heldChunks++
+			return nil // answered with the headers, once the body is in
 		}
 		e := p.upstreamError()
 		p.s.log.Info("provider error", zap.String("provider", p.provider.Name), zap.Int("upstream_status", p.status),
 			zap.Int("status", e.Status), zap.String("code", e.Code))
 		p.finish(ctx, translators.Usage{})
-		return p.bodyError(e)
+		return p.answer(e, nil)
+	case modePassThrough:
+		return continueResponseBody(nil)
 	case modeDiscard:
 		return continueResponseBody(replaceBody(nil))
 	}
@@ -431,20 +423,49 @@ func (p *upstreamProcessor) collect(chunk []byte, limit int) bool {
 	return true
 }
 
-// bodyError replaces a buffered response with an error: its headers are
-// still held, so the status and Retry-After change with it.
-func (p *upstreamProcessor) bodyError(e *translators.APIError) *extprocv3.ProcessingResponse {
-	set := []*corev3.HeaderValueOption{header(":status", strconv.Itoa(e.Status)), header("content-type", "application/json")}
-	remove := []string{"retry-after"}
-	if e.RetryAfter != "" {
-		set, remove = append(set, header("retry-after", e.RetryAfter)), nil
+// collectHead keeps the head of an error body, up to maxErrorBody: the
+// message is there.
+func (p *upstreamProcessor) collectHead(chunk []byte) {
+	if room := maxErrorBody - len(p.buf); room > 0 {
+		p.buf = append(p.buf, chunk[:min(room, len(chunk))]...)
 	}
-	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{
-		Response: &extprocv3.CommonResponse{
-			HeaderMutation: &extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove},
-			BodyMutation:   replaceBody(p.errorBody(e)),
-		},
-	}}}
+}
+
+// answer sends the translated body, or the error e in the client's
+// shape. When the headers answer was held back for the body, it goes
+// first, with e's status and Retry-After, then every held chunk
+// (cleared), in order.
+func (p *upstreamProcessor) answer(e *translators.APIError, body []byte) *extprocv3.ProcessingResponse {
+	if e != nil {
+		body = p.errorBody(e)
+	}
+	if m := p.held; m != nil {
+		if e != nil {
+			m.SetHeaders = append(m.SetHeaders, header(":status", strconv.Itoa(e.Status)), header("content-type", "application/json"))
+			if e.RetryAfter != "" {
+				m.SetHeaders = append(m.SetHeaders, header("retry-after", e.RetryAfter))
+			} else {
+				m.RemoveHeaders = append(m.RemoveHeaders, "retry-after")
+			}
+		}
+		p.queue = append(p.queue, continueResponseHeaders(m))
+		for range p.heldChunks {
+			p.queue = append(p.queue, continueResponseBody(replaceBody(nil)))
+		}
+		p.held, p.heldChunks = nil, 0
+	} else if e != nil {
+		// The headers already went: only the body can say it failed.
+		p.s.log.Warn("error after the response headers were sent", zap.String("provider", p.provider.Name), zap.Int("status", e.Status), zap.String("code", e.Code))
+	}
+	return continueResponseBody(replaceBody(body))
+}
+
+// pending hands over the answers held back for earlier messages; they go
+// to Envoy before the current one.
+func (p *upstreamProcessor) pending() []*extprocv3.ProcessingResponse {
+	q := p.queue
+	p.queue = p.queue[:0]
+	return q
 }
 
 // fail answers at once in the error shape of the client's API.
@@ -463,10 +484,9 @@ func (p *upstreamProcessor) errorBody(e *translators.APIError) []byte {
 	return e.Body()
 }
 
-func (p *upstreamProcessor) tooLarge(what string) []byte {
-	e := &translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "upstream_response_too_large", Message: "provider " + what + " exceeds the gateway's limit"}
+func (p *upstreamProcessor) tooLarge(what string) *translators.APIError {
 	p.mode = modeDiscard
-	return p.errorBody(e)
+	return &translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "upstream_response_too_large", Message: "provider " + what + " exceeds the gateway's limit"}
 }
 
 // finish records the attempt once: usage, cost, and the provider's live

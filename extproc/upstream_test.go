@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
@@ -505,18 +506,25 @@ func TestUpstreamWhole(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := readTranscript(t, tc.provider, tc.transcript)
 			s := h.startUpstream(t, tc.provider, tc.model, chatBody(tc.model, tc.stream))
-			m := readMutation(continued(t, s.send(responseHeaders(false, append(tr.headers, "content-length", strconv.Itoa(len(tr.body)))...))).GetHeaderMutation())
+			// A small answer with a size: the headers answer waits for the
+			// body and comes with it.
+			chunks := split(tr.body, 5, 111, 17)
+			var reqs []*extprocv3.ProcessingRequest
+			for i, chunk := range chunks {
+				reqs = append(reqs, responseBody(chunk, i == len(chunks)-1))
+			}
+			answers := s.respond(responseHeaders(false, append(tr.headers, "content-length", strconv.Itoa(len(tr.body)))...), reqs...)
+			m := readMutation(continued(t, answers[0]).GetHeaderMutation())
 			if m.set["content-type"] != "application/json" {
 				t.Errorf("content-type = %q, want application/json", m.set["content-type"])
 			}
 			if !m.removes("content-length") {
 				t.Errorf("remove_headers = %q, want content-length in it", m.remove)
 			}
-			chunks := split(tr.body, 5, 111, 17)
 			var got []byte
-			for i, chunk := range chunks {
+			for i := range chunks {
 				last := i == len(chunks)-1
-				c := continued(t, s.send(responseBody(chunk, last)))
+				c := continued(t, answers[1+i])
 				if !last {
 					if !c.GetBodyMutation().GetClearBody() {
 						t.Fatalf("chunk %d: want clear_body, got %v", i, c.GetBodyMutation())
@@ -606,20 +614,20 @@ func TestUpstreamErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := readTranscript(t, tc.provider, tc.transcript)
 			s := h.startUpstream(t, tc.provider, tc.model, chatBody(tc.model, tc.stream))
-			hr := s.send(responseHeaders(false, tr.headers...))
-			m := readMutation(continued(t, hr).GetHeaderMutation())
-			// The error body is read whole: the headers answer switches
-			// the response body to BUFFERED, and the final status comes
-			// with the body, while Envoy still holds the headers.
-			if mo := hr.GetModeOverride(); mo.GetResponseBodyMode().String() != "BUFFERED" {
-				t.Errorf("mode override = %v, want a BUFFERED response body", mo)
-			}
+			// The error body is read whole before the headers are
+			// answered: the final status comes from the body, while Envoy
+			// still holds the headers and decides on a fallback from it.
+			// Half the body comes first, then the rest.
+			half := len(tr.body) / 2
+			answers := s.respond(responseHeaders(false, tr.headers...), responseBody(tr.body[:half], false), responseBody(tr.body[half:], true))
+			m := readMutation(continued(t, answers[0]).GetHeaderMutation())
 			if m.set[xds.ProviderHeader] != tc.provider || m.set[AttemptHeader] != "1" {
 				t.Errorf("%s, %s = %q, %q; want %q, 1", xds.ProviderHeader, AttemptHeader, m.set[xds.ProviderHeader], m.set[AttemptHeader], tc.provider)
 			}
-			c := continued(t, s.send(responseBody(tr.body, true)))
-			body := c.GetBodyMutation().GetBody()
-			m = readMutation(c.GetHeaderMutation())
+			if c := continued(t, answers[1]); !c.GetBodyMutation().GetClearBody() {
+				t.Errorf("first half: want clear_body, got %v", c.GetBodyMutation())
+			}
+			body := continued(t, answers[2]).GetBodyMutation().GetBody()
 			if m.set[":status"] != tc.wantStatus {
 				t.Errorf(":status = %q, want %q", m.set[":status"], tc.wantStatus)
 			}
@@ -706,11 +714,15 @@ func TestUpstreamOversized(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := h.startUpstream(t, "openai", "gpt-4o", chatBody("gpt-4o", false))
-			continued(t, s.send(responseHeaders(false, tc.headers...)))
-			var out []byte
+			var reqs []*extprocv3.ProcessingRequest
 			for i, n := range tc.chunks {
-				chunk := bytes.Repeat([]byte("x"), n)
-				out = append(out, bodyOut(chunk, continued(t, s.send(responseBody(chunk, i == len(tc.chunks)-1))))...)
+				reqs = append(reqs, responseBody(bytes.Repeat([]byte("x"), n), i == len(tc.chunks)-1))
+			}
+			answers := s.respond(responseHeaders(false, tc.headers...), reqs...)
+			continued(t, answers[0])
+			var out []byte
+			for i, r := range reqs {
+				out = append(out, bodyOut(r.GetResponseBody().GetBody(), continued(t, answers[1+i]))...)
 			}
 			if e := decodeError(t, out); e.code() != tc.wantCode {
 				t.Errorf("error.code = %q, want %q", e.code(), tc.wantCode)
@@ -831,4 +843,37 @@ func TestTagProvider(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUpstreamHeldWholeAnswer: a small answer with a size has its headers
+// answered with its body, so an answer that turns out to be an error (an
+// Anthropic error object under a 200) gets the error's status. Without a
+// size the headers went on at once: the body still says what failed.
+func TestUpstreamHeldWholeAnswer(t *testing.T) {
+	errBody := []byte(`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`)
+	h := newHarness(t, mustLoad(t, testYAML))
+
+	s := h.startUpstream(t, "anthropic", "claude-sonnet", chatBody("claude-sonnet", false))
+	answers := s.respond(responseHeaders(false, ":status", "200", "content-type", "application/json", "content-length", strconv.Itoa(len(errBody))),
+		responseBody(errBody, true))
+	m := readMutation(continued(t, answers[0]).GetHeaderMutation())
+	if m.set[":status"] != "503" || m.set["content-type"] != "application/json" {
+		t.Errorf("held headers answer sets :status %q, content-type %q; want 503, application/json", m.set[":status"], m.set["content-type"])
+	}
+	if e := decodeError(t, continued(t, answers[1]).GetBodyMutation().GetBody()); e.code() != "provider_overloaded" {
+		t.Errorf("error.code = %q, want provider_overloaded", e.code())
+	}
+	s.close()
+	_ = h.waitEnded(t)
+
+	s = h.startUpstream(t, "anthropic", "claude-sonnet", chatBody("claude-sonnet", false))
+	m = readMutation(continued(t, s.send(responseHeaders(false, ":status", "200", "content-type", "application/json"))).GetHeaderMutation())
+	if _, ok := m.set[":status"]; ok {
+		t.Errorf("unsized answer: :status set to %q before the body", m.set[":status"])
+	}
+	if e := decodeError(t, continued(t, s.send(responseBody(errBody, true))).GetBodyMutation().GetBody()); e.code() != "provider_overloaded" {
+		t.Errorf("unsized answer: error.code = %q, want provider_overloaded", e.code())
+	}
+	s.close()
+	_ = h.waitEnded(t)
 }

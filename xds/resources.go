@@ -148,6 +148,11 @@ func generousThresholds() *clusterv3.CircuitBreakers {
 	}}}
 }
 
+// extProcBufferLimit bounds what Envoy queues for ext_proc on its one
+// connection: four 64 MiB request bodies, or a 64 MiB answer and a burst
+// of streams, fit.
+const extProcBufferLimit = 1 << 30
+
 // makeExtProcCluster is the HTTP/2 cluster Envoy uses to reach ext_proc.
 func makeExtProcCluster(host string, port int) *clusterv3.Cluster {
 	opts := &httpv3.HttpProtocolOptions{UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{
@@ -160,12 +165,20 @@ func makeExtProcCluster(host string, port int) *clusterv3.Cluster {
 		},
 	}}
 	return &clusterv3.Cluster{
-		Name:                 ExtProcCluster,
-		ClusterDiscoveryType: discoveryType(host),
-		ConnectTimeout:       durationpb.New(time.Second),
-		DnsLookupFamily:      clusterv3.Cluster_V4_PREFERRED,
-		CircuitBreakers:      generousThresholds(),
-		LoadAssignment:       loadAssignment(ExtProcCluster, host, port),
+		Name: ExtProcCluster,
+		// Envoy 1.40 segfaults when this connection's write buffer passes
+		// its high watermark while an upstream (cluster) ext_proc filter is
+		// sending: the watermark callback reaches the provider stream and
+		// crashes. With the default 1 MiB, one multi-megabyte answer (or
+		// many streams at once, all sharing this connection) did it. The
+		// limit is a ceiling, not an allocation: it only ever holds what
+		// switchboard has not read yet.
+		PerConnectionBufferLimitBytes: wrapperspb.UInt32(extProcBufferLimit),
+		ClusterDiscoveryType:          discoveryType(host),
+		ConnectTimeout:                durationpb.New(time.Second),
+		DnsLookupFamily:               clusterv3.Cluster_V4_PREFERRED,
+		CircuitBreakers:               generousThresholds(),
+		LoadAssignment:                loadAssignment(ExtProcCluster, host, port),
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
 			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(opts),
 		},
@@ -320,9 +333,11 @@ func upstreamExtProc() *extprocv3.ExternalProcessor {
 		// The hop sets :authority to the provider's host (SigV4 signs it,
 		// and providers route on it); Envoy forbids that by default.
 		MutationRules: &mutationrulesv3.HeaderMutationRules{AllowAllRouting: wrapperspb.Bool(true)},
-		// Error bodies are read whole (BUFFERED) so the status the client
-		// sees can come from the body, not only the upstream status.
-		AllowModeOverride: true,
+		// The response body comes without waiting for the headers answer,
+		// so the hop can answer an error's headers (or a small whole
+		// answer's) together with its body, the status coming from the
+		// body. Nothing is buffered in Envoy.
+		SendBodyWithoutWaitingForHeaderResponse: true,
 		MetadataOptions: &extprocv3.MetadataOptions{
 			ClusterMetadataForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{MetadataNamespace}},
 			// The router hop's plan travels as request metadata, not
