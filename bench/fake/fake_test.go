@@ -88,3 +88,24 @@ func TestHandlerRejectsOtherPaths(t *testing.T) {
 		t.Errorf("status %d, want 404", resp.StatusCode)
 	}
 }
+
+// The large-body phase sends 20 MiB requests; the fake reads them whole
+// and answers as usual.
+func TestHandlerLargeBody(t *testing.T) {
+	srv := httptest.NewServer(NewHandler(Options{Chunks: 3, ChunkText: "hi "}))
+	defer srv.Close()
+	body := `{"model":"m","messages":[{"role":"user","content":"` + strings.Repeat("x", 20<<20) + `"}]}`
+	for _, path := range []string{"/v1/chat/completions", "/v1/messages"} {
+		t.Run(path, func(t *testing.T) {
+			resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || !strings.Contains(string(b), "hi hi hi ") {
+				t.Errorf("status %d, body %.200s; want 200 with the fixed answer", resp.StatusCode, b)
+			}
+		})
+	}
+}

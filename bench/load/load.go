@@ -1,8 +1,8 @@
 // Package load drives HTTP load: closed-loop (a fixed number of clients,
-// each sending its next request when the last one ends), open-loop (a
-// fixed arrival rate, latency counted from each request's scheduled start
-// so a slow server cannot hide its queue), and held streams (many SSE
-// responses kept open at once).
+// each sending its next request when the last one ends, for a time or for
+// a number of requests), open-loop (a fixed arrival rate, latency counted
+// from each request's scheduled start so a slow server cannot hide its
+// queue), and held streams (many SSE responses kept open at once).
 package load
 
 import (
@@ -166,6 +166,34 @@ func Closed(ctx context.Context, c *http.Client, r Request, concurrency int, d t
 					return
 				}
 				ttfb, total, err := Do(ctx, c, r, t)
+				rec.add(ttfb, total, err, r.Stream)
+			}
+		})
+	}
+	wg.Wait()
+	return merge(recs, time.Since(start))
+}
+
+// Count sends n requests, the i-th being next(i), from concurrency
+// workers back to back, and returns when the last one has answered.
+func Count(ctx context.Context, c *http.Client, next func(i int) Request, n, concurrency int) Result {
+	recs := make([]*recorder, concurrency)
+	start := time.Now()
+	var (
+		wg   sync.WaitGroup
+		sent atomic.Int64
+	)
+	for w := range recs {
+		rec := &recorder{lat: make([]time.Duration, 0, n/concurrency+1)}
+		recs[w] = rec
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(sent.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				r := next(i)
+				ttfb, total, err := Do(ctx, c, r, time.Now())
 				rec.add(ttfb, total, err, r.Stream)
 			}
 		})

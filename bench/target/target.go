@@ -40,8 +40,11 @@ type Env struct {
 type Stack struct {
 	Name  string
 	Port  int
-	Admin int          // Envoy's admin port; 0 for the fake
-	Procs []*proc.Proc // in start order
+	Admin int // Envoy's admin port; 0 for the fake
+	// SwitchboardAdmin is switchboard's admin HTTP port (GET /metrics);
+	// 0 for the fake and the baseline.
+	SwitchboardAdmin int
+	Procs            []*proc.Proc // in start order
 }
 
 // URL is the listener's address for path.
@@ -193,6 +196,7 @@ const gatewayConfig = `# switchboard config for the benchmark.
 listener: {address: 127.0.0.1, port: %d}
 xds: {address: "127.0.0.1:%d"}
 extproc: {address: "127.0.0.1:%d"}
+admin: {address: "127.0.0.1:%d"}
 timeouts: {connect: 2s, request: 10m, idle: 5m}
 providers:
   - name: fake-openai
@@ -211,16 +215,16 @@ models:
 // StartGateway runs `switchboard serve` and an Envoy bootstrapped from it.
 // Both schemas are served by one gateway; the model picks the provider.
 func StartGateway(env Env, fakePort int) (*Stack, error) {
-	ports, err := freePorts(4)
+	ports, err := freePorts(5)
 	if err != nil {
 		return nil, err
 	}
-	listen, xdsPort, extPort, admin := ports[0], ports[1], ports[2], ports[3]
+	listen, xdsPort, extPort, admin, sbAdmin := ports[0], ports[1], ports[2], ports[3], ports[4]
 	cfg := filepath.Join(env.Dir, "switchboard.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, gatewayConfig, listen, xdsPort, extPort, fakePort, fakePort), 0o644); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, gatewayConfig, listen, xdsPort, extPort, sbAdmin, fakePort, fakePort), 0o644); err != nil {
 		return nil, err
 	}
-	s := &Stack{Name: "gateway", Port: listen}
+	s := &Stack{Name: "gateway", Port: listen, SwitchboardAdmin: sbAdmin}
 	args := append([]string{"serve", "--config", cfg, "--log-level", env.LogLevel}, env.SwitchboardArgs...)
 	sb, err := proc.Start(Switchboard, filepath.Join(env.Dir, "switchboard.log"), env.Switchboard, args...)
 	if err != nil {

@@ -3,7 +3,9 @@
 // routing straight to it, and Envoy + `switchboard serve` (OpenAI
 // pass-through and OpenAI-to-Anthropic translation), then drives load at
 // fixed concurrencies and at a fixed rate, holds thousands of streams open
-// to measure ext_proc memory, and writes a table and a JSON report.
+// to measure ext_proc memory, soaks the gateway with 100,000 requests to
+// look for goroutine or memory growth, sends 20 MiB request bodies to
+// check that memory stays bounded, and writes a table and a JSON report.
 //
 //	go run ./bench/cmd/bench            # the full run (`make bench`)
 //	go run ./bench/cmd/bench -quick     # a smoke test of the harness
@@ -22,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,6 +51,16 @@ type settings struct {
 	Profile       time.Duration
 	LogLevel      string
 	QuietWait     time.Duration
+	// Phases are the phases to run, in the order of allPhases.
+	Phases []string
+	// Soak is how many requests the soak phase sends (0 skips it), from
+	// SoakConcurrency workers.
+	Soak            int
+	SoakConcurrency int
+	// BigBody is the request body size of the large-body phase (0 skips
+	// it); BigBodyRequests are sent per target.
+	BigBody         byteSize
+	BigBodyRequests int
 
 	out, envoyBin, switchboardBin string
 }
@@ -76,7 +89,7 @@ func main() {
 func parseFlags(args []string) (settings, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	s := settings{}
-	quick := fs.Bool("quick", false, "smoke-test the harness: 1 s runs, 1 repeat, levels 1,16, 200 streams, no profile (explicit flags win)")
+	quick := fs.Bool("quick", false, "smoke-test the harness: 1 s runs, 1 repeat, levels 1,16, 200 streams, no profile, a 5,000-request soak, 3 large bodies (explicit flags win)")
 	fs.DurationVar(&s.Duration, "duration", 5*time.Second, "length of each measured run")
 	fs.DurationVar(&s.Warmup, "warmup", 500*time.Millisecond, "unmeasured load before each run")
 	fs.IntVar(&s.Repeats, "repeats", 3, "runs per measurement (open-stream memory included); the report gives medians")
@@ -92,6 +105,12 @@ func parseFlags(args []string) (settings, error) {
 	fs.StringVar(&s.LogLevel, "log-level", "info", "switchboard --log-level (info, the default, logs one line per completion)")
 	fs.DurationVar(&s.QuietWait, "quiet-wait", time.Minute, "before each run, wait up to this long for other programs to go idle")
 	fs.DurationVar(&s.Profile, "profile", 10*time.Second, "CPU-profile a pprof build of switchboard this long (0 skips)")
+	phases := fs.String("phases", strings.Join(allPhases, ","), "phases to run, of "+strings.Join(allPhases, ","))
+	fs.IntVar(&s.Soak, "soak", 100000, "requests the soak phase sends to look for goroutine and memory growth (0 skips)")
+	fs.IntVar(&s.SoakConcurrency, "soak-c", 16, "concurrent workers in the soak phase")
+	s.BigBody = 20 << 20
+	fs.Var(&s.BigBody, "big-body", "request body size of the large-body phase, e.g. 20MiB, 5MB, 1048576 (0 skips)")
+	fs.IntVar(&s.BigBodyRequests, "big-body-n", 10, "large-body requests per target")
 	fs.StringVar(&s.out, "out", "bench/results/latest.json", "JSON report path")
 	fs.StringVar(&s.envoyBin, "envoy", "", "Envoy binary (default: $ENVOY_BIN, PATH, then .tools)")
 	fs.StringVar(&s.switchboardBin, "switchboard", "", "switchboard binary (default: go build ./cmd/switchboard)")
@@ -101,7 +120,8 @@ func parseFlags(args []string) (settings, error) {
 	if *quick {
 		// Quick values for every flag not given explicitly.
 		quickValues := map[string]string{"duration": "1s", "warmup": "200ms", "repeats": "1", "c": "1,16",
-			"stream-c": "16", "streams": "200", "rps": "200", "profile": "0", "quiet-wait": "5s", "out": "bench/results/quick.json"}
+			"stream-c": "16", "streams": "200", "rps": "200", "profile": "0", "quiet-wait": "5s", "out": "bench/results/quick.json",
+			"soak": "5000", "big-body-n": "3"}
 		for name, v := range quickValues {
 			if !flagSet(fs, name) {
 				if err := fs.Set(name, v); err != nil {
@@ -123,7 +143,92 @@ func parseFlags(args []string) (settings, error) {
 	if s.Repeats < 1 || s.Duration <= 0 || s.Chunks < 1 {
 		return s, errors.New("-repeats, -duration and -chunks must be positive")
 	}
+	if s.Phases, err = phaseList(*phases); err != nil {
+		return s, fmt.Errorf("-phases: %w", err)
+	}
+	if s.Soak < 0 || s.SoakConcurrency < 1 || s.BigBody < 0 || s.BigBodyRequests < 1 {
+		return s, errors.New("-soak and -big-body must not be negative, -soak-c and -big-body-n must be positive")
+	}
 	return s, nil
+}
+
+// Phase names for -phases.
+const (
+	phaseLatency = "latency"
+	phaseMemory  = "memory"
+	phaseProfile = "profile"
+	phaseSoak    = "soak"
+	phaseBigBody = "bigbody"
+)
+
+var allPhases = []string{phaseLatency, phaseMemory, phaseProfile, phaseSoak, phaseBigBody}
+
+// phaseList checks a comma-separated list of phase names and returns them
+// in run order.
+func phaseList(list string) ([]string, error) {
+	want := map[string]bool{}
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !slices.Contains(allPhases, f) {
+			return nil, fmt.Errorf("unknown phase %q (known: %s)", f, strings.Join(allPhases, ", "))
+		}
+		want[f] = true
+	}
+	var out []string
+	for _, p := range allPhases {
+		if want[p] {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no phase to run")
+	}
+	return out, nil
+}
+
+func (s settings) runs(phase string) bool { return slices.Contains(s.Phases, phase) }
+
+// byteSize is a flag value in bytes, written as a plain number or with a
+// unit: B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024).
+type byteSize int64
+
+func (b *byteSize) String() string { return formatBytes(int64(*b)) }
+
+func (b *byteSize) Set(v string) error {
+	n, err := parseBytes(v)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(n)
+	return nil
+}
+
+func parseBytes(v string) (int64, error) {
+	s := strings.TrimSpace(v)
+	num := strings.TrimRight(s, "KMGiBkb")
+	unit := strings.TrimSpace(s[len(num):])
+	num = strings.TrimSpace(num)
+	mult := map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[unit]
+	n, err := strconv.ParseFloat(num, 64)
+	if mult == 0 || err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 20MiB, 5MB, 1048576)", v)
+	}
+	return int64(n * float64(mult)), nil
+}
+
+// formatBytes writes n in the largest binary unit that divides it.
+func formatBytes(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.size == 0 {
+			return fmt.Sprintf("%d%s", n/u.size, u.name)
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {
@@ -198,22 +303,48 @@ func runBench(ctx context.Context, s settings) error {
 	}}
 	fmt.Printf("switchboard bench: %d CPUs (%s), Envoy %s, %s, RLIMIT_NOFILE %d\n",
 		h.rep.Machine.NProc, h.rep.Machine.CPUModel, h.rep.Machine.Envoy, h.rep.Machine.GoVersion, limit)
-	if err := h.latencyPhase(ctx); err != nil {
-		return err
+	if s.runs(phaseLatency) {
+		if err := h.latencyPhase(ctx); err != nil {
+			return err
+		}
 	}
-	if len(s.Streams) > 0 {
+	if s.runs(phaseMemory) && len(s.Streams) > 0 {
 		if err := h.memoryPhase(ctx); err != nil {
 			return err
 		}
 	}
-	if s.Profile > 0 {
+	if s.runs(phaseProfile) && s.Profile > 0 {
 		if err := h.profilePhase(ctx); err != nil {
 			return err
 		}
 	}
+	// The soak and large-body phases record a failure in the report and
+	// let the run finish, so the figures already taken are kept.
+	var failed []string
+	if s.runs(phaseSoak) && s.Soak > 0 {
+		if err := h.soakPhase(ctx); err != nil {
+			failed = append(failed, phaseSoak)
+			fmt.Printf("  soak phase FAILED: %v\n", err)
+		}
+	}
+	if s.runs(phaseBigBody) && s.BigBody > 0 {
+		if err := h.bigBodyPhase(ctx); err != nil {
+			failed = append(failed, phaseBigBody)
+			fmt.Printf("  large-body phase FAILED: %v\n", err)
+		}
+	}
 	h.rep.judge()
 	h.rep.print(os.Stdout)
-	return h.rep.write(s.out)
+	if err := h.rep.write(s.out); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("phases failed: %s (see above and the report)", strings.Join(failed, ", "))
+	}
+	return nil
 }
 
 // findEnvoy takes ENVOY_BIN (set by the Makefile), then PATH, then the

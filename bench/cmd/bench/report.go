@@ -16,16 +16,18 @@ import (
 
 // report is the JSON results file.
 type report struct {
-	Date       string         `json:"date"`
-	Machine    proc.Machine   `json:"machine"`
-	Settings   settings       `json:"-"`
-	Knobs      map[string]any `json:"settings"`
-	Scenarios  []scenario     `json:"scenarios"`
-	Messages   []msgProbe     `json:"ext_proc_per_request"`
-	Memory     []memResult    `json:"open_streams,omitempty"` // medians of MemoryRuns
-	MemoryRuns []memResult    `json:"open_streams_runs,omitempty"`
-	Profile    *profile       `json:"switchboard_profile,omitempty"`
-	Verdicts   []verdict      `json:"targets"`
+	Date       string          `json:"date"`
+	Machine    proc.Machine    `json:"machine"`
+	Settings   settings        `json:"-"`
+	Knobs      map[string]any  `json:"settings"`
+	Scenarios  []scenario      `json:"scenarios"`
+	Messages   []msgProbe      `json:"ext_proc_per_request"`
+	Memory     []memResult     `json:"open_streams,omitempty"` // medians of MemoryRuns
+	MemoryRuns []memResult     `json:"open_streams_runs,omitempty"`
+	Profile    *profile        `json:"switchboard_profile,omitempty"`
+	Soak       *soakResult     `json:"soak,omitempty"`
+	BigBody    []bigBodyResult `json:"large_request_body,omitempty"`
+	Verdicts   []verdict       `json:"targets"`
 }
 
 // scenario is one load shape applied to every target.
@@ -276,6 +278,12 @@ func (rep *report) judge() {
 			add("switchboard RSS with 10,000 open streams (MiB)", m.Target, m.RSSMiB, "< 1024 at 10,000", m.Reached >= 10000 && m.RSSMiB < 1024, note)
 		}
 	}
+	if rep.Soak != nil {
+		rep.Soak.verdicts(add)
+	}
+	for i := range rep.BigBody {
+		rep.BigBody[i].verdicts(add)
+	}
 	slices.SortStableFunc(rep.Verdicts, func(a, b verdict) int { return strings.Compare(a.Goal, b.Goal) })
 }
 
@@ -292,6 +300,42 @@ func (rep *report) largestReached(t string) memResult {
 
 func (rep *report) print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	rep.printScenarios(w, tw)
+	if len(rep.Memory) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(tw, "open streams\ttarget\treached\topen s\tswitchboard RSS MiB\tidle MiB\tKiB/stream\tenvoy RSS MiB\tidle MiB\tKiB/stream\t")
+		for _, m := range rep.Memory {
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n", m.Streams, m.Target, m.Reached, m.OpenSeconds,
+				m.RSSMiB, m.IdleRSSMiB, m.PerStreamKiB, m.EnvoyRSSMiB, m.EnvoyIdleRSSMiB, m.EnvoyPerStreamKiB)
+		}
+		tw.Flush()
+	}
+	if p := rep.Profile; p != nil {
+		fmt.Fprintf(w, "\nswitchboard CPU profile (%s):\n  %s\n", p.Load, strings.Join(p.CPUTop, "\n  "))
+		fmt.Fprintf(w, "\nswitchboard heap in use with %d open streams:\n  %s\n", p.HeapStreams, strings.Join(p.HeapTop, "\n  "))
+	}
+	if rep.Soak != nil {
+		rep.Soak.print(w)
+	}
+	printBigBody(w, rep.BigBody)
+	fmt.Fprintln(w, "\ntargets (? = measured while other programs kept the machine busy):")
+	for _, v := range rep.Verdicts {
+		mark := "MISSED"
+		if v.Met {
+			mark = "met"
+		}
+		if v.Noisy {
+			mark += "?" // measured while other programs were busy
+		}
+		fmt.Fprintf(w, "  %-7s %-12s %s = %.3f (goal %s) %s\n", mark, v.Target, v.Goal, v.Value, v.Limit, v.Note)
+	}
+}
+
+// printScenarios writes the latency table, if the latency phase ran.
+func (rep *report) printScenarios(w io.Writer, tw *tabwriter.Writer) {
+	if len(rep.Scenarios) == 0 {
+		return
+	}
 	fmt.Fprintf(w, "\nmedians of %d repeats of %v each; added = target - baseline in the same run\n\n", rep.Settings.Repeats, rep.Settings.Duration)
 	var noisy []string
 	fmt.Fprintln(tw, "scenario\ttarget\treq/s\tp50 ms\tp90 ms\tp99 ms\tttfb p50\tttfb p99\t+p50 ms\t+p99 ms\tp50 x\t+ttfb p50\tcpu ms/req envoy\tswitchboard\tfake\tload gen\terrors\tother cores\t")
@@ -326,30 +370,6 @@ func (rep *report) print(w io.Writer) {
 	if len(noisy) > 0 {
 		fmt.Fprintf(w, "WARNING: other programs were busy during: %s; those figures are not reliable\n", strings.Join(noisy, ", "))
 	}
-	if len(rep.Memory) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(tw, "open streams\ttarget\treached\topen s\tswitchboard RSS MiB\tidle MiB\tKiB/stream\tenvoy RSS MiB\tidle MiB\tKiB/stream\t")
-		for _, m := range rep.Memory {
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n", m.Streams, m.Target, m.Reached, m.OpenSeconds,
-				m.RSSMiB, m.IdleRSSMiB, m.PerStreamKiB, m.EnvoyRSSMiB, m.EnvoyIdleRSSMiB, m.EnvoyPerStreamKiB)
-		}
-		tw.Flush()
-	}
-	if p := rep.Profile; p != nil {
-		fmt.Fprintf(w, "\nswitchboard CPU profile (%s):\n  %s\n", p.Load, strings.Join(p.CPUTop, "\n  "))
-		fmt.Fprintf(w, "\nswitchboard heap in use with %d open streams:\n  %s\n", p.HeapStreams, strings.Join(p.HeapTop, "\n  "))
-	}
-	fmt.Fprintln(w, "\ntargets (? = measured while other programs kept the machine busy):")
-	for _, v := range rep.Verdicts {
-		mark := "MISSED"
-		if v.Met {
-			mark = "met"
-		}
-		if v.Noisy {
-			mark += "?" // measured while other programs were busy
-		}
-		fmt.Fprintf(w, "  %-7s %-12s %s = %.3f (goal %s) %s\n", mark, v.Target, v.Goal, v.Value, v.Limit, v.Note)
-	}
 }
 
 func f3(v float64) string { return fmt.Sprintf("%.3f", v) }
@@ -364,6 +384,8 @@ func (rep *report) write(path string) error {
 		"open_streams": s.Streams, "chunks": s.Chunks, "chunk_text": s.ChunkText,
 		"chunk_interval": s.ChunkInterval.String(), "held_stream_chunk_interval": s.HoldInterval.String(),
 		"envoy_concurrency": s.EnvoyThreads, "profile": s.Profile.String(), "switchboard_log_level": s.LogLevel, "quiet_wait": s.QuietWait.String(),
+		"phases": s.Phases, "soak_requests": s.Soak, "soak_concurrency": s.SoakConcurrency,
+		"big_body_bytes": int64(s.BigBody), "big_body_requests": s.BigBodyRequests,
 	}
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
