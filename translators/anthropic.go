@@ -68,6 +68,9 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 	}
 	req.Stream = root.Get("stream").Type == gjson.True
 	dropped = anthropicDropped(root, dropped)
+	if hasMessageNames(root.Get("messages")) {
+		dropped = append(dropped, droppedMessageNames) // the Messages API has no participant names
+	}
 	if len(dropped) > 0 {
 		if dropped, err = dropOrReject(body, SchemaAnthropic, dropped...); err != nil {
 			return Request{}, err

@@ -150,6 +150,7 @@ func TestAnthropicRequestErrors(t *testing.T) {
 		{"bmp image", `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/bmp;base64,Qk0="}}]}]}`, "unsupported_parameter", `image type "image/bmp" is not supported by Anthropic models (jpeg, png, gif and webp are)`},
 		{"reasoning_details not array", `{"messages":[` + user + `,{"role":"assistant","content":"x","reasoning_details":{"type":"reasoning.text"}}]}`, "invalid_messages", "messages[1].reasoning_details must be an array"},
 		{"encrypted without data", `{"messages":[` + user + `,{"role":"assistant","content":"x","reasoning_details":[{"type":"reasoning.encrypted","format":"anthropic-claude-v1"}]}]}`, "invalid_messages", "messages[1].reasoning_details[0]: reasoning.encrypted needs a string 'data'"},
+		{"required name dropped", `{"provider":{"require_parameters":true},"messages":[{"role":"user","name":"alice","content":"hi"}]}`, "unsupported_parameter", "provider schema anthropic cannot honour: messages[].name (provider.require_parameters is set)"},
 		{"required parameter dropped", `{"seed":7,"frequency_penalty":0.1,"provider":{"require_parameters":true},"messages":[` + user + `]}`, "unsupported_parameter", "provider schema anthropic cannot honour: frequency_penalty, seed (provider.require_parameters is set)"},
 		{"required temperature with thinking", `{"temperature":0.2,"reasoning_effort":"low","provider":{"require_parameters":true},"messages":[` + user + `]}`, "unsupported_parameter", "cannot honour: temperature (provider.require_parameters is set)"},
 		{"required temperature above one", `{"temperature":1.5,"provider":{"require_parameters":true},"messages":[` + user + `]}`, "unsupported_parameter", "cannot honour: temperature (provider.require_parameters is set)"},
@@ -573,6 +574,11 @@ func TestAnthropicRequestParams(t *testing.T) {
 			wantMax: 4096, wantDropped: []string{"frequency_penalty", "presence_penalty", "seed", "logit_bias", "top_logprobs", "service_tier", "metadata"},
 		},
 		{name: "null parameters are not set", body: `{"seed":null,"frequency_penalty":null,"temperature":null,` + user + `}`, wantMax: 4096},
+		{
+			name: "participant names dropped and reported", body: `{"seed":1,"messages":[{"role":"system","content":"s"},{"role":"user","name":"alice","content":"hi"}]}`,
+			wantMax: 4096, wantDropped: []string{"seed", "messages[].name"},
+		},
+		{name: "empty name is not set", body: `{"messages":[{"role":"user","name":"","content":"hi"}]}`, wantMax: 4096},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -595,6 +601,9 @@ func TestAnthropicRequestParams(t *testing.T) {
 			}
 			if strings.Join(req.Dropped, ",") != strings.Join(tc.wantDropped, ",") {
 				t.Errorf("dropped %q, want %q", req.Dropped, tc.wantDropped)
+			}
+			if bytes.Contains(req.Body, []byte("alice")) {
+				t.Errorf("participant name sent: %s", req.Body)
 			}
 		})
 	}
