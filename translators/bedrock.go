@@ -263,9 +263,6 @@ func (b *bedrockBuilder) thinking(maxTokens *int64) (*bedrockThinking, error) {
 		}
 		return nil, nil
 	}
-	if obj.Get("exclude").Type == gjson.True {
-		b.drop("reasoning.exclude") // the response side cannot tell; reasoning comes back
-	}
 	switch {
 	case budget > 0:
 	case *maxTokens > 0:

@@ -207,6 +207,7 @@ func TestBedrockStreamGolden(t *testing.T) {
 		transcript string
 		body       []byte // used when transcript is empty
 		usage      bool
+		exclude    bool // reasoning.exclude
 		wantUsage  Usage
 		wantErr    string // code of the error chunk
 		wantErrMsg string
@@ -215,6 +216,7 @@ func TestBedrockStreamGolden(t *testing.T) {
 		{name: "text_stream.no_usage", transcript: "text_stream", wantUsage: Usage{PromptTokens: 19, CompletionTokens: 71}},
 		{name: "tool_use_stream", transcript: "tool_use_stream", usage: true, wantUsage: Usage{PromptTokens: 412, CompletionTokens: 118}},
 		{name: "reasoning_stream", transcript: "reasoning_stream", usage: true, wantUsage: Usage{PromptTokens: 1867, CompletionTokens: 96, CachedTokens: 1843}},
+		{name: "reasoning_stream.exclude", transcript: "reasoning_stream", usage: true, exclude: true, wantUsage: Usage{PromptTokens: 1867, CompletionTokens: 96, CachedTokens: 1843}},
 		{name: "structured_output_stream", transcript: "structured_output_stream", usage: true, wantUsage: Usage{PromptTokens: 506, CompletionTokens: 61}},
 		{
 			name: "stream_throttling", transcript: "stream_throttling", usage: true,
@@ -264,9 +266,12 @@ func TestBedrockStreamGolden(t *testing.T) {
 				body = readTranscript(t, "bedrock", tc.transcript).body
 			}
 			golden := filepath.Join(testdata, "openai_bedrock", tc.name+".resp.sse")
-			out, usage := checkStreamGolden(t, openAIToBedrock{}, StreamOptions{IncludeUsage: tc.usage}, body, golden)
+			out, usage := checkStreamGolden(t, openAIToBedrock{}, StreamOptions{IncludeUsage: tc.usage, ExcludeReasoning: tc.exclude}, body, golden)
 			if usage != tc.wantUsage {
 				t.Errorf("usage %+v, want %+v", usage, tc.wantUsage)
+			}
+			if tc.exclude && (bytes.Contains(out, []byte(`"reasoning"`)) || bytes.Contains(out, []byte(`"reasoning_details"`))) {
+				t.Errorf("reasoning not excluded:\n%s", out)
 			}
 			e := streamErrorOf(out)
 			if e.Get("code").Str != tc.wantErr || e.Get("message").Str != tc.wantErrMsg {
