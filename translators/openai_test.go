@@ -49,6 +49,7 @@ func TestOpenAIRequestGolden(t *testing.T) {
 			name: "local_vllm", host: "127.0.0.1", model: "Qwen/Qwen3-8B", wantStream: true,
 			wantDropped: []string{"reasoning.max_tokens"},
 		},
+		{name: "passthrough_features", host: "api.openai.com", model: "gpt-4.1-2025-04-14"},
 		{
 			name: "xai_reasoning_model", host: "api.x.ai", model: "grok-4-0709",
 			wantDropped: []string{"presence_penalty", "stop"},
@@ -106,6 +107,7 @@ func TestOpenAIResponse(t *testing.T) {
 			wantReason: "Compare 9.11 and 9.8. Both have 9 as the integer part. Decimal parts: 0.11 versus 0.80. Since 0.80 > 0.11, 9.8 is greater.\nDouble-check: 9.8 = 9.80, and 80 > 11.",
 		},
 		{transcript: "o4_mini_reasoning", wantUsage: Usage{PromptTokens: 1920, CompletionTokens: 412, CachedTokens: 1792, ReasoningTokens: 384}},
+		{transcript: "tool_calls", wantUsage: Usage{PromptTokens: 58, CompletionTokens: 46}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.transcript, func(t *testing.T) {
