@@ -385,6 +385,7 @@ func TestAnthropicStreamGolden(t *testing.T) {
 		wantUsage  Usage
 		wantErr    string // code of the error chunk
 		wantErrMsg string
+		wantFinish string // checked when set
 	}{
 		{name: "text_stream", transcript: "text_stream", usage: true, wantUsage: Usage{PromptTokens: 18, CompletionTokens: 24}},
 		{name: "text_stream.no_usage", transcript: "text_stream", wantUsage: Usage{PromptTokens: 18, CompletionTokens: 24}},
@@ -392,6 +393,7 @@ func TestAnthropicStreamGolden(t *testing.T) {
 		{name: "thinking_stream", transcript: "thinking_stream", usage: true, wantUsage: Usage{PromptTokens: 46, CompletionTokens: 109}},
 		{name: "thinking_tool_use_stream", transcript: "thinking_tool_use_stream", usage: true, wantUsage: Usage{PromptTokens: 528, CompletionTokens: 158}},
 		{name: "structured_output_stream", transcript: "structured_output_stream", wantUsage: Usage{PromptTokens: 187, CompletionTokens: 38}},
+		{name: "refusal_stream", transcript: "refusal_stream", usage: true, wantUsage: Usage{PromptTokens: 41, CompletionTokens: 9}, wantFinish: "content_filter"},
 		{
 			name: "cache_usage_stream", transcript: "cache_usage_stream", usage: true,
 			wantUsage: Usage{PromptTokens: 14 + 1840 + 312, CompletionTokens: 22, CachedTokens: 1840, CacheWriteTokens: 312},
@@ -443,6 +445,9 @@ func TestAnthropicStreamGolden(t *testing.T) {
 			out, usage := checkStreamGolden(t, openAIToAnthropic{}, StreamOptions{IncludeUsage: tc.usage}, body, golden)
 			if usage != tc.wantUsage {
 				t.Errorf("usage %+v, want %+v", usage, tc.wantUsage)
+			}
+			if got := streamFinishReason(out); tc.wantFinish != "" && got != tc.wantFinish {
+				t.Errorf("finish_reason %q, want %q", got, tc.wantFinish)
 			}
 			e := streamErrorOf(out)
 			if e.Get("code").Str != tc.wantErr || e.Get("message").Str != tc.wantErrMsg {

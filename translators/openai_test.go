@@ -207,6 +207,17 @@ func TestOpenAIError(t *testing.T) {
 			body: `{"error":{"message":"This model's maximum context length is 128000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}`,
 			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "context_length_exceeded", Message: "This model's maximum context length is 128000 tokens."},
 		},
+		{
+			name: "overloaded", transcript: "error_503",
+			want: APIError{Status: 503, Type: TypeUpstream, Code: "provider_overloaded", Message: "The engine is currently overloaded, please try again later."},
+		},
+		{
+			// A host's own content filter keeps its code, even when the
+			// message mentions the context length.
+			name: "content filter", status: 400,
+			body: `{"error":{"message":"The prompt was filtered by the content policy; shorten the context length or rephrase.","type":"invalid_request_error","param":"messages","code":"content_filter"}}`,
+			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "content_filter", Message: "The prompt was filtered by the content policy; shorten the context length or rephrase."},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
