@@ -51,6 +51,7 @@ func TestVertexRequestFields(t *testing.T) {
 		wantHeaders []Header
 		wantStream  bool
 		want        map[string]string
+		wantDropped []string
 	}{
 		{
 			name: "gemini", body: body,
@@ -80,12 +81,33 @@ func TestVertexRequestFields(t *testing.T) {
 			wantHeaders: json, wantStream: true,
 			want: map[string]string{"stream": "true", "anthropic_version": `"vertex-2023-10-16"`},
 		},
+		{
+			name:        "gemini names and unsupported parameters dropped",
+			body:        `{"logit_bias":{"5":1},"parallel_tool_calls":false,"messages":[{"role":"user","name":"alice","content":"hi"}]}`,
+			target:      Target{Model: "gemini-2.5-flash", Project: "acme-prod", Region: "us-central1"},
+			wantPath:    "/v1/projects/acme-prod/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent",
+			wantHeaders: json,
+			want:        map[string]string{"contents": `[{"role":"user","parts":[{"text":"hi"}]}]`, "logit_bias": ""},
+			wantDropped: []string{"logit_bias", "parallel_tool_calls", "messages[].name"},
+		},
+		{
+			name:        "claude names and unsupported parameters dropped",
+			body:        `{"seed":1,"temperature":1.5,"messages":[{"role":"user","name":"alice","content":"hi"}]}`,
+			target:      Target{Model: vertexClaude, Project: "acme-prod", Region: "us-east5"},
+			wantPath:    "/v1/projects/acme-prod/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929:rawPredict",
+			wantHeaders: json,
+			want:        map[string]string{"messages": `[{"role":"user","content":"hi"}]`, "temperature": "1", "seed": ""},
+			wantDropped: []string{"temperature", "seed", "messages[].name"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := openAIToVertex{}.Request([]byte(tc.body), tc.target)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if strings.Join(req.Dropped, ",") != strings.Join(tc.wantDropped, ",") {
+				t.Errorf("dropped %q, want %q", req.Dropped, tc.wantDropped)
 			}
 			if req.Path != tc.wantPath {
 				t.Errorf("path %q, want %q", req.Path, tc.wantPath)
@@ -97,6 +119,36 @@ func TestVertexRequestFields(t *testing.T) {
 				t.Errorf("stream %v include usage %v, want %v", req.Stream, req.IncludeUsage, tc.wantStream)
 			}
 			geminiCheckPaths(t, req.Body, tc.want)
+		})
+	}
+}
+
+// TestVertexToolChoice: each tool_choice reaches both model families on
+// Vertex AI in their own wire format.
+func TestVertexToolChoice(t *testing.T) {
+	const tools = `"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}},{"type":"function","function":{"name":"get_time"}}]`
+	tests := []struct {
+		name, choice, model, path, want string
+	}{
+		{"gemini auto", `"auto"`, "gemini-2.5-flash", "toolConfig.functionCallingConfig", `{"mode":"AUTO"}`},
+		{"gemini none", `"none"`, "gemini-2.5-flash", "toolConfig.functionCallingConfig", `{"mode":"NONE"}`},
+		{"gemini required", `"required"`, "gemini-2.5-flash", "toolConfig.functionCallingConfig", `{"mode":"ANY"}`},
+		{"gemini named", `{"type":"function","function":{"name":"get_weather"}}`, "gemini-2.5-flash", "toolConfig.functionCallingConfig", `{"mode":"ANY","allowedFunctionNames":["get_weather"]}`},
+		{"claude auto", `"auto"`, vertexClaude, "tool_choice", `{"type":"auto"}`},
+		{"claude none", `"none"`, vertexClaude, "tool_choice", `{"type":"none"}`},
+		{"claude required", `"required"`, vertexClaude, "tool_choice", `{"type":"any"}`},
+		{"claude named", `{"type":"function","function":{"name":"get_weather"}}`, vertexClaude, "tool_choice", `{"type":"tool","name":"get_weather"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{"messages":[{"role":"user","content":"Weather in Paris?"}],` + tools + `,"tool_choice":` + tc.choice + `}`
+			req, err := openAIToVertex{}.Request([]byte(body), Target{Model: tc.model, Project: "p", Region: "us-east5"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := geminiCompact(gjson.GetBytes(req.Body, tc.path).Raw); got != tc.want {
+				t.Errorf("%s = %s, want %s", tc.path, got, tc.want)
+			}
 		})
 	}
 }
@@ -136,6 +188,7 @@ func TestVertexRequestErrors(t *testing.T) {
 		{"no project", `{"messages":[{"role":"user","content":"hi"}]}`, Target{Model: "gemini-2.5-pro", Region: "us-central1"}, 500, "provider_misconfigured", "needs a project and a region"},
 		{"gemini request error", `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://x/y.png"}}]}]}`, Target{Model: "gemini-2.5-pro", Project: "p", Region: "r"}, 400, "invalid_value", "Gemini only fetches https:// and gs:// URLs"},
 		{"claude request error", `{"n":3,"messages":[{"role":"user","content":"hi"}]}`, Target{Model: vertexClaude, Project: "p", Region: "r"}, 400, "unsupported_parameter", "'n' other than 1 is not supported"},
+		{"claude require_parameters", `{"messages":[{"role":"user","name":"alice","content":"hi"}],"provider":{"require_parameters":true}}`, Target{Model: vertexClaude, Project: "p", Region: "r"}, 400, "unsupported_parameter", "provider schema anthropic cannot honour: messages[].name"},
 		{"gemini require_parameters", `{"logit_bias":{"1":1},"provider":{"require_parameters":true},"messages":[{"role":"user","content":"hi"}]}`, Target{Model: "gemini-2.5-pro", Project: "p", Region: "r"}, 400, "unsupported_parameter", "cannot honour: logit_bias"},
 	}
 	for _, tc := range tests {
