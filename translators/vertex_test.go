@@ -207,11 +207,17 @@ func TestVertexRequestErrors(t *testing.T) {
 
 func TestVertexResponseGolden(t *testing.T) {
 	tests := []struct {
-		name      string
-		wantUsage Usage
+		name       string
+		wantUsage  Usage
+		wantFinish string
+		wantCalls  int
 	}{
-		{"gemini_text", Usage{PromptTokens: 12, CompletionTokens: 30 + 368, ReasoningTokens: 368}},
-		{"claude_text", Usage{PromptTokens: 21, CompletionTokens: 35}},
+		{"gemini_text", Usage{PromptTokens: 12, CompletionTokens: 30 + 368, ReasoningTokens: 368}, "stop", 0},
+		{"gemini_tool_calls", Usage{PromptTokens: 1136, CompletionTokens: 24 + 102, CachedTokens: 1024, ReasoningTokens: 102}, "tool_calls", 2},
+		{"gemini_safety", Usage{PromptTokens: 18}, "content_filter", 0},
+		{"claude_text", Usage{PromptTokens: 21, CompletionTokens: 35}, "stop", 0},
+		{"claude_tool_calls", Usage{PromptTokens: 38 + 412 + 2048, CompletionTokens: 143, CachedTokens: 2048, CacheWriteTokens: 412}, "tool_calls", 2},
+		{"claude_max_tokens", Usage{PromptTokens: 19, CompletionTokens: 16}, "length", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,6 +228,10 @@ func TestVertexResponseGolden(t *testing.T) {
 			}
 			if usage != tc.wantUsage {
 				t.Errorf("usage %+v, want %+v", usage, tc.wantUsage)
+			}
+			c := gjson.GetBytes(out, "choices.0")
+			if c.Get("finish_reason").Str != tc.wantFinish || len(c.Get("message.tool_calls").Array()) != tc.wantCalls {
+				t.Errorf("finish_reason %q with %d tool calls, want %q with %d", c.Get("finish_reason").Str, len(c.Get("message.tool_calls").Array()), tc.wantFinish, tc.wantCalls)
 			}
 			checkGolden(t, filepath.Join(testdata, "openai_vertex", tc.name+".resp.json"), prettyJSON(t, normalize(out)))
 		})
@@ -248,6 +258,10 @@ func TestVertexError(t *testing.T) {
 		{
 			name: "claude overloaded", transcript: "claude_error_529",
 			want: APIError{Status: 503, Type: TypeUpstream, Code: "provider_overloaded", Message: "Overloaded"},
+		},
+		{
+			name: "gemini overloaded", transcript: "gemini_error_503",
+			want: APIError{Status: 503, Type: TypeUpstream, Code: "provider_overloaded", Message: "The model is overloaded. Please try again later."},
 		},
 		{
 			name: "claude prompt too long", status: 400,
@@ -286,9 +300,13 @@ func TestVertexStreamGolden(t *testing.T) {
 		body       string
 		wantUsage  Usage
 		wantErr    string
+		wantFinish string // checked when set
 	}{
-		{name: "gemini_tool_stream", transcript: "gemini_tool_stream", wantUsage: Usage{PromptTokens: 74, CompletionTokens: 18 + 59, ReasoningTokens: 59}},
-		{name: "claude_tool_stream", transcript: "claude_tool_stream", wantUsage: Usage{PromptTokens: 402, CompletionTokens: 61}},
+		{name: "gemini_tool_stream", transcript: "gemini_tool_stream", wantUsage: Usage{PromptTokens: 74, CompletionTokens: 18 + 59, ReasoningTokens: 59}, wantFinish: "tool_calls"},
+		{name: "gemini_max_tokens_stream", transcript: "gemini_max_tokens_stream", wantUsage: Usage{PromptTokens: 15, CompletionTokens: 16}, wantFinish: "length"},
+		{name: "claude_tool_stream", transcript: "claude_tool_stream", wantUsage: Usage{PromptTokens: 402, CompletionTokens: 61}, wantFinish: "tool_calls"},
+		{name: "claude_refusal_stream", transcript: "claude_refusal_stream", wantUsage: Usage{PromptTokens: 44, CompletionTokens: 7}, wantFinish: "content_filter"},
+		{name: "claude_stream_truncated", transcript: "claude_stream_truncated", wantUsage: Usage{PromptTokens: 27, CompletionTokens: 1}, wantErr: "upstream_stream_error"},
 		{
 			name:      "stream_comment_before_anthropic",
 			body:      ": ok\r\n\r\nevent: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_vrtx_1\",\"model\":\"claude\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
@@ -310,6 +328,9 @@ func TestVertexStreamGolden(t *testing.T) {
 			}
 			if e := streamErrorOf(out); e.Get("code").Str != tc.wantErr {
 				t.Errorf("error chunk %s, want code %q", e.Raw, tc.wantErr)
+			}
+			if got := streamFinishReason(out); tc.wantFinish != "" && got != tc.wantFinish {
+				t.Errorf("finish_reason %q, want %q", got, tc.wantFinish)
 			}
 		})
 	}
