@@ -219,7 +219,7 @@ func TestBedrockStreamGolden(t *testing.T) {
 		transcript string
 		body       []byte // used when transcript is empty
 		usage      bool
-		exclude    bool // reasoning.exclude
+		exclude    bool   // reasoning.exclude
 		wantFinish string // checked when set
 		wantUsage  Usage
 		wantErr    string // code of the error chunk
