@@ -214,6 +214,7 @@ func TestAnthropicResponseGolden(t *testing.T) {
 	}{
 		{"text", Usage{PromptTokens: 27, CompletionTokens: 41}},
 		{"tool_use", Usage{PromptTokens: 412, CompletionTokens: 93}},
+		{"parallel_tool_use", Usage{PromptTokens: 418, CompletionTokens: 131}},
 		{"cache_usage", Usage{PromptTokens: 14 + 1840 + 312, CompletionTokens: 22, CachedTokens: 1840, CacheWriteTokens: 312}},
 		{"thinking", Usage{PromptTokens: 46, CompletionTokens: 112}},
 		{"thinking_redacted", Usage{PromptTokens: 92, CompletionTokens: 187}},

@@ -77,6 +77,11 @@ func TestAzureResponse(t *testing.T) {
 			transcript: "tool_calls", wantUsage: Usage{PromptTokens: 84, CompletionTokens: 49}, wantFinish: "tool_calls",
 			wantCalls: []string{`call_Vb3nM5qW7eR9tY1uI3oP5aS7:{"location": "Paris"}`, `call_Zx2cV4bN6mQ8wE0rT2yU4iO6:{"location": "Tokyo"}`},
 		},
+		{
+			// An o-series deployment: no reasoning text, only its tokens.
+			transcript: "reasoning", wantUsage: Usage{PromptTokens: 1302, CompletionTokens: 278, CachedTokens: 1152, ReasoningTokens: 256},
+			wantContent: "9.8 is larger: 9.80 > 9.11.", wantFinish: "stop",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.transcript, func(t *testing.T) {

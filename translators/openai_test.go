@@ -108,6 +108,7 @@ func TestOpenAIResponse(t *testing.T) {
 		},
 		{transcript: "o4_mini_reasoning", wantUsage: Usage{PromptTokens: 1920, CompletionTokens: 412, CachedTokens: 1792, ReasoningTokens: 384}},
 		{transcript: "tool_calls", wantUsage: Usage{PromptTokens: 58, CompletionTokens: 46}},
+		{transcript: "openrouter_cache", wantUsage: Usage{PromptTokens: 2214, CompletionTokens: 19, CachedTokens: 1840, CacheWriteTokens: 312}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.transcript, func(t *testing.T) {
@@ -250,6 +251,7 @@ func TestOpenAIStreamGolden(t *testing.T) {
 		{name: "mistral_stream", transcript: "mistral_stream", usage: true, wantUsage: Usage{PromptTokens: 9, CompletionTokens: 12}},
 		{name: "mistral_stream.no_usage", transcript: "mistral_stream", wantUsage: Usage{PromptTokens: 9, CompletionTokens: 12}},
 		{name: "openrouter_reasoning_stream", transcript: "openrouter_reasoning_stream", usage: true, wantUsage: Usage{PromptTokens: 41, CompletionTokens: 38, ReasoningTokens: 24}},
+		{name: "openrouter_cache_stream", transcript: "openrouter_cache_stream", usage: true, wantUsage: Usage{PromptTokens: 2214, CompletionTokens: 21, CachedTokens: 2152}},
 		{
 			name: "stream_truncated", transcript: "stream_truncated", usage: true,
 			wantErrMsg: "provider stream ended before the response was complete",
