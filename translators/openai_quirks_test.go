@@ -89,8 +89,8 @@ func TestOpenAIRequestQuirks(t *testing.T) {
 		},
 		{
 			name: "mistral takes developer messages as system", host: "api.mistral.ai", model: "mistral-small-latest",
-			body: `{"model":"m","messages":[{"role":"developer","content":"Be brief."},{"role":"user","name":"alice","content":"hi"}]}`,
-			want: map[string]string{"messages.0.role": `"system"`, "messages.0.content": `"Be brief."`, "messages.1.role": `"user"`, "messages.1.name": ""},
+			body:        `{"model":"m","messages":[{"role":"developer","content":"Be brief."},{"role":"user","name":"alice","content":"hi"}]}`,
+			want:        map[string]string{"messages.0.role": `"system"`, "messages.0.content": `"Be brief."`, "messages.1.role": `"user"`, "messages.1.name": ""},
 			wantDropped: "messages[].name",
 		},
 		{
