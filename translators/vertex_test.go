@@ -305,6 +305,7 @@ func TestVertexStreamGolden(t *testing.T) {
 		{name: "gemini_tool_stream", transcript: "gemini_tool_stream", wantUsage: Usage{PromptTokens: 74, CompletionTokens: 18 + 59, ReasoningTokens: 59}, wantFinish: "tool_calls"},
 		{name: "gemini_max_tokens_stream", transcript: "gemini_max_tokens_stream", wantUsage: Usage{PromptTokens: 15, CompletionTokens: 16}, wantFinish: "length"},
 		{name: "claude_tool_stream", transcript: "claude_tool_stream", wantUsage: Usage{PromptTokens: 402, CompletionTokens: 61}, wantFinish: "tool_calls"},
+		{name: "claude_thinking_stream", transcript: "claude_thinking_stream", wantUsage: Usage{PromptTokens: 46, CompletionTokens: 109}, wantFinish: "stop"},
 		{name: "claude_refusal_stream", transcript: "claude_refusal_stream", wantUsage: Usage{PromptTokens: 44, CompletionTokens: 7}, wantFinish: "content_filter"},
 		{name: "claude_stream_truncated", transcript: "claude_stream_truncated", wantUsage: Usage{PromptTokens: 27, CompletionTokens: 1}, wantErr: "upstream_stream_error"},
 		{
