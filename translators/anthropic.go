@@ -2,6 +2,7 @@ package translators
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"math"
 	"slices"
@@ -68,6 +69,9 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 	}
 	req.Stream = root.Get("stream").Type == gjson.True
 	dropped = anthropicDropped(root, dropped)
+	if hasMessageNames(root.Get("messages")) {
+		dropped = append(dropped, droppedMessageNames) // the Messages API has no participant names
+	}
 	if len(dropped) > 0 {
 		if dropped, err = dropOrReject(body, SchemaAnthropic, dropped...); err != nil {
 			return Request{}, err
@@ -476,7 +480,14 @@ func userBlocks(c gjson.Result, path string) ([]anthropicBlock, error) {
 				return nil, err
 			}
 			out = append(out, anthropicBlock{Type: "image", Source: src, CacheControl: cc})
-		case "input_audio", "file":
+		case "file":
+			b, err := documentBlock(p.Get("file"), pp)
+			if err != nil {
+				return nil, err
+			}
+			b.CacheControl = cc
+			out = append(out, b)
+		case "input_audio":
 			return nil, BadRequest("unsupported_parameter", pp+": content part type "+strconv.Quote(typ)+" is not supported by Anthropic models")
 		default:
 			return nil, BadRequest("invalid_messages", pp+": unknown content part type "+strconv.Quote(typ))
@@ -510,6 +521,35 @@ func imageSource(url, path string) (*anthropicImageSource, error) {
 		return &anthropicImageSource{Type: "url", URL: url}, nil
 	}
 	return nil, BadRequest("invalid_value", path+": image_url.url must be a data: URL or an http(s) URL")
+}
+
+// documentBlock maps an OpenAI file part to an Anthropic document block
+// (https://docs.anthropic.com/en/docs/build-with-claude/pdf-support): a
+// PDF data URL as a base64 source, plain text as a text source. The
+// filename becomes the title.
+func documentBlock(f gjson.Result, path string) (anthropicBlock, error) {
+	fd := f.Get("file_data").String()
+	if fd == "" {
+		return anthropicBlock{}, BadRequest("unsupported_parameter", path+": a file part needs 'file_data' (a data: URL); 'file_id' refers to OpenAI's file store, which Anthropic cannot read")
+	}
+	meta, data, ok := strings.Cut(strings.TrimPrefix(fd, "data:"), ",")
+	if !strings.HasPrefix(fd, "data:") || !ok || !strings.HasSuffix(meta, ";base64") || data == "" {
+		return anthropicBlock{}, BadRequest("invalid_value", path+": file_data must be a base64 data URL (data:application/pdf;base64,...)")
+	}
+	b := anthropicBlock{Type: "document", Title: f.Get("filename").String()}
+	switch mediaType, _, _ := strings.Cut(meta, ";"); strings.ToLower(mediaType) {
+	case "application/pdf":
+		b.Source = &anthropicImageSource{Type: "base64", MediaType: "application/pdf", Data: data}
+	case "text/plain":
+		text, err := base64.StdEncoding.DecodeString(data)
+		if err != nil {
+			return anthropicBlock{}, BadRequest("invalid_value", path+": file_data is not valid base64")
+		}
+		b.Source = &anthropicImageSource{Type: "text", MediaType: "text/plain", Data: string(text)}
+	default:
+		return anthropicBlock{}, BadRequest("unsupported_parameter", path+": file type "+strconv.Quote(mediaType)+" is not supported by Anthropic models (application/pdf and text/plain are)")
+	}
+	return b, nil
 }
 
 func assistantBlocks(m gjson.Result, path string) ([]anthropicBlock, error) {

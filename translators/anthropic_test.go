@@ -150,6 +150,7 @@ func TestAnthropicRequestErrors(t *testing.T) {
 		{"bmp image", `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/bmp;base64,Qk0="}}]}]}`, "unsupported_parameter", `image type "image/bmp" is not supported by Anthropic models (jpeg, png, gif and webp are)`},
 		{"reasoning_details not array", `{"messages":[` + user + `,{"role":"assistant","content":"x","reasoning_details":{"type":"reasoning.text"}}]}`, "invalid_messages", "messages[1].reasoning_details must be an array"},
 		{"encrypted without data", `{"messages":[` + user + `,{"role":"assistant","content":"x","reasoning_details":[{"type":"reasoning.encrypted","format":"anthropic-claude-v1"}]}]}`, "invalid_messages", "messages[1].reasoning_details[0]: reasoning.encrypted needs a string 'data'"},
+		{"required name dropped", `{"provider":{"require_parameters":true},"messages":[{"role":"user","name":"alice","content":"hi"}]}`, "unsupported_parameter", "provider schema anthropic cannot honour: messages[].name (provider.require_parameters is set)"},
 		{"required parameter dropped", `{"seed":7,"frequency_penalty":0.1,"provider":{"require_parameters":true},"messages":[` + user + `]}`, "unsupported_parameter", "provider schema anthropic cannot honour: frequency_penalty, seed (provider.require_parameters is set)"},
 		{"required temperature with thinking", `{"temperature":0.2,"reasoning_effort":"low","provider":{"require_parameters":true},"messages":[` + user + `]}`, "unsupported_parameter", "cannot honour: temperature (provider.require_parameters is set)"},
 		{"required temperature above one", `{"temperature":1.5,"provider":{"require_parameters":true},"messages":[` + user + `]}`, "unsupported_parameter", "cannot honour: temperature (provider.require_parameters is set)"},
@@ -163,6 +164,10 @@ func TestAnthropicRequestErrors(t *testing.T) {
 		{"message not object", `{"messages":["hi"]}`, "invalid_messages", "messages[0] must be an object"},
 		{"unknown role", `{"messages":[{"role":"function","content":"x"}]}`, "invalid_messages", `messages[0].role: unsupported role "function"`},
 		{"numeric content", `{"messages":[{"role":"user","content":5}]}`, "invalid_messages", "messages[0].content must be a string or an array"},
+		{"file by id", `{"messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-abc"}}]}]}`, "unsupported_parameter", `messages[0].content[0]: a file part needs 'file_data'`},
+		{"file not a data url", `{"messages":[{"role":"user","content":[{"type":"file","file":{"file_data":"https://x/y.pdf"}}]}]}`, "invalid_value", "file_data must be a base64 data URL"},
+		{"word document", `{"messages":[{"role":"user","content":[{"type":"file","file":{"file_data":"data:application/vnd.openxmlformats-officedocument.wordprocessingml.document;base64,UEsDBA=="}}]}]}`, "unsupported_parameter", "(application/pdf and text/plain are)"},
+		{"text file not base64", `{"messages":[{"role":"user","content":[{"type":"file","file":{"file_data":"data:text/plain;base64,%%%"}}]}]}`, "invalid_value", "file_data is not valid base64"},
 		{"audio part", `{"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]}`, "unsupported_parameter", `messages[0].content[0]: content part type "input_audio" is not supported`},
 		{"unknown part", `{"messages":[{"role":"user","content":[{"type":"video"}]}]}`, "invalid_messages", `unknown content part type "video"`},
 		{"text part without text", `{"messages":[{"role":"user","content":[{"type":"text"}]}]}`, "invalid_messages", "text part needs a string 'text'"},
@@ -213,6 +218,7 @@ func TestAnthropicResponseGolden(t *testing.T) {
 	}{
 		{"text", Usage{PromptTokens: 27, CompletionTokens: 41}},
 		{"tool_use", Usage{PromptTokens: 412, CompletionTokens: 93}},
+		{"parallel_tool_use", Usage{PromptTokens: 418, CompletionTokens: 131}},
 		{"cache_usage", Usage{PromptTokens: 14 + 1840 + 312, CompletionTokens: 22, CachedTokens: 1840, CacheWriteTokens: 312}},
 		{"thinking", Usage{PromptTokens: 46, CompletionTokens: 112}},
 		{"thinking_redacted", Usage{PromptTokens: 92, CompletionTokens: 187}},
@@ -384,6 +390,7 @@ func TestAnthropicStreamGolden(t *testing.T) {
 		wantUsage  Usage
 		wantErr    string // code of the error chunk
 		wantErrMsg string
+		wantFinish string // checked when set
 	}{
 		{name: "text_stream", transcript: "text_stream", usage: true, wantUsage: Usage{PromptTokens: 18, CompletionTokens: 24}},
 		{name: "text_stream.no_usage", transcript: "text_stream", wantUsage: Usage{PromptTokens: 18, CompletionTokens: 24}},
@@ -391,6 +398,7 @@ func TestAnthropicStreamGolden(t *testing.T) {
 		{name: "thinking_stream", transcript: "thinking_stream", usage: true, wantUsage: Usage{PromptTokens: 46, CompletionTokens: 109}},
 		{name: "thinking_tool_use_stream", transcript: "thinking_tool_use_stream", usage: true, wantUsage: Usage{PromptTokens: 528, CompletionTokens: 158}},
 		{name: "structured_output_stream", transcript: "structured_output_stream", wantUsage: Usage{PromptTokens: 187, CompletionTokens: 38}},
+		{name: "refusal_stream", transcript: "refusal_stream", usage: true, wantUsage: Usage{PromptTokens: 41, CompletionTokens: 9}, wantFinish: "content_filter"},
 		{
 			name: "cache_usage_stream", transcript: "cache_usage_stream", usage: true,
 			wantUsage: Usage{PromptTokens: 14 + 1840 + 312, CompletionTokens: 22, CachedTokens: 1840, CacheWriteTokens: 312},
@@ -442,6 +450,9 @@ func TestAnthropicStreamGolden(t *testing.T) {
 			out, usage := checkStreamGolden(t, openAIToAnthropic{}, StreamOptions{IncludeUsage: tc.usage}, body, golden)
 			if usage != tc.wantUsage {
 				t.Errorf("usage %+v, want %+v", usage, tc.wantUsage)
+			}
+			if got := streamFinishReason(out); tc.wantFinish != "" && got != tc.wantFinish {
+				t.Errorf("finish_reason %q, want %q", got, tc.wantFinish)
 			}
 			e := streamErrorOf(out)
 			if e.Get("code").Str != tc.wantErr || e.Get("message").Str != tc.wantErrMsg {
@@ -573,6 +584,11 @@ func TestAnthropicRequestParams(t *testing.T) {
 			wantMax: 4096, wantDropped: []string{"frequency_penalty", "presence_penalty", "seed", "logit_bias", "top_logprobs", "service_tier", "metadata"},
 		},
 		{name: "null parameters are not set", body: `{"seed":null,"frequency_penalty":null,"temperature":null,` + user + `}`, wantMax: 4096},
+		{
+			name: "participant names dropped and reported", body: `{"seed":1,"messages":[{"role":"system","content":"s"},{"role":"user","name":"alice","content":"hi"}]}`,
+			wantMax: 4096, wantDropped: []string{"seed", "messages[].name"},
+		},
+		{name: "empty name is not set", body: `{"messages":[{"role":"user","name":"","content":"hi"}]}`, wantMax: 4096},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -595,6 +611,9 @@ func TestAnthropicRequestParams(t *testing.T) {
 			}
 			if strings.Join(req.Dropped, ",") != strings.Join(tc.wantDropped, ",") {
 				t.Errorf("dropped %q, want %q", req.Dropped, tc.wantDropped)
+			}
+			if bytes.Contains(req.Body, []byte("alice")) {
+				t.Errorf("participant name sent: %s", req.Body)
 			}
 		})
 	}

@@ -50,8 +50,9 @@ type anthropicBlock struct {
 	// is required there even when empty.
 	Thinking  *string               `json:"thinking,omitempty"`
 	Signature string                `json:"signature,omitempty"`
-	Data      string                `json:"data,omitempty"` // of a redacted_thinking block
-	Source    *anthropicImageSource `json:"source,omitempty"`
+	Data      string                `json:"data,omitempty"`   // of a redacted_thinking block
+	Source    *anthropicImageSource `json:"source,omitempty"` // of an image or a document
+	Title     string                `json:"title,omitempty"`  // of a document
 	ID        string                `json:"id,omitempty"`
 	Name      string                `json:"name,omitempty"`
 	Input     json.RawMessage       `json:"input,omitempty"`

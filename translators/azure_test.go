@@ -24,6 +24,7 @@ func TestAzureRequestGolden(t *testing.T) {
 		{name: "chat", deployment: "gpt-4o-mini"},
 		{name: "chat_stream", deployment: "gpt-4o-mini", wantStream: true, wantUsage: true, wantDropped: []string{"top_k"}},
 		{name: "tool_calls_stream", deployment: "gpt-4o-mini", wantStream: true},
+		{name: "passthrough_features", deployment: "gpt-4.1-prod"},
 		{name: "reasoning_deployment", deployment: "o4-mini", version: "2025-04-01-preview", wantDropped: []string{"temperature"}},
 	}
 	if n := len(goldenCases(t, "openai_azure")); n != len(tests) {
@@ -153,21 +154,6 @@ func TestAzureRequestFields(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestAzureResponse(t *testing.T) {
-	tx := readTranscript(t, "azure", "chat")
-	out, usage, err := openAIToAzure{}.Response(tx.body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := (Usage{PromptTokens: 24, CompletionTokens: 8}); usage != want {
-		t.Errorf("usage %+v, want %+v", usage, want)
-	}
-	if got := gjson.GetBytes(out, "choices.0.message.content").Str; got != "The capital of France is Paris." {
-		t.Errorf("content %q", got)
-	}
-	checkGolden(t, filepath.Join(testdata, "openai_azure", "chat.resp.json"), prettyJSON(t, out))
 }
 
 func TestAzureStreamGolden(t *testing.T) {

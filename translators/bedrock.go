@@ -30,8 +30,7 @@ func (openAIToBedrock) Request(body []byte, t Target) (Request, error) {
 		return Request{}, err
 	}
 	if len(b.dropped) > 0 && RequireParameters(body) {
-		return Request{}, BadRequest("unsupported_parameter", "provider schema "+string(SchemaBedrock)+" cannot honour: "+
-			strings.Join(b.dropped, ", ")+" (provider.require_parameters is set)")
+		return Request{}, unsupportedParams(SchemaBedrock, b.dropped)
 	}
 
 	var buf bytes.Buffer
@@ -201,11 +200,8 @@ func (b *bedrockBuilder) unsupported() {
 	if root.Get("parallel_tool_calls").Type == gjson.False {
 		b.drop("parallel_tool_calls")
 	}
-	for _, m := range root.Get("messages").Array() {
-		if m.Get("name").Str != "" {
-			b.drop("messages[].name")
-			break
-		}
+	if hasMessageNames(root.Get("messages")) {
+		b.drop(droppedMessageNames) // Converse has no participant names
 	}
 }
 
@@ -266,9 +262,6 @@ func (b *bedrockBuilder) thinking(maxTokens *int64) (*bedrockThinking, error) {
 			b.drop("reasoning")
 		}
 		return nil, nil
-	}
-	if obj.Get("exclude").Type == gjson.True {
-		b.drop("reasoning.exclude") // the response side cannot tell; reasoning comes back
 	}
 	switch {
 	case budget > 0:

@@ -226,6 +226,9 @@ func (s *bedrockStream) delta(dst []byte, idx int64, d gjson.Result) []byte {
 	if b.kind != bedrockBlockReasoning {
 		return s.fail(dst, bedrockStreamError("provider sent reasoning for a content block that is not reasoning"))
 	}
+	if s.opts.ExcludeReasoning {
+		return dst // reasoning.exclude: its tokens are still counted in usage
+	}
 	switch {
 	case rc.Get("text").Type == gjson.String:
 		t := rc.Get("text")

@@ -120,6 +120,18 @@ var bedrockStreamFixtures = []struct {
 		},
 	},
 	{
+		// A guardrail on the output: the blocked-output message replaces
+		// the answer and the stop reason says why.
+		name: "guardrail_stream", requestID: "6a2f8d14-9c3e-4b70-a5d2-e81f0c7b3946",
+		events: []esEvent{
+			bedrockMessageStart,
+			textDelta("0", `"Sorry, the model cannot answer this question."`, 23),
+			blockStop("0", 8),
+			{typ: "messageStop", payload: `{"p":"abcdefghijklmnopqrst","stopReason":"guardrail_intervened"}`},
+			{typ: "metadata", payload: `{"metrics":{"latencyMs":688},"p":"abcdefghijklmnopq","usage":{"inputTokens":31,"outputTokens":12,"totalTokens":43}}`},
+		},
+	},
+	{
 		name: "stream_throttling", requestID: "e7a1d4c9-3b58-4f02-a6e1-92c0b8d35f74",
 		events: []esEvent{
 			bedrockMessageStart,
@@ -207,6 +219,8 @@ func TestBedrockStreamGolden(t *testing.T) {
 		transcript string
 		body       []byte // used when transcript is empty
 		usage      bool
+		exclude    bool   // reasoning.exclude
+		wantFinish string // checked when set
 		wantUsage  Usage
 		wantErr    string // code of the error chunk
 		wantErrMsg string
@@ -215,7 +229,9 @@ func TestBedrockStreamGolden(t *testing.T) {
 		{name: "text_stream.no_usage", transcript: "text_stream", wantUsage: Usage{PromptTokens: 19, CompletionTokens: 71}},
 		{name: "tool_use_stream", transcript: "tool_use_stream", usage: true, wantUsage: Usage{PromptTokens: 412, CompletionTokens: 118}},
 		{name: "reasoning_stream", transcript: "reasoning_stream", usage: true, wantUsage: Usage{PromptTokens: 1867, CompletionTokens: 96, CachedTokens: 1843}},
+		{name: "reasoning_stream.exclude", transcript: "reasoning_stream", usage: true, exclude: true, wantUsage: Usage{PromptTokens: 1867, CompletionTokens: 96, CachedTokens: 1843}},
 		{name: "structured_output_stream", transcript: "structured_output_stream", usage: true, wantUsage: Usage{PromptTokens: 506, CompletionTokens: 61}},
+		{name: "guardrail_stream", transcript: "guardrail_stream", usage: true, wantUsage: Usage{PromptTokens: 31, CompletionTokens: 12}, wantFinish: "content_filter"},
 		{
 			name: "stream_throttling", transcript: "stream_throttling", usage: true,
 			wantErr: "rate_limit_exceeded", wantErrMsg: "Too many tokens, please wait before trying again.",
@@ -264,9 +280,15 @@ func TestBedrockStreamGolden(t *testing.T) {
 				body = readTranscript(t, "bedrock", tc.transcript).body
 			}
 			golden := filepath.Join(testdata, "openai_bedrock", tc.name+".resp.sse")
-			out, usage := checkStreamGolden(t, openAIToBedrock{}, StreamOptions{IncludeUsage: tc.usage}, body, golden)
+			out, usage := checkStreamGolden(t, openAIToBedrock{}, StreamOptions{IncludeUsage: tc.usage, ExcludeReasoning: tc.exclude}, body, golden)
 			if usage != tc.wantUsage {
 				t.Errorf("usage %+v, want %+v", usage, tc.wantUsage)
+			}
+			if got := streamFinishReason(out); tc.wantFinish != "" && got != tc.wantFinish {
+				t.Errorf("finish_reason %q, want %q", got, tc.wantFinish)
+			}
+			if tc.exclude && (bytes.Contains(out, []byte(`"reasoning"`)) || bytes.Contains(out, []byte(`"reasoning_details"`))) {
+				t.Errorf("reasoning not excluded:\n%s", out)
 			}
 			e := streamErrorOf(out)
 			if e.Get("code").Str != tc.wantErr || e.Get("message").Str != tc.wantErrMsg {

@@ -47,16 +47,49 @@ func (openAIToOpenAI) EmbeddingsRequest(body []byte, t Target) (Request, error) 
 	if err := ValidateEmbeddings(body); err != nil {
 		return Request{}, err
 	}
-	b, err := sjson.SetBytes(body, "model", t.Model)
+	b, dropped, err := openAIEmbeddingsBody(body, SchemaOpenAI)
 	if err != nil {
+		return Request{}, err
+	}
+	if b, err = sjson.SetBytes(b, "model", t.Model); err != nil {
 		return Request{}, BadRequest("invalid_request", "cannot set model: "+err.Error())
 	}
-	b, _ = sjson.DeleteBytes(b, "provider") // the gateway's routing object
-	out := Request{Path: t.PathPrefix + "/embeddings", Headers: []Header{{"content-type", "application/json"}}, Body: b}
+	out := Request{Path: t.PathPrefix + "/embeddings", Headers: []Header{{"content-type", "application/json"}}, Body: b, Dropped: dropped}
 	if t.APIKey != "" {
 		out.Headers = append(out.Headers, Header{"authorization", "Bearer " + t.APIKey})
 	}
 	return out, nil
+}
+
+// openAIEmbeddingsOnly are request fields the gateway reads for other
+// schemas (Cohere's input_type, Gemini's task_type) that OpenAI's
+// embeddings API refuses as unrecognized arguments.
+var openAIEmbeddingsOnly = []string{"input_type", "task_type"}
+
+// openAIEmbeddingsBody is body as an OpenAI-schema host takes it: without
+// the gateway's routing object and without openAIEmbeddingsOnly, which are
+// reported as dropped (a 400 under provider.require_parameters). body is
+// not modified.
+func openAIEmbeddingsBody(body []byte, s Schema) ([]byte, []string, error) {
+	var set []string
+	for _, k := range openAIEmbeddingsOnly {
+		if v := gjson.GetBytes(body, k); v.Exists() && v.Type != gjson.Null {
+			set = append(set, k)
+		}
+	}
+	if len(set) > 0 && RequireParameters(body) {
+		return nil, nil, unsupportedParams(s, set)
+	}
+	b := body
+	for _, k := range append([]string{"provider"}, openAIEmbeddingsOnly...) {
+		if gjson.GetBytes(b, k).Exists() {
+			var err error
+			if b, err = sjson.DeleteBytes(b, k); err != nil {
+				return nil, nil, BadRequest("invalid_request", "cannot remove "+k+": "+err.Error())
+			}
+		}
+	}
+	return b, set, nil
 }
 
 func (openAIToOpenAI) EmbeddingsResponse(body []byte) ([]byte, Usage, error) {

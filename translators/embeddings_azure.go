@@ -4,7 +4,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
 
@@ -12,21 +11,20 @@ import (
 // (https://learn.microsoft.com/en-us/azure/ai-foundry/openai/reference#embeddings):
 // the body is OpenAI's without the model, which the deployment names, and
 // without the gateway's own fields (provider, and the input_type and
-// task_type other schemas read), which Azure refuses as unrecognized; the
+// task_type other schemas read, reported as dropped), which Azure refuses
+// as unrecognized; the
 // answer is OpenAI's list, encoding_format "base64" included.
 
 func (openAIToAzure) EmbeddingsRequest(body []byte, t Target) (Request, error) {
 	if err := ValidateEmbeddings(body); err != nil {
 		return Request{}, err
 	}
-	b, err := sjson.DeleteBytes(body, "model")
+	b, dropped, err := openAIEmbeddingsBody(body, SchemaAzureOpenAI)
 	if err != nil {
-		return Request{}, BadRequest("invalid_request", "cannot remove model: "+err.Error())
+		return Request{}, err
 	}
-	for _, k := range []string{"provider", "input_type", "task_type"} {
-		if gjson.GetBytes(b, k).Exists() {
-			b, _ = sjson.DeleteBytes(b, k)
-		}
+	if b, err = sjson.DeleteBytes(b, "model"); err != nil {
+		return Request{}, BadRequest("invalid_request", "cannot remove model: "+err.Error())
 	}
 	version := t.APIVersion
 	if version == "" {
@@ -36,6 +34,7 @@ func (openAIToAzure) EmbeddingsRequest(body []byte, t Target) (Request, error) {
 		Path:    t.PathPrefix + "/openai/deployments/" + url.PathEscape(t.Model) + "/embeddings?api-version=" + url.QueryEscape(version),
 		Headers: []Header{{"content-type", "application/json"}},
 		Body:    b,
+		Dropped: dropped,
 	}
 	switch {
 	case strings.HasPrefix(t.APIKey, "Bearer "):

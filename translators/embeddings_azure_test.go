@@ -1,6 +1,7 @@
 package translators
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -47,6 +48,9 @@ func TestAzureEmbeddingsRequest(t *testing.T) {
 				"model": "", "provider": "", "input_type": "", "task_type": "",
 				"input": `["a","b"]`, "dimensions": "64", "encoding_format": `"base64"`,
 			})
+			if got := strings.Join(req.Dropped, ","); got != "input_type,task_type" {
+				t.Errorf("dropped %q, want input_type,task_type", got)
+			}
 		})
 	}
 }

@@ -411,3 +411,20 @@ func BenchmarkEmbeddingsResponse(b *testing.B) {
 		})
 	}
 }
+
+// TestEmbedders: every schema with an embeddings API implements Embedder;
+// anthropic, which has none, does not, and extproc answers 400
+// embeddings_unsupported for it.
+func TestEmbedders(t *testing.T) {
+	for _, s := range Schemas {
+		t.Run(string(s), func(t *testing.T) {
+			tr, err := New(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := tr.(Embedder); ok != (s != SchemaAnthropic) {
+				t.Errorf("implements Embedder: %v, want %v", ok, s != SchemaAnthropic)
+			}
+		})
+	}
+}

@@ -57,6 +57,8 @@ func TestVertexEmbeddingsRequestErrors(t *testing.T) {
 			500, "provider_misconfigured", "needs a project and a region"},
 		{"gemini embedding takes one input", []byte(`{"input":["a","b"]}`), Target{Model: "gemini-embedding-001", Project: "p", Region: "r"},
 			400, "invalid_input", "Vertex AI's gemini-embedding-001 embeds one input per request; send 'input' as a string or an array of one string (got 2)"},
+		{"claude has no embeddings", []byte(`{"input":"a"}`), Target{Model: vertexClaude, Project: "p", Region: "r"},
+			400, "embeddings_unsupported", "Claude models on Vertex AI do not serve embeddings"},
 		{"text embedding takes 250", embeddingsOfN(vertexMaxInstances + 1), Target{Model: "text-embedding-005", Project: "p", Region: "r"},
 			400, "invalid_input", "Vertex AI embeds at most 250 inputs per request (got 251)"},
 	}

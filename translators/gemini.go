@@ -137,11 +137,8 @@ func geminiDropped(body []byte, root gjson.Result) ([]string, error) {
 	}
 	// Gemini contents have no participant names (a legacy function
 	// message's name is its function's, which is kept).
-	for i, m := range root.Get("messages").Array() {
-		if n := m.Get("name"); n.Type == gjson.String && n.Str != "" && m.Get("role").Str != "function" {
-			set = append(set, "messages."+strconv.Itoa(i)+".name")
-			break
-		}
+	if hasMessageNames(root.Get("messages")) {
+		set = append(set, droppedMessageNames)
 	}
 	return dropOrReject(body, SchemaGemini, set...)
 }

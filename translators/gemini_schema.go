@@ -125,10 +125,21 @@ func (w *geminiSchemaWriter) write(dst []byte, s gjson.Result, depth int) []byte
 			if enum || len(vals) == 0 {
 				break
 			}
+			strs := 0
 			for _, e := range vals {
-				if e.Type != gjson.String {
+				switch e.Type {
+				case gjson.String:
+					strs++
+				case gjson.Null: // OpenAI strict mode's optional enum: nullable
+				default:
 					return true // Gemini takes string enums only
 				}
+			}
+			if strs < len(vals) {
+				nullable = true
+			}
+			if strs == 0 {
+				break
 			}
 			enum = true
 			if !s.Get("type").Exists() {
@@ -137,10 +148,15 @@ func (w *geminiSchemaWriter) write(dst []byte, s gjson.Result, depth int) []byte
 			}
 			key("enum")
 			dst = append(dst, '[')
-			for i, e := range vals {
+			i := 0
+			for _, e := range vals {
+				if e.Type != gjson.String {
+					continue
+				}
 				if i > 0 {
 					dst = append(dst, ',')
 				}
+				i++
 				dst = append(dst, e.Raw...)
 			}
 			dst = append(dst, ']')

@@ -99,7 +99,7 @@ func TestGeminiRequestFields(t *testing.T) {
 		{
 			name: "dropped parameters", target: Target{Model: "gemini-2.5-flash"},
 			body:        `{"logit_bias":{"1":2},"logprobs":true,"top_logprobs":2,"parallel_tool_calls":false,"service_tier":"auto","messages":[{"role":"user","name":"ana","content":"hi"}]}`,
-			wantDropped: []string{"logit_bias", "top_logprobs", "service_tier", "logprobs", "parallel_tool_calls", "messages.0.name"},
+			wantDropped: []string{"logit_bias", "top_logprobs", "service_tier", "logprobs", "parallel_tool_calls", "messages[].name"},
 		},
 		{
 			name: "defaults are not dropped", target: Target{Model: "gemini-2.5-flash"},
@@ -355,6 +355,9 @@ func TestGeminiSchema(t *testing.T) {
 		{"oneOf is anyOf", `{"oneOf":[{"type":"string"},{"type":"integer"}]}`, `{"anyOf":[{"type":"string"},{"type":"integer"}]}`},
 		{"const is a string enum", `{"const":"x"}`, `{"type":"string","enum":["x"]}`},
 		{"numeric enum dropped", `{"type":"integer","enum":[1,2]}`, `{"type":"integer"}`},
+		{"null in an enum is nullable", `{"type":["string","null"],"enum":["celsius","fahrenheit",null]}`, `{"type":"string","enum":["celsius","fahrenheit"],"nullable":true}`},
+		{"null in an untyped enum", `{"enum":[null,"a"]}`, `{"type":"string","enum":["a"],"nullable":true}`},
+		{"enum of null alone", `{"enum":[null]}`, `{"nullable":true}`},
 		{"unsupported format dropped", `{"type":"string","format":"email"}`, `{"type":"string"}`},
 		{"supported format kept", `{"type":"number","format":"double"}`, `{"type":"number","format":"double"}`},
 		{"empty properties dropped", `{"type":"object","properties":{}}`, `{"type":"object"}`},

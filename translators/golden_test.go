@@ -211,3 +211,15 @@ func goldenCases(tb testing.TB, dir string) []string {
 	}
 	return names
 }
+
+// streamFinishReason returns the last finish_reason of a client stream.
+func streamFinishReason(out []byte) string {
+	finish := ""
+	for _, ev := range bytes.Split(out, []byte("\n\n")) {
+		data, _ := bytes.CutPrefix(ev, []byte("data: "))
+		if f := gjson.GetBytes(data, "choices.0.finish_reason").Str; f != "" {
+			finish = f
+		}
+	}
+	return finish
+}

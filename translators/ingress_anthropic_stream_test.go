@@ -34,6 +34,23 @@ var ingressStreamSources = []struct{ dir, name string }{
 	{"openai_anthropic", "stream_overloaded"},
 	{"openai_anthropic", "stream_truncated"},
 	{"openai_anthropic", "stream_delta_before_start"},
+	// Every other schema's streams, as their translators write them.
+	{"openai_azure", "chat_stream"},
+	{"openai_azure", "tool_calls_stream"},
+	{"openai_azure", "stream_content_filter"},
+	{"openai_gemini", "text_stream"},
+	{"openai_gemini", "tool_call_stream"},
+	{"openai_gemini", "thinking_stream"},
+	{"openai_gemini", "stream_safety"},
+	{"openai_gemini", "stream_truncated"},
+	{"openai_vertex", "gemini_tool_stream"},
+	{"openai_vertex", "claude_tool_stream"},
+	{"openai_vertex", "claude_stream_truncated"},
+	{"openai_bedrock", "text_stream"},
+	{"openai_bedrock", "tool_use_stream"},
+	{"openai_bedrock", "reasoning_stream"},
+	{"openai_bedrock", "guardrail_stream"},
+	{"openai_bedrock", "stream_truncated"},
 }
 
 // runIngressStream feeds body to a new ingress stream in pieces, scribbling

@@ -231,6 +231,19 @@ var ingressResponseSources = []struct{ dir, name string }{
 	{"openai_openai", "chat"},
 	{"openai_openai", "deepseek_reasoner"},
 	{"openai_openai", "o4_mini_reasoning"},
+	// Every other schema's answers, as their translators write them.
+	{"openai_azure", "chat"},
+	{"openai_azure", "tool_calls"},
+	{"openai_gemini", "text"},
+	{"openai_gemini", "tool_call"},
+	{"openai_gemini", "thinking"},
+	{"openai_gemini", "prompt_blocked"},
+	{"openai_vertex", "gemini_tool_calls"},
+	{"openai_vertex", "claude_tool_calls"},
+	{"openai_bedrock", "text"},
+	{"openai_bedrock", "tool_use"},
+	{"openai_bedrock", "reasoning"},
+	{"openai_bedrock", "guardrail"},
 }
 
 func TestAnthropicIngressResponseGolden(t *testing.T) {

@@ -455,7 +455,7 @@ func (o openAIBody) rewriteMessages(b []byte, q *openAIQuirks, dropped *[]string
 		return true
 	})
 	if named {
-		*dropped = append(*dropped, "messages.#.name")
+		*dropped = append(*dropped, droppedMessageNames)
 	}
 	var err error
 	for _, e := range edits {

@@ -88,6 +88,12 @@ func TestOpenAIRequestQuirks(t *testing.T) {
 			want: map[string]string{"service_tier": "", "store": "", "reasoning_effort": "", "stream_options": ""}, wantDropped: "reasoning_effort,service_tier,store",
 		},
 		{
+			name: "mistral takes developer messages as system", host: "api.mistral.ai", model: "mistral-small-latest",
+			body:        `{"model":"m","messages":[{"role":"developer","content":"Be brief."},{"role":"user","name":"alice","content":"hi"}]}`,
+			want:        map[string]string{"messages.0.role": `"system"`, "messages.0.content": `"Be brief."`, "messages.1.role": `"user"`, "messages.1.name": ""},
+			wantDropped: "messages[].name",
+		},
+		{
 			name: "deepseek drops n above one", host: "api.deepseek.com", model: "deepseek-chat",
 			body: `{"model":"m",` + msgs + `,"n":3,"seed":1}`,
 			want: map[string]string{"n": "", "seed": ""}, wantDropped: "seed,n",

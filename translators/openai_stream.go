@@ -65,7 +65,8 @@ func (s *openAIStream) event(dst, data []byte) ([]byte, bool) {
 	if !gjson.ValidBytes(data) {
 		return s.fail(dst, "provider sent a stream event that is not JSON"), true
 	}
-	if bytes.ContainsAny(data, "\r\n") {
+	// Two IndexByte scans are SIMD; ContainsAny walks byte by byte.
+	if bytes.IndexByte(data, '\n') >= 0 || bytes.IndexByte(data, '\r') >= 0 {
 		// Re-emitted as one data: line, so newlines inside the JSON
 		// (multi-line data fields) must go.
 		s.line = s.line[:0]
@@ -118,16 +119,22 @@ func (s *openAIStream) event(dst, data []byte) ([]byte, bool) {
 		s.usage, s.sawUsage = openAIUsage(u), true
 	}
 	n := 0
-	reasoning := bytes.Contains(data, []byte(`"reasoning`))
 	edits := s.edits[:0]
 	choices.ForEach(func(_, c gjson.Result) bool {
 		n++
-		if c.Get("finish_reason").Type == gjson.String {
-			s.finished = true
-		}
-		if reasoning {
-			edits = reasoningEdits(edits, js, c.Get("delta"), s.opts.ExcludeReasoning)
-		}
+		// One pass over the choice; its delta is small, so looking there
+		// for reasoning fields is cheaper than searching the whole event.
+		c.ForEach(func(k, v gjson.Result) bool {
+			switch k.Str {
+			case "finish_reason":
+				if v.Type == gjson.String {
+					s.finished = true
+				}
+			case "delta":
+				edits = reasoningEdits(edits, js, v, s.opts.ExcludeReasoning)
+			}
+			return true
+		})
 		return true
 	})
 	if n == 0 {

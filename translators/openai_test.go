@@ -38,17 +38,18 @@ func TestOpenAIRequestGolden(t *testing.T) {
 		},
 		{
 			name: "mistral_strict", host: "api.mistral.ai", model: "mistral-small-latest", wantStream: true, wantIncludeUsage: true,
-			wantDropped: []string{"logprobs", "top_logprobs", "user", "messages.#.name"},
+			wantDropped: []string{"logprobs", "top_logprobs", "user", "messages[].name"},
 		},
 		{
 			name: "groq_unsupported", host: "api.groq.com", model: "openai/gpt-oss-20b", wantStream: true,
-			wantDropped: []string{"logit_bias", "n", "reasoning.max_tokens", "messages.#.name"},
+			wantDropped: []string{"logit_bias", "n", "reasoning.max_tokens", "messages[].name"},
 		},
 		{name: "openrouter_passthrough", host: "openrouter.ai", model: "anthropic/claude-sonnet-4.5"},
 		{
 			name: "local_vllm", host: "127.0.0.1", model: "Qwen/Qwen3-8B", wantStream: true,
 			wantDropped: []string{"reasoning.max_tokens"},
 		},
+		{name: "passthrough_features", host: "api.openai.com", model: "gpt-4.1-2025-04-14"},
 		{
 			name: "xai_reasoning_model", host: "api.x.ai", model: "grok-4-0709",
 			wantDropped: []string{"presence_penalty", "stop"},
@@ -106,6 +107,8 @@ func TestOpenAIResponse(t *testing.T) {
 			wantReason: "Compare 9.11 and 9.8. Both have 9 as the integer part. Decimal parts: 0.11 versus 0.80. Since 0.80 > 0.11, 9.8 is greater.\nDouble-check: 9.8 = 9.80, and 80 > 11.",
 		},
 		{transcript: "o4_mini_reasoning", wantUsage: Usage{PromptTokens: 1920, CompletionTokens: 412, CachedTokens: 1792, ReasoningTokens: 384}},
+		{transcript: "tool_calls", wantUsage: Usage{PromptTokens: 58, CompletionTokens: 46}},
+		{transcript: "openrouter_cache", wantUsage: Usage{PromptTokens: 2214, CompletionTokens: 19, CachedTokens: 1840, CacheWriteTokens: 312}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.transcript, func(t *testing.T) {
@@ -205,6 +208,17 @@ func TestOpenAIError(t *testing.T) {
 			body: `{"error":{"message":"This model's maximum context length is 128000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}`,
 			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "context_length_exceeded", Message: "This model's maximum context length is 128000 tokens."},
 		},
+		{
+			name: "overloaded", transcript: "error_503",
+			want: APIError{Status: 503, Type: TypeUpstream, Code: "provider_overloaded", Message: "The engine is currently overloaded, please try again later."},
+		},
+		{
+			// A host's own content filter keeps its code, even when the
+			// message mentions the context length.
+			name: "content filter", status: 400,
+			body: `{"error":{"message":"The prompt was filtered by the content policy; shorten the context length or rephrase.","type":"invalid_request_error","param":"messages","code":"content_filter"}}`,
+			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "content_filter", Message: "The prompt was filtered by the content policy; shorten the context length or rephrase."},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -237,6 +251,7 @@ func TestOpenAIStreamGolden(t *testing.T) {
 		{name: "mistral_stream", transcript: "mistral_stream", usage: true, wantUsage: Usage{PromptTokens: 9, CompletionTokens: 12}},
 		{name: "mistral_stream.no_usage", transcript: "mistral_stream", wantUsage: Usage{PromptTokens: 9, CompletionTokens: 12}},
 		{name: "openrouter_reasoning_stream", transcript: "openrouter_reasoning_stream", usage: true, wantUsage: Usage{PromptTokens: 41, CompletionTokens: 38, ReasoningTokens: 24}},
+		{name: "openrouter_cache_stream", transcript: "openrouter_cache_stream", usage: true, wantUsage: Usage{PromptTokens: 2214, CompletionTokens: 21, CachedTokens: 2152}},
 		{
 			name: "stream_truncated", transcript: "stream_truncated", usage: true,
 			wantErrMsg: "provider stream ended before the response was complete",

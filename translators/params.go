@@ -15,19 +15,43 @@ func RequireParameters(body []byte) bool {
 	return gjson.GetBytes(body, "provider.require_parameters").Bool()
 }
 
+// droppedMessageNames is how every schema reports participant names
+// (messages[].name) it leaves out. It is a report, not a gjson path.
+const droppedMessageNames = "messages[].name"
+
+// hasMessageNames reports whether a message other than a legacy function
+// result (whose name is its function's) carries a participant name.
+func hasMessageNames(msgs gjson.Result) bool {
+	found := false
+	msgs.ForEach(func(_, m gjson.Result) bool {
+		n := m.Get("name")
+		found = n.Type == gjson.String && n.Str != "" && m.Get("role").Str != "function"
+		return !found
+	})
+	return found
+}
+
 // dropOrReject records unsupported parameters that the request sets. With
 // provider.require_parameters it returns a 400 naming them instead.
+// droppedMessageNames is kept as given: callers add it only when a message
+// has a name.
 func dropOrReject(body []byte, schema Schema, params ...string) ([]string, error) {
 	var set []string
 	for _, p := range params {
-		if gjson.GetBytes(body, p).Exists() {
+		if p == droppedMessageNames || gjson.GetBytes(body, p).Exists() {
 			set = append(set, p)
 		}
 	}
 	if len(set) > 0 && RequireParameters(body) {
-		return nil, BadRequest("unsupported_parameter", "provider schema "+string(schema)+" cannot honour: "+strings.Join(set, ", ")+" (provider.require_parameters is set)")
+		return nil, unsupportedParams(schema, set)
 	}
 	return set, nil
+}
+
+// unsupportedParams is the 400 for a request that sets
+// provider.require_parameters and parameters the schema cannot honour.
+func unsupportedParams(schema Schema, set []string) *APIError {
+	return BadRequest("unsupported_parameter", "provider schema "+string(schema)+" cannot honour: "+strings.Join(set, ", ")+" (provider.require_parameters is set)")
 }
 
 func numberParam(root gjson.Result, name string, integer bool) (json.RawMessage, error) {

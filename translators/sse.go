@@ -74,16 +74,19 @@ func (d *SSEDecoder) Pending() bool {
 // eventEnd finds the blank line ending the first event: its offset and the
 // length of the separator.
 func eventEnd(b []byte) (int, int) {
-	for i := 0; i < len(b); i++ {
-		if b[i] != '\n' {
-			continue
+	for off := 0; off < len(b); {
+		j := bytes.IndexByte(b[off:], '\n') // SIMD: one event's line ends are few
+		if j < 0 {
+			break
 		}
+		i := off + j
 		if i+1 < len(b) && b[i+1] == '\n' {
 			return i, 2
 		}
 		if i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n' {
 			return i, 3
 		}
+		off = i + 1
 	}
 	return -1, 0
 }

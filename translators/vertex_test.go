@@ -51,6 +51,7 @@ func TestVertexRequestFields(t *testing.T) {
 		wantHeaders []Header
 		wantStream  bool
 		want        map[string]string
+		wantDropped []string
 	}{
 		{
 			name: "gemini", body: body,
@@ -80,12 +81,33 @@ func TestVertexRequestFields(t *testing.T) {
 			wantHeaders: json, wantStream: true,
 			want: map[string]string{"stream": "true", "anthropic_version": `"vertex-2023-10-16"`},
 		},
+		{
+			name:        "gemini names and unsupported parameters dropped",
+			body:        `{"logit_bias":{"5":1},"parallel_tool_calls":false,"messages":[{"role":"user","name":"alice","content":"hi"}]}`,
+			target:      Target{Model: "gemini-2.5-flash", Project: "acme-prod", Region: "us-central1"},
+			wantPath:    "/v1/projects/acme-prod/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent",
+			wantHeaders: json,
+			want:        map[string]string{"contents": `[{"role":"user","parts":[{"text":"hi"}]}]`, "logit_bias": ""},
+			wantDropped: []string{"logit_bias", "parallel_tool_calls", "messages[].name"},
+		},
+		{
+			name:        "claude names and unsupported parameters dropped",
+			body:        `{"seed":1,"temperature":1.5,"messages":[{"role":"user","name":"alice","content":"hi"}]}`,
+			target:      Target{Model: vertexClaude, Project: "acme-prod", Region: "us-east5"},
+			wantPath:    "/v1/projects/acme-prod/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929:rawPredict",
+			wantHeaders: json,
+			want:        map[string]string{"messages": `[{"role":"user","content":"hi"}]`, "temperature": "1", "seed": ""},
+			wantDropped: []string{"temperature", "seed", "messages[].name"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := openAIToVertex{}.Request([]byte(tc.body), tc.target)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if strings.Join(req.Dropped, ",") != strings.Join(tc.wantDropped, ",") {
+				t.Errorf("dropped %q, want %q", req.Dropped, tc.wantDropped)
 			}
 			if req.Path != tc.wantPath {
 				t.Errorf("path %q, want %q", req.Path, tc.wantPath)
@@ -97,6 +119,36 @@ func TestVertexRequestFields(t *testing.T) {
 				t.Errorf("stream %v include usage %v, want %v", req.Stream, req.IncludeUsage, tc.wantStream)
 			}
 			geminiCheckPaths(t, req.Body, tc.want)
+		})
+	}
+}
+
+// TestVertexToolChoice: each tool_choice reaches both model families on
+// Vertex AI in their own wire format.
+func TestVertexToolChoice(t *testing.T) {
+	const tools = `"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}},{"type":"function","function":{"name":"get_time"}}]`
+	tests := []struct {
+		name, choice, model, path, want string
+	}{
+		{"gemini auto", `"auto"`, "gemini-2.5-flash", "toolConfig.functionCallingConfig", `{"mode":"AUTO"}`},
+		{"gemini none", `"none"`, "gemini-2.5-flash", "toolConfig.functionCallingConfig", `{"mode":"NONE"}`},
+		{"gemini required", `"required"`, "gemini-2.5-flash", "toolConfig.functionCallingConfig", `{"mode":"ANY"}`},
+		{"gemini named", `{"type":"function","function":{"name":"get_weather"}}`, "gemini-2.5-flash", "toolConfig.functionCallingConfig", `{"mode":"ANY","allowedFunctionNames":["get_weather"]}`},
+		{"claude auto", `"auto"`, vertexClaude, "tool_choice", `{"type":"auto"}`},
+		{"claude none", `"none"`, vertexClaude, "tool_choice", `{"type":"none"}`},
+		{"claude required", `"required"`, vertexClaude, "tool_choice", `{"type":"any"}`},
+		{"claude named", `{"type":"function","function":{"name":"get_weather"}}`, vertexClaude, "tool_choice", `{"type":"tool","name":"get_weather"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{"messages":[{"role":"user","content":"Weather in Paris?"}],` + tools + `,"tool_choice":` + tc.choice + `}`
+			req, err := openAIToVertex{}.Request([]byte(body), Target{Model: tc.model, Project: "p", Region: "us-east5"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := geminiCompact(gjson.GetBytes(req.Body, tc.path).Raw); got != tc.want {
+				t.Errorf("%s = %s, want %s", tc.path, got, tc.want)
+			}
 		})
 	}
 }
@@ -136,6 +188,7 @@ func TestVertexRequestErrors(t *testing.T) {
 		{"no project", `{"messages":[{"role":"user","content":"hi"}]}`, Target{Model: "gemini-2.5-pro", Region: "us-central1"}, 500, "provider_misconfigured", "needs a project and a region"},
 		{"gemini request error", `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://x/y.png"}}]}]}`, Target{Model: "gemini-2.5-pro", Project: "p", Region: "r"}, 400, "invalid_value", "Gemini only fetches https:// and gs:// URLs"},
 		{"claude request error", `{"n":3,"messages":[{"role":"user","content":"hi"}]}`, Target{Model: vertexClaude, Project: "p", Region: "r"}, 400, "unsupported_parameter", "'n' other than 1 is not supported"},
+		{"claude require_parameters", `{"messages":[{"role":"user","name":"alice","content":"hi"}],"provider":{"require_parameters":true}}`, Target{Model: vertexClaude, Project: "p", Region: "r"}, 400, "unsupported_parameter", "provider schema anthropic cannot honour: messages[].name"},
 		{"gemini require_parameters", `{"logit_bias":{"1":1},"provider":{"require_parameters":true},"messages":[{"role":"user","content":"hi"}]}`, Target{Model: "gemini-2.5-pro", Project: "p", Region: "r"}, 400, "unsupported_parameter", "cannot honour: logit_bias"},
 	}
 	for _, tc := range tests {
@@ -154,11 +207,17 @@ func TestVertexRequestErrors(t *testing.T) {
 
 func TestVertexResponseGolden(t *testing.T) {
 	tests := []struct {
-		name      string
-		wantUsage Usage
+		name       string
+		wantUsage  Usage
+		wantFinish string
+		wantCalls  int
 	}{
-		{"gemini_text", Usage{PromptTokens: 12, CompletionTokens: 30 + 368, ReasoningTokens: 368}},
-		{"claude_text", Usage{PromptTokens: 21, CompletionTokens: 35}},
+		{"gemini_text", Usage{PromptTokens: 12, CompletionTokens: 30 + 368, ReasoningTokens: 368}, "stop", 0},
+		{"gemini_tool_calls", Usage{PromptTokens: 1136, CompletionTokens: 24 + 102, CachedTokens: 1024, ReasoningTokens: 102}, "tool_calls", 2},
+		{"gemini_safety", Usage{PromptTokens: 18}, "content_filter", 0},
+		{"claude_text", Usage{PromptTokens: 21, CompletionTokens: 35}, "stop", 0},
+		{"claude_tool_calls", Usage{PromptTokens: 38 + 412 + 2048, CompletionTokens: 143, CachedTokens: 2048, CacheWriteTokens: 412}, "tool_calls", 2},
+		{"claude_max_tokens", Usage{PromptTokens: 19, CompletionTokens: 16}, "length", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,6 +228,10 @@ func TestVertexResponseGolden(t *testing.T) {
 			}
 			if usage != tc.wantUsage {
 				t.Errorf("usage %+v, want %+v", usage, tc.wantUsage)
+			}
+			c := gjson.GetBytes(out, "choices.0")
+			if c.Get("finish_reason").Str != tc.wantFinish || len(c.Get("message.tool_calls").Array()) != tc.wantCalls {
+				t.Errorf("finish_reason %q with %d tool calls, want %q with %d", c.Get("finish_reason").Str, len(c.Get("message.tool_calls").Array()), tc.wantFinish, tc.wantCalls)
 			}
 			checkGolden(t, filepath.Join(testdata, "openai_vertex", tc.name+".resp.json"), prettyJSON(t, normalize(out)))
 		})
@@ -195,6 +258,10 @@ func TestVertexError(t *testing.T) {
 		{
 			name: "claude overloaded", transcript: "claude_error_529",
 			want: APIError{Status: 503, Type: TypeUpstream, Code: "provider_overloaded", Message: "Overloaded"},
+		},
+		{
+			name: "gemini overloaded", transcript: "gemini_error_503",
+			want: APIError{Status: 503, Type: TypeUpstream, Code: "provider_overloaded", Message: "The model is overloaded. Please try again later."},
 		},
 		{
 			name: "claude prompt too long", status: 400,
@@ -233,9 +300,14 @@ func TestVertexStreamGolden(t *testing.T) {
 		body       string
 		wantUsage  Usage
 		wantErr    string
+		wantFinish string // checked when set
 	}{
-		{name: "gemini_tool_stream", transcript: "gemini_tool_stream", wantUsage: Usage{PromptTokens: 74, CompletionTokens: 18 + 59, ReasoningTokens: 59}},
-		{name: "claude_tool_stream", transcript: "claude_tool_stream", wantUsage: Usage{PromptTokens: 402, CompletionTokens: 61}},
+		{name: "gemini_tool_stream", transcript: "gemini_tool_stream", wantUsage: Usage{PromptTokens: 74, CompletionTokens: 18 + 59, ReasoningTokens: 59}, wantFinish: "tool_calls"},
+		{name: "gemini_max_tokens_stream", transcript: "gemini_max_tokens_stream", wantUsage: Usage{PromptTokens: 15, CompletionTokens: 16}, wantFinish: "length"},
+		{name: "claude_tool_stream", transcript: "claude_tool_stream", wantUsage: Usage{PromptTokens: 402, CompletionTokens: 61}, wantFinish: "tool_calls"},
+		{name: "claude_thinking_stream", transcript: "claude_thinking_stream", wantUsage: Usage{PromptTokens: 46, CompletionTokens: 109}, wantFinish: "stop"},
+		{name: "claude_refusal_stream", transcript: "claude_refusal_stream", wantUsage: Usage{PromptTokens: 44, CompletionTokens: 7}, wantFinish: "content_filter"},
+		{name: "claude_stream_truncated", transcript: "claude_stream_truncated", wantUsage: Usage{PromptTokens: 27, CompletionTokens: 1}, wantErr: "upstream_stream_error"},
 		{
 			name:      "stream_comment_before_anthropic",
 			body:      ": ok\r\n\r\nevent: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_vrtx_1\",\"model\":\"claude\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
@@ -257,6 +329,9 @@ func TestVertexStreamGolden(t *testing.T) {
 			}
 			if e := streamErrorOf(out); e.Get("code").Str != tc.wantErr {
 				t.Errorf("error chunk %s, want code %q", e.Raw, tc.wantErr)
+			}
+			if got := streamFinishReason(out); tc.wantFinish != "" && got != tc.wantFinish {
+				t.Errorf("finish_reason %q, want %q", got, tc.wantFinish)
 			}
 		})
 	}
