@@ -50,6 +50,7 @@ const (
 	mxVertexClaudeStream = vertexClaude + ":streamRawPredict"
 	mxBedrockPath        = "/model/" + bedrockModelID + "/converse"
 	mxBedrockStreamPath  = "/model/" + bedrockModelID + "/converse-stream"
+	mxAzureAPIVersion    = "api-version=2024-10-21"
 )
 
 func newSchemasSetup(t *testing.T) *schemasSetup {
