@@ -182,6 +182,53 @@ func TestVertexEdges(t *testing.T) {
 		}
 	})
 
+	t.Run("dropped parameters are reported", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, model, path, dir, file, body, dropped string
+			sent                                        func(b gjson.Result) bool
+		}{
+			{"gemini", mxVertexGemini, mxVertexGeminiPath, "vertex", "gemini_text",
+				`{"model":"mx-vertex-gemini","logit_bias":{"1":2},"service_tier":"auto","messages":[{"role":"user","name":"ana","content":"hi"}]}`,
+				"logit_bias,service_tier,messages.0.name",
+				func(b gjson.Result) bool {
+					return !b.Get("logit_bias").Exists() && !b.Get("service_tier").Exists() && b.Get("contents.0.parts.0.text").Str == "hi"
+				}},
+			{"claude", mxVertexClaude, mxVertexClaudePath, "vertex", "claude_text",
+				`{"model":"mx-vertex-claude","seed":7,"frequency_penalty":0.4,"temperature":1.5,"messages":[{"role":"user","content":"hi"}]}`,
+				"temperature,frequency_penalty,seed",
+				func(b gjson.Result) bool {
+					return !b.Get("seed").Exists() && !b.Get("frequency_penalty").Exists() && b.Get("temperature").Raw == "1"
+				}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				s.vertex.Handle("POST", tc.path, fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript(tc.dir, tc.file))})
+				before := len(s.vertex.Requests())
+				resp, out := s.gw.post(t, "/v1/chat/completions", []byte(tc.body))
+				if resp.StatusCode != 200 {
+					t.Fatalf("status %d: %s", resp.StatusCode, out)
+				}
+				if h := resp.Header.Get("x-switchboard-dropped-params"); h != tc.dropped {
+					t.Fatalf("x-switchboard-dropped-params %q, want %q", h, tc.dropped)
+				}
+				if rec := onlyRequest(t, s.vertex, before); !tc.sent(gjson.ParseBytes(rec.Body)) {
+					t.Fatalf("provider got %s", rec.Body)
+				}
+			})
+		}
+	})
+
+	t.Run("claude require_parameters refuses a drop", func(t *testing.T) {
+		before := len(s.vertex.Requests())
+		resp, out := s.gw.post(t, "/v1/chat/completions", []byte(`{"model":"mx-vertex-claude","messages":[{"role":"user","content":"hi"}],"seed":7,"provider":{"require_parameters":true}}`))
+		assertOpenAIError(t, resp, out, 400, "unsupported_parameter")
+		if msg := gjson.GetBytes(out, "error.message").Str; !strings.Contains(msg, "cannot honour: seed") {
+			t.Fatalf("message %q", msg)
+		}
+		if n := len(s.vertex.Requests()); n != before {
+			t.Fatalf("provider received %d requests, want none", n-before)
+		}
+	})
+
 	t.Run("claude stream truncated", func(t *testing.T) {
 		s.vertex.Handle("POST", mxVertexClaudeStream, fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("anthropic", "stream_truncated"))})
 		brokenStream(t, s, mxVertexClaude, "Envoy filters run in the order they are listed in the", "upstream_stream_error",
