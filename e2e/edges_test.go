@@ -332,3 +332,18 @@ func TestEmbeddingsUnsupported(t *testing.T) {
 		}
 	})
 }
+
+// TestEmbeddingsOnVertexClaude: a vertex-ai Claude model has no
+// embeddings, as an anthropic one has none: it must be refused with 400
+// embeddings_unsupported before anything is sent to Vertex.
+func TestEmbeddingsOnVertexClaude(t *testing.T) {
+	s := newSchemasSetup(t)
+	s.vertex.Handle("POST", vertexBase+"google/models/claude-sonnet-4-5@20250929:predict",
+		fakeprovider.Reply{Transcript: inlineTranscript(t, "vertex 404", 404, "application/json",
+			`{"error":{"code":404,"message":"Publisher Model was not found.","status":"NOT_FOUND"}}`)})
+	resp, body := s.gw.post(t, "/v1/embeddings", []byte(`{"model":"`+mxEmbedVertexCl+`","input":"hello"}`))
+	for _, r := range s.vertex.Requests() {
+		t.Errorf("Vertex was asked: %s %s %s", r.Method, r.Path, r.Body)
+	}
+	assertOpenAIError(t, resp, body, 400, "embeddings_unsupported")
+}

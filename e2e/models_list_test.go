@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"testing"
 
@@ -94,4 +96,42 @@ func TestModelsList(t *testing.T) {
 			t.Fatalf("%d token grants for the model list", n)
 		}
 	})
+}
+
+// TestModelPrices: the model list shows prices as OpenRouter does, USD per
+// token as short decimal strings. gpt-4.1-mini's real price, $0.40 and
+// $1.60 per million tokens with cached input at $0.10, must read
+// "0.0000004", "0.0000016" and "0.0000001", not a float's rounding noise.
+func TestModelPrices(t *testing.T) {
+	up := fakeprovider.New(t)
+	gw := startGateway(t, fmt.Sprintf(`providers:
+  - name: up
+    schema: openai
+    base_url: %s/v1
+models:
+  - name: gpt-4.1-mini
+    providers: [{provider: up, pricing: {prompt: 0.4, completion: 1.6, cached_prompt: 0.1}}]
+  - name: claude-vertex
+    providers: [{provider: up, pricing: {prompt: 3.3, completion: 16.5}}]
+`, up.URL()))
+	resp, err := http.Get(gw.url("/v1/models"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status %d err %v", resp.StatusCode, err)
+	}
+	for _, tc := range []struct{ model, want string }{
+		{"gpt-4.1-mini", `{"prompt":"0.0000004","completion":"0.0000016","input_cache_read":"0.0000001"}`},
+		// Vertex's regional Claude price, 10% above the global one.
+		{"claude-vertex", `{"prompt":"0.0000033","completion":"0.0000165"}`},
+	} {
+		t.Run(tc.model, func(t *testing.T) {
+			if got := gjson.GetBytes(body, `data.#(id=="`+tc.model+`").pricing`).Raw; got != tc.want {
+				t.Fatalf("pricing %s, want %s", got, tc.want)
+			}
+		})
+	}
 }
