@@ -29,7 +29,7 @@ const (
 	// doubled by the Go GC's headroom (GOGC=100) before garbage is
 	// reclaimed. Envoy gets the same budget.
 	bigBodyMaxGrowth = 16.0 // peak RSS growth over idle
-	bigBodyMaxClimb  = 1.0 // peak of the last requests over that of the first
+	bigBodyMaxClimb  = 1.0  // peak of the last requests over that of the first
 )
 
 // bigBodyResult is one target's large-body runs on a fresh gateway.
