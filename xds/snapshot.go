@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -156,9 +157,6 @@ func ModelsJSON(cfg *config.Loaded) (string, error) {
 		Object string  `json:"object"`
 		Data   []model `json:"data"`
 	}{Object: "list", Data: []model{}}
-	perToken := func(perMillion float64) string {
-		return strconv.FormatFloat(perMillion/1e6, 'f', -1, 64)
-	}
 	for _, name := range cfg.Catalog.ModelNames() {
 		r, _ := cfg.Catalog.Model(name)
 		m := model{ID: name, Object: "model", OwnedBy: r.OwnedBy, ContextLength: r.ContextLength, Providers: []string{}}
@@ -170,12 +168,12 @@ func ModelsJSON(cfg *config.Loaded) (string, error) {
 			}
 			// The first-priority candidate's price is the list price.
 			if pr := c.Spec.Pricing; m.Pricing == nil && pr != (config.Price{}) {
-				m.Pricing = &pricing{Prompt: perToken(pr.Prompt), Completion: perToken(pr.Completion)}
+				m.Pricing = &pricing{Prompt: perTokenPrice(pr.Prompt), Completion: perTokenPrice(pr.Completion)}
 				if pr.Request > 0 {
 					m.Pricing.Request = strconv.FormatFloat(pr.Request, 'f', -1, 64)
 				}
 				if pr.CachedPrompt > 0 {
-					m.Pricing.CacheRead = perToken(pr.CachedPrompt)
+					m.Pricing.CacheRead = perTokenPrice(pr.CachedPrompt)
 				}
 			}
 		}
@@ -188,4 +186,25 @@ func ModelsJSON(cfg *config.Loaded) (string, error) {
 	}
 	b, err := json.Marshal(list)
 	return string(b), err
+}
+
+// perTokenPrice writes a price per million tokens as a price per token.
+// The decimal point moves in the text: dividing by 1e6 in floating point
+// would show 0.4 as 0.00000040000000000000003.
+func perTokenPrice(perMillion float64) string {
+	s := strconv.FormatFloat(perMillion, 'f', -1, 64)
+	if perMillion == 0 {
+		return "0"
+	}
+	intPart, frac, _ := strings.Cut(s, ".")
+	intPart = strings.Repeat("0", max(0, 7-len(intPart))) + intPart // room for 6 places
+	n := len(intPart) - 6
+	out := strings.TrimLeft(intPart[:n], "0")
+	if out == "" {
+		out = "0"
+	}
+	if f := strings.TrimRight(intPart[n:]+frac, "0"); f != "" {
+		out += "." + f
+	}
+	return out
 }

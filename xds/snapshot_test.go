@@ -276,3 +276,14 @@ func readExample(t *testing.T) string {
 	}
 	return string(b)
 }
+
+func TestPerTokenPrice(t *testing.T) {
+	for perMillion, want := range map[float64]string{
+		0: "0", 0.4: "0.0000004", 1.6: "0.0000016", 0.1: "0.0000001", 3.3: "0.0000033", 16.5: "0.0000165",
+		150: "0.00015", 1000000: "1", 2500000: "2.5", 0.075: "0.000000075", 12345678.9: "12.3456789",
+	} {
+		if got := perTokenPrice(perMillion); got != want {
+			t.Errorf("perTokenPrice(%v) = %q, want %q", perMillion, got, want)
+		}
+	}
+}
