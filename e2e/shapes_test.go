@@ -192,6 +192,15 @@ func canonicalCall(name, args string) string {
 }
 
 // jsonType names a JSON value's type as the contract speaks of it.
+// modelType is jsonType, telling an empty model name apart: every answer
+// names the model that served it (Bedrock's say none; the gateway fills it).
+func modelType(r gjson.Result) string {
+	if r.Type == gjson.String && r.Str == "" {
+		return "empty string"
+	}
+	return jsonType(r)
+}
+
 func jsonType(r gjson.Result) string {
 	switch {
 	case !r.Exists():
@@ -252,7 +261,7 @@ func shapeOfAnswer(b gjson.Result) answerShape {
 			jsonType(tc.Get("function.name")), gjson.Valid(tc.Get("function.arguments").Str)))
 	}
 	return answerShape{
-		Object: b.Get("object").Str, ID: jsonType(b.Get("id")), Created: jsonType(b.Get("created")), Model: jsonType(b.Get("model")),
+		Object: b.Get("object").Str, ID: jsonType(b.Get("id")), Created: jsonType(b.Get("created")), Model: modelType(b.Get("model")),
 		Provider: jsonType(b.Get("provider")), Choices: b.Get("choices.#").Int(),
 		Index: c.Get("index").Raw, Role: c.Get("message.role").Str, Content: jsonType(c.Get("message.content")),
 		Finish: c.Get("finish_reason").Str, Calls: strings.Join(calls, " "), Usage: usageShape(b.Get("usage")), Cost: jsonType(b.Get("usage.cost")),
@@ -307,7 +316,7 @@ func shapeOfStream(raw []byte) (streamShape, []gjson.Result) {
 		chunks = append(chunks, c)
 		objects[c.Get("object").Str] = true
 		created[jsonType(c.Get("created"))] = true
-		models[jsonType(c.Get("model"))] = true
+		models[modelType(c.Get("model"))] = true
 		providers[c.Get("provider").Str] = true
 		if id == "" {
 			id = c.Get("id").Str

@@ -250,7 +250,7 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 	// JSON body to a stream request is answered whole.
 	case p.req.Stream && !strings.HasPrefix(headerValue(h, "content-type"), "application/json"):
 		p.mode = modeStream
-		p.stream = p.tr.NewStream(translators.StreamOptions{IncludeUsage: p.req.IncludeUsage, ExcludeReasoning: p.exclude})
+		p.stream = p.tr.NewStream(translators.StreamOptions{IncludeUsage: p.req.IncludeUsage, ExcludeReasoning: p.exclude, Model: p.cand.Model})
 		if p.endpoint == xds.MessagesPath {
 			p.ingress = translators.AnthropicIngress{}.NewStream()
 		}
@@ -388,6 +388,9 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		if p.exclude {
 			out, _ = sjson.DeleteBytes(out, "choices.0.message.reasoning")
 			out, _ = sjson.DeleteBytes(out, "choices.0.message.reasoning_details")
+		}
+		if gjson.GetBytes(out, "model").Str == "" {
+			out, _ = sjson.SetBytes(out, "model", p.cand.Model) // Bedrock's answers name none
 		}
 		// Say who served it, and what it cost, as OpenRouter does.
 		out, _ = sjson.SetBytes(out, "provider", p.provider.Name)

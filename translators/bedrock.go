@@ -712,7 +712,9 @@ func (b *bedrockBuilder) toolConfig(thinking bool) (*bedrockToolConfig, error) {
 }
 
 func (openAIToBedrock) NewStream(opts StreamOptions) StreamTranslator {
-	return &bedrockStream{opts: opts}
+	s := &bedrockStream{opts: opts}
+	s.hdr.Model = opts.Model
+	return s
 }
 
 var _ Translator = openAIToBedrock{}

@@ -515,3 +515,28 @@ func BenchmarkBedrockStreamTranscript(b *testing.B) {
 		dst = st.Finish(st.Translate(dst[:0], body))
 	}
 }
+
+// TestBedrockStreamModel: Bedrock's events name no model; every chunk
+// carries the one the gateway asked for, errors and usage included.
+func TestBedrockStreamModel(t *testing.T) {
+	const model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+	for _, name := range []string{"text_stream", "tool_use_stream", "stream_throttling"} {
+		t.Run(name, func(t *testing.T) {
+			out, _ := runStream(openAIToBedrock{}, StreamOptions{IncludeUsage: true, Model: model}, readTranscript(t, "bedrock", name).body, byteByByte)
+			n := 0
+			for _, line := range strings.Split(string(out), "\n") {
+				data, ok := strings.CutPrefix(line, "data: ")
+				if !ok || data == "[DONE]" {
+					continue
+				}
+				n++
+				if got := gjson.Get(data, "model").Str; got != model {
+					t.Fatalf("chunk %s: model %q, want %q", data, got, model)
+				}
+			}
+			if n == 0 {
+				t.Fatal("no chunks")
+			}
+		})
+	}
+}

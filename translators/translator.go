@@ -113,6 +113,9 @@ type StreamOptions struct {
 	// ExcludeReasoning leaves reasoning and reasoning_details out of the
 	// chunks (reasoning.exclude); reasoning tokens are still counted.
 	ExcludeReasoning bool
+	// Model names the upstream model in chunks whose provider names none
+	// (Bedrock's event stream).
+	Model string
 }
 
 // RetryHinter is implemented by translators whose provider says when to
