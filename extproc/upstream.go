@@ -96,6 +96,7 @@ type upstreamProcessor struct {
 	field     []byte
 	usage     translators.Usage
 	completed bool
+	costed    bool // the stream's usage chunk carries usage.cost
 	// held is the headers answer of an error response, waiting for its
 	// body; heldChunks counts the body chunks not answered yet.
 	held       *extprocv3.HeaderMutation
@@ -350,6 +351,13 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			return continueResponseBody(replaceBody(p.tagged))
 		}
 		p.tagged = tagProvider(p.tagged[:0], p.out, p.providerField())
+		if !p.costed {
+			// The one usage chunk, once usage is final, carries the cost
+			// as whole answers do.
+			if c, ok := p.cost(p.stream.Usage()); ok {
+				p.tagged, p.costed = addUsageCost(p.tagged, c)
+			}
+		}
 		return continueResponseBody(replaceBody(p.tagged))
 	case modeWhole:
 		if !p.collect(chunk, maxWholeResponse) {
@@ -592,6 +600,26 @@ func (p *upstreamProcessor) providerField() []byte {
 		p.field = []byte(`"provider":` + strconv.Quote(p.provider.Name) + `,`)
 	}
 	return p.field
+}
+
+// addUsageCost adds "cost" as the first member of the first usage object
+// in SSE bytes (translators send exactly one, in the last chunk; usage on
+// other chunks is null or absent). It reports whether it found one.
+func addUsageCost(b []byte, cost float64) ([]byte, bool) {
+	const key = `"usage":{`
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return b, false
+	}
+	i += len(key)
+	if i >= len(b) {
+		return b, false
+	}
+	field := `"cost":` + strconv.FormatFloat(cost, 'f', -1, 64)
+	if b[i] != '}' {
+		field += ","
+	}
+	return slices.Insert(b, i, []byte(field)...), true
 }
 
 // tagProvider copies SSE bytes, adding field as the first member of every

@@ -877,3 +877,79 @@ func TestUpstreamHeldWholeAnswer(t *testing.T) {
 	s.close()
 	_ = h.waitEnded(t)
 }
+
+// TestUpstreamStreamCost: a priced stream's one usage chunk carries
+// usage.cost, the same figure the completion log records; no other chunk
+// does, and an unpriced stream has none.
+func TestUpstreamStreamCost(t *testing.T) {
+	tests := []struct {
+		provider, model, transcript string
+		priced                      bool
+	}{
+		{"openai", "gpt-4o", "chat_stream", true},
+		{"anthropic", "claude-cached", "cache_usage_stream", true},
+		{"openai", "free", "chat_stream", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.model+"/"+tc.transcript, func(t *testing.T) {
+			h := newHarness(t, mustLoad(t, pricedYAML))
+			tr := readTranscript(t, tc.provider, tc.transcript)
+			body, _ := sjson.SetBytes(chatBody(tc.model, true), "stream_options.include_usage", true)
+			s := h.startUpstream(t, tc.provider, tc.model, body)
+			continued(t, s.send(responseHeaders(false, tr.headers...)))
+			var out []byte
+			for i, c := range split(tr.body, 7, 130) {
+				out = append(out, bodyOut(c, continued(t, s.send(responseBody(c, i == len(split(tr.body, 7, 130))-1))))...)
+			}
+			s.close()
+			_ = h.waitEnded(t)
+			var costs []float64
+			usageChunks := 0
+			for _, line := range strings.Split(string(out), "\n") {
+				data, ok := strings.CutPrefix(line, "data: ")
+				if !ok || data == "[DONE]" {
+					continue
+				}
+				if u := gjson.Get(data, "usage"); u.IsObject() {
+					usageChunks++
+				}
+				if c := gjson.Get(data, "usage.cost"); c.Exists() {
+					costs = append(costs, c.Float())
+				}
+			}
+			if usageChunks != 1 {
+				t.Fatalf("%d usage chunks, want 1:\n%s", usageChunks, out)
+			}
+			var logged []float64
+			for _, e := range h.logs.FilterMessage("completion").All() {
+				if v, ok := e.ContextMap()["cost_usd"]; ok {
+					logged = append(logged, v.(float64))
+				}
+			}
+			if !tc.priced {
+				if len(costs) != 0 || len(logged) != 0 {
+					t.Errorf("costs %v, logged %v; want none without pricing", costs, logged)
+				}
+				return
+			}
+			if len(costs) != 1 || len(logged) != 1 || costs[0] <= 0 || math.Abs(costs[0]-logged[0]) > 1e-12 {
+				t.Errorf("usage.cost in chunks %v, logged %v; want one equal positive figure", costs, logged)
+			}
+		})
+	}
+}
+
+func TestAddUsageCost(t *testing.T) {
+	for in, want := range map[string]string{
+		`data: {"choices":[],"usage":{"prompt_tokens":1}}` + "\n\n": `data: {"choices":[],"usage":{"cost":0.5,"prompt_tokens":1}}` + "\n\n",
+		`data: {"usage":{}}`:              `data: {"usage":{"cost":0.5}}`,
+		`data: {"usage":null}` + "\n\n":   `data: {"usage":null}` + "\n\n",
+		`data: {"choices":[{"index":0}]}`: `data: {"choices":[{"index":0}]}`,
+		`"usage":{`:                       `"usage":{`,
+	} {
+		got, ok := addUsageCost([]byte(in), 0.5)
+		if string(got) != want || ok != (in != want) {
+			t.Errorf("addUsageCost(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
