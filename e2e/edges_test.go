@@ -189,7 +189,7 @@ func TestVertexEdges(t *testing.T) {
 		}{
 			{"gemini", mxVertexGemini, mxVertexGeminiPath, "vertex", "gemini_text",
 				`{"model":"mx-vertex-gemini","logit_bias":{"1":2},"service_tier":"auto","messages":[{"role":"user","name":"ana","content":"hi"}]}`,
-				"logit_bias,service_tier,messages.0.name",
+				"logit_bias,service_tier,messages[].name",
 				func(b gjson.Result) bool {
 					return !b.Get("logit_bias").Exists() && !b.Get("service_tier").Exists() && b.Get("contents.0.parts.0.text").Str == "hi"
 				}},

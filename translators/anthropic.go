@@ -42,7 +42,8 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 	if system, req.Messages, err = anthropicMessages(root.Get("messages")); err != nil {
 		return Request{}, err
 	}
-	if system, req.OutputConfig, err = anthropicResponseFormat(root.Get("response_format"), system); err != nil {
+	var jsonObject bool
+	if system, req.OutputConfig, jsonObject, err = anthropicResponseFormat(root.Get("response_format"), system, req.Thinking != nil); err != nil {
 		return Request{}, err
 	}
 	if len(system) > 0 {
@@ -56,6 +57,9 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 	}
 	if req.Thinking != nil && req.ToolChoice != nil && (req.ToolChoice.Type == "any" || req.ToolChoice.Type == "tool") {
 		return Request{}, BadRequest("unsupported_parameter", "'tool_choice' that forces a tool call cannot be combined with reasoning on Anthropic models: extended thinking allows only auto and none")
+	}
+	if jsonObject {
+		req.Tools, req.ToolChoice = anthropicJSONObject(req.Tools, req.ToolChoice)
 	}
 	dropped, err := anthropicSampling(root, &req)
 	if err != nil {
@@ -146,34 +150,66 @@ func anthropicUnsupported(root gjson.Result) error {
 }
 
 // anthropicJSONInstruction is appended to the system prompt for
-// response_format json_object. Anthropic's JSON outputs need a schema, and a
-// forced tool call would rule out the client's own tools and reasoning, so
-// JSON mode is asked for in words: the answer is valid JSON in practice but
-// not guaranteed by constrained decoding as json_schema is.
+// response_format json_object while thinking: Anthropic allows no forced
+// tool then, so JSON mode is asked for in words.
 const anthropicJSONInstruction = "Respond with a single valid JSON object and nothing else: no text before or after it and no Markdown code fences."
 
 // anthropicResponseFormat maps response_format: json_schema to Anthropic's
 // JSON outputs (output_config.format, generally available without a beta
 // header on Claude Sonnet 4.5, Opus 4.5, Haiku 4.5 and later; older models
-// answer 400), json_object to a system instruction.
-func anthropicResponseFormat(rf gjson.Result, system []anthropicBlock) ([]anthropicBlock, *anthropicOutput, error) {
+// answer 400). json_object reports jsonObject, for anthropicJSONObject to
+// force the JSON tool; with thinking, which rules out forcing a tool, it
+// becomes a system instruction instead.
+//
+// JSON outputs cannot serve json_object: their schemas must set
+// additionalProperties: false on every object, so the only object schema
+// without properties admits nothing but {}.
+func anthropicResponseFormat(rf gjson.Result, system []anthropicBlock, thinking bool) (_ []anthropicBlock, _ *anthropicOutput, jsonObject bool, _ error) {
 	if !rf.Exists() || rf.Type == gjson.Null {
-		return system, nil, nil
+		return system, nil, false, nil
 	}
 	switch typ := rf.Get("type"); typ.String() {
 	case "text":
-		return system, nil, nil
+		return system, nil, false, nil
 	case "json_object":
-		return append(system[:len(system):len(system)], anthropicBlock{Type: "text", Text: anthropicJSONInstruction}), nil, nil
+		if thinking {
+			return append(system[:len(system):len(system)], anthropicBlock{Type: "text", Text: anthropicJSONInstruction}), nil, false, nil
+		}
+		return system, nil, true, nil
 	case "json_schema":
 		schema := rf.Get("json_schema.schema")
 		if !schema.IsObject() {
-			return nil, nil, BadRequest("invalid_value", "'response_format.json_schema.schema' must be a JSON Schema object")
+			return nil, nil, false, BadRequest("invalid_value", "'response_format.json_schema.schema' must be a JSON Schema object")
 		}
-		return system, &anthropicOutput{Format: &anthropicOutputFormat{Type: "json_schema", Schema: json.RawMessage(schema.Raw)}}, nil
+		return system, &anthropicOutput{Format: &anthropicOutputFormat{Type: "json_schema", Schema: json.RawMessage(schema.Raw)}}, false, nil
 	default:
-		return nil, nil, BadRequest("unsupported_parameter", "'response_format' of type "+strconv.Quote(typ.String())+" is not supported by Anthropic models (text, json_object and json_schema are)")
+		return nil, nil, false, BadRequest("unsupported_parameter", "'response_format' of type "+strconv.Quote(typ.String())+" is not supported by Anthropic models (text, json_object and json_schema are)")
 	}
+}
+
+// anthropicJSONObject enforces response_format json_object with a tool
+// whose input is any JSON object: the model is made to call it, and the
+// response translators return its input as the message content. With the
+// client's own tools the choice becomes any, so the model either answers
+// through the JSON tool or calls one of them; a tool the client forces
+// answers alone. Not used while thinking (see anthropicResponseFormat).
+func anthropicJSONObject(tools []anthropicTool, choice *anthropicToolChoice) ([]anthropicTool, *anthropicToolChoice) {
+	if choice != nil && choice.Type == "tool" {
+		return tools, choice
+	}
+	tools = append(tools[:len(tools):len(tools)], anthropicTool{
+		Name:        anthropicJSONTool,
+		Description: "Give your answer as a JSON object by calling this tool.",
+		InputSchema: json.RawMessage(`{"type":"object"}`),
+	})
+	c := &anthropicToolChoice{Type: "tool", Name: anthropicJSONTool}
+	if len(tools) > 1 && (choice == nil || choice.Type != "none") {
+		c = &anthropicToolChoice{Type: "any"}
+	}
+	if choice != nil {
+		c.DisableParallelToolUse = choice.DisableParallelToolUse
+	}
+	return tools, c
 }
 
 // Extended thinking budgets. Anthropic wants 1,024 tokens at least and fewer
@@ -674,6 +710,9 @@ func anthropicTools(tools gjson.Result) ([]anthropicTool, error) {
 	}
 	var out []anthropicTool
 	for _, t := range fts {
+		if t.Name == anthropicJSONTool {
+			return nil, BadRequest("invalid_value", t.Path+".function.name: the name "+strconv.Quote(anthropicJSONTool)+" is reserved for response_format json_object")
+		}
 		cc, err := anthropicCacheControl(t.Entry, t.Path)
 		if err != nil {
 			return nil, err

@@ -34,6 +34,7 @@ func anthropicResponse(body []byte, excludeReasoning bool) ([]byte, Usage, error
 
 	var text, reasoning strings.Builder
 	hasText := false
+	var jsonAnswer *gjson.Result // the input of the json_object tool
 	var calls, thoughts []gjson.Result
 	for _, b := range root.Get("content").Array() {
 		switch b.Get("type").Str {
@@ -41,7 +42,12 @@ func anthropicResponse(body []byte, excludeReasoning bool) ([]byte, Usage, error
 			text.WriteString(b.Get("text").Str)
 			hasText = true
 		case "tool_use":
-			calls = append(calls, b)
+			if b.Get("name").Str != anthropicJSONTool {
+				calls = append(calls, b)
+			} else if jsonAnswer == nil {
+				in := b.Get("input")
+				jsonAnswer = &in
+			}
 		case "thinking":
 			reasoning.WriteString(b.Get("thinking").Str)
 			thoughts = append(thoughts, b)
@@ -64,9 +70,16 @@ func anthropicResponse(body []byte, excludeReasoning bool) ([]byte, Usage, error
 	out = append(out, `,"model":`...)
 	out = appendJSONString(out, root.Get("model").String())
 	out = append(out, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
-	if hasText {
+	var args bytes.Buffer
+	switch {
+	case jsonAnswer != nil: // the answer is the tool input; text around it is not JSON
+		if !jsonAnswer.IsObject() || json.Compact(&args, []byte(jsonAnswer.Raw)) != nil {
+			args.WriteString("{}")
+		}
+		out = appendJSONString(out, args.String())
+	case hasText:
 		out = appendJSONString(out, text.String())
-	} else {
+	default:
 		out = append(out, "null"...)
 	}
 	if len(thoughts) > 0 && !excludeReasoning {
@@ -83,7 +96,6 @@ func anthropicResponse(body []byte, excludeReasoning bool) ([]byte, Usage, error
 	}
 	if len(calls) > 0 {
 		out = append(out, `,"tool_calls":[`...)
-		var args bytes.Buffer
 		for i, c := range calls {
 			if i > 0 {
 				out = append(out, ',')
@@ -104,7 +116,11 @@ func anthropicResponse(body []byte, excludeReasoning bool) ([]byte, Usage, error
 		out = append(out, ']')
 	}
 	out = append(out, `},"logprobs":null,"finish_reason":"`...)
-	out = append(out, anthropicFinishReason(root.Get("stop_reason").Str)...)
+	finish := anthropicFinishReason(root.Get("stop_reason").Str)
+	if finish == "tool_calls" && len(calls) == 0 && jsonAnswer != nil {
+		finish = "stop" // the JSON tool was the answer, not a call to make
+	}
+	out = append(out, finish...)
 	out = append(out, `"}],"usage":`...)
 	out = appendUsage(out, usage)
 	out = append(out, '}')

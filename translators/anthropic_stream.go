@@ -18,7 +18,11 @@ type anthropicStream struct {
 	prefix []byte // every chunk's bytes up to `"choices":[`, set by message_start
 	tools  []anthropicToolBlock
 	thinks []anthropicToolBlock // thinking blocks and their reasoning_details index
-	usage  anthropicUsage
+	// jsonBlock is the block of the json_object tool (anthropicJSONTool)
+	// when hasJSON: its input is streamed as content, not as a tool call.
+	jsonBlock int64
+	hasJSON   bool
+	usage     anthropicUsage
 
 	// excludeReasoning leaves reasoning out of the chunks (OpenRouter's
 	// reasoning.exclude); its tokens are still counted.
@@ -124,6 +128,10 @@ func (s *anthropicStream) event(dst, data []byte) []byte {
 				dst = s.appendContent(dst, t)
 			}
 		case "tool_use":
+			if cb.Get("name").Str == anthropicJSONTool && !s.hasJSON {
+				s.jsonBlock, s.hasJSON = root.Get("index").Int(), true
+				break
+			}
 			i := len(s.tools)
 			s.tools = append(s.tools, anthropicToolBlock{block: root.Get("index").Int(), index: i})
 			dst = s.openDelta(dst)
@@ -159,8 +167,14 @@ func (s *anthropicStream) event(dst, data []byte) []byte {
 			}
 		case "input_json_delta":
 			pj := d.Get("partial_json")
+			if pj.Type != gjson.String || pj.Str == "" {
+				return dst
+			}
+			if s.hasJSON && root.Get("index").Int() == s.jsonBlock {
+				return s.appendContent(dst, pj)
+			}
 			i, ok := s.toolIndex(root.Get("index").Int())
-			if !ok || pj.Type != gjson.String || pj.Str == "" {
+			if !ok {
 				return dst
 			}
 			dst = s.openDelta(dst)
@@ -188,7 +202,11 @@ func (s *anthropicStream) event(dst, data []byte) []byte {
 	case "message_delta":
 		s.usage.read(root.Get("usage"))
 		if sr := root.Get("delta.stop_reason"); sr.Type == gjson.String {
-			dst = s.appendFinish(dst, anthropicFinishReason(sr.Str))
+			reason := anthropicFinishReason(sr.Str)
+			if reason == "tool_calls" && len(s.tools) == 0 && s.hasJSON {
+				reason = "stop" // the JSON tool was the answer, not a call to make
+			}
+			dst = s.appendFinish(dst, reason)
 		}
 	case "message_stop":
 		dst = s.appendFinish(dst, "stop") // no-op when message_delta sent one

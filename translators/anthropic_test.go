@@ -133,6 +133,7 @@ func TestAnthropicRequestErrors(t *testing.T) {
 		{"n above one", `{"n":2,"messages":[` + user + `]}`, "unsupported_parameter", "'n' other than 1 is not supported"},
 		{"logprobs", `{"logprobs":true,"messages":[` + user + `]}`, "unsupported_parameter", "'logprobs' is not supported"},
 		{"json schema without schema", `{"response_format":{"type":"json_schema"},"messages":[` + user + `]}`, "invalid_value", "'response_format.json_schema.schema' must be a JSON Schema object"},
+		{"json tool name reserved", `{"tools":[{"type":"function","function":{"name":"structured_output_json"}}],"messages":[` + user + `]}`, "invalid_value", `tools[0].function.name: the name "structured_output_json" is reserved for response_format json_object`},
 		{"json schema not object", `{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":"any"}},"messages":[` + user + `]}`, "invalid_value", "'response_format.json_schema.schema' must be a JSON Schema object"},
 		{"unknown response_format", `{"response_format":{"type":"regex"},"messages":[` + user + `]}`, "unsupported_parameter", `'response_format' of type "regex" is not supported by Anthropic models`},
 		{"reasoning not object", `{"reasoning":"high","messages":[` + user + `]}`, "invalid_value", "'reasoning' must be an object"},
@@ -225,6 +226,7 @@ func TestAnthropicResponseGolden(t *testing.T) {
 		{"thinking_tool_use", Usage{PromptTokens: 528, CompletionTokens: 164}},
 		{"thinking_tool_result", Usage{PromptTokens: 742, CompletionTokens: 31}},
 		{"structured_output", Usage{PromptTokens: 187, CompletionTokens: 38}},
+		{"json_object", Usage{PromptTokens: 642, CompletionTokens: 41}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -398,6 +400,7 @@ func TestAnthropicStreamGolden(t *testing.T) {
 		{name: "thinking_stream", transcript: "thinking_stream", usage: true, wantUsage: Usage{PromptTokens: 46, CompletionTokens: 109}},
 		{name: "thinking_tool_use_stream", transcript: "thinking_tool_use_stream", usage: true, wantUsage: Usage{PromptTokens: 528, CompletionTokens: 158}},
 		{name: "structured_output_stream", transcript: "structured_output_stream", wantUsage: Usage{PromptTokens: 187, CompletionTokens: 38}},
+		{name: "json_object_stream", transcript: "json_object_stream", usage: true, wantUsage: Usage{PromptTokens: 642, CompletionTokens: 41}, wantFinish: "stop"},
 		{name: "refusal_stream", transcript: "refusal_stream", usage: true, wantUsage: Usage{PromptTokens: 41, CompletionTokens: 9}, wantFinish: "content_filter"},
 		{
 			name: "cache_usage_stream", transcript: "cache_usage_stream", usage: true,
@@ -944,4 +947,118 @@ func BenchmarkAnthropicStreamThinkingDelta(b *testing.B) {
 	if !bytes.Contains(dst, []byte(`"reasoning":" so 17`)) {
 		b.Fatalf("unexpected chunk %s", dst)
 	}
+}
+
+// TestAnthropicJSONObject: response_format json_object forces the JSON tool,
+// or lets the model choose between it and the client's tools, except where
+// the client forces a tool of its own or thinking rules forcing out.
+func TestAnthropicJSONObject(t *testing.T) {
+	const (
+		user  = `"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}`
+		tools = `"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],`
+	)
+	tests := []struct {
+		name, body            string
+		wantTools, wantChoice string // JSON of tools.#.name and tool_choice
+		wantSystem            bool   // the instruction in words is in the system prompt
+	}{
+		{"alone", `{` + user + `}`, `["structured_output_json"]`, `{"type":"tool","name":"structured_output_json"}`, false},
+		{"beside the client's tools", `{` + tools + user + `}`, `["f","structured_output_json"]`, `{"type":"any"}`, false},
+		{"tool_choice auto", `{` + tools + `"tool_choice":"auto",` + user + `}`, `["f","structured_output_json"]`, `{"type":"any"}`, false},
+		{"tool_choice required", `{` + tools + `"tool_choice":"required",` + user + `}`, `["f","structured_output_json"]`, `{"type":"any"}`, false},
+		{"tool_choice none", `{` + tools + `"tool_choice":"none",` + user + `}`, `["f","structured_output_json"]`, `{"type":"tool","name":"structured_output_json"}`, false},
+		{"parallel_tool_calls false", `{` + tools + `"parallel_tool_calls":false,` + user + `}`, `["f","structured_output_json"]`, `{"type":"any","disable_parallel_tool_use":true}`, false},
+		{"the client forces its tool", `{` + tools + `"tool_choice":{"type":"function","function":{"name":"f"}},` + user + `}`, `["f"]`, `{"type":"tool","name":"f"}`, false},
+		{"thinking asks in words", `{"reasoning_effort":"low",` + user + `}`, ``, ``, true},
+		{"thinking with tools asks in words", `{"reasoning_effort":"low",` + tools + user + `}`, `["f"]`, ``, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := openAIToAnthropic{}.Request([]byte(tc.body), anthropicTarget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := gjson.ParseBytes(req.Body)
+			if got := b.Get("tools.#.name").Raw; got != tc.wantTools && !(tc.wantTools == "" && got == "[]") {
+				t.Errorf("tools %s, want %s", got, tc.wantTools)
+			}
+			if got := b.Get("tool_choice").Raw; got != tc.wantChoice {
+				t.Errorf("tool_choice %s, want %s", got, tc.wantChoice)
+			}
+			if got := strings.Contains(b.Get("system").Raw, "single valid JSON object"); got != tc.wantSystem {
+				t.Errorf("instruction in the system prompt %v, want %v: %s", got, tc.wantSystem, b.Get("system").Raw)
+			}
+			if b.Get("output_config").Exists() {
+				t.Errorf("output_config %s: JSON outputs need a schema with properties", b.Get("output_config").Raw)
+			}
+			if tc.wantTools != "" && strings.Contains(tc.wantTools, "structured_output_json") {
+				if s := b.Get(`tools.#(name=="structured_output_json").input_schema`).Raw; s != `{"type":"object"}` {
+					t.Errorf("JSON tool schema %s", s)
+				}
+			}
+		})
+	}
+}
+
+// TestAnthropicJSONObjectAnswers: the JSON tool's input is the content,
+// not a tool call, beside a real call or alone, whole and streamed.
+func TestAnthropicJSONObjectAnswers(t *testing.T) {
+	const whole = `{"id":"msg_1","model":"claude","content":[%s],"stop_reason":"tool_use","usage":{"input_tokens":5,"output_tokens":7}}`
+	tests := []struct {
+		name, content          string
+		wantContent, wantCalls string
+		wantFinish             string
+	}{
+		{"alone, text before it left out", `{"type":"text","text":"Here:"},{"type":"tool_use","id":"t1","name":"structured_output_json","input":{ "a" : [1, 2] }}`,
+			`"{\"a\":[1,2]}"`, ``, "stop"},
+		{"beside a client call", `{"type":"tool_use","id":"t1","name":"structured_output_json","input":{}},{"type":"tool_use","id":"t2","name":"f","input":{"x":1}}`,
+			`"{}"`, `["f"]`, "tool_calls"},
+		{"a client call only", `{"type":"tool_use","id":"t2","name":"f","input":{"x":1}}`, `null`, `["f"]`, "tool_calls"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _, err := openAIToAnthropic{}.Response([]byte(strings.Replace(whole, "%s", tc.content, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := gjson.GetBytes(out, "choices.0.message")
+			if got := m.Get("content").Raw; got != tc.wantContent {
+				t.Errorf("content %s, want %s", got, tc.wantContent)
+			}
+			if got := m.Get("tool_calls.#.function.name").Raw; got != tc.wantCalls && !(tc.wantCalls == "" && got == "") {
+				t.Errorf("tool calls %s, want %s", got, tc.wantCalls)
+			}
+			if got := gjson.GetBytes(out, "choices.0.finish_reason").Str; got != tc.wantFinish {
+				t.Errorf("finish_reason %q, want %q", got, tc.wantFinish)
+			}
+		})
+	}
+
+	t.Run("streamed beside a client call", func(t *testing.T) {
+		body := "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"claude\"}}\n\n" +
+			"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"structured_output_json\",\"input\":{}}}\n\n" +
+			"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{}\"}}\n\n" +
+			"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t2\",\"name\":\"f\",\"input\":{}}}\n\n" +
+			"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"x\\\":1}\"}}\n\n" +
+			"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"}}\n\n" +
+			"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
+		s := openAIToAnthropic{}.NewStream(StreamOptions{})
+		out := s.Finish(s.Translate(nil, []byte(body)))
+		var content, args, names string
+		for _, d := range anthropicSSEData(out) {
+			if d == "[DONE]" {
+				continue
+			}
+			delta := gjson.Get(d, "choices.0.delta")
+			content += delta.Get("content").Str
+			args += delta.Get("tool_calls.0.function.arguments").Str
+			names += delta.Get("tool_calls.0.function.name").Str
+		}
+		if content != "{}" || args != `{"x":1}` || names != "f" {
+			t.Errorf("content %q arguments %q names %q\n%s", content, args, names, out)
+		}
+		if got := streamFinishReason(out); got != "tool_calls" {
+			t.Errorf("finish_reason %q", got)
+		}
+	})
 }

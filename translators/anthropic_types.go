@@ -86,6 +86,11 @@ type anthropicThinking struct {
 	BudgetTokens int64  `json:"budget_tokens"`
 }
 
+// anthropicJSONTool names the tool that carries a response_format
+// json_object answer (anthropicJSONObject). Its input becomes the message
+// content, so clients cannot name a tool so.
+const anthropicJSONTool = "structured_output_json"
+
 // anthropicOutput is output_config; Format asks for JSON outputs matching a
 // schema (https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs).
 type anthropicOutput struct {

@@ -75,6 +75,10 @@ type bedrockBuilder struct {
 	// Bedrock refuses such a history without a toolConfig.
 	historyTools      []string
 	historyToolBlocks bool
+	// docPaths is where each document came from, for errors; docNames the
+	// names given so far (checkDocuments).
+	docPaths map[*bedrockDocument]string
+	docNames map[string]bool
 }
 
 func (b *bedrockBuilder) drop(name string) { b.dropped = append(b.dropped, name) }
@@ -312,7 +316,7 @@ func (b *bedrockBuilder) messages(msgs gjson.Result) error {
 			b.system = append(b.system, blocks...)
 			continue
 		case "user":
-			blocks, err = bedrockUserBlocks(m.Get("content"), path)
+			blocks, err = b.userBlocks(m.Get("content"), path)
 		case "assistant":
 			blocks, err = b.assistantBlocks(m, path)
 		case "tool":
@@ -329,7 +333,7 @@ func (b *bedrockBuilder) messages(msgs gjson.Result) error {
 	if len(b.msgs) == 0 {
 		return BadRequest("invalid_messages", "at least one user or assistant message with content is required")
 	}
-	return nil
+	return b.checkDocuments()
 }
 
 // withCache appends a cache point after a part that carries cache_control.
@@ -375,7 +379,7 @@ func bedrockTextBlocks(c gjson.Result, path string) ([]bedrockBlock, error) {
 	return nil, BadRequest("invalid_messages", path+".content must be a string or an array of content parts")
 }
 
-func bedrockUserBlocks(c gjson.Result, path string) ([]bedrockBlock, error) {
+func (b *bedrockBuilder) userBlocks(c gjson.Result, path string) ([]bedrockBlock, error) {
 	if !c.IsArray() {
 		return bedrockTextBlocks(c, path)
 	}
@@ -397,7 +401,17 @@ func bedrockUserBlocks(c gjson.Result, path string) ([]bedrockBlock, error) {
 				return nil, err
 			}
 			out = withCache(append(out, bedrockBlock{Image: img}), p)
-		case "input_audio", "file":
+		case "file":
+			d, err := bedrockDocumentOf(p.Get("file"), pp)
+			if err != nil {
+				return nil, err
+			}
+			if b.docPaths == nil {
+				b.docPaths = map[*bedrockDocument]string{}
+			}
+			b.docPaths[d] = pp
+			out = withCache(append(out, bedrockBlock{Document: d}), p)
+		case "input_audio":
 			return nil, BadRequest("unsupported_parameter", pp+": content part type "+strconv.Quote(typ)+" is not supported by the Bedrock translation")
 		default:
 			return nil, BadRequest("invalid_messages", pp+": unknown content part type "+strconv.Quote(typ))

@@ -257,6 +257,11 @@ func TestBedrockRequestErrors(t *testing.T) {
 		{"unknown role", `{"messages":[{"role":"function","content":"x"}]}`, bedrockTarget, "invalid_messages", `messages[0].role: unsupported role "function"`},
 		{"numeric content", `{"messages":[{"role":"user","content":5}]}`, bedrockTarget, "invalid_messages", "messages[0].content must be a string or an array"},
 		{"audio part", `{"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]}`, bedrockTarget, "unsupported_parameter", `messages[0].content[0]: content part type "input_audio" is not supported`},
+		{"word document as zip", `{"messages":[{"role":"user","content":[{"type":"text","text":"hi"},{"type":"file","file":{"filename":"a.zip","file_data":"data:application/zip;base64,UEsDBA=="}}]}]}`, bedrockTarget, "unsupported_parameter", `messages[0].content[1]: file type "application/zip" is not supported by Bedrock (pdf, csv, doc, docx, xls, xlsx, html, txt and md documents are)`},
+		{"file by id", `{"messages":[{"role":"user","content":[{"type":"text","text":"hi"},{"type":"file","file":{"file_id":"file-abc"}}]}]}`, bedrockTarget, "unsupported_parameter", `messages[0].content[1]: a file part needs 'file_data' (a data: URL); 'file_id' refers to OpenAI's file store, which Bedrock cannot read`},
+		{"file data url not base64", `{"messages":[{"role":"user","content":[{"type":"text","text":"hi"},{"type":"file","file":{"file_data":"data:application/pdf,abc"}}]}]}`, bedrockTarget, "invalid_value", "messages[0].content[1]: file_data must be a base64 data URL"},
+		{"document without text", `{"messages":[{"role":"user","content":[{"type":"file","file":{"file_data":"data:application/pdf;base64,JVBERi0xLjQK"}}]}]}`, bedrockTarget, "invalid_messages", "messages[0].content[0]: Bedrock needs a text part in the user turn that holds a file"},
+		{"six documents in a merged turn", `{"messages":[{"role":"user","content":[{"type":"text","text":"read"},` + strings.Repeat(`{"type":"file","file":{"file_data":"data:text/plain;base64,aGk="}},`, 3) + `{"type":"text","text":"these"}]},{"role":"user","content":[` + strings.TrimSuffix(strings.Repeat(`{"type":"file","file":{"file_data":"data:text/csv;base64,YSxi"}},`, 3), ",") + `]}]}`, bedrockTarget, "unsupported_parameter", "messages[0].content[1]: Bedrock takes at most 5 documents in one user turn; this turn has 6"},
 		{"unknown part", `{"messages":[{"role":"user","content":[{"type":"video"}]}]}`, bedrockTarget, "invalid_messages", `unknown content part type "video"`},
 		{"text part without text", `{"messages":[{"role":"user","content":[{"type":"text"}]}]}`, bedrockTarget, "invalid_messages", "text part needs a string 'text'"},
 		{"image in system", `{"messages":[{"role":"system","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]},` + user + `]}`, bedrockTarget, "invalid_messages", `content part type "image_url" is not allowed here`},
@@ -633,5 +638,54 @@ func BenchmarkBedrockResponse(b *testing.B) {
 		if _, _, err := (openAIToBedrock{}).Response(body); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestBedrockDocumentName: file names become Converse document names
+// (alphanumerics, single spaces, hyphens, parentheses, square brackets).
+func TestBedrockDocumentName(t *testing.T) {
+	for _, tc := range []struct{ filename, format, want string }{
+		{"contract.pdf", "pdf", "contract"},
+		{"Q3 report (final) [v2].PDF", "pdf", "Q3 report (final) [v2]"},
+		{"notes.md", "txt", "notes-md"},
+		{"my_file  name\t.txt", "txt", "my-file name"},
+		{"  ", "pdf", "document"},
+		{"", "csv", "document"},
+		{"Résumé.docx", "docx", "R-sum-"},
+		{strings.Repeat("a", 250) + ".pdf", "pdf", strings.Repeat("a", 200)},
+	} {
+		t.Run(tc.filename, func(t *testing.T) {
+			if got := bedrockDocumentName(tc.filename, tc.format); got != tc.want {
+				t.Errorf("bedrockDocumentName(%q, %q) = %q, want %q", tc.filename, tc.format, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestBedrockRetryAfter: Bedrock sends no retry hint, so a throttled
+// request gets no Retry-After; a retry-after header (from a proxy in front
+// of Bedrock) is passed on, and none is invented.
+func TestBedrockRetryAfter(t *testing.T) {
+	body := []byte(`{"message":"Too many requests, please wait before trying again."}`)
+	for _, tc := range []struct{ name, header, want string }{
+		{"no header", "", ""},
+		{"retry-after header", "3", "3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			header := func(k string) string {
+				switch k {
+				case "x-amzn-errortype":
+					return "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"
+				case "retry-after":
+					return tc.header
+				}
+				return ""
+			}
+			for _, got := range []*APIError{openAIToBedrock{}.HeaderError(429, header, body), openAIToBedrock{}.Error(429, tc.header, body)} {
+				if got.Status != 429 || got.Code != "rate_limit_exceeded" || got.RetryAfter != tc.want {
+					t.Errorf("got %+v, want a 429 rate_limit_exceeded with Retry-After %q", *got, tc.want)
+				}
+			}
+		})
 	}
 }

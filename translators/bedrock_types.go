@@ -48,6 +48,7 @@ type bedrockMessage struct {
 type bedrockBlock struct {
 	Text             string             `json:"text,omitempty"`
 	Image            *bedrockImage      `json:"image,omitempty"`
+	Document         *bedrockDocument   `json:"document,omitempty"`
 	ToolUse          *bedrockToolUse    `json:"toolUse,omitempty"`
 	ToolResult       *bedrockToolResult `json:"toolResult,omitempty"`
 	ReasoningContent *bedrockReasoning  `json:"reasoningContent,omitempty"`
@@ -57,6 +58,13 @@ type bedrockBlock struct {
 
 type bedrockImage struct {
 	Format string             `json:"format"` // png, jpeg, gif, webp
+	Source bedrockImageSource `json:"source"`
+}
+
+// bedrockDocument is a DocumentBlock (bedrock_document.go).
+type bedrockDocument struct {
+	Format string             `json:"format"` // pdf, csv, doc, docx, xls, xlsx, html, txt, md
+	Name   string             `json:"name"`
 	Source bedrockImageSource `json:"source"`
 }
 

@@ -25,8 +25,7 @@ var ingressChainSchemas = []struct {
 // ingressChainRefused are the chains that end in a 400, by case and schema:
 // what the provider cannot take, said before anything is sent.
 var ingressChainRefused = map[string]string{
-	"documents/bedrock": `content part type "file" is not supported by the Bedrock translation`,
-	"images/bedrock":    "image URLs are not supported by Bedrock",
+	"images/bedrock": "image URLs are not supported by Bedrock",
 }
 
 // ingressChainLeftOut is client text a chain leaves out on purpose.

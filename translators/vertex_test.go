@@ -430,3 +430,27 @@ func BenchmarkVertexStreamTextDelta(b *testing.B) {
 		b.Fatalf("unexpected chunk %s", dst)
 	}
 }
+
+// TestVertexRetryAfter: Vertex's 429s carry no retry hint, so the client
+// gets no Retry-After; one that a proxy or a future Vertex adds is passed
+// on, for either model family, and none is invented.
+func TestVertexRetryAfter(t *testing.T) {
+	quota := readTranscript(t, "vertex", "error_429").body
+	claude := []byte(`{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}`)
+	for _, tc := range []struct {
+		name, header, want string
+		body               []byte
+	}{
+		{"gemini-shaped quota without a header", "", "", quota},
+		{"gemini-shaped quota with a header", "7", "7", quota},
+		{"claude-shaped rate limit without a header", "", "", claude},
+		{"claude-shaped rate limit with a header", "7", "7", claude},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := openAIToVertex{}.Error(429, tc.header, tc.body)
+			if got.Status != 429 || got.Code != "rate_limit_exceeded" || got.RetryAfter != tc.want {
+				t.Errorf("got %+v, want a 429 rate_limit_exceeded with Retry-After %q", *got, tc.want)
+			}
+		})
+	}
+}
