@@ -167,9 +167,17 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 		p.embOpts = translators.EmbeddingsOptionsOf(body, cand.Model)
 	case xds.MessagesPath:
 		// An Anthropic Messages client: its request in OpenAI form, then
-		// translated for this provider like any chat request.
-		if body, err = (translators.AnthropicIngress{}).Request(body); err == nil {
-			req, err = p.tr.Request(body, target)
+		// translated for this provider like any chat request. The
+		// provider's errors are reworded to name the client's messages.
+		var origins translators.IngressOrigins
+		if body, origins, err = (translators.AnthropicIngress{}).RequestWithOrigins(body); err == nil {
+			if req, err = p.tr.Request(body, target); err != nil {
+				if e, ok := err.(*translators.APIError); ok {
+					relabeled := *e
+					relabeled.Message = origins.Relabel(e.Message)
+					err = &relabeled
+				}
+			}
 		}
 	default:
 		req, err = p.tr.Request(body, target)

@@ -120,3 +120,35 @@ func containsAny(haystack []string, needle string) bool {
 	}
 	return false
 }
+
+// TestIngressOriginsRelabel: a provider translator's error about the
+// OpenAI request names the client's own Anthropic message: the system
+// prompt shifts indices, tool results split a turn (the block index is
+// then left out), and plain turns keep their block indices.
+func TestIngressOriginsRelabel(t *testing.T) {
+	body := []byte(`{"model":"m","max_tokens":10,"system":"Be brief.","messages":[
+		{"role":"user","content":[{"type":"text","text":"hi"},{"type":"document","source":{"type":"base64","media_type":"text/x-foo","data":"eA=="}}]},
+		{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"f","input":{}}]},
+		{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"},{"type":"text","text":"and?"}]},
+		{"role":"user","content":"plain"}]}`)
+	_, origins, err := AnthropicIngress{}.RequestWithOrigins(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"messages[0]: system prompt too long":           "system: system prompt too long",
+		"messages[1].content[1]: file type not allowed": "messages[0].content[1]: file type not allowed",
+		"messages[2].content[0]: bad tool call":         "messages[1]: bad tool call",
+		"messages[3]: tool message":                     "messages[2]: tool message",
+		"messages[4].content[0]: text":                  "messages[2]: text",
+		"messages[5]: plain":                            "messages[3]: plain",
+		"messages[9]: out of range":                     "messages[9]: out of range",
+		"tools[0]: not a messages path":                 "tools[0]: not a messages path",
+		"messages[x]: garbage":                          "messages[x]: garbage",
+		"messages[1":                                    "messages[1",
+	} {
+		if got := origins.Relabel(in); got != want {
+			t.Errorf("Relabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -117,28 +117,41 @@ type ingressJSONSchema struct {
 // Request converts an Anthropic Messages request body to an OpenAI chat
 // completions body. Errors are *APIError 400. Unknown top-level fields are
 // ignored, as new Anthropic features should not break old gateways.
-func (AnthropicIngress) Request(body []byte) ([]byte, error) {
+func (a AnthropicIngress) Request(body []byte) ([]byte, error) {
+	out, _, err := a.RequestWithOrigins(body)
+	return out, err
+}
+
+// RequestWithOrigins is Request, with where each OpenAI message came from
+// in the Anthropic request, so that a provider translator's error can name
+// the client's own message (IngressOrigins.Relabel).
+func (AnthropicIngress) RequestWithOrigins(body []byte) ([]byte, IngressOrigins, error) {
+	out, origins, err := ingressRequest(body)
+	return out, origins, err
+}
+
+func ingressRequest(body []byte) (_ []byte, origins IngressOrigins, _ error) {
 	if !gjson.ValidBytes(body) {
-		return nil, BadRequest("invalid_json", "request body is not valid JSON")
+		return nil, nil, BadRequest("invalid_json", "request body is not valid JSON")
 	}
 	root := gjson.ParseBytes(body)
 	if !root.IsObject() {
-		return nil, BadRequest("invalid_request", "request body must be a JSON object")
+		return nil, nil, BadRequest("invalid_request", "request body must be a JSON object")
 	}
 	var req ingressChatRequest
 	if m := root.Get("model"); m.Type != gjson.String || m.Str == "" {
-		return nil, BadRequest("invalid_request", "'model' is required and must be a non-empty string")
+		return nil, nil, BadRequest("invalid_request", "'model' is required and must be a non-empty string")
 	} else {
 		req.Model = m.Str
 	}
 	mt, ok := positiveInt(root.Get("max_tokens"))
 	if !ok {
-		return nil, BadRequest("invalid_request", "'max_tokens' is required and must be a positive integer")
+		return nil, nil, BadRequest("invalid_request", "'max_tokens' is required and must be a positive integer")
 	}
 	req.MaxTokens = mt
 	var err error
-	if req.Messages, err = ingressMessages(root); err != nil {
-		return nil, err
+	if req.Messages, origins, err = ingressMessages(root); err != nil {
+		return nil, nil, err
 	}
 	for _, p := range []struct {
 		name string
@@ -146,29 +159,29 @@ func (AnthropicIngress) Request(body []byte) ([]byte, error) {
 	}{{"temperature", &req.Temperature}, {"top_p", &req.TopP}, {"top_k", &req.TopK}} {
 		if v := root.Get(p.name); v.Exists() && v.Type != gjson.Null {
 			if v.Type != gjson.Number {
-				return nil, BadRequest("invalid_value", "'"+p.name+"' must be a number")
+				return nil, nil, BadRequest("invalid_value", "'"+p.name+"' must be a number")
 			}
 			*p.dst = json.RawMessage(v.Raw)
 		}
 	}
 	if req.Stop, err = ingressStopSequences(root.Get("stop_sequences")); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if root.Get("stream").Type == gjson.True {
 		// Usage always: message_delta carries it whether the client asks or not.
 		req.Stream, req.StreamOptions = true, &ingressStreamOptions{IncludeUsage: true}
 	}
 	if req.Tools, err = ingressTools(root.Get("tools")); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err = ingressToolChoice(root.Get("tool_choice"), &req); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if req.Reasoning, err = ingressThinking(root); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if req.ResponseFormat, err = ingressOutputFormat(root); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if u := root.Get("metadata.user_id"); u.Type == gjson.String {
 		req.User = u.Str
@@ -178,9 +191,9 @@ func (AnthropicIngress) Request(body []byte) ([]byte, error) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // prompts keep their <, > and & as sent
 	if err := enc.Encode(&req); err != nil {
-		return nil, BadRequest("invalid_request", "cannot encode the OpenAI request: "+err.Error())
+		return nil, nil, BadRequest("invalid_request", "cannot encode the OpenAI request: "+err.Error())
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), origins, nil
 }
 
 // positiveInt reads a whole number from 1 to MaxInt32.
@@ -229,8 +242,9 @@ func ingressContent(parts []ingressPart) any {
 	return parts
 }
 
-func ingressMessages(root gjson.Result) ([]ingressMessage, error) {
+func ingressMessages(root gjson.Result) ([]ingressMessage, IngressOrigins, error) {
 	var out []ingressMessage
+	var origins IngressOrigins
 	if sys := root.Get("system"); sys.Exists() && sys.Type != gjson.Null {
 		switch {
 		case sys.Type == gjson.String:
@@ -242,11 +256,11 @@ func ingressMessages(root gjson.Result) ([]ingressMessage, error) {
 			for j, b := range sys.Array() {
 				path := "system[" + strconv.Itoa(j) + "]"
 				if b.Get("type").Str != "text" || b.Get("text").Type != gjson.String {
-					return nil, BadRequest("invalid_request", path+": system blocks must be text blocks with a string 'text'")
+					return nil, nil, BadRequest("invalid_request", path+": system blocks must be text blocks with a string 'text'")
 				}
 				cc, err := ingressCacheControl(b, path)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				if t := b.Get("text").Str; t != "" {
 					parts = append(parts, ingressPart{Type: "text", Text: t, CacheControl: cc})
@@ -256,44 +270,100 @@ func ingressMessages(root gjson.Result) ([]ingressMessage, error) {
 				out = append(out, ingressMessage{Role: "system", Content: ingressContent(parts)})
 			}
 		default:
-			return nil, BadRequest("invalid_request", "'system' must be a string or an array of text blocks")
+			return nil, nil, BadRequest("invalid_request", "'system' must be a string or an array of text blocks")
 		}
+	}
+	for range out {
+		origins = append(origins, ingressOrigin{path: "system"})
 	}
 	msgs := root.Get("messages")
 	if !msgs.IsArray() || len(msgs.Array()) == 0 {
-		return nil, BadRequest("invalid_messages", "'messages' must be a non-empty array")
+		return nil, nil, BadRequest("invalid_messages", "'messages' must be a non-empty array")
 	}
 	var err error
 	for i, m := range msgs.Array() {
 		path := "messages[" + strconv.Itoa(i) + "]"
 		if !m.IsObject() {
-			return nil, BadRequest("invalid_messages", path+" must be an object")
+			return nil, nil, BadRequest("invalid_messages", path+" must be an object")
 		}
+		before := len(out)
 		c := m.Get("content")
 		if c.Type != gjson.String && !c.IsArray() {
-			return nil, BadRequest("invalid_messages", path+".content must be a string or an array of content blocks")
+			return nil, nil, BadRequest("invalid_messages", path+".content must be a string or an array of content blocks")
 		}
 		switch role := m.Get("role").String(); role {
 		case "user":
 			if c.Type == gjson.String {
 				out = append(out, ingressMessage{Role: "user", Content: c.Str})
+				origins = append(origins, ingressOrigin{path: path, exact: true})
 				continue
 			}
 			out, err = ingressUser(out, c, path)
 		case "assistant":
 			if c.Type == gjson.String {
 				out = append(out, ingressMessage{Role: "assistant", Content: c.Str})
+				origins = append(origins, ingressOrigin{path: path, exact: true})
 				continue
 			}
 			out, err = ingressAssistant(out, c, path)
 		default:
-			return nil, BadRequest("invalid_messages", path+".role must be user or assistant, got "+strconv.Quote(role))
+			return nil, nil, BadRequest("invalid_messages", path+".role must be user or assistant, got "+strconv.Quote(role))
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		// A user turn of plain blocks becomes one message whose parts
+		// keep their indices; anything else names the turn only.
+		exact := len(out)-before == 1 && m.Get("role").Str == "user" && keepsBlockIndices(c)
+		for range out[before:] {
+			origins = append(origins, ingressOrigin{path: path, exact: exact})
 		}
 	}
-	return out, nil
+	return out, origins, nil
+}
+
+// keepsBlockIndices reports whether every block of a user turn becomes a
+// content part, in order: no tool results, no empty texts.
+func keepsBlockIndices(content gjson.Result) bool {
+	keeps := true
+	content.ForEach(func(_, b gjson.Result) bool {
+		typ := b.Get("type").Str
+		keeps = typ != "tool_result" && (typ != "text" || b.Get("text").Str != "")
+		return keeps
+	})
+	return keeps
+}
+
+// IngressOrigins says, for each message of the OpenAI request made from an
+// Anthropic one, which part of the client's request it came from.
+type IngressOrigins []ingressOrigin
+
+type ingressOrigin struct {
+	path  string // "system" or "messages[i]"
+	exact bool   // its content parts keep the client's block indices
+}
+
+// Relabel rewrites the location an error message starts with,
+// "messages[k]" or "messages[k].content[p]" in the OpenAI request, into
+// the client's terms; a content index that does not carry over is left
+// out.
+func (o IngressOrigins) Relabel(msg string) string {
+	rest, ok := strings.CutPrefix(msg, "messages[")
+	if !ok {
+		return msg
+	}
+	end := strings.IndexByte(rest, ']')
+	k, err := strconv.Atoi(rest[:max(end, 0)])
+	if end < 0 || err != nil || k < 0 || k >= len(o) {
+		return msg
+	}
+	rest = rest[end+1:]
+	if !o[k].exact && strings.HasPrefix(rest, ".content[") {
+		if e := strings.IndexByte(rest, ']'); e >= 0 {
+			rest = rest[e+1:]
+		}
+	}
+	return o[k].path + rest
 }
 
 // ingressUser appends a user turn: its tool_result blocks first, as tool
