@@ -49,7 +49,7 @@ e2e: envoy
 test: envoy vet
 	go test -count=1 -timeout 20m ./...
 
-# The benchmark against plain Envoy (docs/performance.md): about 10 minutes
+# The benchmark against plain Envoy (docs/performance.md): about 14 minutes
 # on 2 cores; writes bench/results/latest.json. BENCH_FLAGS=-quick smoke-tests it.
 bench: build envoy
 	go run ./bench/cmd/bench -envoy $(ENVOY) -switchboard $(BIN)/switchboard $(BENCH_FLAGS)
