@@ -589,8 +589,9 @@ func documentBlock(f gjson.Result, path string) (anthropicBlock, error) {
 }
 
 func assistantBlocks(m gjson.Result, path string) ([]anthropicBlock, error) {
-	if fc := m.Get("function_call"); fc.Exists() && fc.Type != gjson.Null {
-		return nil, BadRequest("unsupported_parameter", path+": legacy 'function_call' is not supported, use 'tool_calls'")
+	calls, err := assistantToolCalls(m, path)
+	if err != nil {
+		return nil, err
 	}
 	out, err := anthropicThinkingBlocks(m.Get("reasoning_details"), path)
 	if err != nil {
@@ -601,20 +602,8 @@ func assistantBlocks(m gjson.Result, path string) ([]anthropicBlock, error) {
 		return nil, err
 	}
 	out = append(out, text...)
-	for j, tc := range m.Get("tool_calls").Array() {
-		pp := path + ".tool_calls[" + strconv.Itoa(j) + "]"
-		if typ := tc.Get("type"); typ.Exists() && typ.Str != "function" {
-			return nil, BadRequest("invalid_messages", pp+": unsupported tool call type "+strconv.Quote(typ.String()))
-		}
-		id, name := tc.Get("id").String(), tc.Get("function.name").String()
-		if id == "" || name == "" {
-			return nil, BadRequest("invalid_messages", pp+": tool call needs an id and a function name")
-		}
-		input, err := toolInput(tc.Get("function.arguments"), pp)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, anthropicBlock{Type: "tool_use", ID: id, Name: name, Input: input})
+	for _, tc := range calls {
+		out = append(out, anthropicBlock{Type: "tool_use", ID: tc.ID, Name: tc.Name, Input: tc.Input})
 	}
 	return out, nil
 }

@@ -443,8 +443,9 @@ func bedrockImageOf(url, path string) (*bedrockImage, error) {
 }
 
 func (b *bedrockBuilder) assistantBlocks(m gjson.Result, path string) ([]bedrockBlock, error) {
-	if fc := m.Get("function_call"); fc.Exists() && fc.Type != gjson.Null {
-		return nil, BadRequest("unsupported_parameter", path+": legacy 'function_call' is not supported, use 'tool_calls'")
+	calls, err := assistantToolCalls(m, path)
+	if err != nil {
+		return nil, err
 	}
 	// Reasoning comes first: Anthropic models want their thinking ahead of
 	// the text and tool calls it led to.
@@ -454,19 +455,8 @@ func (b *bedrockBuilder) assistantBlocks(m gjson.Result, path string) ([]bedrock
 		return nil, err
 	}
 	out = append(out, texts...)
-	for j, tc := range m.Get("tool_calls").Array() {
-		pp := path + ".tool_calls[" + strconv.Itoa(j) + "]"
-		if typ := tc.Get("type"); typ.Exists() && typ.Str != "function" {
-			return nil, BadRequest("invalid_messages", pp+": unsupported tool call type "+strconv.Quote(typ.String()))
-		}
-		id, name := tc.Get("id").String(), tc.Get("function.name").String()
-		if id == "" || name == "" {
-			return nil, BadRequest("invalid_messages", pp+": tool call needs an id and a function name")
-		}
-		input, err := toolInput(tc.Get("function.arguments"), pp)
-		if err != nil {
-			return nil, err
-		}
+	for _, tc := range calls {
+		id, name, input := tc.ID, tc.Name, tc.Input
 		out = append(out, bedrockBlock{ToolUse: &bedrockToolUse{ToolUseID: id, Name: name, Input: input}})
 		b.historyToolBlocks = true
 		b.historyTools = append(b.historyTools, name)

@@ -337,8 +337,9 @@ func geminiMediaType(u string) string {
 }
 
 func (b *geminiMessageBuilder) assistantParts(m gjson.Result, path string) ([]geminiPart, error) {
-	if fc := m.Get("function_call"); fc.Exists() && fc.Type != gjson.Null {
-		return nil, BadRequest("unsupported_parameter", path+": legacy 'function_call' is not supported, use 'tool_calls'")
+	calls, err := assistantToolCalls(m, path)
+	if err != nil {
+		return nil, err
 	}
 	parts, err := geminiTextParts(m.Get("content"), path)
 	if err != nil {
@@ -346,19 +347,8 @@ func (b *geminiMessageBuilder) assistantParts(m gjson.Result, path string) ([]ge
 	}
 	texts := len(parts)
 	bySig, loose := geminiSignatures(m.Get("reasoning_details"))
-	for j, tc := range m.Get("tool_calls").Array() {
-		pp := path + ".tool_calls[" + strconv.Itoa(j) + "]"
-		if typ := tc.Get("type"); typ.Exists() && typ.Str != "function" {
-			return nil, BadRequest("invalid_messages", pp+": unsupported tool call type "+strconv.Quote(typ.String()))
-		}
-		id, name := tc.Get("id").String(), tc.Get("function.name").String()
-		if id == "" || name == "" {
-			return nil, BadRequest("invalid_messages", pp+": tool call needs an id and a function name")
-		}
-		args, err := toolInput(tc.Get("function.arguments"), pp)
-		if err != nil {
-			return nil, err
-		}
+	for _, tc := range calls {
+		id, name, args := tc.ID, tc.Name, tc.Input
 		if b.toolNames == nil {
 			b.toolNames = map[string]string{}
 		}

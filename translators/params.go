@@ -171,3 +171,34 @@ func toolInput(args gjson.Result, path string) (json.RawMessage, error) {
 	}
 	return json.RawMessage(raw), nil
 }
+
+// assistantToolCall is one tool call of an assistant message in the history.
+type assistantToolCall struct {
+	ID, Name string
+	Input    json.RawMessage // the arguments as a JSON object
+}
+
+// assistantToolCalls reads an assistant message's tool_calls (and refuses
+// the legacy function_call), for the schemas that rebuild the history.
+func assistantToolCalls(m gjson.Result, path string) ([]assistantToolCall, error) {
+	if fc := m.Get("function_call"); fc.Exists() && fc.Type != gjson.Null {
+		return nil, BadRequest("unsupported_parameter", path+": legacy 'function_call' is not supported, use 'tool_calls'")
+	}
+	var out []assistantToolCall
+	for j, tc := range m.Get("tool_calls").Array() {
+		pp := path + ".tool_calls[" + strconv.Itoa(j) + "]"
+		if typ := tc.Get("type"); typ.Exists() && typ.Str != "function" {
+			return nil, BadRequest("invalid_messages", pp+": unsupported tool call type "+strconv.Quote(typ.String()))
+		}
+		id, name := tc.Get("id").String(), tc.Get("function.name").String()
+		if id == "" || name == "" {
+			return nil, BadRequest("invalid_messages", pp+": tool call needs an id and a function name")
+		}
+		input, err := toolInput(tc.Get("function.arguments"), pp)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, assistantToolCall{ID: id, Name: name, Input: input})
+	}
+	return out, nil
+}
