@@ -21,8 +21,10 @@ func ServerOptions() []grpc.ServerOption {
 		// Every HTTP request opens two gRPC streams. A fresh goroutine per
 		// stream grew its stack through the translators each time
 		// (runtime.copystack was 11% of CPU under load); workers keep
-		// theirs. Streams beyond the workers still get a goroutine each.
-		grpc.NumStreamWorkers(uint32(4 * runtime.GOMAXPROCS(0))),
+		// theirs. A worker serves one stream to its end, long LLM streams
+		// included, so there are many; streams beyond them still get a
+		// goroutine each.
+		grpc.NumStreamWorkers(uint32(32 * runtime.GOMAXPROCS(0))),
 	}
 }
 
