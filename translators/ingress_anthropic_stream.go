@@ -169,8 +169,26 @@ func (s *anthropicIngressStream) start(dst []byte, id, model string) []byte {
 
 // delta streams one chunk's delta: reasoning, then text, then tool calls.
 func (s *anthropicIngressStream) delta(dst []byte, d gjson.Result) []byte {
+	var details, reasoning, reasoningContent, content, refusal, toolCalls gjson.Result
+	d.ForEach(func(k, v gjson.Result) bool { // one pass over the delta
+		switch k.Str {
+		case "reasoning_details":
+			details = v
+		case "reasoning":
+			reasoning = v
+		case "reasoning_content":
+			reasoningContent = v
+		case "content":
+			content = v
+		case "refusal":
+			refusal = v
+		case "tool_calls":
+			toolCalls = v
+		}
+		return true
+	})
 	n := 0 // reasoning_details entries; without any, the plain reasoning text
-	if details := d.Get("reasoning_details"); details.IsArray() {
+	if details.IsArray() {
 		details.ForEach(func(_, v gjson.Result) bool {
 			dst = s.detail(dst, v)
 			n++
@@ -178,22 +196,22 @@ func (s *anthropicIngressStream) delta(dst []byte, d gjson.Result) []byte {
 		})
 	}
 	if n == 0 {
-		r := d.Get("reasoning")
+		r := reasoning
 		if r.Type != gjson.String || r.Str == "" {
-			r = d.Get("reasoning_content")
+			r = reasoningContent
 		}
 		if r.Type == gjson.String && r.Str != "" {
 			dst = s.thinking(dst, r, s.thinkKeyOr(ingressNoThinkKey))
 		}
 	}
-	if t := d.Get("content"); t.Type == gjson.String && t.Str != "" {
-		dst = s.text(dst, t)
-	} else if t := d.Get("refusal"); t.Type == gjson.String && t.Str != "" {
-		dst = s.text(dst, t)
+	if content.Type == gjson.String && content.Str != "" {
+		dst = s.text(dst, content)
+	} else if refusal.Type == gjson.String && refusal.Str != "" {
+		dst = s.text(dst, refusal)
 	}
-	if tcs := d.Get("tool_calls"); tcs.IsArray() {
+	if toolCalls.IsArray() {
 		i := int64(0)
-		tcs.ForEach(func(_, tc gjson.Result) bool {
+		toolCalls.ForEach(func(_, tc gjson.Result) bool {
 			dst = s.toolCall(dst, tc, i)
 			i++
 			return true
