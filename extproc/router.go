@@ -30,6 +30,7 @@ type routerProcessor struct {
 	session  string   // x-session-id, for sticky routing
 	endpoint string   // the API path, query stripped
 	internal []string // client-sent control headers to drop
+	answered bool     // the body phase answered
 }
 
 func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHeaders, _ *corev3.Metadata) *extprocv3.ProcessingResponse {
@@ -58,6 +59,7 @@ func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHea
 }
 
 func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	p.answered = true
 	body := b.GetBody()
 	var err error
 	switch p.endpoint {
@@ -156,6 +158,12 @@ func (p *routerProcessor) responseBody(context.Context, *extprocv3.HttpBody) *ex
 }
 
 func (p *routerProcessor) pending() []*extprocv3.ProcessingResponse { return nil }
+
+// complete is true once the body is answered: the router hop never sees
+// responses, so its stream closes then rather than live as long as the
+// answer streams (a gRPC stream's memory, in Envoy and here, per open
+// request).
+func (p *routerProcessor) complete() bool { return p.answered }
 
 func (p *routerProcessor) done() {}
 

@@ -2,6 +2,7 @@ package extproc
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -496,5 +497,22 @@ models:
 	// per attempt, so a failure falls over to the other.
 	if got := h.route(t, []byte(`{"model":"both",`+msgs+`}`)).plan(); got != "openai|both;anthropic|both" && got != "anthropic|both;openai|both" {
 		t.Errorf("plan without a session = %q", got)
+	}
+}
+
+// TestRouterClosesAfterBody: the router hop never sees responses, so it
+// closes its stream once the body is answered, without waiting for Envoy
+// to end it; a long answer then holds one gRPC stream, not two.
+func TestRouterClosesAfterBody(t *testing.T) {
+	h := newHarness(t, mustLoad(t, testYAML))
+	s := h.open(t, xds.HopRouter)
+	continued(t, s.send(postHeaders()))
+	continued(t, s.send(requestBody(chatBody("gpt-4o", false))))
+	// No CloseSend from the client: the server ends the stream itself.
+	if err := h.waitEnded(t); err != nil {
+		t.Fatalf("Process returned %v", err)
+	}
+	if _, err := s.stream.Recv(); err != io.EOF {
+		t.Fatalf("Recv after the body answer = %v, want io.EOF (stream closed by the server)", err)
 	}
 }

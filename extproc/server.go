@@ -73,6 +73,10 @@ type processor interface {
 	// pending returns answers held back for earlier messages (a phase
 	// may return nil to answer later), sent before the current answer.
 	pending() []*extprocv3.ProcessingResponse
+	// complete reports that the processor needs nothing more from this
+	// request: the stream is then closed, which tells Envoy to go on
+	// without it.
+	complete() bool
 	done()
 }
 
@@ -137,6 +141,9 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 				return status.Errorf(codes.Unknown, "extproc: send: %v", err)
 			}
 		}
+		if p.complete() {
+			return nil
+		}
 	}
 }
 
@@ -164,4 +171,5 @@ func (passThrough) responseBody(context.Context, *extprocv3.HttpBody) *extprocv3
 	return continueResponseBody(nil)
 }
 func (passThrough) pending() []*extprocv3.ProcessingResponse { return nil }
+func (passThrough) complete() bool                           { return false }
 func (passThrough) done()                                    {}

@@ -479,6 +479,8 @@ func (p *upstreamProcessor) answer(e *translators.APIError, body []byte) *extpro
 	return continueResponseBody(replaceBody(body))
 }
 
+func (p *upstreamProcessor) complete() bool { return false }
+
 // pending hands over the answers held back for earlier messages; they go
 // to Envoy before the current one.
 func (p *upstreamProcessor) pending() []*extprocv3.ProcessingResponse {
