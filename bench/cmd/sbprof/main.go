@@ -79,8 +79,10 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	eg := grpc.NewServer(grpc.MaxRecvMsgSize(extproc.MaxMessageBytes), grpc.MaxSendMsgSize(extproc.MaxMessageBytes),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}))
+	// The product's options (cmd/switchboard): its codec and stream
+	// workers shape the profile.
+	eg := grpc.NewServer(append(extproc.ServerOptions(),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}))...)
 	ep.Register(eg)
 
 	errc := make(chan error, 3)
