@@ -853,28 +853,11 @@ func FuzzAnthropicStream(f *testing.F) {
 }
 
 func BenchmarkAnthropicRequest(b *testing.B) {
-	in, err := os.ReadFile(filepath.Join(testdata, "openai_anthropic", "tool_results.in.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(in)))
-	for b.Loop() {
-		if _, err := (openAIToAnthropic{}).Request(in, anthropicTarget); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchRequest(b, openAIToAnthropic{}, goldenIn(b, "openai_anthropic", "tool_results"), anthropicTarget)
 }
 
 func BenchmarkAnthropicResponse(b *testing.B) {
-	body := readTranscript(b, "anthropic", "tool_use").body
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		if _, _, err := (openAIToAnthropic{}).Response(body); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchResponse(b, openAIToAnthropic{}, "anthropic", "tool_use")
 }
 
 // BenchmarkAnthropicStreamTextDelta measures the steady state: one
@@ -907,28 +890,11 @@ func BenchmarkAnthropicStreamTranscript(b *testing.B) {
 }
 
 func BenchmarkAnthropicRequestThinkingTools(b *testing.B) {
-	in, err := os.ReadFile(filepath.Join(testdata, "openai_anthropic", "thinking_tool_turn2.in.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(in)))
-	for b.Loop() {
-		if _, err := (openAIToAnthropic{}).Request(in, anthropicTarget); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchRequest(b, openAIToAnthropic{}, goldenIn(b, "openai_anthropic", "thinking_tool_turn2"), anthropicTarget)
 }
 
 func BenchmarkAnthropicResponseThinking(b *testing.B) {
-	body := readTranscript(b, "anthropic", "thinking_tool_use").body
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		if _, _, err := (openAIToAnthropic{}).Response(body); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchResponse(b, openAIToAnthropic{}, "anthropic", "thinking_tool_use")
 }
 
 // BenchmarkAnthropicStreamThinkingDelta measures one thinking_delta event

@@ -320,28 +320,11 @@ func FuzzAzureResponse(f *testing.F) {
 }
 
 func BenchmarkAzureRequest(b *testing.B) {
-	in, err := os.ReadFile(filepath.Join(testdata, "openai_azure", "tool_calls_stream.in.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(in)))
-	for b.Loop() {
-		if _, err := (openAIToAzure{}).Request(in, azureTarget); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchRequest(b, openAIToAzure{}, goldenIn(b, "openai_azure", "tool_calls_stream"), azureTarget)
 }
 
 func BenchmarkAzureResponse(b *testing.B) {
-	body := readTranscript(b, "azure", "chat").body
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		if _, _, err := (openAIToAzure{}).Response(body); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchResponse(b, openAIToAzure{}, "azure", "chat")
 }
 
 // BenchmarkAzureStreamChunk measures the steady state: one content chunk

@@ -617,28 +617,11 @@ func FuzzBedrockRequest(f *testing.F) {
 }
 
 func BenchmarkBedrockRequest(b *testing.B) {
-	in, err := os.ReadFile(filepath.Join(testdata, "openai_bedrock", "tool_results.in.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(in)))
-	for b.Loop() {
-		if _, err := (openAIToBedrock{}).Request(in, bedrockTarget); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchRequest(b, openAIToBedrock{}, goldenIn(b, "openai_bedrock", "tool_results"), bedrockTarget)
 }
 
 func BenchmarkBedrockResponse(b *testing.B) {
-	body := readTranscript(b, "bedrock", "tool_use").body
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		if _, _, err := (openAIToBedrock{}).Response(body); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchResponse(b, openAIToBedrock{}, "bedrock", "tool_use")
 }
 
 // TestBedrockDocumentName: file names become Converse document names

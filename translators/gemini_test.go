@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,20 +13,10 @@ import (
 
 const geminiKey = "AIzaSy-test-key"
 
-// geminiGoldenIn reads testdata/<dir>/<name>.in.json.
-func geminiGoldenIn(tb testing.TB, dir, name string) []byte {
-	tb.Helper()
-	in, err := os.ReadFile(filepath.Join(testdata, dir, name+".in.json"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return in
-}
-
 func TestGeminiRequestGolden(t *testing.T) {
 	for _, name := range goldenCases(t, "openai_gemini") {
 		t.Run(name, func(t *testing.T) {
-			in := geminiGoldenIn(t, "openai_gemini", name)
+			in := goldenIn(t, "openai_gemini", name)
 			orig := bytes.Clone(in)
 			// The case's own model is the provider model: thinking and
 			// signatures depend on the Gemini generation.
@@ -883,25 +872,11 @@ func FuzzGeminiResponse(f *testing.F) {
 }
 
 func BenchmarkGeminiRequest(b *testing.B) {
-	in := geminiGoldenIn(b, "openai_gemini", "tool_results")
-	b.ReportAllocs()
-	b.SetBytes(int64(len(in)))
-	for b.Loop() {
-		if _, err := (openAIToGemini{}).Request(in, Target{Model: "gemini-2.5-flash", APIKey: geminiKey}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchRequest(b, openAIToGemini{}, goldenIn(b, "openai_gemini", "tool_results"), Target{Model: "gemini-2.5-flash", APIKey: geminiKey})
 }
 
 func BenchmarkGeminiResponse(b *testing.B) {
-	body := readTranscript(b, "gemini", "tool_call").body
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		if _, _, err := (openAIToGemini{}).Response(body); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchResponse(b, openAIToGemini{}, "gemini", "tool_call")
 }
 
 // BenchmarkGeminiStreamTextDelta measures the steady state: one text

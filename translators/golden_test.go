@@ -223,3 +223,13 @@ func streamFinishReason(out []byte) string {
 	}
 	return finish
 }
+
+// goldenIn reads a golden request input, testdata/<dir>/<name>.in.json.
+func goldenIn(tb testing.TB, dir, name string) []byte {
+	tb.Helper()
+	in, err := os.ReadFile(filepath.Join(testdata, dir, name+".in.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return in
+}

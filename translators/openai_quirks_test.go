@@ -186,12 +186,5 @@ func TestApplyEditsSharedComma(t *testing.T) {
 
 func BenchmarkOpenAIRequest(b *testing.B) {
 	in := []byte(`{"model":"o4-mini","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"How do I rate limit an API?"}],"max_tokens":2048,"temperature":0.3,"stream":true}`)
-	target := Target{Host: "api.openai.com", Model: "o4-mini-2025-04-16", PathPrefix: "/v1", APIKey: "sk-test"}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(in)))
-	for b.Loop() {
-		if _, err := (openAIToOpenAI{}).Request(in, target); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchRequest(b, openAIToOpenAI{}, in, Target{Host: "api.openai.com", Model: "o4-mini-2025-04-16", PathPrefix: "/v1", APIKey: "sk-test"})
 }

@@ -399,14 +399,7 @@ func FuzzOpenAIResponse(f *testing.F) {
 }
 
 func BenchmarkOpenAIResponse(b *testing.B) {
-	body := readTranscript(b, "openai", "deepseek_reasoner").body
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		if _, _, err := (openAIToOpenAI{}).Response(body); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchResponse(b, openAIToOpenAI{}, "openai", "deepseek_reasoner")
 }
 
 // benchStreamChunk feeds the head of a transcript, then one event of it

@@ -25,7 +25,7 @@ func vertexTarget(in []byte) Target {
 func TestVertexRequestGolden(t *testing.T) {
 	for _, name := range goldenCases(t, "openai_vertex") {
 		t.Run(name, func(t *testing.T) {
-			in := geminiGoldenIn(t, "openai_vertex", name)
+			in := goldenIn(t, "openai_vertex", name)
 			orig := bytes.Clone(in)
 			req, err := openAIToVertex{}.Request(in, vertexTarget(in))
 			if err != nil {
@@ -405,14 +405,8 @@ func FuzzVertexResponse(f *testing.F) {
 }
 
 func BenchmarkVertexRequestClaude(b *testing.B) {
-	in := geminiGoldenIn(b, "openai_vertex", "claude_tools")
-	target := vertexTarget(in)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := (openAIToVertex{}).Request(in, target); err != nil {
-			b.Fatal(err)
-		}
-	}
+	in := goldenIn(b, "openai_vertex", "claude_tools")
+	benchRequest(b, openAIToVertex{}, in, vertexTarget(in))
 }
 
 // BenchmarkVertexStreamTextDelta is the steady state behind the sniffing
