@@ -230,21 +230,7 @@ func TestAnthropicResponseGolden(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tx := readTranscript(t, "anthropic", tc.name)
-			orig := bytes.Clone(tx.body)
-			out, usage, err := openAIToAnthropic{}.Response(tx.body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(tx.body, orig) {
-				t.Fatal("Response modified its input")
-			}
-			if usage != tc.wantUsage {
-				t.Errorf("usage %+v, want %+v", usage, tc.wantUsage)
-			}
-			if got := gjson.GetBytes(out, "usage.total_tokens").Int(); got != tc.wantUsage.Total() {
-				t.Errorf("body total_tokens %d, want %d", got, tc.wantUsage.Total())
-			}
+			out := translateGolden(t, openAIToAnthropic{}, "anthropic", tc.name, tc.wantUsage)
 			checkGolden(t, filepath.Join(testdata, "openai_anthropic", tc.name+".resp.json"), prettyJSON(t, normalize(out)))
 		})
 	}

@@ -321,18 +321,7 @@ func TestBedrockResponseGolden(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			body := readTranscript(t, "bedrock", tc.name).body
-			orig := bytes.Clone(body)
-			out, usage, err := openAIToBedrock{}.Response(body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(body, orig) {
-				t.Fatal("Response modified its input")
-			}
-			if usage != tc.wantUsage {
-				t.Errorf("usage %+v, want %+v", usage, tc.wantUsage)
-			}
+			out := translateGolden(t, openAIToBedrock{}, "bedrock", tc.name, tc.wantUsage)
 			checkGolden(t, filepath.Join(testdata, "openai_bedrock", tc.name+".resp.json"), prettyJSON(t, normalize(out)))
 		})
 	}

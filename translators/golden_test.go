@@ -233,3 +233,27 @@ func goldenIn(tb testing.TB, dir, name string) []byte {
 	}
 	return in
 }
+
+// translateGolden translates a recorded answer whole and checks what every
+// schema promises: the input is left untouched, the usage is the one
+// expected, and the body's total_tokens agrees with it. It returns the
+// OpenAI answer for the caller's own checks and golden file.
+func translateGolden(t *testing.T, tr Translator, provider, name string, want Usage) []byte {
+	t.Helper()
+	body := readTranscript(t, provider, name).body
+	orig := bytes.Clone(body)
+	out, usage, err := tr.Response(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(body, orig) {
+		t.Fatal("Response modified its input")
+	}
+	if usage != want {
+		t.Errorf("usage %+v, want %+v", usage, want)
+	}
+	if got := gjson.GetBytes(out, "usage.total_tokens").Int(); got != want.Total() {
+		t.Errorf("body total_tokens %d, want %d", got, want.Total())
+	}
+	return out
+}

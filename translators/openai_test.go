@@ -112,18 +112,7 @@ func TestOpenAIResponse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.transcript, func(t *testing.T) {
-			tx := readTranscript(t, "openai", tc.transcript)
-			orig := bytes.Clone(tx.body)
-			out, usage, err := openAIToOpenAI{}.Response(tx.body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(tx.body, orig) {
-				t.Fatal("Response modified its input")
-			}
-			if usage != tc.wantUsage {
-				t.Errorf("usage %+v, want %+v", usage, tc.wantUsage)
-			}
+			out := translateGolden(t, openAIToOpenAI{}, "openai", tc.transcript, tc.wantUsage)
 			msg := gjson.GetBytes(out, "choices.0.message")
 			if want := strings.ReplaceAll(tc.wantReason, `\n`, "\n"); msg.Get("reasoning").Str != want {
 				t.Errorf("reasoning %q, want %q", msg.Get("reasoning").Str, want)

@@ -221,14 +221,7 @@ func TestVertexResponseGolden(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tx := readTranscript(t, "vertex", tc.name)
-			out, usage, err := openAIToVertex{}.Response(tx.body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if usage != tc.wantUsage {
-				t.Errorf("usage %+v, want %+v", usage, tc.wantUsage)
-			}
+			out := translateGolden(t, openAIToVertex{}, "vertex", tc.name, tc.wantUsage)
 			c := gjson.GetBytes(out, "choices.0")
 			if c.Get("finish_reason").Str != tc.wantFinish || len(c.Get("message.tool_calls").Array()) != tc.wantCalls {
 				t.Errorf("finish_reason %q with %d tool calls, want %q with %d", c.Get("finish_reason").Str, len(c.Get("message.tool_calls").Array()), tc.wantFinish, tc.wantCalls)
