@@ -61,6 +61,10 @@ func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHea
 func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	p.answered = true
 	body := b.GetBody()
+	// Before any parser reads it: bounded nesting, no repeated keys.
+	if e := translators.CheckRequestJSON(body); e != nil {
+		return p.fail(e)
+	}
 	var err error
 	switch p.endpoint {
 	case xds.EmbeddingsPath:

@@ -45,6 +45,11 @@ func Build(cat *config.Catalog, policy config.Policy, maxAttempts int, p Prefs, 
 	var plan Plan
 	var perModel [][]config.Candidate
 	policyOnly := true
+	// Per provider: why the policy refused it, and whether any of its
+	// candidates passed the policy. A request naming a refused provider
+	// is told so (403), not served by another.
+	refused := map[string]string{}
+	passed := map[string]bool{}
 	for i, name := range models {
 		route, ok := cat.Model(name)
 		if !ok {
@@ -58,6 +63,13 @@ func Build(cat *config.Catalog, policy config.Policy, maxAttempts int, p Prefs, 
 		var kept []config.Candidate
 		for _, c := range route.Candidates {
 			reason, byPolicy := exclude(c, policy, p)
+			if byPolicy {
+				if _, ok := refused[c.Provider.Name]; !ok {
+					refused[c.Provider.Name] = reason
+				}
+			} else {
+				passed[c.Provider.Name] = true
+			}
 			if reason != "" {
 				plan.Skipped = append(plan.Skipped, Skip{name, c.Provider.Name, reason})
 				policyOnly = policyOnly && byPolicy
@@ -66,6 +78,9 @@ func Build(cat *config.Catalog, policy config.Policy, maxAttempts int, p Prefs, 
 			kept = append(kept, c)
 		}
 		perModel = append(perModel, kept)
+	}
+	if err := namedButRefused(p, refused, passed); err != nil {
+		return Plan{}, err
 	}
 	groups := order(perModel, p, stats)
 	if len(groups) == 0 {
@@ -96,6 +111,24 @@ func checkPolicy(pol config.Policy, p Prefs) *translators.APIError {
 			if !slices.Contains(pol.Providers, name) {
 				return &translators.APIError{Status: 403, Type: "permission_error", Code: "forbidden_by_policy",
 					Message: "provider " + quote(name) + " is not allowed by the gateway policy (routing.policy.providers)"}
+			}
+		}
+	}
+	return nil
+}
+
+// namedButRefused is the 403 for a request whose provider.only or
+// provider.order names a provider the central policy refuses for every
+// candidate it could serve: asking for it is trying to loosen the policy.
+func namedButRefused(p Prefs, refused map[string]string, passed map[string]bool) *translators.APIError {
+	for _, l := range []struct {
+		key   string
+		names []string
+	}{{"provider.only", p.Only}, {"provider.order", p.Order}} {
+		for _, name := range l.names {
+			if reason, ok := refused[name]; ok && !passed[name] {
+				return &translators.APIError{Status: 403, Type: "permission_error", Code: "forbidden_by_policy",
+					Message: l.key + " names provider " + quote(name) + ", which the gateway policy refuses: " + reason}
 			}
 		}
 	}

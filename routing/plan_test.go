@@ -474,3 +474,56 @@ models:
 		t.Errorf("weight of b = %d, want 9", w)
 	}
 }
+
+// TestBuildNamedButRefused: a request whose provider.only or
+// provider.order names a provider the policy refuses is told so (403
+// naming the rule), never served by another provider or given a 503.
+func TestBuildNamedButRefused(t *testing.T) {
+	cat := loadCatalog(t, catalogYAML)
+	tests := []struct {
+		name    string
+		policy  config.Policy
+		prefs   Prefs
+		wantMsg string // "" means a plan, no error
+	}{
+		{
+			name:    "only names a provider over the price cap",
+			policy:  config.Policy{MaxPrice: config.Price{Completion: 10}},
+			prefs:   Prefs{Model: "chat", Only: []string{"gamma"}, AllowFallbacks: true},
+			wantMsg: `provider.only names provider "gamma", which the gateway policy refuses: above the policy's max_price (routing.policy.max_price)`,
+		},
+		{
+			name:    "order names a provider without zero retention",
+			policy:  config.Policy{ZDR: true},
+			prefs:   Prefs{Model: "chat", Order: []string{"beta", "alpha"}, AllowFallbacks: true},
+			wantMsg: `provider.order names provider "beta", which the gateway policy refuses: no zero data retention (routing.policy.zdr)`,
+		},
+		{
+			name:   "a provider the policy admits for one requested model is not refused",
+			policy: config.Policy{MaxPrice: config.Price{Completion: 1}},
+			prefs:  Prefs{Model: "chat", Fallbacks: []string{"mini"}, Order: []string{"alpha"}, AllowFallbacks: true},
+		},
+		{
+			name:   "a provider that serves none of the models is no policy matter",
+			policy: config.Policy{ZDR: true},
+			prefs:  Prefs{Model: "chat", Order: []string{"delta"}, AllowFallbacks: true},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Build(cat, tc.policy, 10, tc.prefs, nil)
+			if tc.wantMsg == "" {
+				if err != nil {
+					t.Fatalf("Build: %v, want a plan", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Build made a plan, want 403 %q", tc.wantMsg)
+			}
+			if err.Status != 403 || err.Code != "forbidden_by_policy" || err.Message != tc.wantMsg {
+				t.Errorf("error = %d %s %q, want 403 forbidden_by_policy %q", err.Status, err.Code, err.Message, tc.wantMsg)
+			}
+		})
+	}
+}

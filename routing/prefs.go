@@ -51,6 +51,14 @@ type Prefs struct {
 	Tokens int
 }
 
+// Caps on the lists a request may carry. Each list is walked against the
+// catalog; without a cap a 100,000-name 'models' list burnt a core for
+// 25 s. A plan holds at most routing.max_attempts attempts anyway.
+const (
+	MaxModels        = 32 // 'models'
+	MaxProviderNames = 64 // each of provider.order, only, ignore
+)
+
 // ParsePrefs reads the routing-relevant fields of an OpenAI chat body.
 // session is the x-session-id header, if any.
 func ParsePrefs(body []byte, session string) (Prefs, *translators.APIError) {
@@ -62,6 +70,9 @@ func ParsePrefs(body []byte, session string) (Prefs, *translators.APIError) {
 	}
 	if models.Exists() && !models.IsArray() {
 		return p, translators.BadRequest("invalid_models", "'models' must be an array of model names")
+	}
+	if n := countElems(models); n > MaxModels {
+		return p, translators.BadRequest("too_many_models", "'models' lists "+strconv.Itoa(n)+" models; the limit is "+strconv.Itoa(MaxModels))
 	}
 	var list []string
 	for _, m := range models.Array() {
@@ -75,8 +86,10 @@ func ParsePrefs(body []byte, session string) (Prefs, *translators.APIError) {
 		p.Model, list = list[0], list[1:]
 	}
 	p.Model = p.applySuffix(p.Model)
+	seen := map[string]bool{p.Model: true}
 	for _, m := range list {
-		if m = p.applySuffix(m); m != p.Model && !contains(p.Fallbacks, m) {
+		if m = p.applySuffix(m); !seen[m] {
+			seen[m] = true
 			p.Fallbacks = append(p.Fallbacks, m)
 		}
 	}
@@ -167,6 +180,10 @@ func (p *Prefs) parseProvider(prov gjson.Result) *translators.APIError {
 			err = translators.BadRequest("invalid_provider", "provider."+key+" must be an array of provider names")
 			return nil
 		}
+		if n := countElems(v); n > MaxProviderNames {
+			err = translators.BadRequest("too_many_providers", "provider."+key+" lists "+strconv.Itoa(n)+" providers; the limit is "+strconv.Itoa(MaxProviderNames))
+			return nil
+		}
 		var out []string
 		for _, s := range v.Array() {
 			if s.Type != gjson.String {
@@ -200,6 +217,13 @@ func (p *Prefs) parseProvider(prov gjson.Result) *translators.APIError {
 	mp := prov.Get("max_price")
 	p.MaxPrice = config.Price{Prompt: mp.Get("prompt").Float(), Completion: mp.Get("completion").Float(), Request: mp.Get("request").Float()}
 	return err
+}
+
+// countElems counts an array's elements without building them.
+func countElems(v gjson.Result) int {
+	n := 0
+	v.ForEach(func(_, _ gjson.Result) bool { n++; return true })
+	return n
 }
 
 // threshold reads a number or an object of percentile cut-offs (the p50
@@ -241,13 +265,4 @@ func needs(f fields, size int) ([]string, int) {
 		max = f.maxTokens.Int()
 	}
 	return n, tokens + int(max)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

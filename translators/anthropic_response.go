@@ -20,7 +20,7 @@ func (openAIToAnthropic) Response(body []byte) ([]byte, Usage, error) {
 // excludeReasoning (OpenRouter's reasoning.exclude); their tokens are
 // counted either way, inside output_tokens.
 func anthropicResponse(body []byte, excludeReasoning bool) ([]byte, Usage, error) {
-	if !gjson.ValidBytes(body) {
+	if !validJSON(body) {
 		return nil, Usage{}, &APIError{Status: 502, Type: TypeUpstream, Code: "bad_upstream_response", Message: "provider returned a body that is not JSON"}
 	}
 	root := gjson.ParseBytes(body)

@@ -83,7 +83,7 @@ func (s *anthropicStream) Finish(dst []byte) []byte {
 func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (s *anthropicStream) event(dst, data []byte) []byte {
-	if !gjson.ValidBytes(data) {
+	if !validJSON(data) {
 		return s.fail(dst, streamError("provider sent a stream event that is not JSON"))
 	}
 	root := gjson.Parse(bytesString(data))

@@ -14,7 +14,7 @@ import (
 // errors. Streams are in bedrock_stream.go.
 
 func (openAIToBedrock) Response(body []byte) ([]byte, Usage, error) {
-	if !gjson.ValidBytes(body) {
+	if !validJSON(body) {
 		return nil, Usage{}, &APIError{Status: 502, Type: TypeUpstream, Code: "bad_upstream_response", Message: "provider returned a body that is not JSON"}
 	}
 	root := gjson.ParseBytes(body)

@@ -109,7 +109,7 @@ func (s *bedrockStream) message(dst []byte, m eventStreamMessage) []byte {
 	default:
 		return dst // a message type this gateway does not know
 	}
-	if !gjson.ValidBytes(m.payload) {
+	if !validJSON(m.payload) {
 		return s.fail(dst, bedrockStreamError("provider sent a stream event that is not JSON"))
 	}
 	root := gjson.Parse(bedrockBytesString(m.payload))

@@ -20,7 +20,7 @@ type Embedder interface {
 // ValidateEmbeddings runs the schema-independent checks on an OpenAI
 // embeddings request: a JSON object with a non-empty input.
 func ValidateEmbeddings(body []byte) error {
-	if !gjson.ValidBytes(body) {
+	if !validJSON(body) {
 		return BadRequest("invalid_json", "request body is not valid JSON")
 	}
 	root := gjson.ParseBytes(body)
@@ -93,7 +93,7 @@ func openAIEmbeddingsBody(body []byte, s Schema) ([]byte, []string, error) {
 }
 
 func (openAIToOpenAI) EmbeddingsResponse(body []byte) ([]byte, Usage, error) {
-	if !gjson.ValidBytes(body) || !gjson.GetBytes(body, "data").IsArray() {
+	if !validJSON(body) || !gjson.GetBytes(body, "data").IsArray() {
 		return nil, Usage{}, &APIError{Status: 502, Type: TypeUpstream, Code: "bad_upstream_response", Message: "provider returned an embeddings body without 'data'"}
 	}
 	return body, Usage{PromptTokens: gjson.GetBytes(body, "usage.prompt_tokens").Int()}, nil

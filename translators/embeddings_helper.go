@@ -279,7 +279,7 @@ func badEmbeddings(what string) *APIError {
 
 // embeddingsBody checks a provider's 2xx embeddings body is a JSON object.
 func embeddingsBody(body []byte) (gjson.Result, error) {
-	if !gjson.ValidBytes(body) {
+	if !validJSON(body) {
 		return gjson.Result{}, &APIError{Status: 502, Type: TypeUpstream, Code: "bad_upstream_response", Message: "provider returned an embeddings body that is not JSON"}
 	}
 	root := gjson.ParseBytes(body)

@@ -88,7 +88,7 @@ func upstreamMessage(body []byte) string {
 		}
 	}
 	const max = 200
-	if !gjson.ValidBytes(body) && len(body) > 0 {
+	if !validJSON(body) && len(body) > 0 {
 		if len(body) > max {
 			body = body[:max]
 		}

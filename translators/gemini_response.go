@@ -242,7 +242,7 @@ func appendGeminiDetail(dst []byte, encrypted bool, data, id string, index int, 
 }
 
 func geminiResponse(body []byte) ([]byte, Usage, error) {
-	if !gjson.ValidBytes(body) {
+	if !validJSON(body) {
 		return nil, Usage{}, &APIError{Status: 502, Type: TypeUpstream, Code: "bad_upstream_response", Message: "provider returned a body that is not JSON"}
 	}
 	root := gjson.ParseBytes(body)

@@ -93,7 +93,7 @@ func (s *geminiStream) Finish(dst []byte) []byte {
 }
 
 func (s *geminiStream) event(dst, data []byte) []byte {
-	if !gjson.ValidBytes(data) {
+	if !validJSON(data) {
 		return s.fail(dst, streamError("provider sent a stream event that is not JSON"))
 	}
 	root := gjson.Parse(bytesString(data))

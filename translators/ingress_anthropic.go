@@ -57,7 +57,7 @@ func openEnvelope(s, path string) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	d, err := base64.RawURLEncoding.DecodeString(rest)
-	if err != nil || !gjson.ValidBytes(d) || !gjson.ParseBytes(d).IsObject() {
+	if err != nil || !validJSON(d) || !gjson.ParseBytes(d).IsObject() {
 		return nil, true, BadRequest("invalid_messages", path+": reasoning data from the gateway was altered and cannot be restored")
 	}
 	return d, true, nil

@@ -131,7 +131,7 @@ func (AnthropicIngress) RequestWithOrigins(body []byte) ([]byte, IngressOrigins,
 }
 
 func ingressRequest(body []byte) (_ []byte, origins IngressOrigins, _ error) {
-	if !gjson.ValidBytes(body) {
+	if !validJSON(body) {
 		return nil, nil, BadRequest("invalid_json", "request body is not valid JSON")
 	}
 	root := gjson.ParseBytes(body)

@@ -12,7 +12,7 @@ import (
 
 // Response converts an OpenAI chat.completion body to an Anthropic message.
 func (AnthropicIngress) Response(openAIBody []byte) ([]byte, error) {
-	if !gjson.ValidBytes(openAIBody) {
+	if !validJSON(openAIBody) {
 		return nil, &APIError{Status: 502, Type: TypeUpstream, Code: "bad_upstream_response", Message: "provider answer is not JSON"}
 	}
 	root := gjson.ParseBytes(openAIBody)

@@ -91,7 +91,7 @@ func (s *anthropicIngressStream) event(dst, data []byte) []byte {
 	if bytes.Equal(data, ingressDoneData) {
 		return s.end(dst)
 	}
-	if !gjson.ValidBytes(data) {
+	if !validJSON(data) {
 		return s.fail(dst, "api_error", "provider sent a stream event that is not JSON")
 	}
 	// data stays untouched until the next event, so gjson reads it in

@@ -56,7 +56,7 @@ func (openAIToOpenAI) Response(body []byte) ([]byte, Usage, error) {
 // reasoning fields (reasoning_content) to OpenRouter's reasoning and
 // reasoning_details.
 func openAIResponse(body []byte) ([]byte, Usage, error) {
-	if !gjson.ValidBytes(body) {
+	if !validJSON(body) {
 		return nil, Usage{}, &APIError{Status: 502, Type: TypeUpstream, Code: "bad_upstream_response", Message: "provider returned a body that is not JSON"}
 	}
 	js := bytesView(body)

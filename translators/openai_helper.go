@@ -145,7 +145,7 @@ func openAIUsage(u gjson.Result) Usage {
 
 // checkChatRequest validates what every translator needs from a chat request.
 func checkChatRequest(body []byte) error {
-	if !gjson.ValidBytes(body) {
+	if !validJSON(body) {
 		return BadRequest("invalid_json", "request body is not valid JSON")
 	}
 	root := gjson.ParseBytes(body)

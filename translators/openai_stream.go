@@ -62,7 +62,7 @@ func (s *openAIStream) Translate(dst, chunk []byte) []byte {
 
 // event handles one data payload; failed reports that the stream ended.
 func (s *openAIStream) event(dst, data []byte) ([]byte, bool) {
-	if !gjson.ValidBytes(data) {
+	if !validJSON(data) {
 		return s.fail(dst, "provider sent a stream event that is not JSON"), true
 	}
 	// Two IndexByte scans are SIMD; ContainsAny walks byte by byte.
