@@ -31,10 +31,12 @@ const (
 	FallbacksHeader = "x-switchboard-fallbacks"
 )
 
-// removeUpstream are request headers never sent to a provider: the
-// client's credentials (meant for the gateway), any credential an earlier
-// attempt set for another provider, and the gateway's internal headers.
-// A translator's own headers are set after removal.
+// removeUpstream are request headers never sent to a provider even when
+// the hop did not see them: any credential an earlier attempt set for
+// another provider (header changes persist into the next attempt), and
+// the gateway's internal headers. Every other header off the schema's
+// allow-list (translators.ForwardsRequestHeader) is removed as seen. A
+// translator's own headers are set after removal.
 var removeUpstream = []string{
 	"authorization", "x-api-key", "api-key", "x-goog-api-key", "anthropic-version", "anthropic-beta",
 	"x-amz-date", "x-amz-security-token", "x-amz-content-sha256", "accept-encoding", "accept",
@@ -84,6 +86,10 @@ type upstreamProcessor struct {
 	// read the error from them.
 	errHeader map[string]string
 	first     time.Time // first response body byte
+	// strip are the request's headers off the schema's allow-list.
+	strip []string
+	// secrets cuts this attempt's credentials out of provider errors.
+	secrets scrubber
 
 	mode      responseMode
 	status    int // upstream status
@@ -122,6 +128,17 @@ func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpH
 	p.endpoint = req["endpoint"].GetStringValue()
 	p.attempt, _ = strconv.Atoi(headerValue(h, "x-envoy-attempt-count"))
 	p.attempt = max(p.attempt, 1)
+	schema := translators.Schema(p.provider.Schema)
+	for _, k := range removeUpstream {
+		if !translators.ForwardsRequestHeader(schema, k) {
+			p.strip = append(p.strip, k)
+		}
+	}
+	for _, kv := range h.GetHeaders().GetHeaders() {
+		if k := kv.GetKey(); !translators.ForwardsRequestHeader(schema, k) && !slices.Contains(removeUpstream, k) {
+			p.strip = append(p.strip, k)
+		}
+	}
 	// The plan names the public model of this attempt: a fallback model
 	// in the request's 'models' list differs from the first.
 	for _, e := range routing.DecodeGroup(p.plan, p.attempt) {
@@ -191,6 +208,12 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 			Message: "the gateway could not obtain credentials for provider " + quoteTrunc(pr.Name)})
 	}
 	p.req = req
+	p.secrets.add(pr.APIKey())
+	for _, h := range req.Headers {
+		if slices.Contains(credentialHeaders, strings.ToLower(h.Key)) {
+			p.secrets.add(h.Value)
+		}
+	}
 	p.exclude = gjson.GetBytes(body, "reasoning.exclude").Bool()
 	set := make([]*corev3.HeaderValueOption, 0, len(req.Headers)+2)
 	set = append(set, header(":path", req.Path), header(":authority", pr.Authority()), header("content-length", strconv.Itoa(len(req.Body))))
@@ -204,7 +227,7 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 		// Header changes persist into the next attempt, so every
 		// credential header any schema sets is removed too: a fallback
 		// must never carry another provider's key.
-		RemoveHeaders: removeUpstream,
+		RemoveHeaders: p.strip,
 	}
 	p.sent = time.Now()
 	return continueRequestBody(m, replaceBody(req.Body), false)
@@ -230,6 +253,13 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 		set = append(set, header(DroppedParamsHeader, strings.Join(p.req.Dropped, ",")))
 	}
 	remove := []string{"content-length", "content-encoding"}
+	for _, kv := range h.GetHeaders().GetHeaders() {
+		// retry-after is the gateway's to set or remove once the status
+		// is settled (answer).
+		if k := kv.GetKey(); !translators.ForwardsResponseHeader(k) && k != "content-length" && k != "content-encoding" && k != "retry-after" {
+			remove = append(remove, k)
+		}
+	}
 	switch {
 	case p.status < 200 || p.status > 299:
 		p.mode = modeError
@@ -350,6 +380,7 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			p.out = p.stream.Finish(p.out)
 			p.finish(ctx, p.stream.Usage())
 		}
+		p.out = p.secrets.scrubBytes(p.out) // an in-stream error may quote the request
 		if p.ingress != nil {
 			// Anthropic Messages client: OpenAI chunks become its events.
 			p.tagged = p.ingress.Translate(p.tagged[:0], p.out)
@@ -390,7 +421,7 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		}
 		if err != nil {
 			e := asAPIError(err)
-			p.s.log.Warn("untranslatable provider response", zap.String("provider", p.provider.Name), zap.Error(err))
+			p.s.log.Warn("untranslatable provider response", zap.String("provider", p.provider.Name), zap.String("error", p.secrets.scrub(err.Error())))
 			p.finish(ctx, translators.Usage{})
 			return p.answer(e, nil)
 		}
@@ -497,8 +528,14 @@ func (p *upstreamProcessor) fail(e *translators.APIError) *extprocv3.ProcessingR
 	return immediate(e)
 }
 
-// errorBody renders an error in the shape of the client's API.
+// errorBody renders an error in the shape of the client's API, with
+// any credential the provider quoted cut out.
 func (p *upstreamProcessor) errorBody(e *translators.APIError) []byte {
+	if scrubbed := p.secrets.scrub(e.Message); scrubbed != e.Message {
+		c := *e
+		c.Message = scrubbed
+		e = &c
+	}
 	if p.endpoint == xds.MessagesPath {
 		return translators.AnthropicIngress{}.Error(e.Status, e.Body())
 	}

@@ -265,10 +265,12 @@ func TestUpstreamRemovesEveryCredential(t *testing.T) {
 	credentials := map[translators.Schema][]string{
 		translators.SchemaOpenAI:      {"authorization"},
 		translators.SchemaAzureOpenAI: {"api-key", "authorization"},
-		translators.SchemaAnthropic:   {"x-api-key", "anthropic-version", "anthropic-beta"},
-		translators.SchemaGemini:      {"x-goog-api-key"},
-		translators.SchemaVertexAI:    {"authorization"},                                                               // OAuth token
-		translators.SchemaBedrock:     {"authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}, // SigV4
+		// anthropic-beta is the client's, forwarded to Anthropic itself
+		// (translators.ForwardsRequestHeader); other schemas remove it.
+		translators.SchemaAnthropic: {"x-api-key", "anthropic-version"},
+		translators.SchemaGemini:    {"x-goog-api-key"},
+		translators.SchemaVertexAI:  {"authorization"},                                                               // OAuth token
+		translators.SchemaBedrock:   {"authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}, // SigV4
 	}
 	for _, sc := range translators.Schemas {
 		names, ok := credentials[sc]

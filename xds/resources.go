@@ -87,10 +87,8 @@ var ControlHeaders = []string{
 // must add it here.
 var (
 	routerHopHeaders = append([]string{":method", ":path", "x-session-id"}, ControlHeaders...)
-	// The upstream hop reads the attempt from the request, and from the
-	// response its status, type, size and retry hints (Bedrock names its
-	// errors in a header; Anthropic's rate limits give reset times).
-	upstreamHopHeaders = []string{"x-envoy-attempt-count", ":status", "content-type", "content-length", "retry-after", "x-amzn-errortype"}
+	// The upstream hop sees every header, both ways: it forwards by
+	// allow-list, so it must see what to remove.
 )
 
 // forwardRules lets through exact header names and name prefixes.
@@ -316,8 +314,7 @@ func routerExtProc() *extprocv3.ExternalProcessor {
 // translates the request for the cluster's provider and the response back.
 func upstreamExtProc() *extprocv3.ExternalProcessor {
 	return &extprocv3.ExternalProcessor{
-		GrpcService:  extProcGrpc(HopUpstream),
-		ForwardRules: forwardRules(upstreamHopHeaders, "anthropic-ratelimit-"),
+		GrpcService: extProcGrpc(HopUpstream),
 		ProcessingMode: &extprocv3.ProcessingMode{
 			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
 			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,
@@ -332,7 +329,9 @@ func upstreamExtProc() *extprocv3.ExternalProcessor {
 		StatPrefix:        "switchboard_upstream",
 		// The hop sets :authority to the provider's host (SigV4 signs it,
 		// and providers route on it); Envoy forbids that by default.
-		MutationRules: &mutationrulesv3.HeaderMutationRules{AllowAllRouting: wrapperspb.Bool(true)},
+		// It also removes Envoy's own x-envoy-* request headers (attempt
+		// count, expected timeout), which are no provider's business.
+		MutationRules: &mutationrulesv3.HeaderMutationRules{AllowAllRouting: wrapperspb.Bool(true), AllowEnvoy: wrapperspb.Bool(true)},
 		// The response body comes without waiting for the headers answer,
 		// so the hop can answer an error's headers (or a small whole
 		// answer's) together with its body, the status coming from the

@@ -1,0 +1,151 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/switchboard-gw/switchboard/internal/fakeprovider"
+)
+
+// TestHeaderAllowList: headers cross the gateway by allow-list, both
+// ways, through a real Envoy. What a client sends for the gateway (its
+// cookies, proxy credentials, billing selectors, forwarding chain) never
+// reaches a provider, nor Envoy's own x-request-id and timeout hints; what
+// a provider says about itself (its organization, cookies, rate limits,
+// request ids) never reaches a client.
+func TestHeaderAllowList(t *testing.T) {
+	s := newChatSetup(t)
+	for _, prov := range []struct{ name, dir, path string }{{"openai", "openai", "/v1/chat/completions"}, {"anthropic", "anthropic", "/v1/messages"}} {
+		name := "text"
+		if prov.dir == "openai" {
+			name = "chat"
+		}
+		tr := fakeprovider.MustLoad(t, transcript(prov.dir, name))
+		tr.Header.Set("set-cookie", "__cf_bm=provider-cookie; path=/")
+		tr.Header.Set("openai-organization", "operator-org-id")
+		tr.Header.Set("x-internal-trace", "provider-internal")
+		fake := s.openai
+		if prov.name == "anthropic" {
+			fake = s.anthropic
+		}
+		fake.Handle("POST", prov.path, fakeprovider.Reply{Transcript: tr})
+	}
+	clientHeaders := []string{
+		"cookie", "session=client-cookie",
+		"openai-organization", "org-client-chosen",
+		"openai-project", "proj-client-chosen",
+		"x-goog-user-project", "someone-elses-project",
+		"proxy-authorization", "Basic cHJveHk6c2VjcmV0",
+		"x-forwarded-for", "203.0.113.7",
+		"x-forwarded-host", "evil.example",
+		"x-request-id", "client-chosen-id",
+		"x-custom-tracking", "client",
+		"user-agent", "client-sdk/1.0",
+		"anthropic-beta", "context-1m-2025-08-07",
+		"authorization", "Bearer " + clientKey,
+	}
+	forbiddenUp := []string{"cookie", "openai-organization", "openai-project", "x-goog-user-project", "proxy-authorization",
+		"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-request-id", "x-custom-tracking", "user-agent",
+		"x-envoy-expected-rq-timeout-ms", "x-envoy-attempt-count", "x-session-id"}
+	for _, tc := range []struct {
+		name, model string
+		fake        *fakeprovider.Server
+		wantBeta    bool
+	}{
+		{"openai", "gpt-test", s.openai, false},
+		{"anthropic", "claude-test", s.anthropic, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := s.gw.post(t, "/v1/chat/completions",
+				[]byte(`{"model":"`+tc.model+`","messages":[{"role":"user","content":"hi"}]}`), clientHeaders...)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			got := lastRequest(t, tc.fake).Header
+			for _, h := range forbiddenUp {
+				if v := got.Get(h); v != "" {
+					t.Errorf("provider received %s: %q", h, v)
+				}
+			}
+			if strings.Contains(got.Get("authorization")+got.Get("x-api-key"), clientKey) {
+				t.Error("provider received the client's gateway key")
+			}
+			if b := got.Get("anthropic-beta"); (b != "") != tc.wantBeta {
+				t.Errorf("anthropic-beta upstream = %q, want forwarded: %v", b, tc.wantBeta)
+			}
+			for _, h := range []string{"set-cookie", "openai-organization", "openai-project", "x-ratelimit-limit-requests",
+				"x-request-id", "request-id", "x-internal-trace", "cf-ray", "anthropic-organization-id", "openai-processing-ms"} {
+				if v := resp.Header.Get(h); v != "" && h != "x-request-id" {
+					t.Errorf("client received provider header %s: %q", h, v)
+				}
+			}
+			if v := resp.Header.Get("x-request-id"); strings.HasPrefix(v, "req_") {
+				t.Errorf("client received the provider's request id %q", v)
+			}
+			if resp.Header.Get("x-switchboard-provider") == "" || !strings.HasPrefix(resp.Header.Get("content-type"), "application/json") {
+				t.Errorf("the gateway's own headers are missing: %v", resp.Header)
+			}
+		})
+	}
+}
+
+// TestHostileBodies: bodies built to crash, confuse or stall ext_proc get
+// a 400 naming the problem, in the client's error shape, and the gateway
+// serves the next request as usual.
+func TestHostileBodies(t *testing.T) {
+	s := newChatSetup(t)
+	s.openai.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+	msgs := `"messages":[{"role":"user","content":"hi"}]`
+	tests := []struct {
+		name, path, body string
+		wantCode         string // OpenAI error.code; on /v1/messages the Anthropic error type is checked
+		wantMsg          string
+	}{
+		{"ten million nested arrays", "/v1/chat/completions",
+			`{"model":"gpt-test",` + msgs + `,"x":` + strings.Repeat("[", 10_000_000) + strings.Repeat("]", 10_000_000) + `}`,
+			"json_too_deep", "deeper than 128"},
+		{"duplicate model and max_tokens", "/v1/chat/completions",
+			`{"model":"gpt-test","model":"claude-test","max_tokens":5,"max_tokens":100000,` + msgs + `}`,
+			"duplicate_key", `"model"`},
+		{"duplicate stream", "/v1/chat/completions",
+			`{"model":"gpt-test","stream":false,"stream":true,` + msgs + `}`,
+			"duplicate_key", `"stream"`},
+		{"duplicate key on /v1/messages", "/v1/messages",
+			`{"model":"claude-test","max_tokens":5,"model":"gpt-test",` + msgs + `}`,
+			"invalid_request_error", `"model"`},
+		{"100,000 fallback models", "/v1/chat/completions",
+			`{"model":"gpt-test","models":[` + strings.TrimSuffix(strings.Repeat(`"gpt-test",`, 100_000), ",") + `],` + msgs + `}`,
+			"too_many_models", "the limit is 32"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(s.openai.Requests()) + len(s.anthropic.Requests())
+			resp, body := s.gw.post(t, tc.path, []byte(tc.body))
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400: %.300s", resp.StatusCode, body)
+			}
+			e := gjson.ParseBytes(body)
+			if tc.path == "/v1/messages" {
+				if e.Get("type").Str != "error" || e.Get("error.type").Str != tc.wantCode {
+					t.Errorf("not an Anthropic invalid_request_error: %s", body)
+				}
+			} else if e.Get("error.code").Str != tc.wantCode {
+				t.Errorf("error.code = %q, want %q: %s", e.Get("error.code").Str, tc.wantCode, body)
+			}
+			if !strings.Contains(e.Get("error.message").Str, tc.wantMsg) {
+				t.Errorf("message %q does not name %s", e.Get("error.message").Str, tc.wantMsg)
+			}
+			if n := len(s.openai.Requests()) + len(s.anthropic.Requests()); n != before {
+				t.Error("a refused request reached a provider")
+			}
+			// ext_proc lived through it.
+			ok, b := s.gw.post(t, "/v1/chat/completions", []byte(`{"model":"gpt-test",`+msgs+`}`))
+			if ok.StatusCode != 200 {
+				t.Fatalf("the next request got %d: %s", ok.StatusCode, b)
+			}
+		})
+	}
+}
