@@ -18,7 +18,7 @@ const redacted = "[redacted]"
 // input, so a hostile error body cannot make this slow.
 var secretPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}`),
-	regexp.MustCompile(`\bsk-[A-Za-z0-9_-]{8,}`),     // OpenAI, Anthropic and compatible hosts
+	regexp.MustCompile(`\bsk-[A-Za-z0-9_-]{8,}`),      // OpenAI, Anthropic and compatible hosts
 	regexp.MustCompile(`\b(AKIA|ASIA)[0-9A-Z]{16}\b`), // AWS access key ids
 	regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{30,}`),    // Google API keys
 	regexp.MustCompile(`\bya29\.[0-9A-Za-z._-]{8,}`),  // Google OAuth access tokens
