@@ -76,7 +76,11 @@ func TestMessagesIngress(t *testing.T) {
 		s.anthropic.Handle("POST", "/v1/messages", fakeprovider.Reply{Transcript: tr})
 		stream := client.Messages.NewStreaming(ctxT(t), params("claude-test"))
 		var msg anthropic.Message
+		startInput := int64(-1)
 		for stream.Next() {
+			if ev := stream.Current(); ev.Type == "message_start" {
+				startInput = ev.Message.Usage.InputTokens
+			}
 			if err := msg.Accumulate(stream.Current()); err != nil {
 				t.Fatal(err)
 			}
@@ -86,6 +90,11 @@ func TestMessagesIngress(t *testing.T) {
 		}
 		if got, want := text(&msg), transcriptText(t, tr, "anthropic"); got != want {
 			t.Fatalf("text %q, want %q", got, want)
+		}
+		// Anthropic states input tokens in message_start; so does the
+		// gateway, as clients read them there.
+		if startInput != 18 {
+			t.Errorf("message_start input_tokens = %d, want the provider's 18", startInput)
 		}
 		if rec := lastRequest(t, s.anthropic); rec.Header.Get("x-api-key") != anthropicKey || gjson.GetBytes(rec.Body, "system").Raw == "" {
 			t.Fatalf("provider got %s", rec.Body)

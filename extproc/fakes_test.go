@@ -449,6 +449,7 @@ type openAIError struct {
 	Error struct {
 		Message string  `json:"message"`
 		Type    string  `json:"type"`
+		Param   *string `json:"param"`
 		Code    *string `json:"code"`
 	} `json:"error"`
 }
@@ -466,6 +467,9 @@ func decodeError(t *testing.T, body []byte) openAIError {
 	}
 	if e.Error.Message == "" || e.Error.Type == "" {
 		t.Fatalf("error body %s lacks message or type", body)
+	}
+	if !bytes.Contains(body, []byte(`"param":`)) {
+		t.Fatalf("error body %s lacks param (null when none, as OpenAI's)", body)
 	}
 	return e
 }

@@ -383,6 +383,9 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		p.out = p.secrets.scrubBytes(p.out) // an in-stream error may quote the request
 		if p.ingress != nil {
 			// Anthropic Messages client: OpenAI chunks become its events.
+			if h, ok := p.ingress.(translators.UsageHinter); ok {
+				h.HintUsage(p.stream.Usage())
+			}
 			p.tagged = p.ingress.Translate(p.tagged[:0], p.out)
 			if eos {
 				p.tagged = p.ingress.Finish(p.tagged)

@@ -72,7 +72,9 @@ func ParsePrefs(body []byte, session string) (Prefs, *translators.APIError) {
 		return p, translators.BadRequest("invalid_models", "'models' must be an array of model names")
 	}
 	if n := countElems(models); n > MaxModels {
-		return p, translators.BadRequest("too_many_models", "'models' lists "+strconv.Itoa(n)+" models; the limit is "+strconv.Itoa(MaxModels))
+		e := translators.BadRequest("too_many_models", "'models' lists "+strconv.Itoa(n)+" models; the limit is "+strconv.Itoa(MaxModels))
+		e.Param = "models"
+		return p, e
 	}
 	var list []string
 	for _, m := range models.Array() {
@@ -182,6 +184,7 @@ func (p *Prefs) parseProvider(prov gjson.Result) *translators.APIError {
 		}
 		if n := countElems(v); n > MaxProviderNames {
 			err = translators.BadRequest("too_many_providers", "provider."+key+" lists "+strconv.Itoa(n)+" providers; the limit is "+strconv.Itoa(MaxProviderNames))
+			err.Param = "provider." + key
 			return nil
 		}
 		var out []string

@@ -209,10 +209,10 @@ func anthropicAPIError(status int, retryAfter, typ, msg string) *APIError {
 
 // anthropicUsage holds Anthropic's counters; input_tokens excludes cached
 // and cache-written tokens, which OpenAI counts as prompt tokens.
-// output_tokens includes thinking, which Anthropic does not count apart, so
-// reasoning_tokens stays 0.
+// output_tokens includes thinking; output_tokens_details.thinking_tokens,
+// when sent, is the thinking part (OpenAI's reasoning_tokens).
 type anthropicUsage struct {
-	input, cacheRead, cacheWrite, output int64
+	input, cacheRead, cacheWrite, output, thinking int64
 }
 
 // read overwrites the counters u carries; message_delta counts are cumulative.
@@ -229,6 +229,7 @@ func (a *anthropicUsage) read(u gjson.Result) {
 	set(&a.cacheRead, u.Get("cache_read_input_tokens"))
 	set(&a.cacheWrite, u.Get("cache_creation_input_tokens"))
 	set(&a.output, u.Get("output_tokens"))
+	set(&a.thinking, u.Get("output_tokens_details.thinking_tokens"))
 }
 
 func (a anthropicUsage) openAI() Usage {
@@ -237,5 +238,6 @@ func (a anthropicUsage) openAI() Usage {
 		CompletionTokens: a.output,
 		CachedTokens:     a.cacheRead,
 		CacheWriteTokens: a.cacheWrite,
+		ReasoningTokens:  a.thinking,
 	}
 }

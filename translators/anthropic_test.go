@@ -1014,3 +1014,25 @@ func TestAnthropicJSONObjectAnswers(t *testing.T) {
 		}
 	})
 }
+
+// TestAnthropicThinkingTokens: Anthropic's output_tokens_details.
+// thinking_tokens is OpenAI's reasoning_tokens, whole and streamed.
+func TestAnthropicThinkingTokens(t *testing.T) {
+	body := []byte(`{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"hi"}],` +
+		`"stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":120,"output_tokens_details":{"thinking_tokens":100}}}`)
+	out, u, err := openAIToAnthropic{}.Response(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ReasoningTokens != 100 || gjson.GetBytes(out, "usage.completion_tokens_details.reasoning_tokens").Int() != 100 {
+		t.Errorf("reasoning tokens: usage %+v, body %s", u, out)
+	}
+	s := openAIToAnthropic{}.NewStream(StreamOptions{IncludeUsage: true})
+	sse := "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"m\",\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\n\n" +
+		"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":120,\"output_tokens_details\":{\"thinking_tokens\":100}}}\n\n" +
+		"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
+	s.Translate(nil, []byte(sse))
+	if got := s.Usage().ReasoningTokens; got != 100 {
+		t.Errorf("streamed reasoning tokens = %d, want 100", got)
+	}
+}

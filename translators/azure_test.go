@@ -230,12 +230,12 @@ func TestAzureError(t *testing.T) {
 		},
 		{
 			name: "content filter", transcript: "error_content_filter",
-			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "content_filter",
+			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "content_filter", Param: "prompt",
 				Message: "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry. To learn more about our content filtering policies please read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766"},
 		},
 		{
 			name: "context length", transcript: "error_context_length",
-			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "context_length_exceeded",
+			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "context_length_exceeded", Param: "messages",
 				Message: "This model's maximum context length is 128000 tokens. However, your messages resulted in 131245 tokens. Please reduce the length of the messages."},
 		},
 		{

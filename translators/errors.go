@@ -18,12 +18,15 @@ const (
 )
 
 // APIError is an error the client sees in the OpenAI error shape
-// {"error":{"message","type","code"}} with an HTTP status.
+// {"error":{"message","type","param","code"}} with an HTTP status.
 type APIError struct {
 	Status  int
 	Type    string
 	Code    string
 	Message string
+	// Param names the request parameter at fault, as OpenAI's errors do
+	// (null when none).
+	Param string
 	// RetryAfter is sent as the Retry-After header when set.
 	RetryAfter string
 }
@@ -34,9 +37,12 @@ func (e *APIError) Error() string {
 
 // Body renders the OpenAI error body.
 func (e *APIError) Body() []byte {
-	b := []byte(`{"error":{"message":"","type":"","code":null}}`)
+	b := []byte(`{"error":{"message":"","type":"","param":null,"code":null}}`)
 	b, _ = sjson.SetBytes(b, "error.message", e.Message)
 	b, _ = sjson.SetBytes(b, "error.type", e.Type)
+	if e.Param != "" {
+		b, _ = sjson.SetBytes(b, "error.param", e.Param)
+	}
 	if e.Code != "" {
 		b, _ = sjson.SetBytes(b, "error.code", e.Code)
 	}

@@ -33,6 +33,9 @@ type anthropicIngressStream struct {
 	id    string // Anthropic message id
 	model string
 	usage Usage
+	// hint is the upstream's usage so far, for message_start: Anthropic
+	// reports input tokens there, and clients read them before the end.
+	hint Usage
 
 	open     ingressBlock // kind of the open block
 	openIdx  int          // its index
@@ -57,6 +60,10 @@ type ingressToolBlock struct {
 const ingressNoThinkKey = -1
 
 func (s *anthropicIngressStream) Usage() Usage { return s.usage }
+
+// HintUsage gives the upstream translator's usage so far; message_start
+// reports its prompt counts (output tokens come with message_delta).
+func (s *anthropicIngressStream) HintUsage(u Usage) { s.hint = u }
 
 func (s *anthropicIngressStream) Translate(dst, chunk []byte) []byte {
 	if s.done {
@@ -162,8 +169,9 @@ func (s *anthropicIngressStream) start(dst []byte, id, model string) []byte {
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
 	dst = appendJSONString(dst, s.model)
 	dst = append(dst, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":`...)
-	// Usage comes with the last chunk; message_delta carries it.
-	dst = appendAnthropicUsage(dst, Usage{})
+	// The prompt counts, when the upstream gave them at its start
+	// (Anthropic, Gemini); the rest comes with message_delta.
+	dst = appendAnthropicUsage(dst, Usage{PromptTokens: s.hint.PromptTokens, CachedTokens: s.hint.CachedTokens, CacheWriteTokens: s.hint.CacheWriteTokens})
 	return append(dst, "}}\n\n"...)
 }
 

@@ -89,6 +89,9 @@ func (openAIToOpenAI) Error(status int, retryAfter string, body []byte) *APIErro
 func openAIError(status int, retryAfter string, body []byte) *APIError {
 	msg := upstreamMessage(body)
 	e := UpstreamError(status, retryAfter, msg)
+	if p := gjson.GetBytes(body, "error.param"); p.Type == gjson.String && e.Code != "provider_auth_failed" {
+		e.Param = p.Str
+	}
 	code := gjson.GetBytes(body, "error.code")
 	switch {
 	case status == 429:

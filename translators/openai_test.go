@@ -195,7 +195,7 @@ func TestOpenAIError(t *testing.T) {
 		{
 			name: "context length", status: 400,
 			body: `{"error":{"message":"This model's maximum context length is 128000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}`,
-			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "context_length_exceeded", Message: "This model's maximum context length is 128000 tokens."},
+			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "context_length_exceeded", Param: "messages", Message: "This model's maximum context length is 128000 tokens."},
 		},
 		{
 			name: "overloaded", transcript: "error_503",
@@ -206,7 +206,7 @@ func TestOpenAIError(t *testing.T) {
 			// message mentions the context length.
 			name: "content filter", status: 400,
 			body: `{"error":{"message":"The prompt was filtered by the content policy; shorten the context length or rephrase.","type":"invalid_request_error","param":"messages","code":"content_filter"}}`,
-			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "content_filter", Message: "The prompt was filtered by the content policy; shorten the context length or rephrase."},
+			want: APIError{Status: 400, Type: TypeInvalidRequest, Code: "content_filter", Param: "messages", Message: "The prompt was filtered by the content policy; shorten the context length or rephrase."},
 		},
 	}
 	for _, tc := range tests {

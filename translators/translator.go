@@ -155,3 +155,10 @@ type StreamTranslator interface {
 	// Usage returns the tokens counted so far.
 	Usage() Usage
 }
+
+// UsageHinter is a stream translator that can report usage before its
+// input carries it: the /v1/messages ingress states input tokens in
+// message_start, which the upstream translator knows at its start.
+type UsageHinter interface {
+	HintUsage(Usage)
+}
