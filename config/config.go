@@ -128,6 +128,13 @@ type Limits struct {
 	// MaxRequestBytes is the largest request body accepted; larger bodies get
 	// 413. Default 64 MiB.
 	MaxRequestBytes int64 `yaml:"max_request_bytes"`
+	// MaxInflightBytes bounds the request body bytes each ext_proc hop
+	// holds at once across all requests; a request that would pass it
+	// gets 503 overloaded with Retry-After, instead of the process
+	// growing until it is killed. ext_proc's memory is about five times
+	// this at worst (gRPC buffers, the parsed and the translated body).
+	// Default 256 MiB; at least max_request_bytes.
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
 }
 
 // Timeouts for provider calls. LLM calls are slow: defaults are generous.
@@ -295,6 +302,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Limits.MaxRequestBytes == 0 {
 		c.Limits.MaxRequestBytes = 64 << 20
+	}
+	if c.Limits.MaxInflightBytes == 0 {
+		c.Limits.MaxInflightBytes = max(256<<20, c.Limits.MaxRequestBytes)
 	}
 	if c.Timeouts.Connect == 0 {
 		c.Timeouts.Connect = Duration(10 * time.Second)

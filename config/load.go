@@ -201,6 +201,9 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 	if c.Limits.MaxRequestBytes < 1024 || c.Limits.MaxRequestBytes > 1<<30 {
 		add("limits.max_request_bytes", strconv.FormatInt(c.Limits.MaxRequestBytes, 10), "must be between 1024 and 1073741824")
 	}
+	if c.Limits.MaxInflightBytes < c.Limits.MaxRequestBytes {
+		add("limits.max_inflight_bytes", strconv.FormatInt(c.Limits.MaxInflightBytes, 10), "must be at least limits.max_request_bytes, or no body that size could ever pass")
+	}
 	for _, d := range []struct {
 		path string
 		d    Duration

@@ -477,6 +477,14 @@ models:
 			exact: `cfg.yaml:2: limits.max_request_bytes "100": must be between 1024 and 1073741824`,
 		},
 		{
+			name: "in-flight budget below the request limit",
+			yaml: `limits:
+  max_request_bytes: 2048
+  max_inflight_bytes: 1024
+`,
+			exact: `cfg.yaml:3: limits.max_inflight_bytes "1024": must be at least limits.max_request_bytes, or no body that size could ever pass`,
+		},
+		{
 			name: "several errors sorted by line",
 			yaml: `providers:
   - name: openai

@@ -31,6 +31,7 @@ type routerProcessor struct {
 	endpoint string   // the API path, query stripped
 	internal []string // client-sent control headers to drop
 	answered bool     // the body phase answered
+	held     reservation
 }
 
 func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHeaders, _ *corev3.Metadata) *extprocv3.ProcessingResponse {
@@ -42,6 +43,11 @@ func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHea
 			p.path = headerString(kv)
 		case k == "x-session-id":
 			p.session = headerString(kv)
+		case k == "content-length":
+			if !p.held.takeLength(p.s.bodies, headerString(kv), p.cfg.Limits.MaxInflightBytes) {
+				p.endpoint = pathOnly(p.path) // the error's shape follows the path
+				return p.fail(overloaded())
+			}
 		case strings.HasPrefix(k, "x-switchboard-"), slices.Contains(xds.ControlHeaders, k):
 			// Only the gateway decides providers, retries and timeouts.
 			p.internal = append(p.internal, k)
@@ -60,7 +66,11 @@ func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHea
 
 func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	p.answered = true
+	defer p.held.drop() // the body is answered: this hop holds it no more
 	body := b.GetBody()
+	if !p.held.take(p.s.bodies, int64(len(body)), p.cfg.Limits.MaxInflightBytes) {
+		return p.fail(overloaded())
+	}
 	// Before any parser reads it: bounded nesting, no repeated keys.
 	if e := translators.CheckRequestJSON(body); e != nil {
 		return p.fail(e)
@@ -169,7 +179,7 @@ func (p *routerProcessor) pending() []*extprocv3.ProcessingResponse { return nil
 // request).
 func (p *routerProcessor) complete() bool { return p.answered }
 
-func (p *routerProcessor) done() {}
+func (p *routerProcessor) done() { p.held.drop() }
 
 func asAPIError(err error) *translators.APIError {
 	if e, ok := err.(*translators.APIError); ok {

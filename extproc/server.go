@@ -39,11 +39,13 @@ type Server struct {
 	auths   authCache
 	stats   *routing.Stats
 	metrics *metrics
+	bodies  *byteBudget
 }
 
 // NewServer builds the server and its translators once, at start-up.
 func NewServer(log *zap.Logger, configs Configs) (*Server, error) {
-	s := &Server{log: log, configs: configs, tr: map[translators.Schema]translators.Translator{}, stats: routing.NewStats(nil), metrics: newMetrics()}
+	s := &Server{log: log, configs: configs, tr: map[translators.Schema]translators.Translator{}, stats: routing.NewStats(nil), metrics: newMetrics(), bodies: newByteBudget()}
+	s.metrics.reg.MustRegister(s.bodies.refused, s.bodies.inflight)
 	for _, sc := range translators.Schemas {
 		t, err := translators.New(sc)
 		if err != nil {

@@ -89,7 +89,8 @@ type upstreamProcessor struct {
 	// strip are the request's headers off the schema's allow-list.
 	strip []string
 	// secrets cuts this attempt's credentials out of provider errors.
-	secrets scrubber
+	secrets  scrubber
+	reserved reservation // the request body, while it is translated
 
 	mode      responseMode
 	status    int // upstream status
@@ -128,6 +129,9 @@ func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpH
 	p.endpoint = req["endpoint"].GetStringValue()
 	p.attempt, _ = strconv.Atoi(headerValue(h, "x-envoy-attempt-count"))
 	p.attempt = max(p.attempt, 1)
+	if !p.reserved.takeLength(p.s.bodies, headerValue(h, "content-length"), p.cfg.Limits.MaxInflightBytes) {
+		return p.fail(overloaded())
+	}
 	schema := translators.Schema(p.provider.Schema)
 	for _, k := range removeUpstream {
 		if !translators.ForwardsRequestHeader(schema, k) {
@@ -153,6 +157,10 @@ func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpH
 func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	if p.provider == nil {
 		return continueRequestBody(nil, nil, false) // headers were already refused
+	}
+	defer p.reserved.drop() // translated: the hop holds the body no more
+	if !p.reserved.take(p.s.bodies, int64(len(b.GetBody())), p.cfg.Limits.MaxInflightBytes) {
+		return p.fail(overloaded())
 	}
 	route, ok := p.cfg.Catalog.Model(p.model)
 	var cand config.Candidate
@@ -615,6 +623,7 @@ func (p *upstreamProcessor) cost(u translators.Usage) (float64, bool) {
 }
 
 func (p *upstreamProcessor) done() {
+	p.reserved.drop()
 	switch {
 	case p.completed || p.provider == nil || p.sent.IsZero():
 	case p.status == 0:
