@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -147,5 +148,33 @@ func TestHostileBodies(t *testing.T) {
 				t.Fatalf("the next request got %d: %s", ok.StatusCode, b)
 			}
 		})
+	}
+}
+
+// TestGarbageUnder200FallsBack: a provider that answers 200 with a body
+// that is no chat completion fails over to the next provider, through a
+// real Envoy, as a 5xx would.
+func TestGarbageUnder200FallsBack(t *testing.T) {
+	bad, good := fakeprovider.New(t), fakeprovider.New(t)
+	gw := startGateway(t, fmt.Sprintf(`providers:
+  - {name: bad, schema: openai, base_url: %s/v1}
+  - {name: good, schema: openai, base_url: %s/v1}
+models:
+  - name: m
+    providers:
+      - {provider: bad, model: bad-model, priority: 0}
+      - {provider: good, model: good-model, priority: 1}
+`, bad.URL(), good.URL()))
+	for _, body := range []string{`{}`, `{"error":{"message":"quota exhausted"}}`} {
+		tr := &fakeprovider.Transcript{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(body)}
+		bad.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: tr})
+		good.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+		if resp.StatusCode != 200 || resp.Header.Get("x-switchboard-provider") != "good" || gjson.GetBytes(out, "choices.0.message.content").Str == "" {
+			t.Errorf("bad answer %s: status %d provider %q body %.200s; want the good provider's answer", body, resp.StatusCode, resp.Header.Get("x-switchboard-provider"), out)
+		}
+		if f := resp.Header.Get("x-switchboard-fallbacks"); f != "bad/m" {
+			t.Errorf("x-switchboard-fallbacks = %q, want bad/m", f)
+		}
 	}
 }

@@ -103,6 +103,7 @@ type upstreamProcessor struct {
 	field     []byte
 	usage     translators.Usage
 	completed bool
+	badAnswer bool // a 2xx whose body was no valid answer
 	costed    bool // the stream's usage chunk carries usage.cost
 	// held is the headers answer of an error response, waiting for its
 	// body; heldChunks counts the body chunks not answered yet.
@@ -426,11 +427,19 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		if emb, ok := p.tr.(translators.Embedder); ok && p.endpoint == xds.EmbeddingsPath {
 			if out, usage, err = emb.EmbeddingsResponse(p.buf); err == nil {
 				out = translators.FinishEmbeddings(out, p.embOpts)
+				if e := translators.CheckEmbeddingsAnswer(out, p.buf); e != nil {
+					err = e
+				}
 			}
-		} else {
-			out, usage, err = p.tr.Response(p.buf)
+		} else if out, usage, err = p.tr.Response(p.buf); err == nil {
+			if e := translators.CheckChatAnswer(out, p.buf); e != nil {
+				err = e
+			}
 		}
 		if err != nil {
+			// Not an answer, whatever the status said: a failure of the
+			// provider (health, fallback while the headers are held).
+			p.badAnswer = true
 			e := asAPIError(err)
 			p.s.log.Warn("untranslatable provider response", zap.String("provider", p.provider.Name), zap.String("error", p.secrets.scrub(err.Error())))
 			p.finish(ctx, translators.Usage{})
@@ -568,6 +577,9 @@ func (p *upstreamProcessor) finish(_ context.Context, u translators.Usage) {
 	p.usage = u
 	now := time.Now()
 	o := routing.Outcome{Status: p.status, CompletionTokens: u.CompletionTokens}
+	if p.badAnswer {
+		o.Status = 502
+	}
 	if !p.first.IsZero() {
 		o.TTFT, o.Generation = p.first.Sub(p.sent), now.Sub(p.first)
 	}

@@ -28,6 +28,9 @@ func anthropicResponse(body []byte, excludeReasoning bool) ([]byte, Usage, error
 		e := root.Get("error")
 		return nil, Usage{}, anthropicAPIError(502, "", e.Get("type").Str, e.Get("message").Str)
 	}
+	if !root.Get("content").IsArray() {
+		return nil, Usage{}, &APIError{Status: 502, Type: TypeUpstream, Code: "bad_upstream_response", Message: "provider returned a body that is not a Messages response"}
+	}
 	var u anthropicUsage
 	u.read(root.Get("usage"))
 	usage := u.openAI()
