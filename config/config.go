@@ -23,6 +23,9 @@ type Config struct {
 	// Admin is the ext_proc server's HTTP admin endpoint (GET /stats,
 	// /healthz). Default: off. Keep it on loopback.
 	Admin Endpoint `yaml:"admin"`
+	// ControlTLS is mutual TLS between Envoy and switchboard (config/tls.go).
+	// Default: off, which only loopback addresses allow.
+	ControlTLS ControlTLS `yaml:"control_tls"`
 	// Limits bound what a client may send.
 	Limits Limits `yaml:"limits"`
 	// Timeouts for upstream provider calls.

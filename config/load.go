@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -72,6 +73,9 @@ type Loaded struct {
 	Warnings []string
 	// Catalog is the routing view built once from the config.
 	Catalog *Catalog
+	// ControlTLSDigest hashes the control_tls files' contents ("" when
+	// off), so a rotated certificate changes the pushed resources.
+	ControlTLSDigest string
 }
 
 // Env reads environment variables; tests pass a map.
@@ -111,6 +115,9 @@ func Parse(name string, data []byte, env Env) (*Loaded, error) {
 	}
 	c.applyDefaults()
 	errs, warns := c.validate(env)
+	tlsDigest := c.checkControlTLS(filepath.Dir(name), func(path, value, format string, args ...any) {
+		errs = append(errs, FieldError{Path: path, Value: value, Msg: fmt.Sprintf(format, args...)})
+	})
 	for i := range errs {
 		errs[i].Line = lineOf(&root, errs[i].Path)
 	}
@@ -122,7 +129,7 @@ func Parse(name string, data []byte, env Env) (*Loaded, error) {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 		return nil, errs
 	}
-	l := &Loaded{Config: &c, Warnings: warns}
+	l := &Loaded{Config: &c, Warnings: warns, ControlTLSDigest: tlsDigest}
 	l.Catalog = newCatalog(&c)
 	for _, m := range c.Models {
 		if _, ok := l.Catalog.models[m.Name]; !ok {

@@ -23,6 +23,8 @@ func (s *Store) Set(l *Loaded) { s.p.Store(l) }
 // onError with each invalid one, until ctx ends. It is driven by file
 // system events (no polling) and watches the directory, so editors that
 // replace the file and Kubernetes ConfigMap symlink swaps are both seen.
+// The control_tls files are watched too: a rotated certificate is a new
+// version (its digest changes what is pushed to Envoy).
 func Watch(ctx context.Context, path string, onChange func(*Loaded), onError func(error)) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -32,6 +34,19 @@ func Watch(ctx context.Context, path string, onChange func(*Loaded), onError fun
 	if err := w.Add(dir); err != nil {
 		w.Close()
 		return fmt.Errorf("config: watch %s: %w", dir, err)
+	}
+	files := map[string]bool{filepath.Clean(path): true}
+	follow := func(l *Loaded) {
+		t := l.ControlTLS
+		for _, f := range []string{t.Cert, t.Key, t.CA, t.EnvoyCert, t.EnvoyKey} {
+			if f != "" && !files[f] {
+				files[f] = true
+				_ = w.Add(filepath.Dir(f)) // best effort: the config itself is still watched
+			}
+		}
+	}
+	if l, err := Load(path); err == nil {
+		follow(l)
 	}
 	go func() {
 		defer w.Close()
@@ -50,7 +65,7 @@ func Watch(ctx context.Context, path string, onChange func(*Loaded), onError fun
 				if !ok {
 					return
 				}
-				if filepath.Clean(ev.Name) != filepath.Clean(path) && filepath.Base(ev.Name) != "..data" {
+				if !files[filepath.Clean(ev.Name)] && filepath.Base(ev.Name) != "..data" {
 					continue
 				}
 				if timer == nil {
@@ -71,6 +86,7 @@ func Watch(ctx context.Context, path string, onChange func(*Loaded), onError fun
 					onError(err)
 					continue
 				}
+				follow(l)
 				onChange(l)
 			}
 		}

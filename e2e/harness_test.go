@@ -133,6 +133,8 @@ type gateway struct {
 	// adminHTTPPort is switchboard's admin endpoint (GET /stats).
 	adminHTTPPort int
 	env           []string
+	// tls is Envoy's side of control_tls, when the config sets it.
+	tls envoy.TLS
 
 	mu      sync.Mutex
 	xds     *proc
@@ -165,10 +167,17 @@ timeouts:
 // and Envoy, returning when the listener answers.
 func startGateway(t testing.TB, body string, env ...string) *gateway {
 	t.Helper()
+	return startGatewayTLS(t, envoy.TLS{}, body, env...)
+}
+
+// startGatewayTLS is startGateway with Envoy's bootstrap dialling the
+// control plane over mutual TLS (the body sets control_tls to match).
+func startGatewayTLS(t testing.TB, tls envoy.TLS, body string, env ...string) *gateway {
+	t.Helper()
 	// Ports are picked free, then bound by other processes: another test
 	// binary can take one in between. Such a start is retried on new ports.
 	for try := 1; ; try++ {
-		g, err := tryStart(t, body, env)
+		g, err := tryStart(t, body, env, tls)
 		if err == nil {
 			t.Cleanup(g.stop)
 			return g
@@ -186,8 +195,8 @@ func firstLine(s string) string {
 	return line
 }
 
-func tryStart(t testing.TB, body string, env []string) (*gateway, error) {
-	g := &gateway{t: t, dir: t.TempDir(), port: freePort(t), xdsPort: freePort(t), extPort: freePort(t), adminPort: freePort(t), adminHTTPPort: freePort(t), env: env}
+func tryStart(t testing.TB, body string, env []string, tls envoy.TLS) (*gateway, error) {
+	g := &gateway{t: t, dir: t.TempDir(), port: freePort(t), xdsPort: freePort(t), extPort: freePort(t), adminPort: freePort(t), adminHTTPPort: freePort(t), env: env, tls: tls}
 	g.configPath = filepath.Join(g.dir, "config.yaml")
 	g.writeConfig(body)
 	for _, kv := range env {
@@ -202,6 +211,7 @@ func tryStart(t testing.TB, body string, env []string) (*gateway, error) {
 		NodeID:       "e2e",
 		XDSAddress:   fmt.Sprintf("127.0.0.1:%d", g.xdsPort),
 		AdminAddress: fmt.Sprintf("127.0.0.1:%d", g.adminPort),
+		TLS:          g.tls,
 	})
 	if err != nil {
 		return g, err

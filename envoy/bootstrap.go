@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"text/template"
 )
@@ -32,7 +33,15 @@ type Options struct {
 	NodeID       string
 	XDSAddress   string // host:port of the control plane
 	AdminAddress string // host:port of Envoy's admin endpoint
+	// TLS, when its files are set, is Envoy's side of mutual TLS to the
+	// control plane (config control_tls).
+	TLS TLS
 }
+
+// TLS names the PEM files of Envoy's client identity and the CA it
+// checks the control plane against, and the name the control plane's
+// certificate carries.
+type TLS struct{ Cert, Key, CA, ServerName string }
 
 // DefaultOptions match examples/switchboard.yaml and envoy/bootstrap.yaml.
 func DefaultOptions() Options {
@@ -56,9 +65,18 @@ func Bootstrap(o Options) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("envoy: admin address: %w", err)
 	}
+	t := o.TLS
+	if (t != TLS{}) && (t.Cert == "" || t.Key == "" || t.CA == "") {
+		return nil, errors.New("envoy: TLS needs a certificate, a key and a CA")
+	}
+	if t.ServerName == "" {
+		t.ServerName = xh
+	}
+	_, notIP := netip.ParseAddr(t.ServerName)
 	var b bytes.Buffer
 	err = tmpl.Execute(&b, map[string]any{
 		"NodeID": o.NodeID, "XDSHost": xh, "XDSPort": xp, "AdminHost": ah, "AdminPort": ap,
+		"TLS": t.Cert != "", "TLSCert": t.Cert, "TLSKey": t.Key, "TLSCA": t.CA, "TLSName": t.ServerName, "TLSNameIsIP": notIP == nil,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("envoy: render bootstrap: %w", err)

@@ -30,7 +30,9 @@ func Build(cfg *config.Loaded) (*cache.Snapshot, error) {
 	var clusters, routes []types.Resource
 	var modelRoutes []*routev3.Route
 	host, port := cfg.ExtProc.HostPort()
-	clusters = append(clusters, makeExtProcCluster(host, port), makeUnroutedCluster())
+	extProc := makeExtProcCluster(host, port)
+	withControlTLS(extProc, cfg)
+	clusters = append(clusters, extProc, makeUnroutedCluster())
 	for _, p := range cfg.Catalog.Providers(cfg.Config) {
 		clusters = append(clusters, makeProviderCluster(providerCluster{
 			Name: p.Name, Host: p.Host(), Port: p.Port(), TLS: p.TLS(), ConnectTimeout: cfg.Timeouts.Connect.D(), Health: cfg.Health,

@@ -23,6 +23,7 @@ import (
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/envoy"
 	"github.com/switchboard-gw/switchboard/extproc"
+	"github.com/switchboard-gw/switchboard/mtls"
 	"github.com/switchboard-gw/switchboard/internal/demo"
 	"github.com/switchboard-gw/switchboard/xds"
 )
@@ -152,6 +153,9 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		if l.ExtProc.Address != store.Current().ExtProc.Address || l.XDS.Address != store.Current().XDS.Address {
 			log.Warn("listen addresses changed in the config; restart switchboard to apply them")
 		}
+		if l.ControlTLS.Enabled() != store.Current().ControlTLS.Enabled() {
+			log.Warn("control_tls was turned on or off in the config; restart switchboard to apply it")
+		}
 		store.Set(l)
 		log.Info("config reloaded", zap.String("file", *path))
 	}
@@ -164,8 +168,16 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 
 	errc := make(chan error, 2)
 	var servers []*grpc.Server
+	var creds []grpc.ServerOption
+	if t := cfg.ControlTLS; t.Enabled() {
+		c, err := mtls.ServerCredentials(mtls.Files{Cert: t.Cert, Key: t.Key, CA: t.CA})
+		if err != nil {
+			return err
+		}
+		creds = append(creds, grpc.Creds(c))
+	}
 	if withXDS {
-		g := grpc.NewServer(grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second}))
+		g := grpc.NewServer(append(creds, grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second}))...)
 		xsrv.Register(g)
 		servers = append(servers, g)
 		if err := serveGRPC(g, cfg.XDS.Address, errc); err != nil {
@@ -178,7 +190,7 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		if err != nil {
 			return err
 		}
-		g := grpc.NewServer(append(extproc.ServerOptions(),
+		g := grpc.NewServer(append(append(extproc.ServerOptions(), creds...),
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}))...)
 		ep.Register(g)
 		servers = append(servers, g)
@@ -283,8 +295,19 @@ func runBootstrap(args []string) error {
 	fs.StringVar(&o.XDSAddress, "xds", o.XDSAddress, "control plane host:port")
 	fs.StringVar(&o.AdminAddress, "admin", o.AdminAddress, "Envoy admin host:port (keep it on loopback)")
 	fs.StringVar(&o.NodeID, "node", o.NodeID, "Envoy node id")
+	path := fs.String("config", "", "take the xds address and control_tls from this config file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *path != "" {
+		l, err := config.Load(*path)
+		if err != nil {
+			return err
+		}
+		o.XDSAddress = l.XDS.Address
+		if t := l.ControlTLS; t.Enabled() {
+			o.TLS = envoy.TLS{Cert: t.EnvoyCert, Key: t.EnvoyKey, CA: t.CA, ServerName: t.ServerName}
+		}
 	}
 	b, err := envoy.Bootstrap(o)
 	if err != nil {
