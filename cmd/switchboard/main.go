@@ -23,8 +23,8 @@ import (
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/envoy"
 	"github.com/switchboard-gw/switchboard/extproc"
-	"github.com/switchboard-gw/switchboard/mtls"
 	"github.com/switchboard-gw/switchboard/internal/demo"
+	"github.com/switchboard-gw/switchboard/mtls"
 	"github.com/switchboard-gw/switchboard/xds"
 )
 
