@@ -104,10 +104,15 @@ var KnownCapabilities = []string{CapJSONSchema, CapReasoning, CapTools, CapVisio
 
 // Listener is Envoy's client-facing HTTP listener.
 type Listener struct {
-	// Address to bind. Default "0.0.0.0".
+	// Address to bind. Default "127.0.0.1". A non-loopback address
+	// needs AllowUnauthenticated.
 	Address string `yaml:"address"`
 	// Port to bind. Default 8080.
 	Port int `yaml:"port"`
+	// AllowUnauthenticated accepts a non-loopback Address although the
+	// gateway does not authenticate callers: anyone who reaches the port
+	// spends the providers' keys. Default false.
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
 }
 
 // Endpoint is a host:port for a gRPC service.
@@ -282,7 +287,7 @@ func (p *Provider) Authority() string { return p.url.Host }
 
 func (c *Config) applyDefaults() {
 	if c.Listener.Address == "" {
-		c.Listener.Address = "0.0.0.0"
+		c.Listener.Address = "127.0.0.1"
 	}
 	if c.Listener.Port == 0 {
 		c.Listener.Port = 8080

@@ -166,8 +166,12 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 	if c.Listener.Port < 1 || c.Listener.Port > 65535 {
 		add("listener.port", strconv.Itoa(c.Listener.Port), "must be between 1 and 65535")
 	}
-	if net.ParseIP(c.Listener.Address) == nil {
+	if ip := net.ParseIP(c.Listener.Address); ip == nil {
 		add("listener.address", c.Listener.Address, "must be an IP address")
+	} else if !ip.IsLoopback() && !c.Listener.AllowUnauthenticated {
+		// Callers are not authenticated yet: an open port spends the
+		// providers' keys for anyone who reaches it.
+		add("listener.address", c.Listener.Address, "a non-loopback listener needs caller authentication; set listener.allow_unauthenticated: true to accept the risk")
 	}
 	// Slices, not maps: errors on one line must come out in a stable order.
 	for _, ep := range []struct {
