@@ -27,11 +27,20 @@ func quote(s string) (string, error) {
 	return string(b), err
 }
 
+// DefaultMaxHeapBytes is Envoy's heap limit when Options leave it unset:
+// room for a dozen 64 MiB request bodies in flight, well under a small
+// node's memory.
+const DefaultMaxHeapBytes = 1 << 30
+
 // Options fill the bootstrap template.
 type Options struct {
 	NodeID       string
 	XDSAddress   string // host:port of the control plane
 	AdminAddress string // host:port of Envoy's admin endpoint
+	// MaxHeapBytes bounds Envoy's heap (overload manager): at 95% Envoy
+	// returns free memory to the system, at 98% it answers new requests
+	// with 503. 0 is DefaultMaxHeapBytes.
+	MaxHeapBytes uint64
 }
 
 // DefaultOptions match examples/switchboard.yaml and envoy/bootstrap.yaml.
@@ -56,9 +65,13 @@ func Bootstrap(o Options) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("envoy: admin address: %w", err)
 	}
+	heap := o.MaxHeapBytes
+	if heap == 0 {
+		heap = DefaultMaxHeapBytes
+	}
 	var b bytes.Buffer
 	err = tmpl.Execute(&b, map[string]any{
-		"NodeID": o.NodeID, "XDSHost": xh, "XDSPort": xp, "AdminHost": ah, "AdminPort": ap,
+		"NodeID": o.NodeID, "XDSHost": xh, "XDSPort": xp, "AdminHost": ah, "AdminPort": ap, "MaxHeapBytes": heap,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("envoy: render bootstrap: %w", err)
