@@ -135,8 +135,17 @@ type Limits struct {
 	MaxRequestBytes int64 `yaml:"max_request_bytes"`
 }
 
-// Timeouts for provider calls. LLM calls are slow: defaults are generous.
+// Timeouts for provider calls, and for clients sending their requests.
+// LLM calls are slow: the provider defaults are generous. Clients are
+// held to tighter bounds: a request trickled in slowly holds memory.
 type Timeouts struct {
+	// ClientHeaders bounds receiving a request's headers, from the first
+	// byte. Slower clients get 408. Default 10s.
+	ClientHeaders Duration `yaml:"client_headers"`
+	// ClientRequest bounds receiving a whole request, body included, from
+	// the first byte until it goes to the provider; the answer's time does
+	// not count. Slower clients get 408. Default 1m.
+	ClientRequest Duration `yaml:"client_request"`
 	// Connect is the TCP/TLS connect timeout to a provider. Default 10s.
 	Connect Duration `yaml:"connect"`
 	// Request bounds a whole upstream exchange, streams included. Default 10m.
@@ -306,6 +315,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Timeouts.Request == 0 {
 		c.Timeouts.Request = Duration(10 * time.Minute)
+	}
+	if c.Timeouts.ClientHeaders == 0 {
+		c.Timeouts.ClientHeaders = Duration(10 * time.Second)
+	}
+	if c.Timeouts.ClientRequest == 0 {
+		c.Timeouts.ClientRequest = Duration(time.Minute)
 	}
 	if c.Timeouts.Idle == 0 {
 		c.Timeouts.Idle = Duration(5 * time.Minute)

@@ -55,6 +55,9 @@ models:
 	if got := c.Timeouts; got.Connect.D() != 10*time.Second || got.Request.D() != 10*time.Minute || got.Idle.D() != 5*time.Minute {
 		t.Errorf("timeouts = connect %v, request %v, idle %v; want 10s, 10m, 5m", got.Connect.D(), got.Request.D(), got.Idle.D())
 	}
+	if got := c.Timeouts; got.ClientHeaders.D() != 10*time.Second || got.ClientRequest.D() != time.Minute {
+		t.Errorf("timeouts = client_headers %v, client_request %v; want 10s, 1m", got.ClientHeaders.D(), got.ClientRequest.D())
+	}
 	m := c.Models[0]
 	if m.OwnedBy != "local" {
 		t.Errorf("owned_by = %q, want the first provider %q", m.OwnedBy, "local")

@@ -208,10 +208,14 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 	for _, d := range []struct {
 		path string
 		d    Duration
-	}{{"timeouts.connect", c.Timeouts.Connect}, {"timeouts.request", c.Timeouts.Request}, {"timeouts.idle", c.Timeouts.Idle}} {
+	}{{"timeouts.connect", c.Timeouts.Connect}, {"timeouts.request", c.Timeouts.Request}, {"timeouts.idle", c.Timeouts.Idle},
+		{"timeouts.client_headers", c.Timeouts.ClientHeaders}, {"timeouts.client_request", c.Timeouts.ClientRequest}} {
 		if d.d < 0 {
 			add(d.path, d.d.D().String(), "must be positive")
 		}
+	}
+	if c.Timeouts.ClientRequest > 0 && c.Timeouts.ClientHeaders > c.Timeouts.ClientRequest {
+		add("timeouts.client_headers", c.Timeouts.ClientHeaders.D().String(), "must not exceed timeouts.client_request")
 	}
 
 	known := map[string]*Provider{}

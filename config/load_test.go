@@ -304,6 +304,18 @@ cfg.yaml:11: models[3].name: must be a non-empty name without spaces`,
 			exact: `cfg.yaml:1: listener.address "::": a non-loopback listener needs caller authentication; set listener.allow_unauthenticated: true to accept the risk`,
 		},
 		{
+			name: "client headers timeout longer than the whole request's",
+			yaml: `timeouts: {client_headers: 2m, client_request: 1m}
+`,
+			exact: `cfg.yaml:1: timeouts.client_headers "2m0s": must not exceed timeouts.client_request`,
+		},
+		{
+			name: "negative client timeout",
+			yaml: `timeouts: {client_request: -1s}
+`,
+			exact: `cfg.yaml:1: timeouts.client_request "-1s": must be positive`,
+		},
+		{
 			name: "port too large",
 			yaml: `listener:
   address: 0.0.0.0
