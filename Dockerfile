@@ -12,4 +12,6 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/switchboard /usr/local/bin/switchboard
 COPY examples/ /etc/switchboard/
 ENTRYPOINT ["/usr/local/bin/switchboard"]
+# The example config keeps Envoy's listener on loopback; docker-compose.yaml
+# serves switchboard.docker.yaml, which opens it inside the container.
 CMD ["serve", "--config", "/etc/switchboard/switchboard.yaml"]

@@ -107,10 +107,15 @@ var KnownCapabilities = []string{CapJSONSchema, CapReasoning, CapTools, CapVisio
 
 // Listener is Envoy's client-facing HTTP listener.
 type Listener struct {
-	// Address to bind. Default "0.0.0.0".
+	// Address to bind. Default "127.0.0.1". A non-loopback address
+	// needs AllowUnauthenticated.
 	Address string `yaml:"address"`
 	// Port to bind. Default 8080.
 	Port int `yaml:"port"`
+	// AllowUnauthenticated accepts a non-loopback Address although the
+	// gateway does not authenticate callers: anyone who reaches the port
+	// spends the providers' keys. Default false.
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
 }
 
 // Endpoint is a host:port for a gRPC service.
@@ -140,8 +145,17 @@ type Limits struct {
 	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
 }
 
-// Timeouts for provider calls. LLM calls are slow: defaults are generous.
+// Timeouts for provider calls, and for clients sending their requests.
+// LLM calls are slow: the provider defaults are generous. Clients are
+// held to tighter bounds: a request trickled in slowly holds memory.
 type Timeouts struct {
+	// ClientHeaders bounds receiving a request's headers, from the first
+	// byte. Slower clients get 408. Default 10s.
+	ClientHeaders Duration `yaml:"client_headers"`
+	// ClientRequest bounds receiving a whole request, body included, from
+	// the first byte until it goes to the provider; the answer's time does
+	// not count. Slower clients get 408. Default 1m.
+	ClientRequest Duration `yaml:"client_request"`
 	// Connect is the TCP/TLS connect timeout to a provider. Default 10s.
 	Connect Duration `yaml:"connect"`
 	// Request bounds a whole upstream exchange, streams included. Default 10m.
@@ -292,7 +306,7 @@ func (p *Provider) Authority() string { return p.url.Host }
 
 func (c *Config) applyDefaults() {
 	if c.Listener.Address == "" {
-		c.Listener.Address = "0.0.0.0"
+		c.Listener.Address = "127.0.0.1"
 	}
 	if c.Listener.Port == 0 {
 		c.Listener.Port = 8080
@@ -314,6 +328,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Timeouts.Request == 0 {
 		c.Timeouts.Request = Duration(10 * time.Minute)
+	}
+	if c.Timeouts.ClientHeaders == 0 {
+		c.Timeouts.ClientHeaders = Duration(10 * time.Second)
+	}
+	if c.Timeouts.ClientRequest == 0 {
+		c.Timeouts.ClientRequest = Duration(time.Minute)
 	}
 	if c.Timeouts.Idle == 0 {
 		c.Timeouts.Idle = Duration(5 * time.Minute)

@@ -40,8 +40,8 @@ models:
       - provider: local
 `, noEnv)
 	c := l.Config
-	if c.Listener.Address != "0.0.0.0" || c.Listener.Port != 8080 {
-		t.Errorf("listener = %+v, want 0.0.0.0:8080", c.Listener)
+	if c.Listener.Address != "127.0.0.1" || c.Listener.Port != 8080 || c.Listener.AllowUnauthenticated {
+		t.Errorf("listener = %+v, want 127.0.0.1:8080, authentication not waived", c.Listener)
 	}
 	if c.XDS.Address != "127.0.0.1:18000" {
 		t.Errorf("xds.address = %q, want 127.0.0.1:18000", c.XDS.Address)
@@ -54,6 +54,9 @@ models:
 	}
 	if got := c.Timeouts; got.Connect.D() != 10*time.Second || got.Request.D() != 10*time.Minute || got.Idle.D() != 5*time.Minute {
 		t.Errorf("timeouts = connect %v, request %v, idle %v; want 10s, 10m, 5m", got.Connect.D(), got.Request.D(), got.Idle.D())
+	}
+	if got := c.Timeouts; got.ClientHeaders.D() != 10*time.Second || got.ClientRequest.D() != time.Minute {
+		t.Errorf("timeouts = client_headers %v, client_request %v; want 10s, 1m", got.ClientHeaders.D(), got.ClientRequest.D())
 	}
 	m := c.Models[0]
 	if m.OwnedBy != "local" {
@@ -313,5 +316,31 @@ func TestFieldErrorFormat(t *testing.T) {
 	es := Errors{{Path: "a", Msg: "one"}, {Path: "b", Msg: "two"}}
 	if got, want := es.Error(), "a: one\nb: two"; got != want {
 		t.Errorf("Errors.Error() = %q, want %q", got, want)
+	}
+}
+
+// TestListenerExposure: loopback listeners need nothing; any other address
+// loads only when the config waives caller authentication explicitly.
+func TestListenerExposure(t *testing.T) {
+	for _, tc := range []struct {
+		listener string
+		ok       bool
+	}{
+		{`{address: 127.0.0.1}`, true},
+		{`{address: 127.0.0.9}`, true},
+		{`{address: "::1"}`, true},
+		{`{address: 0.0.0.0}`, false},
+		{`{address: 10.1.2.3}`, false},
+		{`{address: 0.0.0.0, allow_unauthenticated: true}`, true},
+		{`{address: "::", allow_unauthenticated: true}`, true},
+	} {
+		t.Run(tc.listener, func(t *testing.T) {
+			_, err := Parse("cfg.yaml", []byte("listener: "+tc.listener+"\n"+`providers: [{name: local, schema: openai, base_url: "http://127.0.0.1:9100/v1"}]
+models: [{name: m, providers: [{provider: local}]}]
+`), noEnv)
+			if (err == nil) != tc.ok {
+				t.Fatalf("Parse error = %v, want ok %v", err, tc.ok)
+			}
+		})
 	}
 }

@@ -173,8 +173,12 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 	if c.Listener.Port < 1 || c.Listener.Port > 65535 {
 		add("listener.port", strconv.Itoa(c.Listener.Port), "must be between 1 and 65535")
 	}
-	if net.ParseIP(c.Listener.Address) == nil {
+	if ip := net.ParseIP(c.Listener.Address); ip == nil {
 		add("listener.address", c.Listener.Address, "must be an IP address")
+	} else if !ip.IsLoopback() && !c.Listener.AllowUnauthenticated {
+		// Callers are not authenticated yet: an open port spends the
+		// providers' keys for anyone who reaches it.
+		add("listener.address", c.Listener.Address, "a non-loopback listener needs caller authentication; set listener.allow_unauthenticated: true to accept the risk")
 	}
 	// Slices, not maps: errors on one line must come out in a stable order.
 	for _, ep := range []struct {
@@ -214,10 +218,14 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 	for _, d := range []struct {
 		path string
 		d    Duration
-	}{{"timeouts.connect", c.Timeouts.Connect}, {"timeouts.request", c.Timeouts.Request}, {"timeouts.idle", c.Timeouts.Idle}} {
+	}{{"timeouts.connect", c.Timeouts.Connect}, {"timeouts.request", c.Timeouts.Request}, {"timeouts.idle", c.Timeouts.Idle},
+		{"timeouts.client_headers", c.Timeouts.ClientHeaders}, {"timeouts.client_request", c.Timeouts.ClientRequest}} {
 		if d.d < 0 {
 			add(d.path, d.d.D().String(), "must be positive")
 		}
+	}
+	if c.Timeouts.ClientRequest > 0 && c.Timeouts.ClientHeaders > c.Timeouts.ClientRequest {
+		add("timeouts.client_headers", c.Timeouts.ClientHeaders.D().String(), "must not exceed timeouts.client_request")
 	}
 
 	known := map[string]*Provider{}

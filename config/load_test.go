@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -290,12 +291,38 @@ cfg.yaml:11: models[3].name: must be a non-empty name without spaces`,
 			exact: `cfg.yaml:2: timeouts.idle "-5s": must be positive`,
 		},
 		{
+			name: "non-loopback listener without caller authentication",
+			yaml: `listener:
+  address: 0.0.0.0
+`,
+			exact: `cfg.yaml:2: listener.address "0.0.0.0": a non-loopback listener needs caller authentication; set listener.allow_unauthenticated: true to accept the risk`,
+		},
+		{
+			name: "public IPv6 listener without caller authentication",
+			yaml: `listener: {address: "::"}
+`,
+			exact: `cfg.yaml:1: listener.address "::": a non-loopback listener needs caller authentication; set listener.allow_unauthenticated: true to accept the risk`,
+		},
+		{
+			name: "client headers timeout longer than the whole request's",
+			yaml: `timeouts: {client_headers: 2m, client_request: 1m}
+`,
+			exact: `cfg.yaml:1: timeouts.client_headers "2m0s": must not exceed timeouts.client_request`,
+		},
+		{
+			name: "negative client timeout",
+			yaml: `timeouts: {client_request: -1s}
+`,
+			exact: `cfg.yaml:1: timeouts.client_request "-1s": must be positive`,
+		},
+		{
 			name: "port too large",
 			yaml: `listener:
   address: 0.0.0.0
+  allow_unauthenticated: true
   port: 70000
 `,
-			exact: `cfg.yaml:3: listener.port "70000": must be between 1 and 65535`,
+			exact: `cfg.yaml:4: listener.port "70000": must be between 1 and 65535`,
 		},
 		{
 			name: "port negative",
@@ -496,7 +523,7 @@ models:
     base_url: https://api.anthropic.com
 listener:
   port: 0
-  address: "::"
+  address: "::1"
   extra: true
 timeouts: {connect: -1s, request: -2s}
 models:
@@ -783,5 +810,32 @@ models:
 	_, err = Load(missing)
 	if !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "config: ") {
 		t.Errorf("Load(missing) error = %v, want a wrapped os.ErrNotExist", err)
+	}
+}
+
+// TestDockerExampleConfig: the compose config is the example config with
+// a listener open inside the container, said explicitly.
+func TestDockerExampleConfig(t *testing.T) {
+	load := func(name string) *Loaded {
+		data, err := os.ReadFile("../examples/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := Parse(name, data, noEnv)
+		if err != nil {
+			t.Fatalf("Parse %s: %v", name, err)
+		}
+		return l
+	}
+	local, docker := load("switchboard.yaml"), load("switchboard.docker.yaml")
+	if local.Listener.Address != "127.0.0.1" || local.Listener.AllowUnauthenticated {
+		t.Errorf("examples/switchboard.yaml listener = %+v, want loopback", local.Listener)
+	}
+	if docker.Listener.Address != "0.0.0.0" || !docker.Listener.AllowUnauthenticated {
+		t.Errorf("examples/switchboard.docker.yaml listener = %+v, want 0.0.0.0 with allow_unauthenticated", docker.Listener)
+	}
+	docker.Listener = local.Listener
+	if !reflect.DeepEqual(local.Config, docker.Config) {
+		t.Errorf("examples/switchboard.docker.yaml differs from examples/switchboard.yaml beyond the listener")
 	}
 }

@@ -143,8 +143,16 @@ type gateway struct {
 }
 
 // configTemplate fills the ports into a config body; body is the
-// providers and models part.
+// providers and models part, and may set its own timeouts.
 func (g *gateway) render(body string) string {
+	timeouts := `timeouts:
+  connect: 2s
+  request: 60s
+  idle: 30s
+`
+	if strings.HasPrefix(body, "timeouts:") || strings.Contains(body, "\ntimeouts:") {
+		timeouts = ""
+	}
 	return fmt.Sprintf(`listener:
   address: 127.0.0.1
   port: %d
@@ -156,11 +164,7 @@ admin:
   address: 127.0.0.1:%d
 limits:
   max_request_bytes: 31457280
-timeouts:
-  connect: 2s
-  request: 60s
-  idle: 30s
-%s`, g.port, g.xdsPort, g.extPort, g.adminHTTPPort, body)
+%s%s`, g.port, g.xdsPort, g.extPort, g.adminHTTPPort, timeouts, body)
 }
 
 // startGateway writes the config and starts the control plane, ext_proc

@@ -28,6 +28,11 @@ func quote(s string) (string, error) {
 	return string(b), err
 }
 
+// DefaultMaxHeapBytes is Envoy's heap limit when Options leave it unset:
+// room for a dozen 64 MiB request bodies in flight, well under a small
+// node's memory.
+const DefaultMaxHeapBytes = 1 << 30
+
 // Options fill the bootstrap template.
 type Options struct {
 	NodeID       string
@@ -36,6 +41,10 @@ type Options struct {
 	// TLS, when its files are set, is Envoy's side of mutual TLS to the
 	// control plane (config control_tls).
 	TLS TLS
+	// MaxHeapBytes bounds Envoy's heap (overload manager): at 95% Envoy
+	// returns free memory to the system, at 98% it answers new requests
+	// with 503. 0 is DefaultMaxHeapBytes.
+	MaxHeapBytes uint64
 }
 
 // TLS names the PEM files of Envoy's client identity and the CA it
@@ -73,9 +82,13 @@ func Bootstrap(o Options) ([]byte, error) {
 		t.ServerName = xh
 	}
 	_, notIP := netip.ParseAddr(t.ServerName)
+	heap := o.MaxHeapBytes
+	if heap == 0 {
+		heap = DefaultMaxHeapBytes
+	}
 	var b bytes.Buffer
 	err = tmpl.Execute(&b, map[string]any{
-		"NodeID": o.NodeID, "XDSHost": xh, "XDSPort": xp, "AdminHost": ah, "AdminPort": ap,
+		"NodeID": o.NodeID, "XDSHost": xh, "XDSPort": xp, "AdminHost": ah, "AdminPort": ap, "MaxHeapBytes": heap,
 		"TLS": t.Cert != "", "TLSCert": t.Cert, "TLSKey": t.Key, "TLSCA": t.CA, "TLSName": t.ServerName, "TLSNameIsIP": notIP == nil,
 	})
 	if err != nil {

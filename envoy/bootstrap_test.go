@@ -170,6 +170,7 @@ func TestBootstrapValidatesInEnvoy(t *testing.T) {
 		// Unquoted, yaml-cpp reads these as a map and a YAML 1.1 boolean.
 		{name: "node id with colon", opts: Options{NodeID: "a: b", XDSAddress: "127.0.0.1:18000", AdminAddress: "127.0.0.1:9901"}},
 		{name: "node id like a boolean", opts: Options{NodeID: "on", XDSAddress: "127.0.0.1:18000", AdminAddress: "127.0.0.1:9901"}},
+		{name: "heap limit", opts: Options{NodeID: "n", XDSAddress: "127.0.0.1:18000", AdminAddress: "127.0.0.1:9901", MaxHeapBytes: 3 << 30}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -184,6 +185,75 @@ func TestBootstrapValidatesInEnvoy(t *testing.T) {
 			out, err := exec.Command(bin, "--mode", "validate", "-c", path, "--log-level", "error").CombinedOutput()
 			if err != nil {
 				t.Errorf("envoy --mode validate: %v\n%s\n--- bootstrap ---\n%s", err, out, b)
+			}
+		})
+	}
+}
+
+// overload is the bootstrap's overload manager, as far as tests read it.
+type overload struct {
+	OverloadManager struct {
+		ResourceMonitors []struct {
+			Name        string `yaml:"name"`
+			TypedConfig struct {
+				MaxHeapSizeBytes uint64 `yaml:"max_heap_size_bytes"`
+			} `yaml:"typed_config"`
+		} `yaml:"resource_monitors"`
+		Actions []struct {
+			Name     string `yaml:"name"`
+			Triggers []struct {
+				Name      string `yaml:"name"`
+				Threshold struct {
+					Value float64 `yaml:"value"`
+				} `yaml:"threshold"`
+			} `yaml:"triggers"`
+		} `yaml:"actions"`
+	} `yaml:"overload_manager"`
+}
+
+// TestBootstrapHeapLimit: Envoy's heap is bounded by the overload manager.
+// Near the limit it returns freed memory to the system, then refuses new
+// requests rather than grow until the kernel kills it.
+func TestBootstrapHeapLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		max  uint64
+		want uint64
+	}{
+		{"default", 0, DefaultMaxHeapBytes},
+		{"set", 512 << 20, 512 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := DefaultOptions()
+			o.MaxHeapBytes = tc.max
+			b, err := Bootstrap(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r overload
+			if err := yaml.Unmarshal(b, &r); err != nil {
+				t.Fatal(err)
+			}
+			heap := uint64(0)
+			for _, m := range r.OverloadManager.ResourceMonitors {
+				if m.Name == "envoy.resource_monitors.fixed_heap" {
+					heap = m.TypedConfig.MaxHeapSizeBytes
+				}
+			}
+			if heap != tc.want {
+				t.Errorf("fixed_heap max_heap_size_bytes = %d, want %d", heap, tc.want)
+			}
+			actions := map[string]float64{}
+			for _, a := range r.OverloadManager.Actions {
+				for _, tr := range a.Triggers {
+					if tr.Name == "envoy.resource_monitors.fixed_heap" {
+						actions[a.Name] = tr.Threshold.Value
+					}
+				}
+			}
+			shrink, stop := actions["envoy.overload_actions.shrink_heap"], actions["envoy.overload_actions.stop_accepting_requests"]
+			if shrink == 0 || stop == 0 || shrink >= stop || stop > 1 {
+				t.Errorf("heap actions = %v, want shrink_heap below stop_accepting_requests, both at most 1", actions)
 			}
 		})
 	}

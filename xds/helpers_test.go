@@ -19,7 +19,7 @@ import (
 const testYAML = `listener: {address: 127.0.0.1, port: 9090}
 extproc: {address: "127.0.0.1:18101"}
 limits: {max_request_bytes: 1048576}
-timeouts: {connect: 3s, request: 2m, idle: 45s}
+timeouts: {connect: 3s, request: 2m, idle: 45s, client_headers: 4s, client_request: 25s}
 routing: {per_try_timeout: 15s}
 health: {consecutive_5xx: 4, base_ejection: 20s, max_ejection: 3m}
 providers:

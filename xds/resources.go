@@ -9,16 +9,12 @@ import (
 	"strings"
 	"time"
 
-	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	mutationrulesv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
-	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	celv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
-	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	upstreamcodecv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/upstream_codec/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	prioritygroupv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/router/cluster_specifiers/priority_group/v3"
@@ -344,84 +340,6 @@ func upstreamExtProc() *extprocv3.ExternalProcessor {
 			// filters persist into the next attempt.
 			ForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{RequestNamespace}},
 		},
-	}
-}
-
-// makeListener builds the client-facing HTTP listener.
-func makeListener(address string, port int, idle time.Duration) *listenerv3.Listener {
-	hcm := &hcmv3.HttpConnectionManager{
-		StatPrefix: "switchboard",
-		CodecType:  hcmv3.HttpConnectionManager_AUTO,
-		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
-			RouteConfigName: RouteName,
-			ConfigSource: &corev3.ConfigSource{
-				ResourceApiVersion:    corev3.ApiVersion_V3,
-				ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
-			},
-		}},
-		HttpFilters: []*hcmv3.HttpFilter{
-			{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(routerExtProc())}},
-			{Name: "envoy.filters.http.router", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{})}},
-		},
-		// LLM streams pause for long stretches while a model thinks.
-		StreamIdleTimeout: durationpb.New(idle),
-		RequestTimeout:    durationpb.New(0),
-		LocalReplyConfig:  localReplyConfig(),
-	}
-	return &listenerv3.Listener{
-		Name:    ListenerName,
-		Address: socketAddress(address, port),
-		FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
-			Name:       "envoy.filters.network.http_connection_manager",
-			ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)},
-		}}}},
-	}
-}
-
-// localReplyConfig puts Envoy's own error replies (body too large, ext_proc
-// unreachable, provider unreachable, timeouts) in the OpenAI error shape.
-// Replies the ext_proc server sends itself carry response code details
-// starting with "switchboard" and are left alone.
-func localReplyConfig() *hcmv3.LocalReplyConfig {
-	mapper := func(status uint32, errType, code, msg string) *hcmv3.ResponseMapper {
-		expr := fmt.Sprintf("response.code == %d && !response.code_details.startsWith('switchboard')", status)
-		return &hcmv3.ResponseMapper{
-			Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_ExtensionFilter{ExtensionFilter: &accesslogv3.ExtensionFilter{
-				Name:       "envoy.access_loggers.extension_filters.cel",
-				ConfigType: &accesslogv3.ExtensionFilter_TypedConfig{TypedConfig: mustAny(&celv3.ExpressionFilter{Expression: expr})},
-			}}},
-			Body:               &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: msg}},
-			BodyFormatOverride: openAIErrorFormat(errType, code),
-		}
-	}
-	// A provider that cannot be reached is told apart from ext_proc being
-	// down by Envoy's response flags (UH no healthy host, UF connect failure).
-	unreachable := mapper(503, "server_error", "provider_unreachable", "the provider cannot be reached")
-	unreachable.Filter = &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_ResponseFlagFilter{
-		ResponseFlagFilter: &accesslogv3.ResponseFlagFilter{Flags: []string{"UH", "UF", "URX"}},
-	}}
-	return &hcmv3.LocalReplyConfig{Mappers: []*hcmv3.ResponseMapper{
-		unreachable,
-		mapper(413, "invalid_request_error", "request_too_large", "request body exceeds the gateway's size limit"),
-		mapper(503, "server_error", "service_unavailable", "the gateway cannot process the request right now: its processing service is unavailable"),
-		mapper(504, "server_error", "upstream_timeout", "the provider did not answer in time"),
-		mapper(502, "server_error", "upstream_error", "the provider connection failed"),
-		mapper(500, "server_error", "internal_error", "the gateway failed to process the request"),
-		mapper(400, "invalid_request_error", "bad_request", "malformed HTTP request"),
-		mapper(408, "invalid_request_error", "request_timeout", "the request was not received in time"),
-	}}
-}
-
-func openAIErrorFormat(errType, code string) *corev3.SubstitutionFormatString {
-	return &corev3.SubstitutionFormatString{
-		Format: &corev3.SubstitutionFormatString_JsonFormat{JsonFormat: &structpb.Struct{Fields: map[string]*structpb.Value{
-			"error": structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-				"message": structpb.NewStringValue("%LOCAL_REPLY_BODY%"),
-				"type":    structpb.NewStringValue(errType),
-				"code":    structpb.NewStringValue(code),
-			}}),
-		}}},
-		ContentType: "application/json",
 	}
 }
 

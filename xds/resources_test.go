@@ -45,6 +45,13 @@ func TestListener(t *testing.T) {
 	if got := hcm.GetStreamIdleTimeout().AsDuration(); got != 45*time.Second {
 		t.Errorf("stream idle timeout = %v, want timeouts.idle 45s", got)
 	}
+	// Slow clients: the headers, then the whole request, must arrive in time.
+	if got := hcm.GetRequestHeadersTimeout().AsDuration(); got != 4*time.Second {
+		t.Errorf("request headers timeout = %v, want timeouts.client_headers 4s", got)
+	}
+	if got := hcm.GetRequestTimeout().AsDuration(); got != 25*time.Second {
+		t.Errorf("request timeout = %v, want timeouts.client_request 25s", got)
+	}
 	var names []string
 	for _, f := range hcm.GetHttpFilters() {
 		names = append(names, f.GetName())

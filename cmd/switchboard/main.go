@@ -36,7 +36,7 @@ Usage:
   switchboard extproc   --config FILE              ext_proc server only
   switchboard validate  --config FILE              check a config and print every problem
   switchboard demo      [--listen ADDR]            keyless demo provider (OpenAI and Anthropic schemas)
-  switchboard bootstrap [--xds ADDR] [--admin ADDR] print the Envoy bootstrap
+  switchboard bootstrap [--xds ADDR] [--admin ADDR] [--max-heap-bytes N] print the Envoy bootstrap
 
 The listener port defaults to the config's listener.port (8080); --port or
 SWITCHBOARD_PORT override it.
@@ -296,6 +296,7 @@ func runBootstrap(args []string) error {
 	fs.StringVar(&o.AdminAddress, "admin", o.AdminAddress, "Envoy admin host:port (keep it on loopback)")
 	fs.StringVar(&o.NodeID, "node", o.NodeID, "Envoy node id")
 	path := fs.String("config", "", "take the xds address and control_tls from this config file")
+	fs.Uint64Var(&o.MaxHeapBytes, "max-heap-bytes", envoy.DefaultMaxHeapBytes, "Envoy heap limit in bytes (overload manager: shrink at 95%, refuse new requests at 98%)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

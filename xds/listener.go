@@ -1,0 +1,48 @@
+package xds
+
+import (
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/switchboard-gw/switchboard/config"
+)
+
+// makeListener builds the client-facing HTTP listener.
+func makeListener(c *config.Config) *listenerv3.Listener {
+	hcm := &hcmv3.HttpConnectionManager{
+		StatPrefix: "switchboard",
+		CodecType:  hcmv3.HttpConnectionManager_AUTO,
+		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
+			RouteConfigName: RouteName,
+			ConfigSource: &corev3.ConfigSource{
+				ResourceApiVersion:    corev3.ApiVersion_V3,
+				ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+			},
+		}},
+		HttpFilters: []*hcmv3.HttpFilter{
+			{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(routerExtProc())}},
+			{Name: "envoy.filters.http.router", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{})}},
+		},
+		// LLM streams pause for long stretches while a model thinks.
+		StreamIdleTimeout: durationpb.New(c.Timeouts.Idle.D()),
+		// A client that trickles its request holds Envoy's memory (the
+		// body is buffered for the router hop): its headers, then the
+		// whole request, must arrive in time, or it gets 408. The request
+		// timeout stops once the request has gone upstream, so a model's
+		// thinking does not count.
+		RequestHeadersTimeout: durationpb.New(c.Timeouts.ClientHeaders.D()),
+		RequestTimeout:        durationpb.New(c.Timeouts.ClientRequest.D()),
+		LocalReplyConfig:      localReplyConfig(),
+	}
+	return &listenerv3.Listener{
+		Name:    ListenerName,
+		Address: socketAddress(c.Listener.Address, c.Listener.Port),
+		FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
+			Name:       "envoy.filters.network.http_connection_manager",
+			ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)},
+		}}}},
+	}
+}
