@@ -16,6 +16,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/tidwall/gjson"
 
+	"github.com/switchboard-gw/switchboard/internal/bigcatalog"
 	"github.com/switchboard-gw/switchboard/internal/fakeprovider"
 )
 
@@ -180,7 +181,13 @@ func TestValidateCommand(t *testing.T) {
 		ok           bool
 		want         []string
 	}{
-		{"example config", "", true, []string{"ok (2 providers, 2 models)"}},
+		{"example config", "", true, []string{"ok (2 providers, 2 models)", "accepts the resources"}},
+		// Envoy rejected this one's routes (its model list is over Envoy's
+		// default 4 KiB direct response limit) while validate said ok:
+		// validate now asks Envoy too.
+		{"20 richly described models", bigcatalog.Spec{Models: 20, PerModel: 3, Providers: 3, BaseURL: "http://127.0.0.1:9/v1"}.YAML(), true, []string{
+			"cfg.yaml: Envoy (" + envoyBin + ") accepts the resources", "ok (3 providers, 20 models)",
+		}},
 		{"every problem with its line", `listener:
   port: 70000
 providers:
@@ -206,7 +213,7 @@ models:
 				}
 			}
 			cmd := exec.Command(switchboardBin, "validate", "--config", path)
-			cmd.Env = append(os.Environ(), "OPENAI_API_KEY=", "ANTHROPIC_API_KEY=")
+			cmd.Env = append(os.Environ(), "OPENAI_API_KEY=", "ANTHROPIC_API_KEY=", "ENVOY_BIN="+envoyBin)
 			out, err := cmd.CombinedOutput()
 			if (err == nil) != tc.ok {
 				t.Fatalf("exit err = %v, output:\n%s", err, out)

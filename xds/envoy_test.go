@@ -1,27 +1,23 @@
 package xds
 
 import (
+	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
-	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
+	"github.com/switchboard-gw/switchboard/internal/bigcatalog"
 )
 
-// TestResourcesValidateInEnvoy asks a real Envoy (ENVOY_BIN, set by the
-// Makefile, or envoy on PATH) to validate the built resources, served
-// statically: the RDS reference is replaced by the route configuration.
-func TestResourcesValidateInEnvoy(t *testing.T) {
-	bin := os.Getenv("ENVOY_BIN")
-	if bin == "" {
-		bin, _ = exec.LookPath("envoy")
+// testEnvoy is a real Envoy binary (ENVOY_BIN, set by the Makefile, envoy
+// on PATH, or the Makefile's install folder); tests needing it skip
+// without one.
+func testEnvoy(t *testing.T) string {
+	t.Helper()
+	bin, err := FindEnvoy("")
+	if err != nil {
+		t.Skipf("ENVOY_BIN: %v", err)
 	}
 	if bin == "" {
 		if p, err := filepath.Abs("../.tools/envoy-1.40.0/envoy"); err == nil {
@@ -33,9 +29,15 @@ func TestResourcesValidateInEnvoy(t *testing.T) {
 	if bin == "" {
 		t.Skip("no Envoy binary: set ENVOY_BIN or put envoy on PATH")
 	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("ENVOY_BIN: %v", err)
-	}
+	return bin
+}
+
+// TestResourcesValidateInEnvoy asks a real Envoy to validate the built
+// resources, served statically: the RDS reference is replaced by the
+// route configuration.
+func TestResourcesValidateInEnvoy(t *testing.T) {
+	bin := testEnvoy(t)
+	big := bigcatalog.Spec{Models: 1000, PerModel: 3, Providers: 30, BaseURL: "http://127.0.0.1:9100/v1"}
 	tests := []struct {
 		name string
 		yaml string
@@ -43,34 +45,28 @@ func TestResourcesValidateInEnvoy(t *testing.T) {
 	}{
 		{name: "test config", yaml: testYAML, env: testEnv},
 		{name: "example all keys", yaml: readExample(t), env: map[string]string{"OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k"}},
+		// Past about 14 such models the model list outgrew Envoy's 4 KiB
+		// default for direct responses, and Envoy rejected every route.
+		{name: "20 richly described models", yaml: bigcatalog.Spec{Models: 20, PerModel: 3, Providers: 3, BaseURL: big.BaseURL}.YAML()},
+		{name: "1000 models with 3 providers each", yaml: big.YAML()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			snap := build(t, parse(t, tc.yaml, tc.env))
-			res := resources(snap)
-			bs := &bootstrapv3.Bootstrap{StaticResources: &bootstrapv3.Bootstrap_StaticResources{}}
-			for _, r := range res[resource.ClusterType] {
-				bs.StaticResources.Clusters = append(bs.StaticResources.Clusters, r.(*clusterv3.Cluster))
-			}
-			l := proto.Clone(getListener(t, snap)).(*listenerv3.Listener)
-			f := l.GetFilterChains()[0].GetFilters()[0]
-			hcm := unpack(t, f.GetTypedConfig(), &hcmv3.HttpConnectionManager{})
-			hcm.RouteSpecifier = &hcmv3.HttpConnectionManager_RouteConfig{RouteConfig: getRouteConfig(t, snap)}
-			f.ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)}
-			bs.StaticResources.Listeners = []*listenerv3.Listener{l}
-
-			b, err := protojson.Marshal(bs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(t.TempDir(), "bootstrap.json")
-			if err := os.WriteFile(path, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			out, err := exec.Command(bin, "--mode", "validate", "-c", path, "--log-level", "error").CombinedOutput()
-			if err != nil {
-				t.Errorf("envoy --mode validate: %v\n%s", err, out)
+			if err := ValidateInEnvoy(context.Background(), bin, build(t, parse(t, tc.yaml, tc.env))); err != nil {
+				t.Error(err)
 			}
 		})
+	}
+}
+
+// TestValidateInEnvoyRejects: what Envoy refuses comes back as an error
+// carrying Envoy's reason.
+func TestValidateInEnvoyRejects(t *testing.T) {
+	bin := testEnvoy(t)
+	snap := build(t, parse(t, bigcatalog.Spec{Models: 20, PerModel: 3, Providers: 3, BaseURL: "http://127.0.0.1:9100/v1"}.YAML(), nil))
+	getRouteConfig(t, snap).MaxDirectResponseBodySizeBytes = nil // Envoy's 4 KiB default
+	err := ValidateInEnvoy(context.Background(), bin, snap)
+	if err == nil || !strings.Contains(err.Error(), "envoy rejects the config") || !strings.Contains(err.Error(), "4096") {
+		t.Fatalf("err = %v, want Envoy's rejection naming the 4096-byte limit", err)
 	}
 }

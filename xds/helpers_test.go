@@ -93,3 +93,12 @@ func unpack[T proto.Message](t *testing.T, a *anypb.Any, m T) T {
 	}
 	return m
 }
+
+func tableRoutes(t *testing.T, vh *routev3.VirtualHost) []*routev3.Route {
+	t.Helper()
+	rs, err := TableRoutes(vh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}

@@ -440,13 +440,11 @@ type weightedCluster struct {
 	Weight  int
 }
 
-// makeRouteConfig builds the gateway's routes: the model list, one route
-// per provider, and OpenAI-shaped answers for everything else.
-func makeRouteConfig(modelsJSON string, modelRoutes []*routev3.Route, maxBody uint64) *routev3.RouteConfiguration {
-	models := directRoute("models", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: modelsPath}}, 200, modelsJSON)
-	models.TypedPerFilterConfig = disableRouterHop()
-	routes := []*routev3.Route{models}
-	routes = append(routes, modelRoutes...)
+// makeRouteConfig builds the gateway's routes: the model list and each
+// model, one route per provider, and OpenAI-shaped answers for everything
+// else.
+func makeRouteConfig(ms models, byModel []modelRouteSet, maxBody uint64) *routev3.RouteConfiguration {
+	var routes []*routev3.Route
 	// The routes an API request matches before the router hop picks a
 	// model. They must forward, not answer directly: Envoy takes the
 	// request body buffer limit from the route entry. Reached after the hop
@@ -466,11 +464,12 @@ func makeRouteConfig(modelsJSON string, modelRoutes []*routev3.Route, maxBody ui
 	notFound.TypedPerFilterConfig = disableRouterHop()
 	routes = append(routes, notFound)
 	return &routev3.RouteConfiguration{
-		Name: RouteName,
+		Name:                           RouteName,
+		MaxDirectResponseBodySizeBytes: wrapperspb.UInt32(directBodyLimit(ms)),
 		VirtualHosts: []*routev3.VirtualHost{{
 			Name:                   "switchboard",
 			Domains:                []string{"*"},
-			Routes:                 routes,
+			Matcher:                routeTable(modelEndpointRoutes(ms), byModel, routes),
 			RequestBodyBufferLimit: wrapperspb.UInt64(maxBody),
 			// The upstream hop maps each attempt to its planned candidate.
 			IncludeRequestAttemptCount: true,

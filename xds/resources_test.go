@@ -253,15 +253,16 @@ func TestRoutes(t *testing.T) {
 	}
 	byName := map[string]*routev3.Route{}
 	var names []string
-	for _, r := range vh.GetRoutes() {
+	for _, r := range tableRoutes(t, vh) {
 		names = append(names, r.GetName())
 		byName[r.GetName()] = r
 	}
-	// Order matters: Envoy takes the first match, and the catch-all is last.
-	want := []string{"models",
-		"chat_model_gpt-4o_1", "chat_model_gpt-4o_2", "chat_model_gpt-4o_3",
-		"chat_model_local-small_1", "chat_model_local-small_2", "chat_model_local-small_3",
-		"unrouted_v1_chat_completions", "unrouted_v1_messages", "unrouted_v1_embeddings", "not_found"}
+	// In the match tree's order (TestRouteTable checks how it picks).
+	want := []string{"models", "model_not_found",
+		"unrouted_v1_chat_completions", "unrouted_v1_messages", "unrouted_v1_embeddings", "not_found",
+		"model_gpt-4o", "model_local-small",
+		"chat_model_gpt-4o_1", "chat_model_gpt-4o_2", "chat_model_gpt-4o_3", "unrouted_model_header",
+		"chat_model_local-small_1", "chat_model_local-small_2", "chat_model_local-small_3"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("routes = %q, want %q", names, want)
 	}
@@ -526,7 +527,7 @@ models:
       - {provider: b}
 `, nil))
 	var names []string
-	for _, r := range getRouteConfig(t, snap).GetVirtualHosts()[0].GetRoutes() {
+	for _, r := range tableRoutes(t, getRouteConfig(t, snap).GetVirtualHosts()[0]) {
 		names = append(names, r.GetName())
 		if !strings.HasPrefix(r.GetName(), "chat_model_") {
 			continue
@@ -536,7 +537,7 @@ models:
 			t.Errorf("route %s: priority groups = %q, want %q", r.GetName(), got, want)
 		}
 	}
-	if want := []string{"models", "chat_model_m_1", "chat_model_m_2", "unrouted_v1_chat_completions", "unrouted_v1_messages", "unrouted_v1_embeddings", "not_found"}; !slices.Equal(names, want) {
+	if want := []string{"models", "model_not_found", "unrouted_v1_chat_completions", "unrouted_v1_messages", "unrouted_v1_embeddings", "not_found", "model_m", "chat_model_m_1", "chat_model_m_2", "unrouted_model_header"}; !slices.Equal(names, want) {
 		t.Errorf("routes = %q, want %q (one per attempt count up to routing.max_attempts)", names, want)
 	}
 }

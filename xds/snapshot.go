@@ -23,12 +23,12 @@ import (
 // Build turns a validated config into a consistent snapshot. Its version
 // is a hash of the resources, so an unchanged config pushes nothing.
 func Build(cfg *config.Loaded) (*cache.Snapshot, error) {
-	models, err := ModelsJSON(cfg)
+	models, err := modelList(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("xds: build models list: %w", err)
 	}
 	var clusters, routes []types.Resource
-	var modelRoutes []*routev3.Route
+	var modelRoutes []modelRouteSet
 	host, port := cfg.ExtProc.HostPort()
 	extProc := makeExtProcCluster(host, port)
 	withControlTLS(extProc, cfg)
@@ -49,9 +49,11 @@ func Build(cfg *config.Loaded) (*cache.Snapshot, error) {
 			}
 			groups = append(groups, wg)
 		}
+		set := modelRouteSet{Model: name}
 		for n := 1; n <= cfg.Routing.MaxAttempts; n++ {
-			modelRoutes = append(modelRoutes, makeModelRoute(name, n, groups, t))
+			set.Routes = append(set.Routes, makeModelRoute(name, n, groups, t))
 		}
+		modelRoutes = append(modelRoutes, set)
 	}
 	routes = append(routes, makeRouteConfig(models, modelRoutes, uint64(cfg.Limits.MaxRequestBytes)))
 	listeners := []types.Resource{makeListener(cfg.Config)}
@@ -97,7 +99,11 @@ func checkClusterRefs(res map[resource.Type][]types.Resource) error {
 	for _, r := range res[resource.RouteType] {
 		rc := r.(*routev3.RouteConfiguration)
 		for _, vh := range rc.GetVirtualHosts() {
-			for _, rt := range vh.GetRoutes() {
+			table, err := TableRoutes(vh)
+			if err != nil {
+				return fmt.Errorf("route %s: %w", rc.GetName(), err)
+			}
+			for _, rt := range table {
 				names := []string{rt.GetRoute().GetCluster()}
 				if ext := rt.GetRoute().GetInlineClusterSpecifierPlugin().GetExtension(); ext != nil {
 					var pg prioritygroupv3.PriorityGroupClusterSpecifier
@@ -138,6 +144,20 @@ func hashResources(res map[resource.Type][]types.Resource) (string, error) {
 // ModelsJSON renders GET /v1/models once per config, in the OpenAI list
 // shape.
 func ModelsJSON(cfg *config.Loaded) (string, error) {
+	l, err := modelList(cfg)
+	return l.List, err
+}
+
+// models is what the model endpoints answer: the whole list and each
+// model object alone (GET /v1/models/{id}), in catalog order.
+type models struct {
+	List    string
+	IDs     []string
+	Entries []string
+}
+
+// modelList renders the model endpoints once per config.
+func modelList(cfg *config.Loaded) (models, error) {
 	// pricing is OpenRouter's shape: USD per token, as decimal strings.
 	type pricing struct {
 		Prompt     string `json:"prompt"`
@@ -155,11 +175,10 @@ func ModelsJSON(cfg *config.Loaded) (string, error) {
 		Providers     []string `json:"providers"`
 		Pricing       *pricing `json:"pricing,omitempty"`
 	}
-	list := struct {
-		Object string  `json:"object"`
-		Data   []model `json:"data"`
-	}{Object: "list", Data: []model{}}
-	for _, name := range cfg.Catalog.ModelNames() {
+	var out models
+	var list strings.Builder
+	list.WriteString(`{"object":"list","data":[`)
+	for i, name := range cfg.Catalog.ModelNames() {
 		r, _ := cfg.Catalog.Model(name)
 		m := model{ID: name, Object: "model", OwnedBy: r.OwnedBy, ContextLength: r.ContextLength, Providers: []string{}}
 		caps := map[string]bool{}
@@ -184,10 +203,20 @@ func ModelsJSON(cfg *config.Loaded) (string, error) {
 				m.Capabilities = append(m.Capabilities, k)
 			}
 		}
-		list.Data = append(list.Data, m)
+		b, err := json.Marshal(m)
+		if err != nil {
+			return models{}, err
+		}
+		if i > 0 {
+			list.WriteByte(',')
+		}
+		list.Write(b)
+		out.IDs = append(out.IDs, name)
+		out.Entries = append(out.Entries, string(b))
 	}
-	b, err := json.Marshal(list)
-	return string(b), err
+	list.WriteString("]}")
+	out.List = list.String()
+	return out, nil
 }
 
 // perTokenPrice writes a price per million tokens as a price per token.

@@ -34,7 +34,7 @@ Usage:
   switchboard serve     --config FILE [--port N]   control plane and ext_proc in one process
   switchboard xds       --config FILE [--port N]   control plane only
   switchboard extproc   --config FILE              ext_proc server only
-  switchboard validate  --config FILE              check a config and print every problem
+  switchboard validate  --config FILE [--envoy BIN] check a config as serve does, and with Envoy's --mode validate
   switchboard demo      [--listen ADDR]            keyless demo provider (OpenAI and Anthropic schemas)
   switchboard bootstrap [--xds ADDR] [--admin ADDR] [--max-heap-bytes N] print the Envoy bootstrap
 
@@ -58,7 +58,7 @@ func main() {
 	case "extproc":
 		err = runServer(ctx, args, false, true)
 	case "validate":
-		err = runValidate(args)
+		err = runValidate(ctx, args)
 	case "demo":
 		err = runDemo(ctx, args)
 	case "bootstrap":
@@ -239,9 +239,13 @@ func stopGracefully(g *grpc.Server) {
 	}
 }
 
-func runValidate(args []string) error {
+// runValidate runs the checks serve runs on a config (load, xds.Build),
+// then Envoy's own validation of the built resources when an Envoy binary
+// is at hand, so what passes is what Envoy accepts.
+func runValidate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	path := fs.String("config", "examples/switchboard.yaml", "config file")
+	envoyFlag := fs.String("envoy", "", "Envoy binary for `envoy --mode validate` (default: $ENVOY_BIN, then envoy on PATH)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -254,11 +258,24 @@ func runValidate(args []string) error {
 		}
 		return err
 	}
-	if _, err := xds.Build(l); err != nil {
-		return err
+	snap, err := xds.Build(l)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
 	}
 	for _, w := range l.Warnings {
 		fmt.Println("warning:", w)
+	}
+	bin, err := xds.FindEnvoy(*envoyFlag)
+	if err != nil {
+		return err
+	}
+	if bin == "" {
+		fmt.Println("warning: no Envoy binary (--envoy, ENVOY_BIN or envoy on PATH): Envoy's own checks were skipped")
+	} else {
+		if err := xds.ValidateInEnvoy(ctx, bin, snap); err != nil {
+			return fmt.Errorf("%s: %w", *path, err)
+		}
+		fmt.Printf("%s: Envoy (%s) accepts the resources\n", *path, bin)
 	}
 	fmt.Printf("%s: ok (%d providers, %d models)\n", *path, len(l.Catalog.Providers(l.Config)), len(l.Catalog.ModelNames()))
 	return nil
