@@ -42,8 +42,10 @@ type Routing struct {
 	// MaxAttempts bounds upstream attempts per request, fallbacks
 	// included. Default 3.
 	MaxAttempts int `yaml:"max_attempts"`
-	// PerTryTimeout bounds one attempt until the provider's response
-	// headers arrive; a slower attempt falls back. Default 60s.
+	// PerTryTimeout bounds each attempt, a single provider's included,
+	// until the provider's response headers arrive (for a stream, until
+	// the first byte of its body); a slower attempt falls back, or the
+	// client gets 504 when no attempt is left. Default 60s.
 	PerTryTimeout Duration `yaml:"per_try_timeout"`
 	// Policy applies to every request; a request may narrow it, never
 	// widen it.
