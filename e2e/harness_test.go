@@ -133,6 +133,7 @@ type gateway struct {
 	// adminHTTPPort is switchboard's admin endpoint (GET /stats).
 	adminHTTPPort int
 	env           []string
+	maxHeap       uint64 // Envoy's heap limit; 0 is the bootstrap's default
 
 	mu      sync.Mutex
 	xds     *proc
@@ -199,6 +200,10 @@ func tryStart(t testing.TB, body string, env []string) (*gateway, error) {
 		if v, ok := strings.CutPrefix(kv, "SWITCHBOARD_PORT="); ok {
 			fmt.Sscan(v, &g.port)
 		}
+		// The harness's own: Envoy's heap limit in the bootstrap.
+		if v, ok := strings.CutPrefix(kv, "E2E_ENVOY_MAX_HEAP_BYTES="); ok {
+			fmt.Sscan(v, &g.maxHeap)
+		}
 	}
 	g.xds = g.start("xds", switchboardBin, "xds", "--config", g.configPath)
 	g.startExtProc()
@@ -206,6 +211,7 @@ func tryStart(t testing.TB, body string, env []string) (*gateway, error) {
 		NodeID:       "e2e",
 		XDSAddress:   fmt.Sprintf("127.0.0.1:%d", g.xdsPort),
 		AdminAddress: fmt.Sprintf("127.0.0.1:%d", g.adminPort),
+		MaxHeapBytes: g.maxHeap,
 	})
 	if err != nil {
 		return g, err
