@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"syscall"
@@ -105,13 +107,30 @@ models:
 			t.Fatal(err)
 		}
 		defer gw.extproc.cmd.Process.Signal(syscall.SIGCONT)
-		resp, out := gw.post(t, "/v1/chat/completions", chat("dead-model"))
-		assertLocalOpenAIError(t, resp, out, resp.StatusCode, "processing_timeout")
-		if resp.StatusCode != 504 && resp.StatusCode != 503 {
-			t.Errorf("status %d, want 503 or 504", resp.StatusCode)
+		// Both at once: each waits out ext_proc's 10 s message timeout.
+		type reply struct {
+			resp *http.Response
+			body []byte
+			err  error
 		}
-		resp, out = gw.post(t, "/v1/messages", messages("dead-model"))
-		assertAnthropicError(t, resp, out, resp.StatusCode, "api_error")
+		onMessages := make(chan reply, 1)
+		go func() { // gw.post would call t.Fatal off the test's goroutine
+			resp, err := http.Post(gw.url("/v1/messages"), "application/json", bytes.NewReader(messages("dead-model")))
+			if err != nil {
+				onMessages <- reply{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			out, err := io.ReadAll(resp.Body)
+			onMessages <- reply{resp, out, err}
+		}()
+		resp, out := gw.post(t, "/v1/chat/completions", chat("dead-model"))
+		assertLocalOpenAIError(t, resp, out, 504, "processing_timeout")
+		m := <-onMessages
+		if m.err != nil {
+			t.Fatal(m.err)
+		}
+		assertAnthropicError(t, m.resp, m.body, 504, "api_error")
 	})
 
 	t.Run("ext_proc down", func(t *testing.T) {
