@@ -38,15 +38,32 @@ type Config struct {
 	Routing Routing `yaml:"routing"`
 	// Health sets how failing providers leave rotation and come back.
 	Health Health `yaml:"health"`
+	// AccessLog is Envoy's one JSON line per request.
+	AccessLog AccessLog `yaml:"access_log"`
 }
+
+// AccessLog is Envoy's access log: one JSON line per request, refused ones
+// included, with no prompt, answer or credential in it.
+type AccessLog struct {
+	// Enabled turns the access log on or off. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// Path is an absolute file path Envoy appends to. Default: Envoy's
+	// stdout.
+	Path string `yaml:"path"`
+}
+
+// On reports whether the access log is written.
+func (a AccessLog) On() bool { return a.Enabled == nil || *a.Enabled }
 
 // Routing is the fallback behaviour and central policy.
 type Routing struct {
 	// MaxAttempts bounds upstream attempts per request, fallbacks
 	// included. Default 3.
 	MaxAttempts int `yaml:"max_attempts"`
-	// PerTryTimeout bounds one attempt until the provider's response
-	// headers arrive; a slower attempt falls back. Default 60s.
+	// PerTryTimeout bounds each attempt, a single provider's included,
+	// until the provider's response headers arrive (for a stream, until
+	// the first byte of its body); a slower attempt falls back, or the
+	// client gets 504 when no attempt is left. Default 60s.
 	PerTryTimeout Duration `yaml:"per_try_timeout"`
 	// Policy applies to every request; a request may narrow it, never
 	// widen it.

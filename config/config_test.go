@@ -82,6 +82,9 @@ models:
 	if h := c.Health; h.Consecutive5xx != 5 || h.BaseEjection.D() != 30*time.Second || h.MaxEjection.D() != 5*time.Minute {
 		t.Errorf("health = consecutive_5xx %d, base %v, max %v; want 5, 30s, 5m", h.Consecutive5xx, h.BaseEjection.D(), h.MaxEjection.D())
 	}
+	if !c.AccessLog.On() || c.AccessLog.Path != "" {
+		t.Errorf("access_log = %+v, want on, to Envoy's stdout", c.AccessLog)
+	}
 	if c.Admin.Address != "" {
 		t.Errorf("admin.address = %q, want empty (off)", c.Admin.Address)
 	}

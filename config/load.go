@@ -228,6 +228,10 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 		add("timeouts.client_headers", c.Timeouts.ClientHeaders.D().String(), "must not exceed timeouts.client_request")
 	}
 
+	if p := c.AccessLog.Path; p != "" && !strings.HasPrefix(p, "/") {
+		add("access_log.path", p, "must be an absolute path")
+	}
+
 	known := map[string]*Provider{}
 	for i := range c.Providers {
 		p := &c.Providers[i]

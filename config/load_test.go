@@ -316,6 +316,12 @@ cfg.yaml:11: models[3].name: must be a non-empty name without spaces`,
 			exact: `cfg.yaml:1: timeouts.client_request "-1s": must be positive`,
 		},
 		{
+			name: "relative access log path",
+			yaml: `access_log: {path: logs/access.json}
+`,
+			exact: `cfg.yaml:1: access_log.path "logs/access.json": must be an absolute path`,
+		},
+		{
 			name: "port too large",
 			yaml: `listener:
   address: 0.0.0.0

@@ -133,6 +133,7 @@ type gateway struct {
 	// adminHTTPPort is switchboard's admin endpoint (GET /stats).
 	adminHTTPPort int
 	env           []string
+	maxHeap       uint64 // Envoy's heap limit; 0 is the bootstrap's default
 	// tls is Envoy's side of control_tls, when the config sets it.
 	tls envoy.TLS
 
@@ -208,6 +209,10 @@ func tryStart(t testing.TB, body string, env []string, tls envoy.TLS) (*gateway,
 		if v, ok := strings.CutPrefix(kv, "SWITCHBOARD_PORT="); ok {
 			fmt.Sscan(v, &g.port)
 		}
+		// The harness's own: Envoy's heap limit in the bootstrap.
+		if v, ok := strings.CutPrefix(kv, "E2E_ENVOY_MAX_HEAP_BYTES="); ok {
+			fmt.Sscan(v, &g.maxHeap)
+		}
 	}
 	g.xds = g.start("xds", switchboardBin, "xds", "--config", g.configPath)
 	g.startExtProc()
@@ -216,6 +221,7 @@ func tryStart(t testing.TB, body string, env []string, tls envoy.TLS) (*gateway,
 		XDSAddress:   fmt.Sprintf("127.0.0.1:%d", g.xdsPort),
 		AdminAddress: fmt.Sprintf("127.0.0.1:%d", g.adminPort),
 		TLS:          g.tls,
+		MaxHeapBytes: g.maxHeap,
 	})
 	if err != nil {
 		return g, err
@@ -225,7 +231,9 @@ func tryStart(t testing.TB, body string, env []string, tls envoy.TLS) (*gateway,
 		return g, err
 	}
 	g.envoy = g.start("envoy", envoyBin, "-c", bootPath, "--log-level", "warn",
-		"--concurrency", "2", "--base-id", fmt.Sprint(g.adminPort), "--disable-hot-restart")
+		"--concurrency", "2", "--base-id", fmt.Sprint(g.adminPort), "--disable-hot-restart",
+		// Access-log lines reach the test within 100 ms, not Envoy's 10 s.
+		"--file-flush-interval-msec", "100")
 	return g, g.waitReady()
 }
 

@@ -206,8 +206,14 @@ type overload struct {
 				Threshold struct {
 					Value float64 `yaml:"value"`
 				} `yaml:"threshold"`
+				Scaled struct {
+					ScalingThreshold float64 `yaml:"scaling_threshold"`
+				} `yaml:"scaled"`
 			} `yaml:"triggers"`
 		} `yaml:"actions"`
+		BufferFactoryConfig struct {
+			MinimumAccountToTrackPowerOfTwo int `yaml:"minimum_account_to_track_power_of_two"`
+		} `yaml:"buffer_factory_config"`
 	} `yaml:"overload_manager"`
 }
 
@@ -247,9 +253,16 @@ func TestBootstrapHeapLimit(t *testing.T) {
 			for _, a := range r.OverloadManager.Actions {
 				for _, tr := range a.Triggers {
 					if tr.Name == "envoy.resource_monitors.fixed_heap" {
-						actions[a.Name] = tr.Threshold.Value
+						actions[a.Name] = max(tr.Threshold.Value, tr.Scaled.ScalingThreshold)
 					}
 				}
+			}
+			// Streams are buffer-accounted (HTTP/2 and 3), so the ones
+			// holding the most are reset before new requests are refused.
+			if reset := actions["envoy.overload_actions.reset_high_memory_stream"]; reset == 0 || reset >= actions["envoy.overload_actions.stop_accepting_requests"] ||
+				r.OverloadManager.BufferFactoryConfig.MinimumAccountToTrackPowerOfTwo == 0 {
+				t.Errorf("reset_high_memory_stream from %v, buffer accounting %+v; want it below stop_accepting_requests, streams accounted",
+					reset, r.OverloadManager.BufferFactoryConfig)
 			}
 			shrink, stop := actions["envoy.overload_actions.shrink_heap"], actions["envoy.overload_actions.stop_accepting_requests"]
 			if shrink == 0 || stop == 0 || shrink >= stop || stop > 1 {

@@ -71,7 +71,7 @@ func TestUpstreamRecordsStats(t *testing.T) {
 	// A stream from Anthropic, in chunks.
 	tr = readTranscript(t, "anthropic", "text_stream")
 	s = h.startUpstream(t, "anthropic", "claude-sonnet", chatBody("claude-sonnet", true))
-	continued(t, s.send(responseHeaders(false, tr.headers...)))
+	s.streamHeaders(responseHeaders(false, tr.headers...))
 	chunks := split(tr.body, 100)
 	for i, c := range chunks {
 		continued(t, s.send(responseBody(c, i == len(chunks)-1)))

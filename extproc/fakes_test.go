@@ -161,6 +161,10 @@ type envoyStream struct {
 	t      *testing.T
 	stream extprocv3.ExternalProcessor_ProcessClient
 	cancel context.CancelFunc
+	// awaiting is set once a stream's response headers were sent: their
+	// answer comes with the first body chunk's, and is kept in held.
+	awaiting bool
+	held     *extprocv3.ProcessingResponse
 }
 
 // open starts a stream carrying hop in its gRPC metadata, as the
@@ -186,11 +190,42 @@ func (s *envoyStream) send(req *extprocv3.ProcessingRequest) *extprocv3.Processi
 	if err := s.stream.Send(req); err != nil {
 		s.t.Fatalf("send %T: %v", req.GetRequest(), err)
 	}
+	if s.awaiting {
+		s.held = s.recv(req)
+		s.awaiting = false
+	}
+	return s.recv(req)
+}
+
+func (s *envoyStream) recv(after *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
+	s.t.Helper()
 	resp, err := s.stream.Recv()
 	if err != nil {
-		s.t.Fatalf("recv after %T: %v", req.GetRequest(), err)
+		s.t.Fatalf("recv after %T: %v", after.GetRequest(), err)
 	}
 	return resp
+}
+
+// streamHeaders sends a stream's response headers. The hop answers them
+// only with the first body chunk: first it asks Envoy to wait that long,
+// and streamHeaders returns the wait. heldHeaders has the answer later.
+func (s *envoyStream) streamHeaders(req *extprocv3.ProcessingRequest) time.Duration {
+	s.t.Helper()
+	resp := s.send(req)
+	if resp.GetResponse() != nil || resp.GetOverrideMessageTimeout() == nil {
+		s.t.Fatalf("stream headers answered with %v, want only override_message_timeout", resp)
+	}
+	s.awaiting = true
+	return resp.GetOverrideMessageTimeout().AsDuration()
+}
+
+// heldHeaders is the answer to a stream's headers, once a body chunk went.
+func (s *envoyStream) heldHeaders() *extprocv3.ProcessingResponse {
+	s.t.Helper()
+	if s.held == nil {
+		s.t.Fatal("no headers answer held: send a body chunk after streamHeaders")
+	}
+	return s.held
 }
 
 // respond sends a response's headers and body chunks as Envoy does with

@@ -2,10 +2,12 @@ package extproc
 
 import (
 	"strconv"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/switchboard-gw/switchboard/translators"
 )
@@ -22,6 +24,12 @@ func continueRequestBody(m *extprocv3.HeaderMutation, body *extprocv3.BodyMutati
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{
 		Response: &extprocv3.CommonResponse{HeaderMutation: m, BodyMutation: body, ClearRouteCache: clearRoute},
 	}}}
+}
+
+// waitLonger answers nothing yet: it asks Envoy to wait up to d for the
+// answer to the message it sent (override_message_timeout).
+func waitLonger(d time.Duration) *extprocv3.ProcessingResponse {
+	return &extprocv3.ProcessingResponse{OverrideMessageTimeout: durationpb.New(d)}
 }
 
 func continueResponseHeaders(m *extprocv3.HeaderMutation) *extprocv3.ProcessingResponse {

@@ -82,8 +82,9 @@ func TestCanceledStream(t *testing.T) {
 				tr := readTranscript(t, "anthropic", "text_stream")
 				continued(t, s.send(upstreamHeaders("anthropic", "claude-sonnet")))
 				continued(t, s.send(requestBody(chatBody("claude-sonnet", true))))
-				continued(t, s.send(responseHeaders(false, tr.headers...)))
+				s.streamHeaders(responseHeaders(false, tr.headers...))
 				continued(t, s.send(responseBody(tr.body[:len(tr.body)/2], false)))
+				continued(t, s.heldHeaders())
 			},
 			wantAbort: true,
 		},

@@ -324,9 +324,18 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 			return nil
 		}
 	}
-	// Streams, and large or unsized answers: the headers go on now. A
-	// whole answer is collected here (up to maxWholeResponse) as it
-	// streams; Envoy holds none of it.
+	if p.mode == modeStream {
+		// A stream's headers go with its first body byte: until Envoy's
+		// router sees them, routing.per_try_timeout still runs, so a
+		// provider that sends headers and then nothing falls back (or
+		// gets 504) like one that hangs. Envoy is asked to wait past the
+		// per-try timeout.
+		p.held = &extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove}
+		return waitLonger(xds.FirstByteWait(p.cfg.Routing.PerTryTimeout.D()))
+	}
+	// Large or unsized answers: the headers go on now. A whole answer is
+	// collected here (up to maxWholeResponse) as it streams; Envoy holds
+	// none of it.
 	return continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove})
 }
 
@@ -384,6 +393,10 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 	}
 	switch p.mode {
 	case modeStream:
+		if p.held != nil {
+			p.queue = append(p.queue, continueResponseHeaders(p.held))
+			p.held = nil
+		}
 		p.out = p.stream.Translate(p.out[:0], chunk)
 		if eos {
 			p.out = p.stream.Finish(p.out)

@@ -409,7 +409,14 @@ func TestUpstreamStream(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := readTranscript(t, tc.provider, tc.transcript)
 			s := h.startUpstream(t, tc.provider, tc.model, chatBody(tc.model, true))
-			m := readMutation(continued(t, s.send(responseHeaders(false, append(tr.headers, "content-length", "9999")...))).GetHeaderMutation())
+			s.streamHeaders(responseHeaders(false, append(tr.headers, "content-length", "9999")...))
+			chunks := split(tr.body, tc.sizes...)
+			if tc.emptyLast {
+				chunks = append(chunks, nil)
+			}
+			// The headers answer comes with the first chunk's.
+			firstOut := bodyOut(chunks[0], continued(t, s.send(responseBody(chunks[0], len(chunks) == 1))))
+			m := readMutation(continued(t, s.heldHeaders()).GetHeaderMutation())
 			if m.set["content-type"] != "text/event-stream" {
 				t.Errorf("content-type = %q, want text/event-stream", m.set["content-type"])
 			}
@@ -427,14 +434,13 @@ func TestUpstreamStream(t *testing.T) {
 				t.Errorf("remove_headers = %q, want content-length in it", m.remove)
 			}
 
-			chunks := split(tr.body, tc.sizes...)
-			if tc.emptyLast {
-				chunks = append(chunks, nil)
-			}
 			var out []byte
 			for i, chunk := range chunks {
 				last := i == len(chunks)-1
-				got := bodyOut(chunk, continued(t, s.send(responseBody(chunk, last))))
+				got := firstOut
+				if i > 0 {
+					got = bodyOut(chunk, continued(t, s.send(responseBody(chunk, last))))
+				}
 				if last && !tc.emptyLast && !bytes.HasSuffix(got, []byte("data: [DONE]\n\n")) {
 					t.Errorf("last chunk %q does not end with data: [DONE]", got)
 				}
@@ -898,7 +904,7 @@ func TestUpstreamStreamCost(t *testing.T) {
 			tr := readTranscript(t, tc.provider, tc.transcript)
 			body, _ := sjson.SetBytes(chatBody(tc.model, true), "stream_options.include_usage", true)
 			s := h.startUpstream(t, tc.provider, tc.model, body)
-			continued(t, s.send(responseHeaders(false, tr.headers...)))
+			s.streamHeaders(responseHeaders(false, tr.headers...))
 			var out []byte
 			for i, c := range split(tr.body, 7, 130) {
 				out = append(out, bodyOut(c, continued(t, s.send(responseBody(c, i == len(split(tr.body, 7, 130))-1))))...)

@@ -13,7 +13,8 @@ trap cleanup EXIT INT TERM
 "$SWITCHBOARD" demo --listen 127.0.0.1:9100 >"$logdir/demo.log" 2>&1 & pids+=($!)
 "$SWITCHBOARD" serve --config "$CONFIG" --port "$port" >"$logdir/switchboard.log" 2>&1 & pids+=($!)
 "$SWITCHBOARD" bootstrap >"$logdir/bootstrap.yaml"
-"$ENVOY" -c "$logdir/bootstrap.yaml" --log-level warn >"$logdir/envoy.log" 2>&1 & pids+=($!)
+# Envoy's stdout carries the JSON access log; flushed every second here.
+"$ENVOY" -c "$logdir/bootstrap.yaml" --log-level warn --file-flush-interval-msec 1000 >"$logdir/envoy.log" 2>&1 & pids+=($!)
 
 for _ in $(seq 1 100); do
   if curl -fsS "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1; then break; fi

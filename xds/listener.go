@@ -36,6 +36,7 @@ func makeListener(c *config.Config) *listenerv3.Listener {
 		RequestHeadersTimeout: durationpb.New(c.Timeouts.ClientHeaders.D()),
 		RequestTimeout:        durationpb.New(c.Timeouts.ClientRequest.D()),
 		LocalReplyConfig:      localReplyConfig(),
+		AccessLog:             accessLogs(c.AccessLog),
 	}
 	return &listenerv3.Listener{
 		Name:    ListenerName,

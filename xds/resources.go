@@ -206,6 +206,8 @@ type providerCluster struct {
 	TLS            bool
 	ConnectTimeout time.Duration
 	Health         config.Health
+	// PerTryTimeout is routing.per_try_timeout; see FirstByteWait.
+	PerTryTimeout time.Duration
 }
 
 // makeProviderCluster builds a provider cluster whose upstream filter chain
@@ -214,7 +216,7 @@ type providerCluster struct {
 func makeProviderCluster(p providerCluster) *clusterv3.Cluster {
 	opts := &httpv3.HttpProtocolOptions{
 		HttpFilters: []*hcmv3.HttpFilter{
-			{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(upstreamExtProc())}},
+			{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(upstreamExtProc(p.PerTryTimeout))}},
 			{Name: "envoy.filters.http.upstream_codec", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&upstreamcodecv3.UpstreamCodec{})}},
 		},
 	}
@@ -306,9 +308,23 @@ func routerExtProc() *extprocv3.ExternalProcessor {
 	}
 }
 
+// FirstByteWait is how long the upstream hop holds a stream's response
+// headers waiting for its first body byte (it asks Envoy to wait that
+// long with override_message_timeout). It outlasts the per-try timeout,
+// which runs from before the headers came: the per-try timeout fires
+// first, while Envoy's router has seen no headers, and the attempt falls
+// back or ends in a 504.
+func FirstByteWait(perTry time.Duration) time.Duration { return perTry + time.Second }
+
+// upstreamMessageTimeout is the upstream hop's max_message_timeout: room
+// for FirstByteWait.
+func upstreamMessageTimeout(perTry time.Duration) time.Duration {
+	return max(30*time.Second, FirstByteWait(perTry))
+}
+
 // upstreamExtProc is the per-attempt hop on provider clusters: it
 // translates the request for the cluster's provider and the response back.
-func upstreamExtProc() *extprocv3.ExternalProcessor {
+func upstreamExtProc(perTry time.Duration) *extprocv3.ExternalProcessor {
 	return &extprocv3.ExternalProcessor{
 		GrpcService: extProcGrpc(HopUpstream),
 		ProcessingMode: &extprocv3.ProcessingMode{
@@ -320,7 +336,7 @@ func upstreamExtProc() *extprocv3.ExternalProcessor {
 			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
 		},
 		MessageTimeout:    durationpb.New(10 * time.Second),
-		MaxMessageTimeout: durationpb.New(30 * time.Second),
+		MaxMessageTimeout: durationpb.New(upstreamMessageTimeout(perTry)),
 		StatusOnError:     &typev3.HttpStatus{Code: typev3.StatusCode_ServiceUnavailable},
 		StatPrefix:        "switchboard_upstream",
 		// The hop sets :authority to the provider's host (SigV4 signs it,
@@ -428,8 +444,11 @@ func makeModelRoute(model string, attempts int, groups [][]weightedCluster, t ro
 		}},
 	}
 	if attempts == 1 {
-		// num_retries 0 still retries once in Envoy: no policy, no retry.
-		r.GetRoute().RetryPolicy = nil
+		// num_retries 0 still retries once in Envoy when retry_on is set.
+		// With no retry_on Envoy keeps no retry state (never retries), and
+		// still bounds the one attempt by the per-try timeout; without it,
+		// a hung provider would hold the client for the idle timeout.
+		r.GetRoute().RetryPolicy = &routev3.RetryPolicy{PerTryTimeout: durationpb.New(t.PerTry), NumRetries: wrapperspb.UInt32(0)}
 	}
 	return r
 }

@@ -91,6 +91,17 @@ func checkExtProcHop(t *testing.T, ep *extprocv3.ExternalProcessor, hop string) 
 	}
 }
 
+// TestUpstreamMessageTimeout: the upstream hop may wait a stream's first
+// byte for longer than any per-try timeout.
+func TestUpstreamMessageTimeout(t *testing.T) {
+	for _, perTry := range []time.Duration{time.Second, 15 * time.Second, 60 * time.Second, 10 * time.Minute} {
+		ep := upstreamExtProc(perTry)
+		if got := ep.GetMaxMessageTimeout().AsDuration(); got < FirstByteWait(perTry) || FirstByteWait(perTry) <= perTry {
+			t.Errorf("per-try %v: max message timeout %v, first-byte wait %v; want wait > per-try and within the max", perTry, got, FirstByteWait(perTry))
+		}
+	}
+}
+
 func TestClusters(t *testing.T) {
 	snap := build(t, parse(t, testYAML, testEnv))
 	var names []string
@@ -179,6 +190,11 @@ func TestClusters(t *testing.T) {
 			}
 			if od.GetBaseEjectionTime().AsDuration() != 20*time.Second || od.GetMaxEjectionTime().AsDuration() != 3*time.Minute {
 				t.Errorf("ejection = base %v, max %v; want health 20s, 3m", od.GetBaseEjectionTime().AsDuration(), od.GetMaxEjectionTime().AsDuration())
+			}
+			// The hop holds a stream's headers until its first byte, for up
+			// to FirstByteWait: the message timeout must allow that.
+			if got := ep.GetMaxMessageTimeout().AsDuration(); got < FirstByteWait(15*time.Second) {
+				t.Errorf("upstream hop max message timeout = %v, want at least FirstByteWait(per_try_timeout 15s)", got)
 			}
 			if got := ep.GetProcessingMode().GetResponseBodyMode(); got != extprocv3.ProcessingMode_STREAMED {
 				t.Errorf("upstream hop response body mode = %v, want STREAMED", got)
@@ -348,10 +364,14 @@ func TestRoutes(t *testing.T) {
 					t.Errorf("chat route overrides filters: %v", r.GetTypedPerFilterConfig())
 				}
 				rp := a.GetRetryPolicy()
+				if got := rp.GetPerTryTimeout().AsDuration(); got != 15*time.Second {
+					t.Errorf("per-try timeout = %v, want routing.per_try_timeout 15s", got)
+				}
 				if n == 1 {
-					// Envoy retries once even with num_retries 0: no policy at all.
-					if rp != nil {
-						t.Errorf("retry policy = %v, want none for a single attempt", rp)
+					// The per-try timeout bounds the one attempt; with no
+					// retry_on Envoy never retries it.
+					if rp.GetRetryOn() != "" || rp.GetNumRetries().GetValue() != 0 || len(rp.GetRetriableStatusCodes()) != 0 {
+						t.Errorf("retry policy = %v, want only a per-try timeout for a single attempt", rp)
 					}
 					return
 				}
@@ -363,9 +383,6 @@ func TestRoutes(t *testing.T) {
 				}
 				if !slices.Equal(rp.GetRetriableStatusCodes(), []uint32{429}) {
 					t.Errorf("retriable status codes = %v, want [429]", rp.GetRetriableStatusCodes())
-				}
-				if got := rp.GetPerTryTimeout().AsDuration(); got != 15*time.Second {
-					t.Errorf("per-try timeout = %v, want routing.per_try_timeout 15s", got)
 				}
 				if !rp.GetRefreshClusterOnRetry() {
 					t.Error("refresh_cluster_on_retry = false: every retry would go to the first group's cluster")

@@ -36,6 +36,7 @@ func Build(cfg *config.Loaded) (*cache.Snapshot, error) {
 	for _, p := range cfg.Catalog.Providers(cfg.Config) {
 		clusters = append(clusters, makeProviderCluster(providerCluster{
 			Name: p.Name, Host: p.Host(), Port: p.Port(), TLS: p.TLS(), ConnectTimeout: cfg.Timeouts.Connect.D(), Health: cfg.Health,
+			PerTryTimeout: cfg.Routing.PerTryTimeout.D(),
 		}))
 	}
 	t := routeTimeouts{Request: cfg.Timeouts.Request.D(), Idle: cfg.Timeouts.Idle.D(), PerTry: cfg.Routing.PerTryTimeout.D(), MaxAttempts: cfg.Routing.MaxAttempts}

@@ -1,0 +1,66 @@
+package xds
+
+import (
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
+	streamv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/switchboard-gw/switchboard/config"
+)
+
+// AccessLogFields are the access log's JSON fields and Envoy's command
+// for each. A value that does not apply (no provider for a refused
+// request) is null. Nothing here reads a body or a credential header.
+var AccessLogFields = map[string]string{
+	"time":       "%START_TIME%",
+	"request_id": "%REQ(X-REQUEST-ID)%",
+	"method":     "%REQ(:METHOD)%",
+	// The client's path, without its query: the upstream hop rewrites
+	// :path for the provider (in the request Envoy logs too), so a
+	// request it served takes the path the router hop recorded.
+	"path":   "%CEL(" + clientPathCEL + ")%",
+	"status": "%RESPONSE_CODE%",
+	// Why Envoy ended the request the way it did: via_upstream,
+	// direct_response, switchboard_* (the router hop's own answers),
+	// upstream_per_try_timeout, ext_proc_error_*, ...
+	"error": "%RESPONSE_CODE_DETAILS%",
+	"flags": "%RESPONSE_FLAGS%",
+	"model": "%DYNAMIC_METADATA(" + RequestNamespace + ":model)%",
+	// The provider of the attempt that answered.
+	"provider":       "%RESP(X-SWITCHBOARD-PROVIDER)%",
+	"attempts":       "%UPSTREAM_REQUEST_ATTEMPT_COUNT%",
+	"duration_ms":    "%DURATION%",
+	"ttfb_ms":        "%COMMON_DURATION(DS_RX_BEG:DS_TX_BEG:ms)%",
+	"bytes_received": "%BYTES_RECEIVED%",
+	"bytes_sent":     "%BYTES_SENT%",
+}
+
+// clientPathCEL is the path the client asked for, in CEL.
+const clientPathCEL = `'` + RequestNamespace + `' in metadata.filter_metadata && 'endpoint' in metadata.filter_metadata['` + RequestNamespace + `'] ? ` +
+	`metadata.filter_metadata['` + RequestNamespace + `']['endpoint'] : request.url_path`
+
+// accessLogs is the HTTP connection manager's access log: one JSON line
+// per request, to Envoy's stdout or a file.
+func accessLogs(c config.AccessLog) []*accesslogv3.AccessLog {
+	if !c.On() {
+		return nil
+	}
+	fields := make(map[string]*structpb.Value, len(AccessLogFields))
+	for k, v := range AccessLogFields {
+		fields[k] = structpb.NewStringValue(v)
+	}
+	format := &corev3.SubstitutionFormatString{Format: &corev3.SubstitutionFormatString_JsonFormat{JsonFormat: &structpb.Struct{Fields: fields}}}
+	var logger *accesslogv3.AccessLog
+	if c.Path == "" {
+		logger = &accesslogv3.AccessLog{Name: "envoy.access_loggers.stdout", ConfigType: &accesslogv3.AccessLog_TypedConfig{
+			TypedConfig: mustAny(&streamv3.StdoutAccessLog{AccessLogFormat: &streamv3.StdoutAccessLog_LogFormat{LogFormat: format}}),
+		}}
+	} else {
+		logger = &accesslogv3.AccessLog{Name: "envoy.access_loggers.file", ConfigType: &accesslogv3.AccessLog_TypedConfig{
+			TypedConfig: mustAny(&filev3.FileAccessLog{Path: c.Path, AccessLogFormat: &filev3.FileAccessLog_LogFormat{LogFormat: format}}),
+		}}
+	}
+	return []*accesslogv3.AccessLog{logger}
+}
