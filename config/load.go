@@ -72,6 +72,10 @@ type Loaded struct {
 	Warnings []string
 	// Catalog is the routing view built once from the config.
 	Catalog *Catalog
+	// Version is the config version Envoy's routes carry for this config
+	// (xds.BuildVersioned), set by the process that built them; "" when
+	// not built.
+	Version string
 }
 
 // Env reads environment variables; tests pass a map.

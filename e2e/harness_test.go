@@ -132,7 +132,9 @@ type gateway struct {
 	adminPort  int // Envoy's
 	// adminHTTPPort is switchboard's admin endpoint (GET /stats).
 	adminHTTPPort int
-	env           []string
+	// xdsAdminPort is the control plane's (switchboard xds --admin).
+	xdsAdminPort int
+	env          []string
 
 	mu      sync.Mutex
 	xds     *proc
@@ -187,7 +189,7 @@ func firstLine(s string) string {
 }
 
 func tryStart(t testing.TB, body string, env []string) (*gateway, error) {
-	g := &gateway{t: t, dir: t.TempDir(), port: freePort(t), xdsPort: freePort(t), extPort: freePort(t), adminPort: freePort(t), adminHTTPPort: freePort(t), env: env}
+	g := &gateway{t: t, dir: t.TempDir(), port: freePort(t), xdsPort: freePort(t), extPort: freePort(t), adminPort: freePort(t), adminHTTPPort: freePort(t), xdsAdminPort: freePort(t), env: env}
 	g.configPath = filepath.Join(g.dir, "config.yaml")
 	g.writeConfig(body)
 	for _, kv := range env {
@@ -196,7 +198,7 @@ func tryStart(t testing.TB, body string, env []string) (*gateway, error) {
 			fmt.Sscan(v, &g.port)
 		}
 	}
-	g.xds = g.start("xds", switchboardBin, "xds", "--config", g.configPath)
+	g.startXDS()
 	g.startExtProc()
 	boot, err := envoy.Bootstrap(envoy.Options{
 		NodeID:       "e2e",
@@ -249,6 +251,12 @@ func (g *gateway) start(name, bin string, args ...string) *proc {
 	}
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	return p
+}
+
+func (g *gateway) startXDS() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.xds = g.start("xds", switchboardBin, "xds", "--config", g.configPath, "--admin", fmt.Sprintf("127.0.0.1:%d", g.xdsAdminPort))
 }
 
 func (g *gateway) startExtProc() {

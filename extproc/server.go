@@ -39,6 +39,8 @@ type Server struct {
 	auths   authCache
 	stats   *routing.Stats
 	metrics *metrics
+	// xdsStatus reports the control plane when it runs in this process.
+	xdsStatus func() any
 }
 
 // NewServer builds the server and its translators once, at start-up.
@@ -91,7 +93,7 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 			err = status.Error(codes.Internal, "extproc: internal error")
 		}
 	}()
-	cfg := s.configs.Current()
+	cfg := s.configFor(streamVersion(ctx), s.configs.Current())
 	if cfg == nil {
 		return status.Error(codes.Unavailable, "extproc: no config loaded yet")
 	}
