@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,7 +54,13 @@ func TestKeepaliveAdmitsEnvoyPings(t *testing.T) {
 		t.Fatal(err)
 	}
 	fr := http2.NewFramer(conn, conn)
-	if err := fr.WriteSettings(); err != nil {
+	var wmu sync.Mutex // a Framer writes one frame at a time
+	write := func(f func() error) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		return f()
+	}
+	if err := write(func() error { return fr.WriteSettings() }); err != nil {
 		t.Fatal(err)
 	}
 	goaway := make(chan string, 1)
@@ -66,7 +73,7 @@ func TestKeepaliveAdmitsEnvoyPings(t *testing.T) {
 			switch f := f.(type) {
 			case *http2.SettingsFrame:
 				if !f.IsAck() {
-					_ = fr.WriteSettingsAck()
+					_ = write(fr.WriteSettingsAck)
 				}
 			case *http2.GoAwayFrame:
 				goaway <- f.ErrCode.String() + " " + string(f.DebugData())
@@ -83,7 +90,7 @@ func TestKeepaliveAdmitsEnvoyPings(t *testing.T) {
 			case <-time.After(gap):
 			}
 		}
-		if err := fr.WritePing(false, [8]byte{byte(i)}); err != nil {
+		if err := write(func() error { return fr.WritePing(false, [8]byte{byte(i)}) }); err != nil {
 			t.Fatal(err)
 		}
 	}
