@@ -134,7 +134,9 @@ type gateway struct {
 	adminHTTPPort int
 	// xdsAdminPort is the control plane's (switchboard xds --admin).
 	xdsAdminPort int
-	env          []string
+	// serve runs `switchboard serve`, one process for both services.
+	serve bool
+	env   []string
 
 	mu      sync.Mutex
 	xds     *proc
@@ -167,10 +169,23 @@ timeouts:
 // and Envoy, returning when the listener answers.
 func startGateway(t testing.TB, body string, env ...string) *gateway {
 	t.Helper()
+	return startGatewayMode(t, false, body, env...)
+}
+
+// startServeGateway is startGateway with `switchboard serve`: control
+// plane and ext_proc in one process (gateway.xds and gateway.extproc are
+// that process).
+func startServeGateway(t testing.TB, body string, env ...string) *gateway {
+	t.Helper()
+	return startGatewayMode(t, true, body, env...)
+}
+
+func startGatewayMode(t testing.TB, serve bool, body string, env ...string) *gateway {
+	t.Helper()
 	// Ports are picked free, then bound by other processes: another test
 	// binary can take one in between. Such a start is retried on new ports.
 	for try := 1; ; try++ {
-		g, err := tryStart(t, body, env)
+		g, err := tryStart(t, serve, body, env)
 		if err == nil {
 			t.Cleanup(g.stop)
 			return g
@@ -188,7 +203,7 @@ func firstLine(s string) string {
 	return line
 }
 
-func tryStart(t testing.TB, body string, env []string) (*gateway, error) {
+func tryStart(t testing.TB, serve bool, body string, env []string) (*gateway, error) {
 	g := &gateway{t: t, dir: t.TempDir(), port: freePort(t), xdsPort: freePort(t), extPort: freePort(t), adminPort: freePort(t), adminHTTPPort: freePort(t), xdsAdminPort: freePort(t), env: env}
 	g.configPath = filepath.Join(g.dir, "config.yaml")
 	g.writeConfig(body)
@@ -198,8 +213,14 @@ func tryStart(t testing.TB, body string, env []string) (*gateway, error) {
 			fmt.Sscan(v, &g.port)
 		}
 	}
-	g.startXDS()
-	g.startExtProc()
+	if serve {
+		g.serve = true
+		g.xds = g.start("serve", switchboardBin, "serve", "--config", g.configPath)
+		g.extproc = g.xds
+	} else {
+		g.startXDS()
+		g.startExtProc()
+	}
 	boot, err := envoy.Bootstrap(envoy.Options{
 		NodeID:       "e2e",
 		XDSAddress:   fmt.Sprintf("127.0.0.1:%d", g.xdsPort),

@@ -23,9 +23,20 @@ import (
 // routes and ext_proc keeps the old config for them. Once the port is
 // free, a retry lands.
 func TestEnvoyRejection(t *testing.T) {
+	// switchboard serve switches ext_proc's config when Envoy accepts;
+	// switchboard extproc follows the version on each request.
+	for _, mode := range []struct {
+		name  string
+		start func(testing.TB, string, ...string) *gateway
+	}{{"serve", startServeGateway}, {"xds and extproc", startGateway}} {
+		t.Run(mode.name, func(t *testing.T) { testEnvoyRejection(t, mode.start) })
+	}
+}
+
+func testEnvoyRejection(t *testing.T, start func(testing.TB, string, ...string) *gateway) {
 	up := fakeprovider.New(t)
 	up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
-	gw := startGateway(t, fmt.Sprintf(demoModels, up.URL()))
+	gw := start(t, fmt.Sprintf(demoModels, up.URL()))
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +49,7 @@ func TestEnvoyRejection(t *testing.T) {
     providers: [{provider: up, model: m2}]
 `, up.URL()))
 	gw.writeRawConfig(strings.Replace(next, fmt.Sprintf("port: %d", gw.port), fmt.Sprintf("port: %d", taken), 1))
-	start := time.Now()
+	began := time.Now()
 	var status gjson.Result
 	waitFor(t, 10*time.Second, func() bool {
 		status = gjson.ParseBytes(xdsAdmin(t, gw, "/xds"))
@@ -52,9 +63,9 @@ func TestEnvoyRejection(t *testing.T) {
 	before := envoyRejections()
 	time.Sleep(3 * time.Second)
 	rejections := envoyRejections()
-	t.Logf("Envoy rejections: %d in the first %v, %d in the next 3s", before, time.Since(start)-3*time.Second, rejections-before)
+	t.Logf("Envoy rejections: %d in the first %v, %d in the next 3s", before, time.Since(began)-3*time.Second, rejections-before)
 	if rejections > 5 {
-		t.Errorf("Envoy rejected the listener %d times in %v: the push is not backed off", rejections, time.Since(start))
+		t.Errorf("Envoy rejected the listener %d times in %v: the push is not backed off", rejections, time.Since(began))
 	}
 
 	t.Run("neither side moved", func(t *testing.T) {
@@ -73,7 +84,8 @@ func TestEnvoyRejection(t *testing.T) {
 		if n := strings.Count(log, `"envoy rejected config"`); n != 1 {
 			t.Errorf("%d rejection logs, want 1:\n%s", n, tail(log, 3000))
 		}
-		if strings.Contains(log, "stacktrace") || strings.Contains(log, `"config reloaded`) && !strings.Contains(log, "pushed to Envoy") {
+		if strings.Contains(log, "stacktrace") || strings.Contains(log, `"config reloaded`) && !strings.Contains(log, "pushed to Envoy") ||
+			strings.Contains(log, "config live") {
 			t.Errorf("xds log:\n%s", tail(log, 3000))
 		}
 	})
@@ -103,11 +115,18 @@ func TestEnvoyRejection(t *testing.T) {
 	if st := gjson.ParseBytes(xdsAdmin(t, gw, "/xds")); st.Get("rejected").Exists() || st.Get("accepted").Str != st.Get("version").Str {
 		t.Errorf("/xds after the retry = %s", st.Raw)
 	}
+	if gw.serve && !strings.Contains(gw.xds.log.String(), "config live: Envoy accepted it") {
+		t.Errorf("serve did not switch ext_proc when Envoy accepted:\n%s", tail(gw.xds.log.String(), 2000))
+	}
 }
 
 func xdsAdmin(t *testing.T, gw *gateway, path string) []byte {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", gw.xdsAdminPort, path))
+	port := gw.xdsAdminPort
+	if gw.serve {
+		port = gw.adminHTTPPort // the admin endpoint shows the control plane
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,16 +143,29 @@ func TestServerRejection(t *testing.T) {
 	if e.running[resource.RouteType] != v1 || e.running[resource.ClusterType] != v1 {
 		t.Errorf("Envoy runs %v, want v1 for every type", e.running)
 	}
+	// Undoing the change is live at once: Envoy runs it.
+	if got := apply(testYAML, "v1 again"); got != v1 {
+		t.Fatalf("version %s, want v1 %s", got, v1)
+	}
+	if name := <-live; name != "v1 again" {
+		t.Fatalf("live %s", name)
+	}
+	apply(strings.Replace(testYAML, "port: 9090", "port: 9091", 1)+"  - {name: extra, providers: [{provider: local}]}\n", "v2")
+	e.serve(250*time.Millisecond, v2)
 
-	// Retried after the backoff, rejected again, then accepted.
+	// Retried after the backoff with only what Envoy refused (the types
+	// it took do not flip back and forth), rejected again, then accepted.
 	seen = e.serve(400*time.Millisecond, v2)
-	if seen[v2] == 0 || seen[v2] > 3 {
-		t.Errorf("pushes in the first retry = %v, want one v2 push per type", seen)
+	if seen[v2] != 1 || seen[v1] != 0 {
+		t.Errorf("pushes in the first retry = %v, want the v2 listener alone", seen)
 	}
 	if s.Status().Rejected.Count != 2 {
 		t.Errorf("rejections = %d, want 2", s.Status().Rejected.Count)
 	}
-	e.serve(1200*time.Millisecond, "")
+	seen = e.serve(1200*time.Millisecond, "")
+	if seen[v2] != 3 {
+		t.Errorf("pushes in the second retry = %v, want the v2 listener, then its clusters and routes", seen)
+	}
 	select {
 	case name := <-live:
 		if name != "v2" {

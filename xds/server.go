@@ -51,7 +51,8 @@ type Server struct {
 
 	mu       sync.Mutex
 	version  string                     // the newest snapshot built (what Envoy should run)
-	pushed   string                     // the snapshot in the cache now
+	pushed   *cache.Snapshot            // the snapshot in the cache now
+	probing  bool                       // pushed offers only the rejected types anew
 	accepted string                     // the last version every Envoy ACKed for every type
 	snaps    map[string]*cache.Snapshot // the newest and the accepted one
 	live     func()                     // called once the newest version is accepted
@@ -70,13 +71,14 @@ type stream struct {
 
 // Rejection is a version an Envoy refused, and why.
 type Rejection struct {
-	Version   string    `json:"version"`
-	Type      string    `json:"type"`
-	Error     string    `json:"error"`
-	Count     int       `json:"count"`
-	First     time.Time `json:"first"`
-	Last      time.Time `json:"last"`
-	NextRetry time.Time `json:"next_retry,omitzero"`
+	Version   string          `json:"version"`
+	Type      string          `json:"type"`
+	Error     string          `json:"error"`
+	Count     int             `json:"count"`
+	First     time.Time       `json:"first"`
+	Last      time.Time       `json:"last"`
+	NextRetry time.Time       `json:"next_retry,omitzero"`
+	types     map[string]bool // every type URL rejected in the streak
 }
 
 // NewServer makes a control plane with no snapshot yet; call Update.
@@ -181,6 +183,11 @@ func (s *Server) ApplySnapshot(ctx context.Context, snap *cache.Snapshot, live f
 	close(s.wake) // a new version cuts a backoff short
 	s.wake = make(chan struct{})
 	s.log.Info("pushed config", zap.String("version", v))
+	if v == s.accepted && live != nil {
+		// Back to what Envoy runs (a rejected change undone).
+		s.live = nil
+		go live()
+	}
 	if len(s.streams) == 0 && s.accepted == "" {
 		s.log.Info("no Envoy connected yet; the config goes live when one accepts it")
 	}
@@ -191,8 +198,21 @@ func (s *Server) setLocked(ctx context.Context, snap *cache.Snapshot) error {
 	if err := s.cache.SetSnapshot(ctx, nodeID, snap); err != nil {
 		return fmt.Errorf("xds: set snapshot: %w", err)
 	}
-	s.pushed = snap.GetVersion(resource.ListenerType)
+	s.pushed, s.probing = snap, false
 	return nil
+}
+
+// probe is the accepted snapshot with the rejected types taken from next.
+// A retry offers Envoy only what it refused, so the types it took do not
+// flip to the new version and back on every retry; once it takes them,
+// the rest of next follows.
+func probe(accepted, next *cache.Snapshot, types map[string]bool) *cache.Snapshot {
+	p := &cache.Snapshot{Resources: accepted.Resources}
+	for t := range types {
+		i := cache.GetResponseType(t)
+		p.Resources[i] = next.Resources[i]
+	}
+	return p
 }
 
 // acked records a request that is not a NACK: an ACK, a first request, or
@@ -205,6 +225,17 @@ func (s *Server) acked(id int64, req *discoveryv3.DiscoveryRequest) {
 		return
 	}
 	st.acked[req.GetTypeUrl()] = req.GetVersionInfo()
+	if s.probing && s.reject != nil && req.GetVersionInfo() == s.version && s.reject.types[req.GetTypeUrl()] {
+		took := true
+		for t := range s.reject.types {
+			took = took && st.acked[t] == s.version
+		}
+		if took {
+			if err := s.setLocked(context.Background(), s.snaps[s.version]); err != nil {
+				s.log.Error("xds: push after a retry failed", zap.Error(err))
+			}
+		}
+	}
 	s.checkAcceptedLocked()
 }
 
@@ -241,9 +272,10 @@ func (s *Server) checkAcceptedLocked() {
 
 // rejected handles a NACK: logged once per version and type (later ones
 // at debug level), counted, and put off. With an accepted version to go
-// back to, Envoy is given it again and the new one is retried after the
-// backoff; with none yet (a rejection at start-up), the stream waits out
-// the backoff before the push is retried.
+// back to, Envoy is given it again, and after the backoff it is offered
+// the rejected types of the new version alone (probe), then the rest once
+// it takes them. With none yet (a rejection at start-up), the stream
+// waits out the backoff before the push is retried.
 func (s *Server) rejected(ctx context.Context, id int64, req *discoveryv3.DiscoveryRequest) {
 	s.mu.Lock()
 	v := s.version
@@ -270,12 +302,11 @@ func (s *Server) rejected(ctx context.Context, id int64, req *discoveryv3.Discov
 		return
 	}
 	r := s.reject
-	if r == nil || r.Version != v || r.Type != typ {
-		r = &Rejection{Version: v, Type: typ, First: now}
+	if r == nil || r.Version != v {
+		r = &Rejection{Version: v, First: now, types: map[string]bool{}}
 	}
-	if s.reject != nil && s.reject.Version == v {
-		r.Count = s.reject.Count // the streak spans types
-	}
+	r.Type = typ
+	r.types[req.GetTypeUrl()] = true
 	r.Count++
 	r.Last, r.Error = now, req.GetErrorDetail().GetMessage()
 	wait := min(retryBase<<min(r.Count-1, 16), retryMax)
@@ -297,7 +328,7 @@ func (s *Server) rejected(ctx context.Context, id int64, req *discoveryv3.Discov
 		return
 	}
 	defer s.mu.Unlock()
-	if s.pushed != s.accepted {
+	if s.pushed != back {
 		if err := s.setLocked(ctx, back); err != nil {
 			s.log.Error("xds: going back to the accepted config failed", zap.Error(err))
 			return
@@ -313,9 +344,10 @@ func (s *Server) rejected(ctx context.Context, id int64, req *discoveryv3.Discov
 			return
 		}
 		s.log.Info("retrying rejected config", zap.String("version", v), zap.Int("rejections", r.Count))
-		if err := s.setLocked(ctx, s.snaps[v]); err != nil {
+		if err := s.setLocked(ctx, probe(back, s.snaps[v], r.types)); err != nil {
 			s.log.Error("xds: retry failed", zap.Error(err))
 		}
+		s.probing = true
 	})
 }
 
@@ -345,6 +377,7 @@ func (s *Server) Status() Status {
 	st := Status{Version: s.version, Accepted: s.accepted, Envoys: len(s.streams)}
 	if s.reject != nil {
 		r := *s.reject
+		r.types = nil
 		st.Rejected = &r
 	}
 	return st
