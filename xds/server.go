@@ -119,7 +119,8 @@ func (s *Server) Update(ctx context.Context, cfg *config.Loaded) error {
 // Apply is Update, and calls live once every connected Envoy has accepted
 // the new version (at once if it already has): the caller switches
 // ext_proc then, so both sides move together or neither does. A later
-// Apply replaces live.
+// Apply replaces live. live runs under the server's lock, so switches
+// happen in version order: it must not call the Server.
 func (s *Server) Apply(ctx context.Context, cfg *config.Loaded, live func()) error {
 	snap, err := Build(cfg)
 	if err != nil {
@@ -165,7 +166,7 @@ func (s *Server) ApplySnapshot(ctx context.Context, snap *cache.Snapshot, live f
 	if v == s.accepted && live != nil {
 		// Back to what Envoy runs (a rejected change undone).
 		s.live = nil
-		go live()
+		live()
 	}
 	if len(s.streams) == 0 && s.accepted == "" {
 		s.log.Info("no Envoy connected yet; the config goes live when one accepts it")
@@ -232,7 +233,7 @@ func (s *Server) checkAcceptedLocked() {
 	s.log.Info("envoy accepted config", zap.String("version", common))
 	if live := s.live; live != nil {
 		s.live = nil
-		go live()
+		live() // under the lock: switches happen in version order
 	}
 }
 

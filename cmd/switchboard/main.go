@@ -15,12 +15,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
-
-	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/envoy"
