@@ -76,6 +76,10 @@ type Loaded struct {
 	// ControlTLSDigest hashes the control_tls files' contents ("" when
 	// off), so a rotated certificate changes the pushed resources.
 	ControlTLSDigest string
+	// Version is the config version Envoy's routes carry for this config
+	// (xds.BuildVersioned), set by the process that built them; "" when
+	// not built.
+	Version string
 }
 
 // Env reads environment variables; tests pass a map.

@@ -4,20 +4,66 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 )
 
-// Store holds the running config; readers never block writers.
-type Store struct{ p atomic.Pointer[Loaded] }
+// Store holds the running config, and the last few configs by version;
+// readers never block writers.
+type Store struct {
+	p        atomic.Pointer[Loaded]
+	versions atomic.Pointer[map[string]*Loaded] // copied on write
+
+	mu    sync.Mutex
+	order []string
+}
+
+// keptVersions bounds the configs kept by version: Envoy runs one of the
+// last few (it may still run an older one while it rejects a newer).
+const keptVersions = 8
 
 // Current returns the running config (nil before the first Set).
 func (s *Store) Current() *Loaded { return s.p.Load() }
 
 // Set makes l the running config.
 func (s *Store) Set(l *Loaded) { s.p.Store(l) }
+
+// Keep remembers l as the config of its Version, for Lookup.
+func (s *Store) Keep(l *Loaded) {
+	if l.Version == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string]*Loaded{}
+	if old := s.versions.Load(); old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	if _, ok := m[l.Version]; !ok {
+		s.order = append(s.order, l.Version)
+	}
+	m[l.Version] = l
+	for len(s.order) > keptVersions {
+		delete(m, s.order[0])
+		s.order = s.order[1:]
+	}
+	s.versions.Store(&m)
+}
+
+// Lookup returns the kept config of a version.
+func (s *Store) Lookup(version string) (*Loaded, bool) {
+	m := s.versions.Load()
+	if m == nil {
+		return nil, false
+	}
+	l, ok := (*m)[version]
+	return l, ok
+}
 
 // Watch calls onChange with each valid new version of the file at path and
 // onError with each invalid one, until ctx ends. It is driven by file

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,5 +152,21 @@ func TestWatchMissingDir(t *testing.T) {
 	err := Watch(context.Background(), path, func(*Loaded) {}, func(error) {})
 	if err == nil || !strings.HasPrefix(err.Error(), "config: watch ") {
 		t.Errorf("Watch(missing dir) error = %v, want config: watch ...", err)
+	}
+}
+
+func TestStoreVersions(t *testing.T) {
+	var s Store
+	if _, ok := s.Lookup("v"); ok {
+		t.Fatal("empty store found a version")
+	}
+	for i := range keptVersions + 2 {
+		s.Keep(&Loaded{Version: fmt.Sprint("v", i)})
+	}
+	s.Keep(&Loaded{}) // unversioned: not kept
+	for i, want := range map[int]bool{0: false, 1: false, 2: true, keptVersions + 1: true} {
+		if l, ok := s.Lookup(fmt.Sprint("v", i)); ok != want || ok && l.Version != fmt.Sprint("v", i) {
+			t.Errorf("Lookup(v%d) = %v, %v; want found=%v", i, l, ok, want)
+		}
 	}
 }

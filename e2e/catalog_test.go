@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,7 +58,7 @@ func TestLargeCatalog(t *testing.T) {
 		if resp, out := gw.post(t, "/v1/chat/completions", chat(last)); resp.StatusCode != 200 {
 			t.Fatalf("status %d: %s", resp.StatusCode, out)
 		}
-		if m := gjson.GetBytes(lastRequest(t, up).Body, "model").Str; m != "upstream-0999-0" {
+		if m := gjson.GetBytes(lastRequest(t, up).Body, "model").Str; m != fmt.Sprintf("upstream-%04d-0", spec.Models-1) {
 			t.Fatalf("provider got model %q", m)
 		}
 		// Route lookup cost: the first and the last model's median.
@@ -86,6 +87,14 @@ func TestLargeCatalog(t *testing.T) {
 		})
 		t.Logf("reload of a %d-model catalog live in Envoy and ext_proc after %v", added.Models, time.Since(start))
 		get(t, gw, "/v1/models/"+next, 200)
+		// Push: the control plane set the snapshot, until Envoy ACKed
+		// every type of it.
+		waitFor(t, 5*time.Second, func() bool { return !logTime(gw.xds.log.String(), "envoy accepted config", 2).IsZero() })
+		pushed, accepted := logTime(gw.xds.log.String(), "pushed config", 2), logTime(gw.xds.log.String(), "envoy accepted config", 2)
+		t.Logf("push of the %d-model snapshot: %v from set to accepted by Envoy", added.Models, accepted.Sub(pushed))
+		if st := gjson.ParseBytes(xdsAdmin(t, gw, "/xds")); st.Get("accepted").Str != st.Get("version").Str {
+			t.Errorf("/xds = %s", st.Raw)
+		}
 	})
 }
 
@@ -106,4 +115,15 @@ func get(t *testing.T, gw *gateway, path string, status int) []byte {
 	return b
 }
 
-var _ = fmt.Sprint
+// logTime is the time of the nth (from 1) zap log line with msg.
+func logTime(log, msg string, n int) time.Time {
+	for _, line := range strings.Split(log, "\n") {
+		if gjson.Get(line, "msg").Str == msg {
+			if n--; n == 0 {
+				ts := gjson.Get(line, "ts").Float()
+				return time.Unix(0, int64(ts*1e9))
+			}
+		}
+	}
+	return time.Time{}
+}

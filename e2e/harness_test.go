@@ -132,8 +132,12 @@ type gateway struct {
 	adminPort  int // Envoy's
 	// adminHTTPPort is switchboard's admin endpoint (GET /stats).
 	adminHTTPPort int
-	env           []string
-	maxHeap       uint64 // Envoy's heap limit; 0 is the bootstrap's default
+	// xdsAdminPort is the control plane's (switchboard xds --admin).
+	xdsAdminPort int
+	// serve runs `switchboard serve`, one process for both services.
+	serve   bool
+	env     []string
+	maxHeap uint64 // Envoy's heap limit; 0 is the bootstrap's default
 	// tls is Envoy's side of control_tls, when the config sets it.
 	tls envoy.TLS
 
@@ -172,17 +176,37 @@ limits:
 // and Envoy, returning when the listener answers.
 func startGateway(t testing.TB, body string, env ...string) *gateway {
 	t.Helper()
-	return startGatewayTLS(t, envoy.TLS{}, body, env...)
+	return startGatewayMode(t, gatewayMode{}, body, env...)
+}
+
+// startServeGateway is startGateway with `switchboard serve`: control
+// plane and ext_proc in one process (gateway.xds and gateway.extproc are
+// that process).
+func startServeGateway(t testing.TB, body string, env ...string) *gateway {
+	t.Helper()
+	return startGatewayMode(t, gatewayMode{serve: true}, body, env...)
 }
 
 // startGatewayTLS is startGateway with Envoy's bootstrap dialling the
 // control plane over mutual TLS (the body sets control_tls to match).
 func startGatewayTLS(t testing.TB, tls envoy.TLS, body string, env ...string) *gateway {
 	t.Helper()
+	return startGatewayMode(t, gatewayMode{tls: tls}, body, env...)
+}
+
+// gatewayMode is how a test gateway runs: one process or two, and
+// whether Envoy speaks mutual TLS to it.
+type gatewayMode struct {
+	serve bool
+	tls   envoy.TLS
+}
+
+func startGatewayMode(t testing.TB, mode gatewayMode, body string, env ...string) *gateway {
+	t.Helper()
 	// Ports are picked free, then bound by other processes: another test
 	// binary can take one in between. Such a start is retried on new ports.
 	for try := 1; ; try++ {
-		g, err := tryStart(t, body, env, tls)
+		g, err := tryStart(t, mode, body, env)
 		if err == nil {
 			t.Cleanup(g.stop)
 			return g
@@ -200,8 +224,9 @@ func firstLine(s string) string {
 	return line
 }
 
-func tryStart(t testing.TB, body string, env []string, tls envoy.TLS) (*gateway, error) {
-	g := &gateway{t: t, dir: t.TempDir(), port: freePort(t), xdsPort: freePort(t), extPort: freePort(t), adminPort: freePort(t), adminHTTPPort: freePort(t), env: env, tls: tls}
+func tryStart(t testing.TB, mode gatewayMode, body string, env []string) (*gateway, error) {
+	g := &gateway{t: t, dir: t.TempDir(), port: freePort(t), xdsPort: freePort(t), extPort: freePort(t), adminPort: freePort(t), adminHTTPPort: freePort(t), xdsAdminPort: freePort(t),
+		env: env, serve: mode.serve, tls: mode.tls}
 	g.configPath = filepath.Join(g.dir, "config.yaml")
 	g.writeConfig(body)
 	for _, kv := range env {
@@ -214,8 +239,13 @@ func tryStart(t testing.TB, body string, env []string, tls envoy.TLS) (*gateway,
 			fmt.Sscan(v, &g.maxHeap)
 		}
 	}
-	g.xds = g.start("xds", switchboardBin, "xds", "--config", g.configPath)
-	g.startExtProc()
+	if g.serve {
+		g.xds = g.start("serve", switchboardBin, "serve", "--config", g.configPath)
+		g.extproc = g.xds
+	} else {
+		g.startXDS()
+		g.startExtProc()
+	}
 	boot, err := envoy.Bootstrap(envoy.Options{
 		NodeID:       "e2e",
 		XDSAddress:   fmt.Sprintf("127.0.0.1:%d", g.xdsPort),
@@ -271,6 +301,12 @@ func (g *gateway) start(name, bin string, args ...string) *proc {
 	}
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	return p
+}
+
+func (g *gateway) startXDS() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.xds = g.start("xds", switchboardBin, "xds", "--config", g.configPath, "--admin", fmt.Sprintf("127.0.0.1:%d", g.xdsAdminPort))
 }
 
 func (g *gateway) startExtProc() {

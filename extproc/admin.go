@@ -2,8 +2,10 @@ package extproc
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchboard-gw/switchboard/routing"
@@ -12,8 +14,9 @@ import (
 // AdminHandler serves the gateway's live view of providers: GET /stats
 // lists time to first token, throughput and circuit state per provider
 // model, measured from real traffic; GET /metrics serves Prometheus
-// series (attempts, tokens, cost, Go runtime, process). Keep it on
-// loopback.
+// series (attempts, tokens, cost, Go runtime, process); GET /xds, when
+// the control plane runs in this process, says which config version Envoy
+// accepted and its last rejection. Keep it on loopback.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
@@ -23,6 +26,14 @@ func (s *Server) AdminHandler() http.Handler {
 		}{s.stats.Snapshot()})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /xds", func(w http.ResponseWriter, _ *http.Request) {
+		if s.xdsStatus == nil {
+			http.Error(w, "no control plane in this process", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("content-type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.xdsStatus())
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if s.configs.Current() == nil {
 			http.Error(w, "no config", http.StatusServiceUnavailable)
@@ -31,4 +42,16 @@ func (s *Server) AdminHandler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return mux
+}
+
+// AddControlPlane shows a control plane on the admin endpoint: its status
+// on GET /xds and its series on GET /metrics.
+func (s *Server) AddControlPlane(status func() any, collectors ...prometheus.Collector) error {
+	s.xdsStatus = status
+	for _, c := range collectors {
+		if err := s.metrics.reg.Register(c); err != nil {
+			return fmt.Errorf("extproc: register control plane metrics: %w", err)
+		}
+	}
+	return nil
 }

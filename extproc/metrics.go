@@ -17,6 +17,9 @@ type metrics struct {
 	attempts *prometheus.CounterVec // one per provider attempt, by outcome
 	tokens   *prometheus.CounterVec
 	cost     *prometheus.CounterVec
+	// unknownVersion counts streams naming a config version this process
+	// does not have (it then uses its current one).
+	unknownVersion prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -35,7 +38,11 @@ func newMetrics() *metrics {
 			Help: "Cost of completions in USD at the configured pricing.",
 		}, []string{"provider", "model"}),
 	}
-	m.reg.MustRegister(m.attempts, m.tokens, m.cost,
+	m.unknownVersion = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchboard_config_version_unknown_total",
+		Help: "Requests whose config version (the one Envoy's routes carry) this process has not loaded; they were served with its current config.",
+	})
+	m.reg.MustRegister(m.attempts, m.tokens, m.cost, m.unknownVersion,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -119,6 +119,7 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	m := &extprocv3.HeaderMutation{RemoveHeaders: p.internal, SetHeaders: set}
 	resp := continueRequestBody(m, nil, true)
 	resp.DynamicMetadata = planMetadata(prefs.Model, p.endpoint, plan)
+	stampVersion(resp.DynamicMetadata, p.cfg.Version)
 	return resp
 }
 

@@ -40,6 +40,8 @@ type Server struct {
 	stats   *routing.Stats
 	metrics *metrics
 	bodies  *byteBudget
+	// xdsStatus reports the control plane when it runs in this process.
+	xdsStatus func() any
 }
 
 // NewServer builds the server and its translators once, at start-up.
@@ -93,7 +95,7 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 			err = status.Error(codes.Internal, "extproc: internal error")
 		}
 	}()
-	cfg := s.configs.Current()
+	cfg := s.configFor(streamVersion(ctx), s.configs.Current())
 	if cfg == nil {
 		return status.Error(codes.Unavailable, "extproc: no config loaded yet")
 	}

@@ -114,6 +114,7 @@ type upstreamProcessor struct {
 
 func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
 	p.start = time.Now()
+	p.cfg = p.s.configFor(md.GetFilterMetadata()[xds.RequestNamespace].GetFields()["version"].GetStringValue(), p.cfg)
 	// The cluster this attempt goes to says which provider it is.
 	name := md.GetFilterMetadata()[xds.MetadataNamespace].GetFields()["provider"].GetStringValue()
 	if prov, ok := p.cfg.Catalog.Provider(name); ok {

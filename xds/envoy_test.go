@@ -70,3 +70,15 @@ func TestValidateInEnvoyRejects(t *testing.T) {
 		t.Fatalf("err = %v, want Envoy's rejection naming the 4096-byte limit", err)
 	}
 }
+
+// BenchmarkBuildLargeCatalog: building and checking the snapshot of 1,000
+// models with 3 providers each, as every reload does.
+func BenchmarkBuildLargeCatalog(b *testing.B) {
+	cfg := parseTB(b, bigcatalog.Spec{Models: 1000, PerModel: 3, Providers: 30, BaseURL: "http://127.0.0.1:9100/v1"}.YAML())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Build(cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

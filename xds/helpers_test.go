@@ -102,3 +102,12 @@ func tableRoutes(t *testing.T, vh *routev3.VirtualHost) []*routev3.Route {
 	}
 	return rs
 }
+
+func parseTB(tb testing.TB, yaml string) *config.Loaded {
+	tb.Helper()
+	l, err := config.Parse("cfg.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		tb.Fatalf("config.Parse: %v", err)
+	}
+	return l
+}

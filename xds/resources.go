@@ -462,7 +462,7 @@ type weightedCluster struct {
 // makeRouteConfig builds the gateway's routes: the model list and each
 // model, one route per provider, and OpenAI-shaped answers for everything
 // else.
-func makeRouteConfig(ms models, byModel []modelRouteSet, maxBody uint64) *routev3.RouteConfiguration {
+func makeRouteConfig(ms models, byModel []modelRouteSet, maxBody uint64, version string) *routev3.RouteConfiguration {
 	var routes []*routev3.Route
 	// The routes an API request matches before the router hop picks a
 	// model. They must forward, not answer directly: Envoy takes the
@@ -476,6 +476,7 @@ func makeRouteConfig(ms models, byModel []modelRouteSet, maxBody uint64) *routev
 			Action: &routev3.Route_Route{Route: &routev3.RouteAction{
 				ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: UnroutedCluster},
 			}},
+			TypedPerFilterConfig: stampRouterHop(version),
 		})
 	}
 	notFound := directRoute("not_found", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}}, 404,

@@ -248,7 +248,10 @@ func checkEndpoint(t *testing.T, c *clusterv3.Cluster, host string, port uint32)
 }
 
 func TestRoutes(t *testing.T) {
-	snap := build(t, parse(t, testYAML, testEnv))
+	snap, stamp, err := BuildVersioned(parse(t, testYAML, testEnv))
+	if err != nil || len(stamp) != 16 {
+		t.Fatalf("BuildVersioned: version %q, %v", stamp, err)
+	}
 	if n := len(snap.GetResources(resource.RouteType)); n != 1 {
 		t.Fatalf("got %d route configurations, want 1", n)
 	}
@@ -404,9 +407,15 @@ func TestRoutes(t *testing.T) {
 			if got := r.GetRoute().GetCluster(); got != UnroutedCluster {
 				t.Errorf("cluster = %q, want %q", got, UnroutedCluster)
 			}
-			// The router hop must run here: it is what picks the provider.
-			if r.GetTypedPerFilterConfig() != nil {
-				t.Errorf("%s overrides filters: %v", name, r.GetTypedPerFilterConfig())
+			// The router hop must run here (it is what picks the provider),
+			// told which config version these routes are.
+			var pr extprocv3.ExtProcPerRoute
+			if err := r.GetTypedPerFilterConfig()["envoy.filters.http.ext_proc"].UnmarshalTo(&pr); err != nil || len(r.GetTypedPerFilterConfig()) != 1 {
+				t.Fatalf("%s filter overrides %v: %v", name, r.GetTypedPerFilterConfig(), err)
+			}
+			md := pr.GetOverrides().GetGrpcInitialMetadata()
+			if pr.GetDisabled() || len(md) != 1 || md[0].GetKey() != ConfigVersionMetadata || md[0].GetValue() != stamp {
+				t.Errorf("%s router hop override = %v, want only the config version %s in the gRPC metadata", name, &pr, stamp)
 			}
 		})
 	}

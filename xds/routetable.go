@@ -8,6 +8,7 @@ import (
 	xdsmatcherv3 "github.com/cncf/xds/go/xds/type/matcher/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/proto"
 )
 
 // modelRouteSet is one public model's routes, one per attempt count.
@@ -113,8 +114,11 @@ func TableRoutes(vh *routev3.VirtualHost) ([]*routev3.Route, error) {
 	var out []*routev3.Route
 	seen := map[string]bool{}
 	add := func(r *routev3.Route) {
-		if !seen[r.GetName()] {
-			seen[r.GetName()] = true
+		// A route sits in both maps' paths (the API paths); names are
+		// free-form (model ids), so the match tells routes apart too.
+		m, _ := proto.MarshalOptions{Deterministic: true}.Marshal(r.GetMatch())
+		if key := r.GetName() + "\x00" + string(m); !seen[key] {
+			seen[key] = true
 			out = append(out, r)
 		}
 	}

@@ -23,9 +23,19 @@ import (
 // Build turns a validated config into a consistent snapshot. Its version
 // is a hash of the resources, so an unchanged config pushes nothing.
 func Build(cfg *config.Loaded) (*cache.Snapshot, error) {
+	snap, _, err := BuildVersioned(cfg)
+	return snap, err
+}
+
+// BuildVersioned is Build, and also returns the config version stamped on
+// the routes: Envoy sends it to the router hop with each request (gRPC
+// metadata ConfigVersionMetadata), so ext_proc serves each request with
+// the config of the routes Envoy runs. It hashes the clusters and routes,
+// not the listener, so processes with different listener ports agree.
+func BuildVersioned(cfg *config.Loaded) (*cache.Snapshot, string, error) {
 	models, err := modelList(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("xds: build models list: %w", err)
+		return nil, "", fmt.Errorf("xds: build models list: %w", err)
 	}
 	var clusters, routes []types.Resource
 	var modelRoutes []modelRouteSet
@@ -56,7 +66,12 @@ func Build(cfg *config.Loaded) (*cache.Snapshot, error) {
 		}
 		modelRoutes = append(modelRoutes, set)
 	}
-	routes = append(routes, makeRouteConfig(models, modelRoutes, uint64(cfg.Limits.MaxRequestBytes)))
+	unstamped := makeRouteConfig(models, modelRoutes, uint64(cfg.Limits.MaxRequestBytes), "")
+	stamp, err := hashResources(map[resource.Type][]types.Resource{resource.ClusterType: clusters, resource.RouteType: {unstamped}})
+	if err != nil {
+		return nil, "", err
+	}
+	routes = append(routes, makeRouteConfig(models, modelRoutes, uint64(cfg.Limits.MaxRequestBytes), stamp))
 	listeners := []types.Resource{makeListener(cfg.Config)}
 
 	res := map[resource.Type][]types.Resource{
@@ -66,28 +81,28 @@ func Build(cfg *config.Loaded) (*cache.Snapshot, error) {
 	}
 	version, err := hashResources(res)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	snap, err := cache.NewSnapshot(version, res)
 	if err != nil {
-		return nil, fmt.Errorf("xds: new snapshot: %w", err)
+		return nil, "", fmt.Errorf("xds: new snapshot: %w", err)
 	}
 	if err := snap.Consistent(); err != nil {
-		return nil, fmt.Errorf("xds: inconsistent snapshot: %w", err)
+		return nil, "", fmt.Errorf("xds: inconsistent snapshot: %w", err)
 	}
 	if err := checkClusterRefs(res); err != nil {
-		return nil, fmt.Errorf("xds: inconsistent snapshot: %w", err)
+		return nil, "", fmt.Errorf("xds: inconsistent snapshot: %w", err)
 	}
 	for _, items := range res {
 		for _, r := range items {
 			if v, ok := r.(interface{ ValidateAll() error }); ok {
 				if err := v.ValidateAll(); err != nil {
-					return nil, fmt.Errorf("xds: invalid resource: %w", err)
+					return nil, "", fmt.Errorf("xds: invalid resource: %w", err)
 				}
 			}
 		}
 	}
-	return snap, nil
+	return snap, stamp, nil
 }
 
 // checkClusterRefs finds what Consistent does not: a route naming a

@@ -74,7 +74,7 @@ func TestBuildRejectsInvalidResources(t *testing.T) {
 func TestCheckClusterRefs(t *testing.T) {
 	ghost := makeModelRoute("ghost-model", 2, [][]weightedCluster{{{Cluster: ClusterName("ghost"), Weight: 1}}, {{Cluster: ClusterName("spare"), Weight: 1}}},
 		routeTimeouts{Request: time.Minute, Idle: time.Minute, PerTry: time.Second})
-	routes := []types.Resource{makeRouteConfig(models{List: "{}"}, []modelRouteSet{{Model: "ghost-model", Routes: []*routev3.Route{ghost}}}, 1024)}
+	routes := []types.Resource{makeRouteConfig(models{List: "{}"}, []modelRouteSet{{Model: "ghost-model", Routes: []*routev3.Route{ghost}}}, 1024, "")}
 	tests := []struct {
 		name     string
 		clusters []types.Resource

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
@@ -32,7 +33,7 @@ const usage = `switchboard: an LLM routing gateway on Envoy
 
 Usage:
   switchboard serve     --config FILE [--port N]   control plane and ext_proc in one process
-  switchboard xds       --config FILE [--port N]   control plane only
+  switchboard xds       --config FILE [--port N] [--admin ADDR]   control plane only
   switchboard extproc   --config FILE              ext_proc server only
   switchboard validate  --config FILE [--envoy BIN] check a config as serve does, and with Envoy's --mode validate
   switchboard demo      [--listen ADDR]            keyless demo provider (OpenAI and Anthropic schemas)
@@ -83,6 +84,9 @@ func newLogger(level string) (*zap.Logger, error) {
 	c := zap.NewProductionConfig()
 	c.Level = zap.NewAtomicLevelAt(lvl)
 	c.Sampling = nil
+	// Config rejections are errors with a reason, not bugs: no stack
+	// traces (a panic log adds its own).
+	c.DisableStacktrace = true
 	return c.Build()
 }
 
@@ -106,6 +110,7 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 	path := fs.String("config", "examples/switchboard.yaml", "config file")
 	port := fs.Int("port", 0, "listener port (overrides listener.port; env SWITCHBOARD_PORT)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	adminAddr := fs.String("admin", "", "xds only: serve GET /xds, /metrics and /healthz for the control plane on this address")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -118,37 +123,46 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 	if err != nil {
 		return err
 	}
-	load := func(l *config.Loaded) *config.Loaded {
+	// load applies the overrides and runs the checks serve runs in every
+	// mode: xds.Build gives the snapshot and the config version.
+	load := func(l *config.Loaded) (*config.Loaded, *cache.Snapshot, error) {
 		if override != 0 {
 			l.Listener.Port = override
 		}
 		for _, w := range l.Warnings {
 			log.Warn(w)
 		}
-		return l
+		snap, version, err := xds.BuildVersioned(l)
+		if err != nil {
+			return nil, nil, err
+		}
+		l.Version = version
+		return l, snap, nil
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return err
 	}
-	cfg = load(cfg)
+	cfg, snap, err := load(cfg)
+	if err != nil {
+		return err
+	}
 	var store config.Store
+	store.Keep(cfg)
 	store.Set(cfg)
 
 	var xsrv *xds.Server
 	if withXDS {
 		xsrv = xds.NewServer(ctx, log.Named("xds"))
-		if err := xsrv.Update(ctx, cfg); err != nil {
+		if err := xsrv.ApplySnapshot(ctx, snap, nil); err != nil {
 			return err
 		}
 	}
 	onChange := func(l *config.Loaded) {
-		l = load(l)
-		if xsrv != nil {
-			if err := xsrv.Update(ctx, l); err != nil {
-				log.Error("config rejected; the running config keeps serving", zap.Error(err))
-				return
-			}
+		l, snap, err := load(l)
+		if err != nil {
+			log.Error("config rejected; the running config keeps serving", zap.Error(err))
+			return
 		}
 		if l.ExtProc.Address != store.Current().ExtProc.Address || l.XDS.Address != store.Current().XDS.Address {
 			log.Warn("listen addresses changed in the config; restart switchboard to apply them")
@@ -156,8 +170,25 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		if l.ControlTLS.Enabled() != store.Current().ControlTLS.Enabled() {
 			log.Warn("control_tls was turned on or off in the config; restart switchboard to apply it")
 		}
-		store.Set(l)
-		log.Info("config reloaded", zap.String("file", *path))
+		// Requests name the version of the routes Envoy matched them in,
+		// and are served with that config (extproc.VersionedConfigs).
+		store.Keep(l)
+		if xsrv == nil {
+			store.Set(l)
+			log.Info("config loaded; each request uses it once Envoy runs its routes", zap.String("file", *path), zap.String("version", l.Version))
+			return
+		}
+		// Both sides move together: ext_proc's current config changes
+		// when Envoy has accepted the version.
+		live := func() {
+			store.Set(l)
+			log.Info("config live: Envoy accepted it", zap.String("file", *path), zap.String("version", l.Version))
+		}
+		if err := xsrv.ApplySnapshot(ctx, snap, live); err != nil {
+			log.Error("config rejected; the running config keeps serving", zap.Error(err))
+			return
+		}
+		log.Info("config reloaded; pushed to Envoy", zap.String("file", *path), zap.String("version", l.Version))
 	}
 	onError := func(err error) {
 		log.Error("config rejected; the running config keeps serving", zap.Error(err))
@@ -177,13 +208,18 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		creds = append(creds, grpc.Creds(c))
 	}
 	if withXDS {
-		g := grpc.NewServer(append(creds, grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second}))...)
+		g := grpc.NewServer(append(creds, xds.ServerOptions()...)...)
 		xsrv.Register(g)
 		servers = append(servers, g)
 		if err := serveGRPC(g, cfg.XDS.Address, errc); err != nil {
 			return err
 		}
 		log.Info("xds serving", zap.String("address", cfg.XDS.Address))
+		if *adminAddr != "" && !withExtProc {
+			stop := serveAdmin(*adminAddr, xsrv.AdminHandler(), errc)
+			defer stop()
+			log.Info("admin serving", zap.String("address", *adminAddr))
+		}
 	}
 	if withExtProc {
 		ep, err := extproc.NewServer(log.Named("extproc"), &store)
@@ -192,6 +228,11 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		}
 		g := grpc.NewServer(append(append(extproc.ServerOptions(), creds...),
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}))...)
+		if xsrv != nil {
+			if err := ep.AddControlPlane(func() any { return xsrv.Status() }, xsrv.Collectors()...); err != nil {
+				return err
+			}
+		}
 		ep.Register(g)
 		servers = append(servers, g)
 		if err := serveGRPC(g, cfg.ExtProc.Address, errc); err != nil {
@@ -199,13 +240,8 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		}
 		log.Info("extproc serving", zap.String("address", cfg.ExtProc.Address))
 		if addr := cfg.Admin.Address; addr != "" {
-			admin := &http.Server{Addr: addr, Handler: ep.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
-			go func() {
-				if err := admin.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					errc <- fmt.Errorf("admin %s: %w", addr, err)
-				}
-			}()
-			defer admin.Close()
+			stop := serveAdmin(addr, ep.AdminHandler(), errc)
+			defer stop()
 			log.Info("admin serving", zap.String("address", addr))
 		}
 	}
@@ -217,6 +253,17 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		stopGracefully(g)
 	}
 	return err
+}
+
+// serveAdmin serves an admin handler until the returned stop is called.
+func serveAdmin(addr string, h http.Handler, errc chan<- error) (stop func()) {
+	admin := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := admin.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("admin %s: %w", addr, err)
+		}
+	}()
+	return func() { admin.Close() }
 }
 
 func serveGRPC(g *grpc.Server, addr string, errc chan<- error) error {
