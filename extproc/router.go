@@ -28,6 +28,7 @@ type routerProcessor struct {
 	method   string
 	path     string
 	session  string   // x-session-id, for sticky routing
+	reqID    string   // Envoy's x-request-id, kept for the access log
 	endpoint string   // the API path, query stripped
 	internal []string // client-sent control headers to drop
 	answered bool     // the body phase answered
@@ -43,6 +44,8 @@ func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHea
 			p.path = headerString(kv)
 		case k == "x-session-id":
 			p.session = headerString(kv)
+		case k == "x-request-id":
+			p.reqID = headerString(kv)
 		case k == "content-length":
 			if !p.held.takeLength(p.s.bodies, headerString(kv), p.cfg.Limits.MaxInflightBytes) {
 				p.endpoint = pathOnly(p.path) // the error's shape follows the path
@@ -120,6 +123,12 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	resp := continueRequestBody(m, nil, true)
 	resp.DynamicMetadata = planMetadata(prefs.Model, p.endpoint, plan)
 	stampVersion(resp.DynamicMetadata, p.cfg.Version)
+	if p.reqID != "" {
+		// The upstream hop strips x-request-id before the provider sees
+		// it, from the very headers Envoy logs: the access log reads it
+		// here (xds.AccessLogFields).
+		resp.DynamicMetadata.Fields[xds.RequestNamespace].GetStructValue().Fields["request_id"] = structpb.NewStringValue(p.reqID)
+	}
 	return resp
 }
 

@@ -15,7 +15,9 @@ import (
 // request) is null. Nothing here reads a body or a credential header.
 var AccessLogFields = map[string]string{
 	"time":       "%START_TIME%",
-	"request_id": "%REQ(X-REQUEST-ID)%",
+	// The router hop's copy when it planned the request: the upstream hop
+	// strips the header before the provider sees it.
+	"request_id": "%CEL(" + requestIDCEL + ")%",
 	"method":     "%REQ(:METHOD)%",
 	// The client's path, without its query: the upstream hop rewrites
 	// :path for the provider (in the request Envoy logs too), so a
@@ -36,6 +38,10 @@ var AccessLogFields = map[string]string{
 	"bytes_received": "%BYTES_RECEIVED%",
 	"bytes_sent":     "%BYTES_SENT%",
 }
+
+// requestIDCEL is Envoy's request id, in CEL.
+const requestIDCEL = `'` + RequestNamespace + `' in metadata.filter_metadata && 'request_id' in metadata.filter_metadata['` + RequestNamespace + `'] ? ` +
+	`metadata.filter_metadata['` + RequestNamespace + `']['request_id'] : request.id`
 
 // clientPathCEL is the path the client asked for, in CEL.
 const clientPathCEL = `'` + RequestNamespace + `' in metadata.filter_metadata && 'endpoint' in metadata.filter_metadata['` + RequestNamespace + `'] ? ` +

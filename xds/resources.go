@@ -82,7 +82,7 @@ var ControlHeaders = []string{
 // every request. A processor or translator that reads another header
 // must add it here.
 var (
-	routerHopHeaders = append([]string{":method", ":path", "x-session-id", "content-length"}, ControlHeaders...)
+	routerHopHeaders = append([]string{":method", ":path", "x-session-id", "x-request-id", "content-length"}, ControlHeaders...)
 	// The upstream hop sees every header, both ways: it forwards by
 	// allow-list, so it must see what to remove.
 )
