@@ -14,7 +14,7 @@ import (
 // for each. A value that does not apply (no provider for a refused
 // request) is null. Nothing here reads a body or a credential header.
 var AccessLogFields = map[string]string{
-	"time":       "%START_TIME%",
+	"time": "%START_TIME%",
 	// The router hop's copy when it planned the request: the upstream hop
 	// strips the header before the provider sees it.
 	"request_id": "%CEL(" + requestIDCEL + ")%",
