@@ -210,8 +210,11 @@ func tryStart(t testing.TB, body string, env []string) (*gateway, error) {
 	if err := os.WriteFile(bootPath, boot, 0o644); err != nil {
 		return g, err
 	}
-	g.envoy = g.start("envoy", envoyBin, "-c", bootPath, "--log-level", "warn",
-		"--concurrency", "2", "--base-id", fmt.Sprint(g.adminPort), "--disable-hot-restart")
+	args := []string{"-c", bootPath, "--log-level", "warn",
+		"--concurrency", "2", "--base-id", fmt.Sprint(g.adminPort), "--disable-hot-restart"}
+	// For debugging, e.g. E2E_ENVOY_ARGS="--component-log-level ext_proc:debug".
+	args = append(args, strings.Fields(os.Getenv("E2E_ENVOY_ARGS"))...)
+	g.envoy = g.start("envoy", envoyBin, args...)
 	return g, g.waitReady()
 }
 

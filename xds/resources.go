@@ -349,7 +349,20 @@ func upstreamExtProc() *extprocv3.ExternalProcessor {
 }
 
 // makeListener builds the client-facing HTTP listener.
-func makeListener(address string, port int, idle time.Duration) *listenerv3.Listener {
+//
+// bufferLimit is the client connection's buffer limit (and so each
+// request stream's), set to limits.max_request_bytes. Envoy 1.40 (and
+// main as of this writing) segfaults when a downstream watermark fires
+// after an HTTP/1 provider response has completed but before the upstream
+// hop has answered its last chunks: the router then calls readDisable on
+// the provider stream the connection pool has already freed
+// (UpstreamRequest::readDisableOrDefer). With Envoy's 1 MiB default, a
+// fast provider tripped it on any answer of a few megabytes; now the
+// client would have to lag the provider by the whole limit at the moment
+// the answer ends. It is a ceiling, not an allocation, and requests keep
+// max_request_bytes as their limit (a larger connection limit would raise
+// it). See docs/operations.md#failure-modes.
+func makeListener(address string, port int, idle time.Duration, bufferLimit uint64) *listenerv3.Listener {
 	hcm := &hcmv3.HttpConnectionManager{
 		StatPrefix: "switchboard",
 		CodecType:  hcmv3.HttpConnectionManager_AUTO,
@@ -370,8 +383,9 @@ func makeListener(address string, port int, idle time.Duration) *listenerv3.List
 		LocalReplyConfig:  localReplyConfig(),
 	}
 	return &listenerv3.Listener{
-		Name:    ListenerName,
-		Address: socketAddress(address, port),
+		Name:                          ListenerName,
+		Address:                       socketAddress(address, port),
+		PerConnectionBufferLimitBytes: wrapperspb.UInt32(uint32(bufferLimit)),
 		FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
 			Name:       "envoy.filters.network.http_connection_manager",
 			ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)},

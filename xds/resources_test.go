@@ -32,6 +32,10 @@ func TestListener(t *testing.T) {
 	if sa.GetAddress() != "127.0.0.1" || sa.GetPortValue() != 9090 {
 		t.Errorf("listener address = %s:%d, want 127.0.0.1:9090", sa.GetAddress(), sa.GetPortValue())
 	}
+	// Envoy 1.40 crashes on fast multi-megabyte answers with the 1 MiB default.
+	if got := l.GetPerConnectionBufferLimitBytes().GetValue(); got != 1<<20 {
+		t.Errorf("listener per_connection_buffer_limit_bytes = %d, want limits.max_request_bytes 1048576", got)
+	}
 	if len(l.GetFilterChains()) != 1 || len(l.GetFilterChains()[0].GetFilters()) != 1 {
 		t.Fatalf("want one filter chain with one filter, got %v", l.GetFilterChains())
 	}
