@@ -17,12 +17,14 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/fakeprovider"
 )
 
-// Providers that write faster than the client reads: a stream or a whole
-// answer already generated, sent at full speed. Envoy 1.40 used to
-// segfault on these (the upstream hop held the end of a response the
-// provider connection had already finished, and a downstream watermark
-// then reached the finished connection; see docs/operations.md). Each
-// test checks what the client got and that Envoy is still up.
+// Providers that write faster than the gateway translates: a stream or a
+// whole answer already generated, sent at full speed. Envoy 1.40 used to
+// segfault on these while the upstream hop (a filter on the provider
+// cluster) translated answer bodies: it held chunks after the provider's
+// HTTP/1 stream had finished (or been reset), and the next flow-control
+// watermark made the router readDisable that stream. The router hop now
+// translates them; see docs/operations.md#failure-modes. Each test checks
+// what the client got and that Envoy is still up.
 
 // floodChunk is one OpenAI content chunk of about 250 bytes.
 var floodChunk = []byte(`data: {"id":"chatcmpl-flood","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"` +
@@ -151,14 +153,10 @@ func TestFastStreamsConcurrent(t *testing.T) {
 
 // TestEndlessFastStreamCanceled: the client leaves an endless fast stream
 // after 8 MB; Envoy stays up and serves the next stream.
-//
-// Skipped unless E2E_KNOWN_CRASHES is set: Envoy 1.40 still crashes here,
-// in a second path (the upstream hop's chunk queue over its watermark when
-// the client leaves; see docs/operations.md#failure-modes).
+// (Envoy 1.40 crashed here on the cancel: the upstream hop's chunk queue
+// was over its watermark, and clearing it after the router had reset the
+// provider stream called readDisable on none.)
 func TestEndlessFastStreamCanceled(t *testing.T) {
-	if os.Getenv("E2E_KNOWN_CRASHES") == "" {
-		t.Skip("known Envoy 1.40 crash on cancel of a stream faster than the upstream hop; docs/operations.md#failure-modes")
-	}
 	gw, up := floodGateway(t)
 	up.Enqueue("POST", "/v1/chat/completions", fakeprovider.Reply{
 		Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat_stream")), Flood: floodChunk, FloodCount: -1})

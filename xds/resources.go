@@ -60,6 +60,10 @@ const (
 	// RequestNamespace is the dynamic metadata the router hop leaves for
 	// the upstream hop: the public model and the encoded plan.
 	RequestNamespace = "switchboard.request"
+	// AttemptNamespace is the dynamic metadata the upstream hop leaves for
+	// the router hop when it hands the response over: who serves this
+	// attempt and how to translate the answer.
+	AttemptNamespace = "switchboard.attempt"
 	// HopMetadata is the gRPC metadata key telling the ext_proc server which
 	// hop a stream serves.
 	HopMetadata = "x-switchboard-hop"
@@ -86,7 +90,9 @@ var ControlHeaders = []string{
 // every request. A processor or translator that reads another header
 // must add it here.
 var (
-	routerHopHeaders = append([]string{":method", ":path", "x-session-id"}, ControlHeaders...)
+	// From responses it reads the status, type and size; which provider
+	// served comes in the upstream hop's x-switchboard-* headers.
+	routerHopHeaders = append([]string{":method", ":path", "x-session-id", ":status", "content-type", "content-length"}, ControlHeaders...)
 	// The upstream hop reads the attempt from the request, and from the
 	// response its status, type, size and retry hints (Bedrock names its
 	// errors in a header; Anthropic's rate limits give reset times).
@@ -287,7 +293,13 @@ func extProcGrpc(hop string) *corev3.GrpcService {
 }
 
 // routerExtProc is the router-level hop: it reads the request, resolves the
-// model and picks the provider. It never touches responses.
+// model and picks the provider. On the way back it translates the bodies
+// of successful answers that the upstream hop hands over (streams, and
+// whole answers it does not hold): a filter in the connection manager
+// holds them, not one on the provider cluster. An upstream filter that
+// still holds the end of a response when the provider's HTTP/1 stream has
+// finished crashed Envoy 1.40 on the next watermark
+// (docs/operations.md#failure-modes).
 func routerExtProc() *extprocv3.ExternalProcessor {
 	return &extprocv3.ExternalProcessor{
 		GrpcService: extProcGrpc(HopRouter),
@@ -296,8 +308,8 @@ func routerExtProc() *extprocv3.ExternalProcessor {
 		ProcessingMode: &extprocv3.ProcessingMode{
 			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
 			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,
-			ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
-			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
+			ResponseHeaderMode:  extprocv3.ProcessingMode_SEND,
+			ResponseBodyMode:    extprocv3.ProcessingMode_STREAMED,
 			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
 			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
 		},
@@ -308,6 +320,8 @@ func routerExtProc() *extprocv3.ExternalProcessor {
 		StatPrefix:        "switchboard_router",
 		MetadataOptions: &extprocv3.MetadataOptions{
 			ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{PlanNamespace, RequestNamespace}},
+			// The upstream hop's hand-over comes with the response headers.
+			ForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{AttemptNamespace}},
 		},
 	}
 }
@@ -344,25 +358,13 @@ func upstreamExtProc() *extprocv3.ExternalProcessor {
 			// headers: header changes made by one attempt's upstream
 			// filters persist into the next attempt.
 			ForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{RequestNamespace}},
+			ReceivingNamespaces:  &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{AttemptNamespace}},
 		},
 	}
 }
 
 // makeListener builds the client-facing HTTP listener.
-//
-// bufferLimit is the client connection's buffer limit (and so each
-// request stream's), set to limits.max_request_bytes. Envoy 1.40 (and
-// main as of this writing) segfaults when a downstream watermark fires
-// after an HTTP/1 provider response has completed but before the upstream
-// hop has answered its last chunks: the router then calls readDisable on
-// the provider stream the connection pool has already freed
-// (UpstreamRequest::readDisableOrDefer). With Envoy's 1 MiB default, a
-// fast provider tripped it on any answer of a few megabytes; now the
-// client would have to lag the provider by the whole limit at the moment
-// the answer ends. It is a ceiling, not an allocation, and requests keep
-// max_request_bytes as their limit (a larger connection limit would raise
-// it). See docs/operations.md#failure-modes.
-func makeListener(address string, port int, idle time.Duration, bufferLimit uint64) *listenerv3.Listener {
+func makeListener(address string, port int, idle time.Duration) *listenerv3.Listener {
 	hcm := &hcmv3.HttpConnectionManager{
 		StatPrefix: "switchboard",
 		CodecType:  hcmv3.HttpConnectionManager_AUTO,
@@ -383,9 +385,8 @@ func makeListener(address string, port int, idle time.Duration, bufferLimit uint
 		LocalReplyConfig:  localReplyConfig(),
 	}
 	return &listenerv3.Listener{
-		Name:                          ListenerName,
-		Address:                       socketAddress(address, port),
-		PerConnectionBufferLimitBytes: wrapperspb.UInt32(uint32(bufferLimit)),
+		Name:    ListenerName,
+		Address: socketAddress(address, port),
 		FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
 			Name:       "envoy.filters.network.http_connection_manager",
 			ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)},

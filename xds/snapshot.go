@@ -52,7 +52,7 @@ func Build(cfg *config.Loaded) (*cache.Snapshot, error) {
 		}
 	}
 	routes = append(routes, makeRouteConfig(models, modelRoutes, uint64(cfg.Limits.MaxRequestBytes)))
-	listeners := []types.Resource{makeListener(cfg.Listener.Address, cfg.Listener.Port, cfg.Timeouts.Idle.D(), uint64(cfg.Limits.MaxRequestBytes))}
+	listeners := []types.Resource{makeListener(cfg.Listener.Address, cfg.Listener.Port, cfg.Timeouts.Idle.D())}
 
 	res := map[resource.Type][]types.Resource{
 		resource.ClusterType:  clusters,
