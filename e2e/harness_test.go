@@ -260,10 +260,13 @@ func tryStart(t testing.TB, mode gatewayMode, body string, env []string) (*gatew
 	if err := os.WriteFile(bootPath, boot, 0o644); err != nil {
 		return g, err
 	}
-	g.envoy = g.start("envoy", envoyBin, "-c", bootPath, "--log-level", "warn",
+	args := []string{"-c", bootPath, "--log-level", "warn",
 		"--concurrency", "2", "--base-id", fmt.Sprint(g.adminPort), "--disable-hot-restart",
 		// Access-log lines reach the test within 100 ms, not Envoy's 10 s.
-		"--file-flush-interval-msec", "100")
+		"--file-flush-interval-msec", "100"}
+	// For debugging, e.g. E2E_ENVOY_ARGS="--component-log-level ext_proc:debug".
+	args = append(args, strings.Fields(os.Getenv("E2E_ENVOY_ARGS"))...)
+	g.envoy = g.start("envoy", envoyBin, args...)
 	return g, g.waitReady()
 }
 

@@ -103,7 +103,7 @@ func BenchmarkUpstreamStreamChunk(b *testing.B) {
 	req := upstreamHeaders("anthropic", "claude-sonnet")
 	p.requestHeaders(ctx, req.GetRequestHeaders(), req.GetMetadataContext())
 	p.requestBody(ctx, &extprocv3.HttpBody{Body: chatBody("claude-sonnet", true), EndOfStream: true})
-	p.responseHeaders(ctx, httpHeaders(false, []string{":status", "200", "content-type", "text/event-stream; charset=utf-8"}))
+	p.responseHeaders(ctx, httpHeaders(false, []string{":status", "200", "content-type", "text/event-stream; charset=utf-8"}), nil)
 	start := &extprocv3.HttpBody{Body: []byte("event: message_start\n" +
 		`data: {"type":"message_start","message":{"model":"claude-sonnet-4-5-20250929","id":"msg_01HCcX4Ahx1hUoUbbVyJBrfq","type":"message","role":"assistant","content":[],"stop_reason":null,"usage":{"input_tokens":18,"output_tokens":1}}}` + "\n\n" +
 		"event: content_block_start\n" + `data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}` + "\n\n")}

@@ -30,8 +30,9 @@ func ServerOptions() []grpc.ServerOption {
 
 // Field numbers of envoy.service.ext_proc.v3.ProcessingRequest.
 const (
-	fieldRequestHeaders protowire.Number = 2
-	fieldMetadata       protowire.Number = 8
+	fieldRequestHeaders  protowire.Number = 2
+	fieldResponseHeaders protowire.Number = 3
+	fieldMetadata        protowire.Number = 8
 )
 
 // codec is gRPC's protobuf codec with one shortcut on the hot path.
@@ -39,7 +40,7 @@ const (
 // stream, body chunks included; decoding it (a protobuf Struct: maps of
 // boxed values) cost 8x the rest of a stream chunk's message (3.9 µs and
 // 43 allocations against 0.5 µs and 4). The processors read metadata
-// only with request headers, so it is skipped everywhere else.
+// only with headers, so it is skipped on body chunks.
 type codec struct{ base encoding.CodecV2 }
 
 func (codec) Name() string { return "proto" }
@@ -75,7 +76,7 @@ func unmarshalRequest(data []byte, m *extprocv3.ProcessingRequest) error {
 			return fmt.Errorf("extproc: malformed request: %w", protowire.ParseError(l))
 		}
 		switch num {
-		case fieldRequestHeaders:
+		case fieldRequestHeaders, fieldResponseHeaders:
 			keepMetadata = true
 		case fieldMetadata:
 			skip = append(skip, span{i, i + n + l})

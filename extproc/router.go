@@ -31,8 +31,11 @@ type routerProcessor struct {
 	reqID    string   // Envoy's x-request-id, kept for the access log
 	endpoint string   // the API path, query stripped
 	internal []string // client-sent control headers to drop
-	answered bool     // the body phase answered
 	held     reservation
+	// answer translates the body the upstream hop handed over; closed
+	// once the hop needs nothing more from this request.
+	answer *upstreamProcessor
+	closed bool
 }
 
 func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHeaders, _ *corev3.Metadata) *extprocv3.ProcessingResponse {
@@ -68,7 +71,6 @@ func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHea
 }
 
 func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	p.answered = true
 	defer p.held.drop() // the body is answered: this hop holds it no more
 	body := b.GetBody()
 	if !p.held.take(p.s.bodies, int64(len(body)), p.cfg.Limits.MaxInflightBytes) {
@@ -154,7 +156,9 @@ func endpointType(path string) string {
 // configured priority groups, the override Envoy's priority_group cluster
 // specifier reads.
 func planMetadata(model, endpoint string, plan routing.Plan) *structpb.Struct {
-	md := map[string]any{xds.RequestNamespace: map[string]any{"model": model, "plan": plan.Encode(), "endpoint": endpoint}}
+	// "responses": this hop translates the successful answers the
+	// upstream hop hands over (upstreamProcessor.handOff).
+	md := map[string]any{xds.RequestNamespace: map[string]any{"model": model, "plan": plan.Encode(), "endpoint": endpoint, "responses": xds.HopRouter}}
 	if !plan.Default {
 		groups := make([]any, len(plan.Groups))
 		for i, g := range plan.Groups {
@@ -173,23 +177,51 @@ func planMetadata(model, endpoint string, plan routing.Plan) *structpb.Struct {
 	return v
 }
 
-func (p *routerProcessor) responseHeaders(context.Context, *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
+// responseHeaders takes over the answer when the upstream hop handed it
+// over (its metadata comes with the headers, which it has already set).
+// Anything else (errors and small answers the upstream hop translated
+// itself, Envoy's own replies) passes through, and the stream closes.
+func (p *routerProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
+	if a := md.GetFilterMetadata()[xds.AttemptNamespace].GetFields(); a != nil && !h.GetEndOfStream() {
+		up := &upstreamProcessor{s: p.s, cfg: p.cfg, endpoint: p.endpoint}
+		if up.adoptResponse(h, a) {
+			p.answer = up
+			return continueResponseHeaders(nil)
+		}
+		p.s.log.Warn("answer handed over for a provider or model no longer configured; passed through untranslated",
+			zap.String("provider", a["provider"].GetStringValue()), zap.String("model", a["model"].GetStringValue()))
+	}
+	p.closed = true
 	return continueResponseHeaders(nil)
 }
 
-func (p *routerProcessor) responseBody(context.Context, *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	return continueResponseBody(nil)
+func (p *routerProcessor) responseBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	if b.GetEndOfStream() {
+		p.closed = true
+	}
+	if p.answer == nil {
+		return continueResponseBody(nil)
+	}
+	return p.answer.responseBody(ctx, b)
 }
 
-func (p *routerProcessor) pending() []*extprocv3.ProcessingResponse { return nil }
+func (p *routerProcessor) pending() []*extprocv3.ProcessingResponse {
+	if p.answer == nil {
+		return nil
+	}
+	return p.answer.pending()
+}
 
-// complete is true once the body is answered: the router hop never sees
-// responses, so its stream closes then rather than live as long as the
-// answer streams (a gRPC stream's memory, in Envoy and here, per open
-// request).
-func (p *routerProcessor) complete() bool { return p.answered }
+// complete is true once the answer needs nothing more: its headers
+// passed through, or its last chunk is answered.
+func (p *routerProcessor) complete() bool { return p.closed }
 
-func (p *routerProcessor) done() { p.held.drop() }
+func (p *routerProcessor) done() {
+	p.held.drop()
+	if p.answer != nil {
+		p.answer.done()
+	}
+}
 
 func asAPIError(err error) *translators.APIError {
 	if e, ok := err.(*translators.APIError); ok {

@@ -561,14 +561,16 @@ models:
 	}
 }
 
-// TestRouterClosesAfterBody: the router hop never sees responses, so it
-// closes its stream once the body is answered, without waiting for Envoy
-// to end it; a long answer then holds one gRPC stream, not two.
+// TestRouterClosesAfterBody: an answer the upstream hop did not hand
+// over (no hand-over metadata: an error, a small held answer, Envoy's own
+// reply) passes the router hop, which then closes its stream without
+// waiting for Envoy to end it.
 func TestRouterClosesAfterBody(t *testing.T) {
 	h := newHarness(t, mustLoad(t, testYAML))
 	s := h.open(t, xds.HopRouter)
 	continued(t, s.send(postHeaders()))
 	continued(t, s.send(requestBody(chatBody("gpt-4o", false))))
+	continued(t, s.send(responseHeaders(false, ":status", "503", "content-type", "application/json")))
 	// No CloseSend from the client: the server ends the stream itself.
 	if err := h.waitEnded(t); err != nil {
 		t.Fatalf("Process returned %v", err)

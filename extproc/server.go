@@ -72,7 +72,7 @@ const MaxMessageBytes = 1<<30 + 1<<20
 type processor interface {
 	requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse
 	requestBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse
-	responseHeaders(ctx context.Context, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse
+	responseHeaders(ctx context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse
 	responseBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse
 	// pending returns answers held back for earlier messages (a phase
 	// may return nil to answer later), sent before the current answer.
@@ -124,7 +124,7 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 		case *extprocv3.ProcessingRequest_RequestBody:
 			resp = p.requestBody(ctx, r.RequestBody)
 		case *extprocv3.ProcessingRequest_ResponseHeaders:
-			resp = p.responseHeaders(ctx, r.ResponseHeaders)
+			resp = p.responseHeaders(ctx, r.ResponseHeaders, req.GetMetadataContext())
 		case *extprocv3.ProcessingRequest_ResponseBody:
 			resp = p.responseBody(ctx, r.ResponseBody)
 		case *extprocv3.ProcessingRequest_RequestTrailers:
@@ -168,7 +168,7 @@ func (passThrough) requestHeaders(context.Context, *extprocv3.HttpHeaders, *core
 func (passThrough) requestBody(context.Context, *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	return continueRequestBody(nil, nil, false)
 }
-func (passThrough) responseHeaders(context.Context, *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
+func (passThrough) responseHeaders(context.Context, *extprocv3.HttpHeaders, *corev3.Metadata) *extprocv3.ProcessingResponse {
 	return continueResponseHeaders(nil)
 }
 func (passThrough) responseBody(context.Context, *extprocv3.HttpBody) *extprocv3.ProcessingResponse {

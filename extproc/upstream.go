@@ -13,6 +13,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/routing"
@@ -110,6 +111,10 @@ type upstreamProcessor struct {
 	held       *extprocv3.HeaderMutation
 	heldChunks int
 	queue      []*extprocv3.ProcessingResponse
+	// handOver: the router hop translates successful answers this hop
+	// does not hold (the request metadata says so); handedOff once it
+	// has, and this hop's stream then closes.
+	handOver, handedOff bool
 }
 
 func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
@@ -129,6 +134,7 @@ func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpH
 	p.model = req["model"].GetStringValue()
 	p.plan = req["plan"].GetStringValue()
 	p.endpoint = req["endpoint"].GetStringValue()
+	p.handOver = req["responses"].GetStringValue() == xds.HopRouter
 	p.attempt, _ = strconv.Atoi(headerValue(h, "x-envoy-attempt-count"))
 	p.attempt = max(p.attempt, 1)
 	if !p.reserved.takeLength(p.s.bodies, headerValue(h, "content-length"), p.cfg.Limits.MaxInflightBytes) {
@@ -243,7 +249,7 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 	return continueRequestBody(m, replaceBody(req.Body), false)
 }
 
-func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
+func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHeaders, _ *corev3.Metadata) *extprocv3.ProcessingResponse {
 	p.status = statusOf(h)
 	set := []*corev3.HeaderValueOption{
 		header(xds.ProviderHeader, p.provider.Name),
@@ -335,9 +341,85 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 		return waitLonger(xds.FirstByteWait(p.cfg.Routing.PerTryTimeout.D()))
 	}
 	// Large or unsized answers: the headers go on now. A whole answer is
-	// collected here (up to maxWholeResponse) as it streams; Envoy holds
-	// none of it.
-	return continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove})
+	// collected (up to maxWholeResponse) as it streams; Envoy holds none
+	// of it.
+	return p.handOff(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove})
+}
+
+// handOff answers the response headers and, when the router hop takes
+// over, leaves it what it needs to translate the body and closes this
+// hop's stream: Envoy then passes the body through this filter
+// unprocessed. A filter on the provider cluster that holds the end of
+// a response after the provider's HTTP/1 stream has finished crashes
+// Envoy 1.40 on the next flow-control watermark (the router calls
+// readDisable on the finished stream), so only the connection manager's
+// filter holds answer bodies. Without a router hop that takes over (an
+// older one during a rolling upgrade), this hop translates as before.
+func (p *upstreamProcessor) handOff(m *extprocv3.HeaderMutation) *extprocv3.ProcessingResponse {
+	resp := continueResponseHeaders(m)
+	if !p.handOver {
+		return resp
+	}
+	mode := "whole"
+	switch p.mode {
+	case modeStream:
+		mode = "stream"
+	case modePassThrough:
+		mode = "passthrough"
+	}
+	md, err := structpb.NewStruct(map[string]any{xds.AttemptNamespace: map[string]any{
+		"provider": p.provider.Name, "model": p.model, "upstream_model": p.cand.Model,
+		"attempt": float64(p.attempt), "mode": mode, "stream": p.req.Stream, "include_usage": p.req.IncludeUsage,
+		"exclude": p.exclude, "base64": p.embOpts.Base64, "sent_unix_us": float64(p.sent.UnixMicro()),
+	}})
+	if err != nil {
+		return resp // unreachable: strings, numbers and booleans only
+	}
+	resp.DynamicMetadata = md
+	p.handedOff, p.completed = true, true
+	return resp
+}
+
+// adoptResponse sets up p, in the router hop, to translate the answer the
+// upstream hop handed over (see handOff). It reports false when the
+// hand-over names a provider or model the running config no longer has;
+// the body then passes through.
+func (p *upstreamProcessor) adoptResponse(h *extprocv3.HttpHeaders, a map[string]*structpb.Value) bool {
+	prov, ok := p.cfg.Catalog.Provider(a["provider"].GetStringValue())
+	if !ok || p.s.tr[translators.Schema(prov.Schema)] == nil {
+		return false
+	}
+	p.provider, p.tr = prov, p.s.tr[translators.Schema(prov.Schema)]
+	p.secrets.add(prov.APIKey()) // dynamic tokens are cut by their shape
+	p.model = a["model"].GetStringValue()
+	route, ok := p.cfg.Catalog.Model(p.model)
+	if ok {
+		p.cand, ok = route.Candidate(prov.Name)
+	}
+	if !ok {
+		return false
+	}
+	p.cand.Model = a["upstream_model"].GetStringValue()
+	p.attempt = int(a["attempt"].GetNumberValue())
+	p.req.Stream, p.req.IncludeUsage = a["stream"].GetBoolValue(), a["include_usage"].GetBoolValue()
+	p.exclude = a["exclude"].GetBoolValue()
+	p.embOpts = translators.EmbeddingsOptions{Model: p.cand.Model, Base64: a["base64"].GetBoolValue()}
+	p.sent = time.UnixMicro(int64(a["sent_unix_us"].GetNumberValue()))
+	p.start = p.sent
+	p.status = statusOf(h)
+	switch a["mode"].GetStringValue() {
+	case "stream":
+		p.mode = modeStream
+		p.stream = p.tr.NewStream(translators.StreamOptions{IncludeUsage: p.req.IncludeUsage, ExcludeReasoning: p.exclude, Model: p.cand.Model})
+		if p.endpoint == xds.MessagesPath {
+			p.ingress = translators.AnthropicIngress{}.NewStream()
+		}
+	case "passthrough":
+		p.mode, p.completed = modePassThrough, true
+	default:
+		p.mode = modeWhole
+	}
+	return true
 }
 
 // tooLargeToProcess handles an answer whose content-length is over
@@ -352,7 +434,7 @@ func (p *upstreamProcessor) tooLargeToProcess(n int64, set []*corev3.HeaderValue
 		// Already in the client's schema: each chunk goes on unread.
 		p.mode = modePassThrough
 		p.completed = true
-		return continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: slices.DeleteFunc(remove, func(h string) bool { return h == "content-length" })})
+		return p.handOff(&extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: slices.DeleteFunc(remove, func(h string) bool { return h == "content-length" })})
 	}
 	p.completed = true
 	return p.fail(&translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "upstream_response_too_large",
@@ -395,8 +477,15 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 	switch p.mode {
 	case modeStream:
 		if p.held != nil {
-			p.queue = append(p.queue, continueResponseHeaders(p.held))
+			// The first byte came: the headers go on, and when the router
+			// hop translates answers, it takes this chunk and the rest
+			// (handOff), so the chunk passes here unchanged.
+			m := p.held
 			p.held = nil
+			p.queue = append(p.queue, p.handOff(m))
+			if p.handedOff {
+				return continueResponseBody(nil)
+			}
 		}
 		p.out = p.stream.Translate(p.out[:0], chunk)
 		if eos {
@@ -544,7 +633,7 @@ func (p *upstreamProcessor) answer(e *translators.APIError, body []byte) *extpro
 	return continueResponseBody(replaceBody(body))
 }
 
-func (p *upstreamProcessor) complete() bool { return false }
+func (p *upstreamProcessor) complete() bool { return p.handedOff }
 
 // pending hands over the answers held back for earlier messages; they go
 // to Envoy before the current one.

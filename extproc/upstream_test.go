@@ -227,7 +227,8 @@ func TestUpstreamAttempts(t *testing.T) {
 				t.Errorf("upstream model = %q, want %q", got, tc.wantUpstream)
 			}
 			tr := readTranscript(t, tc.provider, map[string]string{"openai": "chat", "anthropic": "text"}[tc.provider])
-			m := readMutation(continued(t, s.send(responseHeaders(false, tr.headers...))).GetHeaderMutation())
+			hr := s.send(responseHeaders(false, tr.headers...))
+			m := readMutation(continued(t, hr).GetHeaderMutation())
 			want := map[string]string{xds.ProviderHeader: tc.provider, xds.ModelHeader: tc.wantModel, AttemptHeader: tc.wantAttempt}
 			for k, v := range want {
 				if m.set[k] != v {
@@ -237,11 +238,13 @@ func TestUpstreamAttempts(t *testing.T) {
 			if got, ok := m.set[FallbacksHeader]; got != tc.wantFallbacks || ok != (tc.wantFallbacks != "") {
 				t.Errorf("%s = %q (set %v), want %q", FallbacksHeader, got, ok, tc.wantFallbacks)
 			}
-			out := bodyOut(tr.body, continued(t, s.send(responseBody(tr.body, true))))
-			if got := gjson.GetBytes(out, "provider").Str; got != tc.provider {
-				t.Errorf("body provider = %q, want %q", got, tc.provider)
+			// The router hop (whose plan this is) translates the body: the
+			// hand-over names this attempt, and the hop's stream closes.
+			a := hr.GetDynamicMetadata().GetFields()[xds.AttemptNamespace].GetStructValue().GetFields()
+			if a["provider"].GetStringValue() != tc.provider || a["model"].GetStringValue() != tc.wantModel ||
+				a["upstream_model"].GetStringValue() != tc.wantUpstream || a["attempt"].GetNumberValue() != float64(atoi(tc.wantAttempt)) {
+				t.Errorf("hand-over = %v, want provider %s, model %s (%s), attempt %s", a, tc.provider, tc.wantModel, tc.wantUpstream, tc.wantAttempt)
 			}
-			s.close()
 			if err := h.waitEnded(t); err != nil {
 				t.Errorf("Process returned %v", err)
 			}
@@ -960,4 +963,9 @@ func TestAddUsageCost(t *testing.T) {
 			t.Errorf("addUsageCost(%q) = %q, %v; want %q", in, got, ok, want)
 		}
 	}
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }

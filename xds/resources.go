@@ -56,6 +56,10 @@ const (
 	// RequestNamespace is the dynamic metadata the router hop leaves for
 	// the upstream hop: the public model and the encoded plan.
 	RequestNamespace = "switchboard.request"
+	// AttemptNamespace is the dynamic metadata the upstream hop leaves for
+	// the router hop when it hands the response over: who serves this
+	// attempt and how to translate the answer.
+	AttemptNamespace = "switchboard.attempt"
 	// HopMetadata is the gRPC metadata key telling the ext_proc server which
 	// hop a stream serves.
 	HopMetadata = "x-switchboard-hop"
@@ -82,7 +86,9 @@ var ControlHeaders = []string{
 // every request. A processor or translator that reads another header
 // must add it here.
 var (
-	routerHopHeaders = append([]string{":method", ":path", "x-session-id", "x-request-id", "content-length"}, ControlHeaders...)
+	// From responses it reads the status, type and size; which provider
+	// served comes in the upstream hop's x-switchboard-* headers.
+	routerHopHeaders = append([]string{":method", ":path", "x-session-id", "x-request-id", ":status", "content-type", "content-length"}, ControlHeaders...)
 	// The upstream hop sees every header, both ways: it forwards by
 	// allow-list, so it must see what to remove.
 )
@@ -283,7 +289,13 @@ func extProcGrpc(hop string) *corev3.GrpcService {
 }
 
 // routerExtProc is the router-level hop: it reads the request, resolves the
-// model and picks the provider. It never touches responses.
+// model and picks the provider. On the way back it translates the bodies
+// of successful answers that the upstream hop hands over (streams, and
+// whole answers it does not hold): a filter in the connection manager
+// holds them, not one on the provider cluster. An upstream filter that
+// still holds the end of a response when the provider's HTTP/1 stream has
+// finished crashed Envoy 1.40 on the next watermark
+// (docs/operations.md#failure-modes).
 func routerExtProc() *extprocv3.ExternalProcessor {
 	return &extprocv3.ExternalProcessor{
 		GrpcService: extProcGrpc(HopRouter),
@@ -292,8 +304,8 @@ func routerExtProc() *extprocv3.ExternalProcessor {
 		ProcessingMode: &extprocv3.ProcessingMode{
 			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
 			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,
-			ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
-			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
+			ResponseHeaderMode:  extprocv3.ProcessingMode_SEND,
+			ResponseBodyMode:    extprocv3.ProcessingMode_STREAMED,
 			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
 			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
 		},
@@ -304,6 +316,8 @@ func routerExtProc() *extprocv3.ExternalProcessor {
 		StatPrefix:        "switchboard_router",
 		MetadataOptions: &extprocv3.MetadataOptions{
 			ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{PlanNamespace, RequestNamespace}},
+			// The upstream hop's hand-over comes with the response headers.
+			ForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{AttemptNamespace}},
 		},
 	}
 }
@@ -355,6 +369,7 @@ func upstreamExtProc(perTry time.Duration) *extprocv3.ExternalProcessor {
 			// headers: header changes made by one attempt's upstream
 			// filters persist into the next attempt.
 			ForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{RequestNamespace}},
+			ReceivingNamespaces:  &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{AttemptNamespace}},
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package fakeprovider
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -39,6 +40,13 @@ type Reply struct {
 	// the response open until the client goes away: a stream stalled
 	// mid-way, for cancellation tests.
 	HangAfterEvents int
+	// Flood, when set, writes FloodCount copies of Flood after the first
+	// event of the transcript (negative: until the client goes away), as
+	// fast as the socket takes them: no flush between copies, a provider
+	// whose answer is already generated. The rest of the transcript
+	// follows.
+	Flood      []byte
+	FloodCount int
 }
 
 // Recorded is one request the server received.
@@ -295,7 +303,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, rep Reply) (canc
 			limit = n
 		}
 	}
-	for _, ev := range events[:limit] {
+	for i, ev := range events[:limit] {
 		// A failed write means the connection is gone: the client left.
 		if _, err := w.Write(ev); err != nil {
 			return true
@@ -303,6 +311,11 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, rep Reply) (canc
 		// Flushing each event is what makes the client see a stream.
 		if err := rc.Flush(); err != nil {
 			return true
+		}
+		if i == 0 && rep.Flood != nil {
+			if !flood(w, rep.Flood, rep.FloodCount) {
+				return true
+			}
 		}
 	}
 	switch {
@@ -313,6 +326,26 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, rep Reply) (canc
 		return s.hang(ctx, rc)
 	}
 	return ctx.Err() != nil
+}
+
+// flood writes n copies of b (n < 0: endless) in large writes, and
+// reports whether the client was still there.
+func flood(w io.Writer, b []byte, n int) bool {
+	per := max(1, (256<<10)/len(b))
+	batch := bytes.Repeat(b, per)
+	for n < 0 || n > 0 {
+		out := batch
+		if n >= 0 && n < per {
+			out = batch[:n*len(b)]
+		}
+		if _, err := w.Write(out); err != nil {
+			return false
+		}
+		if n > 0 {
+			n -= len(out) / len(b)
+		}
+	}
+	return true
 }
 
 // hang waits for the client to go away or the server to close. A closing
