@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -177,4 +179,47 @@ models:
 			t.Errorf("x-switchboard-fallbacks = %q, want bad/m", f)
 		}
 	}
+}
+
+// TestUnsizedWholeAnswerSettlesStatus: a whole answer without a
+// content-length is read before its status reaches the client, so an
+// answer cut mid-body is never a 200 with a broken body, and a 2xx that
+// is no answer is a 502.
+func TestUnsizedWholeAnswerSettlesStatus(t *testing.T) {
+	s := newChatSetup(t)
+	tr := fakeprovider.MustLoad(t, transcript("openai", "chat"))
+	body := []byte(`{"model":"gpt-test","messages":[{"role":"user","content":"hi"}]}`)
+
+	s.openai.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: tr, Unsized: true})
+	resp, out := s.gw.post(t, "/v1/chat/completions", body)
+	if resp.StatusCode != 200 || gjson.GetBytes(out, "choices.0.message.content").Str == "" || resp.ContentLength < 0 && len(out) == 0 {
+		t.Fatalf("unsized answer: status %d body %.200s", resp.StatusCode, out)
+	}
+
+	s.openai.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: tr, CutAfterBytes: len(tr.Body) / 2})
+	for i := range 20 {
+		r, out, err := tryPost(s.gw, body)
+		if err == nil && r.StatusCode == 200 {
+			t.Fatalf("try %d: a cut answer reached the client as 200: %.200s", i, out)
+		}
+	}
+
+	s.openai.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Unsized: true,
+		Transcript: &fakeprovider.Transcript{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"error":{"message":"quota exhausted"}}`)}})
+	resp, out = s.gw.post(t, "/v1/chat/completions", body)
+	if resp.StatusCode != 502 || gjson.GetBytes(out, "error.code").Str != "bad_upstream_response" {
+		t.Fatalf("unsized error object under 200: status %d body %s", resp.StatusCode, out)
+	}
+}
+
+// tryPost is gateway.post that returns a transport error instead of
+// failing the test: a reset is an acceptable end here.
+func tryPost(g *gateway, body []byte) (*http.Response, []byte, error) {
+	resp, err := http.Post(g.url("/v1/chat/completions"), "application/json", bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return resp, out, err
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -186,6 +187,10 @@ func (p *routerProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHe
 		up := &upstreamProcessor{s: p.s, cfg: p.cfg, endpoint: p.endpoint}
 		if up.adoptResponse(h, a) {
 			p.answer = up
+			if up.held != nil {
+				// A whole answer: the headers answer waits for the body.
+				return waitLonger(routerMessageWait)
+			}
 			return continueResponseHeaders(nil)
 		}
 		p.s.log.Warn("answer handed over for a provider or model no longer configured; passed through untranslated",
@@ -245,3 +250,8 @@ func quoteTrunc(s string) string {
 	}
 	return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
 }
+
+// routerMessageWait is how long Envoy waits for the router hop's answer
+// to a whole answer's headers while the body comes in (override_message_
+// timeout, within the filter's 30 s max_message_timeout).
+const routerMessageWait = 30 * time.Second

@@ -52,6 +52,12 @@ const (
 	// headers answer waits for its body: while it waits, Envoy's
 	// message timeout runs, so only answers that arrive at once qualify.
 	maxHeldWhole = 1 << 20
+	// maxHeldUnsized is how much of an unsized (or large) whole answer the
+	// router hop reads before it lets the headers go: below Envoy's 1 MiB
+	// connection buffer, whose watermark would otherwise stop the body
+	// while the hop waits for it. Chat answers are far smaller, so their
+	// status is settled before the client sees it.
+	maxHeldUnsized = 512 << 10
 )
 
 type responseMode int
@@ -89,6 +95,9 @@ type upstreamProcessor struct {
 	first     time.Time // first response body byte
 	// strip are the request's headers off the schema's allow-list.
 	strip []string
+	// holdLimit, when set, is how much of the body the held headers
+	// answer may wait for (the router hop's whole answers).
+	holdLimit int
 	// secrets cuts this attempt's credentials out of provider errors.
 	secrets  scrubber
 	reserved reservation // the request body, while it is translated
@@ -418,6 +427,9 @@ func (p *upstreamProcessor) adoptResponse(h *extprocv3.HttpHeaders, a map[string
 		p.mode, p.completed = modePassThrough, true
 	default:
 		p.mode = modeWhole
+		// Settle the status before the client sees it: the headers wait
+		// for the body (see maxHeldUnsized).
+		p.held, p.holdLimit = &extprocv3.HeaderMutation{}, maxHeldUnsized
 	}
 	return true
 }
@@ -515,9 +527,19 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		return continueResponseBody(replaceBody(p.tagged))
 	case modeWhole:
 		if !p.collect(chunk, maxWholeResponse) {
+			if p.held == nil {
+				// The client has a 200 already: end the exchange now
+				// (Envoy resets both sides) rather than read the rest.
+				p.mode = modeDiscard
+				return p.fail(p.tooLarge("response"))
+			}
 			return p.answer(p.tooLarge("response"), nil)
 		}
 		if !eos {
+			if p.held != nil && p.holdLimit > 0 && len(p.buf) > p.holdLimit {
+				p.release() // too large to hold: the status is committed
+				return continueResponseBody(replaceBody(nil))
+			}
 			if p.held != nil {
 				p.heldChunks++
 				return nil // answered with the headers, once the body is in
@@ -621,16 +643,22 @@ func (p *upstreamProcessor) answer(e *translators.APIError, body []byte) *extpro
 				m.RemoveHeaders = append(m.RemoveHeaders, "retry-after")
 			}
 		}
-		p.queue = append(p.queue, continueResponseHeaders(m))
-		for range p.heldChunks {
-			p.queue = append(p.queue, continueResponseBody(replaceBody(nil)))
-		}
-		p.held, p.heldChunks = nil, 0
+		p.release()
 	} else if e != nil {
 		// The headers already went: only the body can say it failed.
 		p.s.log.Warn("error after the response headers were sent", zap.String("provider", p.provider.Name), zap.Int("status", e.Status), zap.String("code", e.Code))
 	}
 	return continueResponseBody(replaceBody(body))
+}
+
+// release lets the held headers answer go, then every held chunk
+// (cleared: the body comes whole at the end).
+func (p *upstreamProcessor) release() {
+	p.queue = append(p.queue, continueResponseHeaders(p.held))
+	for range p.heldChunks {
+		p.queue = append(p.queue, continueResponseBody(replaceBody(nil)))
+	}
+	p.held, p.heldChunks = nil, 0
 }
 
 func (p *upstreamProcessor) complete() bool { return p.handedOff }

@@ -705,6 +705,10 @@ func TestUpstreamOversized(t *testing.T) {
 		headers  []string
 		chunks   []int // chunk sizes; the last ends the stream
 		wantCode string
+		// immediate: the chunk (index) past the limit ends the exchange
+		// with an immediate 502 (the client had its headers: Envoy resets
+		// both sides instead of reading on).
+		immediate int
 	}{
 		{
 			// A small first chunk then one past the limit once sliced the
@@ -715,10 +719,11 @@ func TestUpstreamOversized(t *testing.T) {
 			wantCode: "upstream_error",
 		},
 		{
-			name:     "whole response over the limit",
-			headers:  []string{":status", "200", "content-type", "application/json"},
-			chunks:   []int{maxWholeResponse / 2, maxWholeResponse/2 + 1, 1000, 10},
-			wantCode: "upstream_response_too_large",
+			name:      "whole response over the limit",
+			headers:   []string{":status", "200", "content-type", "application/json"},
+			chunks:    []int{maxWholeResponse / 2, maxWholeResponse/2 + 1, 1000, 10},
+			wantCode:  "upstream_response_too_large",
+			immediate: 1,
 		},
 	}
 	h := newHarness(t, mustLoad(t, testYAML))
@@ -731,6 +736,12 @@ func TestUpstreamOversized(t *testing.T) {
 			}
 			answers := s.respond(responseHeaders(false, tc.headers...), reqs...)
 			continued(t, answers[0])
+			if tc.immediate > 0 {
+				checkImmediate(t, answers[1+tc.immediate], 502, tc.wantCode)
+				s.close()
+				_ = h.waitEnded(t)
+				return
+			}
 			var out []byte
 			for i, r := range reqs {
 				out = append(out, bodyOut(r.GetResponseBody().GetBody(), continued(t, answers[1+i]))...)

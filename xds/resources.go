@@ -314,6 +314,9 @@ func routerExtProc() *extprocv3.ExternalProcessor {
 		MaxMessageTimeout: durationpb.New(30 * time.Second),
 		StatusOnError:     &typev3.HttpStatus{Code: typev3.StatusCode_ServiceUnavailable},
 		StatPrefix:        "switchboard_router",
+		// A whole answer's body comes while its headers answer waits, so
+		// the status can still change (a cut or unusable answer is no 200).
+		SendBodyWithoutWaitingForHeaderResponse: true,
 		MetadataOptions: &extprocv3.MetadataOptions{
 			ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{PlanNamespace, RequestNamespace}},
 			// The upstream hop's hand-over comes with the response headers.

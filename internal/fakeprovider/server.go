@@ -47,6 +47,12 @@ type Reply struct {
 	// follows.
 	Flood      []byte
 	FloodCount int
+	// Unsized sends a non-stream body without a content-length (chunked),
+	// as some providers' front ends do.
+	Unsized bool
+	// CutAfterBytes, when positive, sends that many bytes of a non-stream
+	// body and then closes the TCP connection: an answer cut mid-body.
+	CutAfterBytes int
 }
 
 // Recorded is one request the server received.
@@ -286,7 +292,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, rep Reply) (canc
 		w.Header().Del(k)
 	}
 	events := tr.Events()
-	if !tr.IsSSE() {
+	if !tr.IsSSE() && !rep.Unsized && rep.CutAfterBytes == 0 {
 		// A non-stream body goes out with its length, as providers send
 		// JSON; the recorded length may be stale.
 		w.Header().Set("Content-Length", strconv.Itoa(len(tr.Body)))
@@ -296,6 +302,12 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, rep Reply) (canc
 		status = rep.Status
 	}
 	w.WriteHeader(status)
+	if n := rep.CutAfterBytes; n > 0 && !tr.IsSSE() {
+		_, _ = w.Write(tr.Body[:min(n, len(tr.Body))])
+		_ = rc.Flush()
+		abort(rc)
+		return false
+	}
 
 	limit := len(events)
 	for _, n := range []int{rep.CutAfterEvents, rep.CloseCleanlyAfterEvents, rep.HangAfterEvents} {
