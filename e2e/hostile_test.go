@@ -223,3 +223,18 @@ func tryPost(g *gateway, body []byte) (*http.Response, []byte, error) {
 	out, err := io.ReadAll(resp.Body)
 	return resp, out, err
 }
+
+// TestUnknownMessagesPath: an unknown path under /v1/messages/ (an
+// Anthropic client's) gets Anthropic's error shape; other unknown paths
+// OpenAI's.
+func TestUnknownMessagesPath(t *testing.T) {
+	s := newChatSetup(t)
+	resp, out := s.gw.post(t, "/v1/messages/batches", []byte(`{}`))
+	if resp.StatusCode != 404 || gjson.GetBytes(out, "type").Str != "error" || gjson.GetBytes(out, "error.type").Str != "not_found_error" {
+		t.Errorf("/v1/messages/batches: %d %s, want Anthropic's not_found_error", resp.StatusCode, out)
+	}
+	resp, out = s.gw.post(t, "/v1/nope", []byte(`{}`))
+	if resp.StatusCode != 404 || gjson.GetBytes(out, "error.code").Str != "unknown_url" {
+		t.Errorf("/v1/nope: %d %s, want OpenAI's unknown_url", resp.StatusCode, out)
+	}
+}

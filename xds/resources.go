@@ -497,6 +497,11 @@ func makeRouteConfig(ms models, byModel []modelRouteSet, maxBody uint64, version
 			TypedPerFilterConfig: stampRouterHop(version),
 		})
 	}
+	// Under /v1/messages/ an Anthropic client is asking: its own shape.
+	messagesNotFound := directRoute("messages_not_found", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: MessagesPath + "/"}}, 404,
+		`{"type":"error","error":{"type":"not_found_error","message":"unknown path; this gateway serves POST /v1/messages"}}`)
+	messagesNotFound.TypedPerFilterConfig = disableRouterHop()
+	routes = append(routes, messagesNotFound)
 	notFound := directRoute("not_found", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}}, 404,
 		`{"error":{"message":"unknown path; this gateway serves POST /v1/chat/completions, /v1/messages, /v1/embeddings and GET /v1/models","type":"invalid_request_error","code":"unknown_url"}}`)
 	notFound.TypedPerFilterConfig = disableRouterHop()
