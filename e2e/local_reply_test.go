@@ -75,7 +75,7 @@ models:
 		status                           int
 	}{
 		{"provider unreachable", "dead-model", "provider_unreachable", "api_error", 503},
-		{"provider timeout", "hung-model", "upstream_timeout", "api_error", 504},
+		{"provider timeout", "hung-model", "upstream_timeout", "timeout_error", 504},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+" chat", func(t *testing.T) { check(t, "/v1/chat/completions", tc.model, tc.status, tc.code) })
@@ -131,7 +131,7 @@ models:
 		if m.err != nil {
 			t.Fatal(m.err)
 		}
-		assertAnthropicError(t, m.resp, m.body, 504, "api_error")
+		assertAnthropicError(t, m.resp, m.body, 504, "timeout_error")
 	})
 
 	t.Run("ext_proc down", func(t *testing.T) {

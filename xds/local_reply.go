@@ -38,7 +38,7 @@ var localReplies = []localReply{
 		message: "no route serves this request"},
 	// ext_proc failures: details ext_proc_error_gRPC_error_<code>{...}, or
 	// ext_proc_error_per-message_timeout_exceeded (504).
-	{when: "response.code_details.startsWith('ext_proc') && response.code_details.contains('timeout')", openAIType: "server_error", code: "processing_timeout", anthropicType: "api_error",
+	{when: "response.code_details.startsWith('ext_proc') && response.code_details.contains('timeout')", openAIType: "server_error", code: "processing_timeout", anthropicType: "timeout_error",
 		message: "the gateway's processing service did not answer in time"},
 	{when: "response.code_details.startsWith('ext_proc')", openAIType: "server_error", code: "service_unavailable", anthropicType: "api_error",
 		message: "the gateway cannot process the request right now: its processing service is unavailable"},
@@ -50,7 +50,7 @@ var localReplies = []localReply{
 		message: "the provider cannot be reached"},
 	{when: replyStatus(413), openAIType: "invalid_request_error", code: "request_too_large", anthropicType: "request_too_large",
 		message: "request body exceeds the gateway's size limit"},
-	{when: replyStatus(504), openAIType: "server_error", code: "upstream_timeout", anthropicType: "api_error",
+	{when: replyStatus(504), openAIType: "server_error", code: "upstream_timeout", anthropicType: "timeout_error",
 		message: "the provider did not answer in time"},
 	{when: replyStatus(502), openAIType: "server_error", code: "upstream_error", anthropicType: "api_error",
 		message: "the provider connection failed"},
