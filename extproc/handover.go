@@ -1,0 +1,94 @@
+package extproc
+
+import (
+	"time"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/switchboard-gw/switchboard/translators"
+	"github.com/switchboard-gw/switchboard/xds"
+)
+
+// The upstream hop hands a successful answer's body to the router hop
+// (handOff); the router hop takes it up (adoptResponse) with the same
+// translation code.
+
+// handOff answers the response headers and, when the router hop takes
+// over, leaves it what it needs to translate the body and closes this
+// hop's stream: Envoy then passes the body through this filter
+// unprocessed. A filter on the provider cluster that holds the end of
+// a response after the provider's HTTP/1 stream has finished crashes
+// Envoy 1.40 on the next flow-control watermark (the router calls
+// readDisable on the finished stream), so only the connection manager's
+// filter holds answer bodies. Without a router hop that takes over (an
+// older one during a rolling upgrade), this hop translates as before.
+func (p *upstreamProcessor) handOff(m *extprocv3.HeaderMutation) *extprocv3.ProcessingResponse {
+	resp := continueResponseHeaders(m)
+	if !p.handOver {
+		return resp
+	}
+	mode := "whole"
+	switch p.mode {
+	case modeStream:
+		mode = "stream"
+	case modePassThrough:
+		mode = "passthrough"
+	}
+	md, err := structpb.NewStruct(map[string]any{xds.AttemptNamespace: map[string]any{
+		"provider": p.provider.Name, "model": p.model, "upstream_model": p.cand.Model,
+		"attempt": float64(p.attempt), "mode": mode, "stream": p.req.Stream, "include_usage": p.req.IncludeUsage,
+		"exclude": p.exclude, "base64": p.embOpts.Base64, "sent_unix_us": float64(p.sent.UnixMicro()),
+	}})
+	if err != nil {
+		return resp // unreachable: strings, numbers and booleans only
+	}
+	resp.DynamicMetadata = md
+	p.handedOff, p.completed = true, true
+	return resp
+}
+
+// adoptResponse sets up p, in the router hop, to translate the answer the
+// upstream hop handed over (see handOff). It reports false when the
+// hand-over names a provider or model the running config no longer has;
+// the body then passes through.
+func (p *upstreamProcessor) adoptResponse(h *extprocv3.HttpHeaders, a map[string]*structpb.Value) bool {
+	prov, ok := p.cfg.Catalog.Provider(a["provider"].GetStringValue())
+	if !ok || p.s.tr[translators.Schema(prov.Schema)] == nil {
+		return false
+	}
+	p.provider, p.tr = prov, p.s.tr[translators.Schema(prov.Schema)]
+	p.secrets.add(prov.APIKey()) // dynamic tokens are cut by their shape
+	p.model = a["model"].GetStringValue()
+	route, ok := p.cfg.Catalog.Model(p.model)
+	if ok {
+		p.cand, ok = route.Candidate(prov.Name)
+	}
+	if !ok {
+		return false
+	}
+	p.cand.Model = a["upstream_model"].GetStringValue()
+	p.attempt = int(a["attempt"].GetNumberValue())
+	p.req.Stream, p.req.IncludeUsage = a["stream"].GetBoolValue(), a["include_usage"].GetBoolValue()
+	p.exclude = a["exclude"].GetBoolValue()
+	p.embOpts = translators.EmbeddingsOptions{Model: p.cand.Model, Base64: a["base64"].GetBoolValue()}
+	p.sent = time.UnixMicro(int64(a["sent_unix_us"].GetNumberValue()))
+	p.start = p.sent
+	p.status = statusOf(h)
+	switch a["mode"].GetStringValue() {
+	case "stream":
+		p.mode = modeStream
+		p.stream = p.tr.NewStream(translators.StreamOptions{IncludeUsage: p.req.IncludeUsage, ExcludeReasoning: p.exclude, Model: p.cand.Model})
+		if p.endpoint == xds.MessagesPath {
+			p.ingress = translators.AnthropicIngress{}.NewStream()
+		}
+	case "passthrough":
+		p.mode, p.completed = modePassThrough, true
+	default:
+		p.mode = modeWhole
+		// Settle the status before the client sees it: the headers wait
+		// for the body (see maxHeldUnsized).
+		p.held, p.holdLimit = &extprocv3.HeaderMutation{}, maxHeldUnsized
+	}
+	return true
+}
