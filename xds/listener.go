@@ -1,6 +1,8 @@
 package xds
 
 import (
+	"time"
+
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
@@ -35,8 +37,14 @@ func makeListener(c *config.Config) *listenerv3.Listener {
 		// thinking does not count.
 		RequestHeadersTimeout: durationpb.New(c.Timeouts.ClientHeaders.D()),
 		RequestTimeout:        durationpb.New(c.Timeouts.ClientRequest.D()),
-		LocalReplyConfig:      localReplyConfig(),
-		AccessLog:             accessLogs(c.AccessLog),
+		// When a provider's stream is cut mid-answer Envoy resets the
+		// client's, closing the connection after this grace for the
+		// client to close first. The 1 s default left the client waiting
+		// a second for the end of a broken stream; 100 ms still lets a
+		// local reply (413 to a client still sending) be read first.
+		DelayedCloseTimeout: durationpb.New(delayedClose),
+		LocalReplyConfig:    localReplyConfig(),
+		AccessLog:           accessLogs(c.AccessLog),
 	}
 	return &listenerv3.Listener{
 		Name:    ListenerName,
@@ -47,3 +55,6 @@ func makeListener(c *config.Config) *listenerv3.Listener {
 		}}}},
 	}
 }
+
+// delayedClose is the HTTP connection manager's delayed_close_timeout.
+const delayedClose = 100 * time.Millisecond

@@ -50,6 +50,9 @@ type Reply struct {
 	// Unsized sends a non-stream body without a content-length (chunked),
 	// as some providers' front ends do.
 	Unsized bool
+	// CutDelay waits this long after the CutAfterEvents events before
+	// the cut, so they reach the client first.
+	CutDelay time.Duration
 	// CutAfterBytes, when positive, sends that many bytes of a non-stream
 	// body and then closes the TCP connection: an answer cut mid-body.
 	CutAfterBytes int
@@ -332,6 +335,9 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, rep Reply) (canc
 	}
 	switch {
 	case rep.CutAfterEvents > 0:
+		if rep.CutDelay > 0 {
+			time.Sleep(rep.CutDelay) // the client has the events by now
+		}
 		abort(rc)
 		return false
 	case rep.HangAfterEvents > 0:
