@@ -22,17 +22,21 @@ type Authorizer interface {
 // (or no credential) is enough. It may read credential files; callers
 // build it once per provider and reuse it, so tokens are cached.
 func For(ctx context.Context, p *config.Provider) (Authorizer, error) {
-	switch translators.Schema(p.Schema) {
-	case translators.SchemaBedrock:
+	spec, ok := translators.SpecFor(translators.Schema(p.Schema))
+	if !ok {
+		return nil, fmt.Errorf("auth: provider %s: unknown schema %q", p.Name, p.Schema)
+	}
+	switch spec.Auth {
+	case translators.AuthSigV4:
 		if p.APIKey() != "" {
-			return nil, nil // a Bedrock API key is a bearer token the translator sends
+			return nil, nil // a Bedrock API key is a bearer token (the spec's credential)
 		}
 		a, err := newSigV4(ctx, p)
 		if err != nil {
 			return nil, fmt.Errorf("auth: provider %s: %w", p.Name, err)
 		}
 		return a, nil
-	case translators.SchemaVertexAI:
+	case translators.AuthGoogleOAuth:
 		a, err := newGoogleOAuth(ctx, p)
 		if err != nil {
 			return nil, fmt.Errorf("auth: provider %s: %w", p.Name, err)

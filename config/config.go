@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-gw/switchboard/translators"
 )
 
 // Config is the whole gateway configuration.
@@ -105,10 +107,11 @@ type Price struct {
 	Request float64 `yaml:"request"`
 }
 
-// Model types.
+// Model types: the endpoints that serve each say which they take
+// (translators.API.ModelType).
 const (
-	ModelChat       = "chat"
-	ModelEmbeddings = "embeddings"
+	ModelChat       = translators.ModelTypeChat
+	ModelEmbeddings = translators.ModelTypeEmbeddings
 )
 
 // Capabilities a request may need.

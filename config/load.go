@@ -247,7 +247,7 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 		} else {
 			known[p.Name] = p
 		}
-		if _, err := translators.New(translators.Schema(p.Schema)); err != nil {
+		if _, ok := translators.SpecFor(translators.Schema(p.Schema)); !ok {
 			if p.Schema == "" {
 				add(at+".schema", "", "is required (known: %s)", schemaNames())
 			} else {
@@ -461,48 +461,29 @@ func splitPath(path string) []pathPart {
 }
 
 // schemaProblems fills schema-specific defaults and checks the fields a
-// schema needs, before the base URL is parsed.
+// schema needs, before the base URL is parsed. The facts are the
+// schema's spec (translators.SpecFor).
 func schemaProblems(p *Provider, at string, add func(string, string, string, ...any)) {
-	switch translators.Schema(p.Schema) {
-	case translators.SchemaAnthropic:
-		if p.BaseURL == "" {
-			p.BaseURL = "https://api.anthropic.com"
+	spec, ok := translators.SpecFor(translators.Schema(p.Schema))
+	if !ok {
+		return // reported as an unknown schema
+	}
+	if p.APIVersion == "" {
+		p.APIVersion = spec.DefaultAPIVersion
+	}
+	if p.Region == "" && p.BaseURL != "" && spec.RegionFromHost != nil {
+		if u, err := url.Parse(p.BaseURL); err == nil {
+			p.Region = spec.RegionFromHost(u.Hostname())
 		}
-	case translators.SchemaGemini:
-		if p.BaseURL == "" {
-			p.BaseURL = "https://generativelanguage.googleapis.com"
+	}
+	fields := map[string]string{"project": p.Project, "region": p.Region}
+	for _, r := range spec.Requires {
+		if fields[r.Field] == "" {
+			add(at+"."+r.Field, "", r.Why)
 		}
-	case translators.SchemaAzureOpenAI:
-		if p.APIVersion == "" {
-			p.APIVersion = "2024-10-21"
-		}
-	case translators.SchemaVertexAI:
-		if p.Project == "" {
-			add(at+".project", "", "is required for schema vertex-ai")
-		}
-		if p.Region == "" {
-			add(at+".region", "", "is required for schema vertex-ai (the location, e.g. us-central1)")
-		} else if p.BaseURL == "" {
-			if p.Region == "global" {
-				p.BaseURL = "https://aiplatform.googleapis.com"
-			} else {
-				p.BaseURL = "https://" + p.Region + "-aiplatform.googleapis.com"
-			}
-		}
-	case translators.SchemaBedrock:
-		if p.Region == "" && p.BaseURL != "" {
-			// bedrock-runtime.<region>.amazonaws.com
-			if u, err := url.Parse(p.BaseURL); err == nil {
-				if parts := strings.Split(u.Hostname(), "."); len(parts) >= 4 && parts[0] == "bedrock-runtime" {
-					p.Region = parts[1]
-				}
-			}
-		}
-		if p.Region == "" {
-			add(at+".region", "", "is required for schema bedrock (or a base_url like https://bedrock-runtime.us-east-1.amazonaws.com)")
-		} else if p.BaseURL == "" {
-			p.BaseURL = "https://bedrock-runtime." + p.Region + ".amazonaws.com"
-		}
+	}
+	if p.BaseURL == "" && spec.BaseURL != nil {
+		p.BaseURL = spec.BaseURL(p.Region)
 	}
 }
 

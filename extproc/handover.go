@@ -37,8 +37,8 @@ func (p *upstreamProcessor) handOff(m *extprocv3.HeaderMutation) *extprocv3.Proc
 	}
 	md, err := structpb.NewStruct(map[string]any{xds.AttemptNamespace: map[string]any{
 		"provider": p.provider.Name, "model": p.model, "upstream_model": p.cand.Model,
-		"attempt": float64(p.attempt), "mode": mode, "stream": p.req.Stream, "include_usage": p.req.IncludeUsage,
-		"exclude": p.exclude, "base64": p.embOpts.Base64, "sent_unix_us": float64(p.sent.UnixMicro()),
+		"attempt": float64(p.attempt), "mode": mode, "stream": p.x.Stream, "include_usage": p.x.IncludeUsage,
+		"exclude": p.x.ExcludeReasoning, "base64": p.x.Base64, "sent_unix_us": float64(p.sent.UnixMicro()),
 	}})
 	if err != nil {
 		return resp // unreachable: strings, numbers and booleans only
@@ -54,10 +54,10 @@ func (p *upstreamProcessor) handOff(m *extprocv3.HeaderMutation) *extprocv3.Proc
 // the body then passes through.
 func (p *upstreamProcessor) adoptResponse(h *extprocv3.HttpHeaders, a map[string]*structpb.Value) bool {
 	prov, ok := p.cfg.Catalog.Provider(a["provider"].GetStringValue())
-	if !ok || p.s.tr[translators.Schema(prov.Schema)] == nil {
+	if !ok {
 		return false
 	}
-	p.provider, p.tr = prov, p.s.tr[translators.Schema(prov.Schema)]
+	p.provider = prov
 	p.secrets.add(prov.APIKey()) // dynamic tokens are cut by their shape
 	p.model = a["model"].GetStringValue()
 	route, ok := p.cfg.Catalog.Model(p.model)
@@ -69,19 +69,24 @@ func (p *upstreamProcessor) adoptResponse(h *extprocv3.HttpHeaders, a map[string
 	}
 	p.cand.Model = a["upstream_model"].GetStringValue()
 	p.attempt = int(a["attempt"].GetNumberValue())
-	p.req.Stream, p.req.IncludeUsage = a["stream"].GetBoolValue(), a["include_usage"].GetBoolValue()
-	p.exclude = a["exclude"].GetBoolValue()
-	p.embOpts = translators.EmbeddingsOptions{Model: p.cand.Model, Base64: a["base64"].GetBoolValue()}
+	x, ok := translators.Resume(translators.Facts{
+		API: p.api.Endpoint, Schema: translators.Schema(prov.Schema), Provider: prov.Name, Model: p.cand.Model,
+		Stream: a["stream"].GetBoolValue(), IncludeUsage: a["include_usage"].GetBoolValue(),
+		ExcludeReasoning: a["exclude"].GetBoolValue(), Base64: a["base64"].GetBoolValue(),
+	})
+	if !ok {
+		return false
+	}
+	x.Price = translators.Price(p.cand.Spec.Pricing)
+	p.x = x
+	p.spec, _ = translators.SpecFor(x.Schema)
 	p.sent = time.UnixMicro(int64(a["sent_unix_us"].GetNumberValue()))
 	p.start = p.sent
 	p.status = statusOf(h)
 	switch a["mode"].GetStringValue() {
 	case "stream":
 		p.mode = modeStream
-		p.stream = p.tr.NewStream(translators.StreamOptions{IncludeUsage: p.req.IncludeUsage, ExcludeReasoning: p.exclude, Model: p.cand.Model})
-		if p.endpoint == xds.MessagesPath {
-			p.ingress = translators.AnthropicIngress{}.NewStream()
-		}
+		p.stream = p.x.NewStream()
 	case "passthrough":
 		p.mode, p.completed = modePassThrough, true
 	default:

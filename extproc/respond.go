@@ -74,11 +74,13 @@ func immediate(e *translators.APIError) *extprocv3.ProcessingResponse {
 	}}}
 }
 
-// immediateAnthropic answers a /v1/messages client with Anthropic's error
-// shape.
-func immediateAnthropic(e *translators.APIError) *extprocv3.ProcessingResponse {
+// immediateFor answers at once in the error shape of the client's API
+// (Anthropic's on /v1/messages); OpenAI's when the API is not known yet.
+func immediateFor(api *translators.API, e *translators.APIError) *extprocv3.ProcessingResponse {
 	r := immediate(e)
-	r.GetImmediateResponse().Body = translators.AnthropicIngress{}.Error(e.Status, e.Body())
+	if api != nil {
+		r.GetImmediateResponse().Body = api.ErrorBody(e)
+	}
 	return r
 }
 

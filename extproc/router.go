@@ -28,10 +28,10 @@ type routerProcessor struct {
 	cfg      *config.Loaded
 	method   string
 	path     string
-	session  string   // x-session-id, for sticky routing
-	reqID    string   // Envoy's x-request-id, kept for the access log
-	endpoint string   // the API path, query stripped
-	internal []string // client-sent control headers to drop
+	session  string           // x-session-id, for sticky routing
+	reqID    string           // Envoy's x-request-id, kept for the access log
+	api      *translators.API // the client's API, by path
+	internal []string         // client-sent control headers to drop
 	held     reservation
 	// answer translates the body the upstream hop handed over; closed
 	// once the hop needs nothing more from this request.
@@ -52,7 +52,7 @@ func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHea
 			p.reqID = headerString(kv)
 		case k == "content-length":
 			if !p.held.takeLength(p.s.bodies, headerString(kv), p.cfg.Limits.MaxInflightBytes) {
-				p.endpoint = pathOnly(p.path) // the error's shape follows the path
+				p.api, _ = translators.APIFor(pathOnly(p.path)) // the error's shape follows the path
 				return p.fail(overloaded())
 			}
 		case strings.HasPrefix(k, "x-switchboard-"), slices.Contains(xds.ControlHeaders, k):
@@ -60,10 +60,15 @@ func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHea
 			p.internal = append(p.internal, k)
 		}
 	}
-	p.endpoint = pathOnly(p.path)
+	endpoint := pathOnly(p.path)
+	p.api, _ = translators.APIFor(endpoint)
 	if p.method != "POST" {
 		return p.fail(&translators.APIError{Status: 405, Type: translators.TypeInvalidRequest, Code: "method_not_allowed",
-			Message: p.method + " is not allowed on " + p.endpoint + "; use POST"})
+			Message: p.method + " is not allowed on " + endpoint + "; use POST"})
+	}
+	if p.api == nil {
+		return p.fail(&translators.APIError{Status: 404, Type: translators.TypeInvalidRequest, Code: "unknown_path",
+			Message: "unknown path " + quoteTrunc(endpoint)})
 	}
 	if h.GetEndOfStream() {
 		return p.fail(translators.BadRequest("missing_body", "request body is required"))
@@ -81,18 +86,8 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	if e := translators.CheckRequestJSON(body); e != nil {
 		return p.fail(e)
 	}
-	var err error
-	switch p.endpoint {
-	case xds.EmbeddingsPath:
-		err = translators.ValidateEmbeddings(body)
-	case xds.MessagesPath:
-		// Claude-native clients: plan on the request's OpenAI form.
-		if body, err = (translators.AnthropicIngress{}).Request(body); err == nil {
-			err = translators.ValidateChat(body)
-		}
-	default:
-		err = translators.ValidateChat(body)
-	}
+	// Every API is planned on its OpenAI form.
+	body, err := p.api.Normalize(body)
 	if err != nil {
 		return p.fail(asAPIError(err))
 	}
@@ -105,8 +100,8 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 			Message: "request has no 'model'; GET /v1/models lists the models this gateway serves"})
 	}
 	if route, ok := p.cfg.Catalog.Model(prefs.Model); ok {
-		if want := endpointType(p.endpoint); route.Type != want {
-			return p.fail(translators.BadRequest("wrong_model_type", "model "+quoteTrunc(prefs.Model)+" is a "+route.Type+" model; it is not served on "+p.endpoint))
+		if route.Type != p.api.ModelType {
+			return p.fail(translators.BadRequest("wrong_model_type", "model "+quoteTrunc(prefs.Model)+" is a "+route.Type+" model; it is not served on "+p.api.Path))
 		}
 	}
 	plan, perr := routing.Build(p.cfg.Catalog, p.cfg.Routing.Policy, p.cfg.Routing.MaxAttempts, prefs, p.s.stats)
@@ -124,7 +119,7 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	}
 	m := &extprocv3.HeaderMutation{RemoveHeaders: p.internal, SetHeaders: set}
 	resp := continueRequestBody(m, nil, true)
-	resp.DynamicMetadata = planMetadata(prefs.Model, p.endpoint, plan)
+	resp.DynamicMetadata = planMetadata(prefs.Model, p.api.Path, plan)
 	stampVersion(resp.DynamicMetadata, p.cfg.Version)
 	if p.reqID != "" {
 		// The upstream hop strips x-request-id before the provider sees
@@ -138,18 +133,7 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 // fail answers the client at once, in the error shape of the API it
 // called: Anthropic's on /v1/messages, OpenAI's elsewhere.
 func (p *routerProcessor) fail(e *translators.APIError) *extprocv3.ProcessingResponse {
-	if p.endpoint == xds.MessagesPath {
-		return immediateAnthropic(e)
-	}
-	return immediate(e)
-}
-
-// endpointType is the model type an API path serves.
-func endpointType(path string) string {
-	if path == xds.EmbeddingsPath {
-		return config.ModelEmbeddings
-	}
-	return config.ModelChat
+	return immediateFor(p.api, e)
 }
 
 // planMetadata is what the router hop leaves in Envoy for later: the plan
@@ -184,7 +168,7 @@ func planMetadata(model, endpoint string, plan routing.Plan) *structpb.Struct {
 // itself, Envoy's own replies) passes through, and the stream closes.
 func (p *routerProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
 	if a := md.GetFilterMetadata()[xds.AttemptNamespace].GetFields(); a != nil && !h.GetEndOfStream() {
-		up := &upstreamProcessor{s: p.s, cfg: p.cfg, endpoint: p.endpoint}
+		up := &upstreamProcessor{s: p.s, cfg: p.cfg, api: p.api}
 		if up.adoptResponse(h, a) {
 			p.answer = up
 			if up.held != nil {

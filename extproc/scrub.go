@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
+
+	"github.com/switchboard-gw/switchboard/translators"
 )
 
 // Provider error messages sometimes quote the request, credentials
@@ -68,4 +70,4 @@ func (s *scrubber) scrubBytes(b []byte) []byte {
 }
 
 // credentialHeaders are the request headers whose values are secrets.
-var credentialHeaders = []string{"authorization", "x-api-key", "api-key", "x-goog-api-key", "x-amz-security-token"}
+var credentialHeaders = translators.CredentialHeaders

@@ -21,7 +21,6 @@ import (
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/routing"
-	"github.com/switchboard-gw/switchboard/translators"
 	"github.com/switchboard-gw/switchboard/xds"
 )
 
@@ -35,7 +34,6 @@ type Server struct {
 	extprocv3.UnimplementedExternalProcessorServer
 	log     *zap.Logger
 	configs Configs
-	tr      map[translators.Schema]translators.Translator
 	auths   authCache
 	stats   *routing.Stats
 	metrics *metrics
@@ -44,17 +42,10 @@ type Server struct {
 	xdsStatus func() any
 }
 
-// NewServer builds the server and its translators once, at start-up.
+// NewServer builds the server once, at start-up.
 func NewServer(log *zap.Logger, configs Configs) (*Server, error) {
-	s := &Server{log: log, configs: configs, tr: map[translators.Schema]translators.Translator{}, stats: routing.NewStats(nil), metrics: newMetrics(), bodies: newByteBudget()}
+	s := &Server{log: log, configs: configs, stats: routing.NewStats(nil), metrics: newMetrics(), bodies: newByteBudget()}
 	s.metrics.reg.MustRegister(s.bodies.refused, s.bodies.inflight)
-	for _, sc := range translators.Schemas {
-		t, err := translators.New(sc)
-		if err != nil {
-			return nil, err
-		}
-		s.tr[sc] = t
-	}
 	return s, nil
 }
 

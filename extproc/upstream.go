@@ -1,7 +1,6 @@
 package extproc
 
 import (
-	"bytes"
 	"context"
 	"slices"
 	"strconv"
@@ -10,8 +9,6 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
-	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 	"go.uber.org/zap"
 
 	"github.com/switchboard-gw/switchboard/config"
@@ -79,15 +76,14 @@ type upstreamProcessor struct {
 	provider *config.Provider
 	model    string // public model name of this attempt
 	cand     config.Candidate
-	attempt  int    // 1-based, from Envoy's x-envoy-attempt-count
-	plan     string // the router hop's encoded plan
-	endpoint string // the client's API path (chat, messages, embeddings)
-	embOpts  translators.EmbeddingsOptions
-	tr       translators.Translator
-	req      translators.Request
-	start    time.Time
-	sent     time.Time // request handed to the provider
-	exclude  bool      // the client asked reasoning.exclude
+	attempt  int               // 1-based, from Envoy's x-envoy-attempt-count
+	plan     string            // the router hop's encoded plan
+	api      *translators.API  // the client's API
+	spec     *translators.Spec // the provider's schema
+	// x is this attempt: its provider request and answer translation.
+	x     *translators.Exchange
+	start time.Time
+	sent  time.Time // request handed to the provider
 	// errHeader keeps an error response's headers for translators that
 	// read the error from them.
 	errHeader map[string]string
@@ -105,15 +101,11 @@ type upstreamProcessor struct {
 	status    int // upstream status
 	apiErr    *translators.APIError
 	stream    translators.StreamTranslator
-	ingress   translators.StreamTranslator // OpenAI chunks to Anthropic events, for /v1/messages
-	buf       []byte                       // whole response or error body so far
-	out       []byte                       // reused output buffer for stream chunks
-	tagged    []byte                       // out with the provider field added
-	field     []byte
+	buf       []byte // whole response or error body so far
+	out       []byte // reused output buffer for stream chunks
 	usage     translators.Usage
 	completed bool
 	badAnswer bool // a 2xx whose body was no valid answer
-	costed    bool // the stream's usage chunk carries usage.cost
 	// held is the headers answer of an error response, waiting for its
 	// body; heldChunks counts the body chunks not answered yet.
 	held       *extprocv3.HeaderMutation
@@ -132,16 +124,24 @@ func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpH
 	name := md.GetFilterMetadata()[xds.MetadataNamespace].GetFields()["provider"].GetStringValue()
 	if prov, ok := p.cfg.Catalog.Provider(name); ok {
 		p.provider = prov
-		p.tr = p.s.tr[translators.Schema(prov.Schema)]
+		p.spec, _ = translators.SpecFor(translators.Schema(prov.Schema))
 	}
-	if p.provider == nil || p.tr == nil {
+	req := md.GetFilterMetadata()[xds.RequestNamespace].GetFields()
+	endpoint := req["endpoint"].GetStringValue()
+	if endpoint == "" {
+		endpoint = xds.ChatPath // a router hop older than the endpoint field
+	}
+	p.api, _ = translators.APIFor(endpoint)
+	if p.api == nil {
+		return immediate(&translators.APIError{Status: 503, Type: translators.TypeServer, Code: "unknown_endpoint",
+			Message: "the request's API is unknown to this gateway version (an upgrade may be in progress); retry"})
+	}
+	if p.provider == nil || p.spec == nil {
 		return immediate(&translators.APIError{Status: 503, Type: translators.TypeServer, Code: "provider_unavailable",
 			Message: "provider " + quoteTrunc(name) + " is not configured (the config may have just changed); retry"})
 	}
-	req := md.GetFilterMetadata()[xds.RequestNamespace].GetFields()
 	p.model = req["model"].GetStringValue()
 	p.plan = req["plan"].GetStringValue()
-	p.endpoint = req["endpoint"].GetStringValue()
 	p.handOver = req["responses"].GetStringValue() == xds.HopRouter
 	p.attempt, _ = strconv.Atoi(headerValue(h, "x-envoy-attempt-count"))
 	p.attempt = max(p.attempt, 1)
@@ -190,55 +190,28 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 	p.cand = cand
 	pr := p.provider
 	target := translators.Target{
-		Model: cand.Model, PathPrefix: pr.PathPrefix(), APIKey: pr.APIKey(),
+		Model: cand.Model, PathPrefix: pr.PathPrefix(),
 		APIVersion: pr.APIVersion, Project: pr.Project, Region: pr.Region,
 		Host: pr.Host(),
 	}
-	body := b.GetBody()
-	var req translators.Request
-	var err error
-	switch p.endpoint {
-	case xds.EmbeddingsPath:
-		emb, ok := p.tr.(translators.Embedder)
-		if !ok {
-			return p.fail(translators.BadRequest("embeddings_unsupported", "provider "+quoteTrunc(pr.Name)+" (schema "+pr.Schema+") does not serve embeddings"))
-		}
-		req, err = emb.EmbeddingsRequest(body, target)
-		// encoding_format and the model name are applied to the answer.
-		p.embOpts = translators.EmbeddingsOptionsOf(body, cand.Model)
-	case xds.MessagesPath:
-		// An Anthropic Messages client: its request in OpenAI form, then
-		// translated for this provider like any chat request. The
-		// provider's errors are reworded to name the client's messages.
-		var origins translators.IngressOrigins
-		if body, origins, err = (translators.AnthropicIngress{}).RequestWithOrigins(body); err == nil {
-			if req, err = p.tr.Request(body, target); err != nil {
-				if e, ok := err.(*translators.APIError); ok {
-					relabeled := *e
-					relabeled.Message = origins.Relabel(e.Message)
-					err = &relabeled
-				}
-			}
-		}
-	default:
-		req, err = p.tr.Request(body, target)
-	}
+	x, err := translators.Begin(p.api, p.spec, b.GetBody(), target, pr.APIKey(), translators.Facts{Provider: pr.Name})
 	if err != nil {
 		return p.fail(asAPIError(err))
 	}
-	if err := p.s.auths.authorize(ctx, pr, &req); err != nil {
+	x.Price = translators.Price(cand.Spec.Pricing)
+	if err := p.s.auths.authorize(ctx, pr, &x.Upstream); err != nil {
 		p.s.log.Error("provider credentials unavailable", zap.String("provider", pr.Name), zap.Error(err))
 		return p.fail(&translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "provider_auth_failed",
 			Message: "the gateway could not obtain credentials for provider " + quoteTrunc(pr.Name)})
 	}
-	p.req = req
+	p.x = x
+	req := x.Upstream
 	p.secrets.add(pr.APIKey())
 	for _, h := range req.Headers {
 		if slices.Contains(credentialHeaders, strings.ToLower(h.Key)) {
 			p.secrets.add(h.Value)
 		}
 	}
-	p.exclude = gjson.GetBytes(body, "reasoning.exclude").Bool()
 	set := make([]*corev3.HeaderValueOption, 0, len(req.Headers)+2)
 	set = append(set, header(":path", req.Path), header(":authority", pr.Authority()), header("content-length", strconv.Itoa(len(req.Body))))
 	for _, h := range req.Headers {
@@ -273,8 +246,8 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 		}
 		set = append(set, header(FallbacksHeader, strings.Join(names, ",")))
 	}
-	if len(p.req.Dropped) > 0 {
-		set = append(set, header(DroppedParamsHeader, strings.Join(p.req.Dropped, ",")))
+	if d := p.x.Upstream.Dropped; len(d) > 0 {
+		set = append(set, header(DroppedParamsHeader, strings.Join(d, ",")))
 	}
 	remove := []string{"content-length", "content-encoding"}
 	for _, kv := range h.GetHeaders().GetHeaders() {
@@ -288,10 +261,10 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 	case p.status < 200 || p.status > 299:
 		p.mode = modeError
 		ra := headerValue(h, "retry-after")
-		if rh, ok := p.tr.(translators.RetryHinter); ok && ra == "" {
-			ra = rh.RetryAfter(func(k string) string { return headerValue(h, k) }, time.Now())
+		if ra == "" {
+			ra = p.x.RetryAfter(func(k string) string { return headerValue(h, k) }, time.Now())
 		}
-		if _, ok := p.tr.(headerErrorer); ok {
+		if p.x.ReadsErrorHeaders() {
 			// Some providers name the error only in a header.
 			p.errHeader = map[string]string{}
 			for _, kv := range h.GetHeaders().GetHeaders() {
@@ -311,12 +284,9 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 		}
 	// Streams come as SSE or, from Bedrock, as a binary event stream; a
 	// JSON body to a stream request is answered whole.
-	case p.req.Stream && !strings.HasPrefix(headerValue(h, "content-type"), "application/json"):
+	case p.x.Stream && !strings.HasPrefix(headerValue(h, "content-type"), "application/json"):
 		p.mode = modeStream
-		p.stream = p.tr.NewStream(translators.StreamOptions{IncludeUsage: p.req.IncludeUsage, ExcludeReasoning: p.exclude, Model: p.cand.Model})
-		if p.endpoint == xds.MessagesPath {
-			p.ingress = translators.AnthropicIngress{}.NewStream()
-		}
+		p.stream = p.x.NewStream()
 		set = append(set, header("content-type", "text/event-stream"), header("cache-control", "no-cache"))
 	default:
 		p.mode = modeWhole
@@ -358,8 +328,7 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 // maxWholeResponse: it is never read. An answer already in the client's
 // schema passes through untranslated; others get a clear 502.
 func (p *upstreamProcessor) tooLargeToProcess(n int64, set []*corev3.HeaderValueOption, remove []string) *extprocv3.ProcessingResponse {
-	passThrough := p.mode == modeWhole && p.endpoint != xds.MessagesPath &&
-		(p.provider.Schema == string(translators.SchemaOpenAI) || p.provider.Schema == string(translators.SchemaAzureOpenAI))
+	passThrough := p.mode == modeWhole && p.spec.IsNative(p.api.Endpoint)
 	p.s.log.Warn("provider answer too large to process", zap.String("provider", p.provider.Name), zap.Int64("bytes", n),
 		zap.Bool("passed_through", passThrough))
 	if passThrough {
@@ -373,24 +342,13 @@ func (p *upstreamProcessor) tooLargeToProcess(n int64, set []*corev3.HeaderValue
 		Message: "the provider's answer (" + strconv.FormatInt(n, 10) + " bytes) is too large for the gateway to translate"})
 }
 
-// headerErrorer is implemented by translators whose provider names the
-// error in a response header (Bedrock's x-amzn-ErrorType).
-type headerErrorer interface {
-	HeaderError(status int, header func(string) string, body []byte) *translators.APIError
-}
-
 // upstreamError maps the provider's error response, body included.
 func (p *upstreamProcessor) upstreamError() *translators.APIError {
-	var e *translators.APIError
-	if he, ok := p.tr.(headerErrorer); ok && p.errHeader != nil {
-		e = he.HeaderError(p.status, func(k string) string { return p.errHeader[k] }, p.buf)
-	} else {
-		e = p.tr.Error(p.status, p.apiErr.RetryAfter, p.buf)
+	var header func(string) string
+	if p.errHeader != nil {
+		header = func(k string) string { return p.errHeader[k] }
 	}
-	if e.RetryAfter == "" {
-		e.RetryAfter = p.apiErr.RetryAfter
-	}
-	return e
+	return p.x.Error(p.status, p.apiErr.RetryAfter, header, p.buf)
 }
 
 func (p *upstreamProcessor) endWithoutBody() *extprocv3.ProcessingResponse {
@@ -425,26 +383,7 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			p.finish(ctx, p.stream.Usage())
 		}
 		p.out = p.secrets.scrubBytes(p.out) // an in-stream error may quote the request
-		if p.ingress != nil {
-			// Anthropic Messages client: OpenAI chunks become its events.
-			if h, ok := p.ingress.(translators.UsageHinter); ok {
-				h.HintUsage(p.stream.Usage())
-			}
-			p.tagged = p.ingress.Translate(p.tagged[:0], p.out)
-			if eos {
-				p.tagged = p.ingress.Finish(p.tagged)
-			}
-			return continueResponseBody(replaceBody(p.tagged))
-		}
-		p.tagged = tagProvider(p.tagged[:0], p.out, p.providerField())
-		if !p.costed {
-			// The one usage chunk, once usage is final, carries the cost
-			// as whole answers do.
-			if c, ok := p.cost(p.stream.Usage()); ok {
-				p.tagged, p.costed = addUsageCost(p.tagged, c)
-			}
-		}
-		return continueResponseBody(replaceBody(p.tagged))
+		return continueResponseBody(replaceBody(p.out))
 	case modeWhole:
 		if !p.collect(chunk, maxWholeResponse) {
 			if p.held == nil {
@@ -466,21 +405,7 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			}
 			return continueResponseBody(replaceBody(nil))
 		}
-		var out []byte
-		var usage translators.Usage
-		var err error
-		if emb, ok := p.tr.(translators.Embedder); ok && p.endpoint == xds.EmbeddingsPath {
-			if out, usage, err = emb.EmbeddingsResponse(p.buf); err == nil {
-				out = translators.FinishEmbeddings(out, p.embOpts)
-				if e := translators.CheckEmbeddingsAnswer(out, p.buf); e != nil {
-					err = e
-				}
-			}
-		} else if out, usage, err = p.tr.Response(p.buf); err == nil {
-			if e := translators.CheckChatAnswer(out, p.buf); e != nil {
-				err = e
-			}
-		}
+		out, usage, err := p.x.Answer(p.buf)
 		if err != nil {
 			// Not an answer, whatever the status said: a failure of the
 			// provider (health, fallback while the headers are held).
@@ -491,24 +416,6 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			return p.answer(e, nil)
 		}
 		p.finish(ctx, usage)
-		if p.endpoint == xds.MessagesPath {
-			if out, err = (translators.AnthropicIngress{}).Response(out); err != nil {
-				return p.answer(asAPIError(err), nil)
-			}
-			return p.answer(nil, out)
-		}
-		if p.exclude {
-			out, _ = sjson.DeleteBytes(out, "choices.0.message.reasoning")
-			out, _ = sjson.DeleteBytes(out, "choices.0.message.reasoning_details")
-		}
-		if gjson.GetBytes(out, "model").Str == "" {
-			out, _ = sjson.SetBytes(out, "model", p.cand.Model) // Bedrock's answers name none
-		}
-		// Say who served it, and what it cost, as OpenRouter does.
-		out, _ = sjson.SetBytes(out, "provider", p.provider.Name)
-		if c, ok := p.cost(usage); ok {
-			out, _ = sjson.SetBytes(out, "usage.cost", c)
-		}
 		return p.answer(nil, out)
 	case modeError:
 		p.collectHead(chunk)
@@ -593,10 +500,7 @@ func (p *upstreamProcessor) pending() []*extprocv3.ProcessingResponse {
 
 // fail answers at once in the error shape of the client's API.
 func (p *upstreamProcessor) fail(e *translators.APIError) *extprocv3.ProcessingResponse {
-	if p.endpoint == xds.MessagesPath {
-		return immediateAnthropic(e)
-	}
-	return immediate(e)
+	return immediateFor(p.api, e)
 }
 
 // errorBody renders an error in the shape of the client's API, with
@@ -607,10 +511,7 @@ func (p *upstreamProcessor) errorBody(e *translators.APIError) []byte {
 		c.Message = scrubbed
 		e = &c
 	}
-	if p.endpoint == xds.MessagesPath {
-		return translators.AnthropicIngress{}.Error(e.Status, e.Body())
-	}
-	return e.Body()
+	return p.api.ErrorBody(e)
 }
 
 func (p *upstreamProcessor) tooLarge(what string) *translators.APIError {
@@ -641,7 +542,7 @@ func (p *upstreamProcessor) finish(_ context.Context, u translators.Usage) {
 		zap.String("upstream_model", p.cand.Model),
 		zap.Int("attempt", p.attempt),
 		zap.Int("upstream_status", p.status),
-		zap.Bool("stream", p.req.Stream),
+		zap.Bool("stream", p.x != nil && p.x.Stream),
 		zap.Int64("prompt_tokens", u.PromptTokens),
 		zap.Int64("completion_tokens", u.CompletionTokens),
 		zap.Int64("cached_tokens", u.CachedTokens),
@@ -672,17 +573,10 @@ func (p *upstreamProcessor) breaker() routing.Breaker {
 
 // cost prices usage at the candidate's configured rates (USD).
 func (p *upstreamProcessor) cost(u translators.Usage) (float64, bool) {
-	pr := p.cand.Spec.Pricing
-	if pr == (config.Price{}) {
+	if p.x == nil {
 		return 0, false
 	}
-	cached := pr.CachedPrompt
-	if cached == 0 {
-		cached = pr.Prompt
-	}
-	uncached := u.PromptTokens - u.CachedTokens
-	c := (float64(uncached)*pr.Prompt+float64(u.CachedTokens)*cached+float64(u.CompletionTokens)*pr.Completion)/1e6 + pr.Request
-	return c, true
+	return p.x.Cost(u)
 }
 
 func (p *upstreamProcessor) done() {
@@ -714,58 +608,4 @@ func (p *upstreamProcessor) done() {
 		p.s.log.Info("attempt ended after its response headers", zap.String("model", p.model), zap.String("provider", p.provider.Name),
 			zap.Int("attempt", p.attempt), zap.Int("upstream_status", p.status), zap.Duration("duration", time.Since(p.start)))
 	}
-}
-
-// providerField is the JSON member spliced into each stream chunk.
-func (p *upstreamProcessor) providerField() []byte {
-	if p.field == nil {
-		p.field = []byte(`"provider":` + strconv.Quote(p.provider.Name) + `,`)
-	}
-	return p.field
-}
-
-// addUsageCost adds "cost" as the first member of the first usage object
-// in SSE bytes (translators send exactly one, in the last chunk; usage on
-// other chunks is null or absent). It reports whether it found one.
-func addUsageCost(b []byte, cost float64) ([]byte, bool) {
-	const key = `"usage":{`
-	i := bytes.Index(b, []byte(key))
-	if i < 0 {
-		return b, false
-	}
-	i += len(key)
-	if i >= len(b) {
-		return b, false
-	}
-	field := `"cost":` + strconv.FormatFloat(cost, 'f', -1, 64)
-	if b[i] != '}' {
-		field += ","
-	}
-	return slices.Insert(b, i, []byte(field)...), true
-}
-
-// tagProvider copies SSE bytes, adding field as the first member of every
-// event's JSON object ("data: {" -> "data: {<field>"); [DONE] and other
-// lines pass unchanged.
-func tagProvider(dst, src, field []byte) []byte {
-	const prefix = "data: {"
-	for len(src) > 0 {
-		i := bytes.Index(src, []byte(prefix))
-		if i < 0 || (i > 0 && src[i-1] != '\n') {
-			if i < 0 {
-				return append(dst, src...)
-			}
-			dst = append(dst, src[:i+len(prefix)]...)
-			src = src[i+len(prefix):]
-			continue
-		}
-		dst = append(dst, src[:i+len(prefix)]...)
-		src = src[i+len(prefix):]
-		if len(src) > 0 && src[0] == '}' {
-			dst = append(dst, field[:len(field)-1]...) // an empty object: no comma
-		} else {
-			dst = append(dst, field...)
-		}
-	}
-	return dst
 }

@@ -96,9 +96,6 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 		Dropped: dropped,
 	}
 	out.IncludeUsage = out.Stream && root.Get("stream_options.include_usage").Type == gjson.True
-	if t.APIKey != "" {
-		out.Headers = append(out.Headers, Header{"x-api-key", t.APIKey})
-	}
 	out.Headers = append(out.Headers, Header{"anthropic-version", anthropicVersion})
 	return out, nil
 }

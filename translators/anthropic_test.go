@@ -14,7 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-var anthropicTarget = Target{Model: "claude-sonnet-4-5-20250929", APIKey: "sk-ant-test"}
+var anthropicTarget = Target{Model: "claude-sonnet-4-5-20250929"}
 
 func TestAnthropicRequestGolden(t *testing.T) {
 	tr := openAIToAnthropic{}
@@ -49,12 +49,12 @@ func TestAnthropicRequestFields(t *testing.T) {
 		wantIncludeUsage bool
 	}{
 		{
-			name:     "plain with key",
+			name:     "plain",
 			body:     `{"model":"m","messages":[{"role":"user","content":"hi"}]}`,
-			target:   Target{Model: "claude", APIKey: "sk-ant-1"},
+			target:   Target{Model: "claude"},
 			wantPath: "/v1/messages",
 			wantHeaders: []Header{
-				{"content-type", "application/json"}, {"x-api-key", "sk-ant-1"}, {"anthropic-version", "2023-06-01"},
+				{"content-type", "application/json"}, {"anthropic-version", "2023-06-01"},
 			},
 		},
 		{

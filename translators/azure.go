@@ -2,7 +2,6 @@ package translators
 
 import (
 	"net/url"
-	"strings"
 )
 
 // openAIToAzure translates to Azure OpenAI
@@ -51,13 +50,6 @@ func (openAIToAzure) Request(body []byte, t Target) (Request, error) {
 	}
 	out.Path = t.PathPrefix + "/openai/deployments/" + url.PathEscape(t.Model) + "/chat/completions?api-version=" + url.QueryEscape(version)
 	out.Headers = []Header{{"content-type", "application/json"}}
-	switch {
-	case strings.HasPrefix(t.APIKey, "Bearer "):
-		// A Microsoft Entra ID token configured as the key.
-		out.Headers = append(out.Headers, Header{"authorization", t.APIKey})
-	case t.APIKey != "":
-		out.Headers = append(out.Headers, Header{"api-key", t.APIKey})
-	}
 	return out, nil
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-var azureTarget = Target{Model: "gpt-4o-mini", APIKey: "azure-key-1", APIVersion: "2024-10-21", Host: "switchboard-test.openai.azure.com"}
+var azureTarget = Target{Model: "gpt-4o-mini", APIVersion: "2024-10-21", Host: "switchboard-test.openai.azure.com"}
 
 func TestAzureRequestGolden(t *testing.T) {
 	tests := []struct {
@@ -79,15 +79,15 @@ func TestAzureRequestFields(t *testing.T) {
 		wantErr     string
 	}{
 		{
-			name: "api key", target: Target{Model: "gpt-4o", APIKey: "k1", APIVersion: "2024-10-21"}, body: body,
+			name: "api key", target: Target{Model: "gpt-4o", APIVersion: "2024-10-21"}, body: body,
 			wantPath:    "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21",
-			wantHeaders: []Header{{"content-type", "application/json"}, {"api-key", "k1"}},
+			wantHeaders: []Header{{"content-type", "application/json"}},
 			wantBody:    map[string]string{"max_completion_tokens": "5", "max_tokens": ""},
 		},
 		{
-			name: "Entra ID token", target: Target{Model: "gpt-4o", APIKey: "Bearer eyJ0eXAiOiJKV1Qi", APIVersion: "2025-04-01-preview"}, body: body,
+			name: "Entra ID token", target: Target{Model: "gpt-4o", APIVersion: "2025-04-01-preview"}, body: body,
 			wantPath:    "/openai/deployments/gpt-4o/chat/completions?api-version=2025-04-01-preview",
-			wantHeaders: []Header{{"content-type", "application/json"}, {"authorization", "Bearer eyJ0eXAiOiJKV1Qi"}},
+			wantHeaders: []Header{{"content-type", "application/json"}},
 		},
 		{
 			name: "older api-version keeps max_tokens", target: Target{Model: "gpt-4", APIVersion: "2024-06-01"}, body: body,

@@ -54,11 +54,6 @@ func (openAIToBedrock) Request(body []byte, t Target) (Request, error) {
 	}
 	out.Headers = append(out.Headers, Header{"accept", accept})
 	out.Path = t.PathPrefix + "/model/" + bedrockEscapeModel(t.Model) + op
-	if t.APIKey != "" {
-		// A Bedrock API key is a bearer token; without one the auth
-		// package signs the request with SigV4.
-		out.Headers = append(out.Headers, Header{"authorization", "Bearer " + t.APIKey})
-	}
 	return out, nil
 }
 

@@ -87,10 +87,10 @@ func TestBedrockRequestFields(t *testing.T) {
 		{
 			name:     "ARN with a path prefix and a bearer key",
 			body:     `{` + hi + `}`,
-			target:   Target{Model: "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6", PathPrefix: "/bedrock", APIKey: "ABSKQmVkcm9ja0FQSUtleS1test"},
+			target:   Target{Model: "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6", PathPrefix: "/bedrock"},
 			wantPath: "/bedrock/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fa1b2c3d4e5f6/converse",
 			wantHeaders: []Header{
-				{"content-type", "application/json"}, {"accept", "application/json"}, {"authorization", "Bearer ABSKQmVkcm9ja0FQSUtleS1test"},
+				{"content-type", "application/json"}, {"accept", "application/json"},
 			},
 		},
 		{

@@ -55,9 +55,6 @@ func (openAIToOpenAI) EmbeddingsRequest(body []byte, t Target) (Request, error) 
 		return Request{}, BadRequest("invalid_request", "cannot set model: "+err.Error())
 	}
 	out := Request{Path: t.PathPrefix + "/embeddings", Headers: []Header{{"content-type", "application/json"}}, Body: b, Dropped: dropped}
-	if t.APIKey != "" {
-		out.Headers = append(out.Headers, Header{"authorization", "Bearer " + t.APIKey})
-	}
 	return out, nil
 }
 

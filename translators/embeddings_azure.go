@@ -2,7 +2,6 @@ package translators
 
 import (
 	"net/url"
-	"strings"
 
 	"github.com/tidwall/sjson"
 )
@@ -35,13 +34,6 @@ func (openAIToAzure) EmbeddingsRequest(body []byte, t Target) (Request, error) {
 		Headers: []Header{{"content-type", "application/json"}},
 		Body:    b,
 		Dropped: dropped,
-	}
-	switch {
-	case strings.HasPrefix(t.APIKey, "Bearer "):
-		// A Microsoft Entra ID token configured as the key.
-		out.Headers = append(out.Headers, Header{"authorization", t.APIKey})
-	case t.APIKey != "":
-		out.Headers = append(out.Headers, Header{"api-key", t.APIKey})
 	}
 	return out, nil
 }

@@ -15,15 +15,15 @@ func TestAzureEmbeddingsRequest(t *testing.T) {
 	}{
 		{
 			name:        "api-key",
-			target:      Target{Model: "text-embedding-3-small", APIKey: "k1", APIVersion: "2024-10-21"},
+			target:      Target{Model: "text-embedding-3-small", APIVersion: "2024-10-21"},
 			wantPath:    "/openai/deployments/text-embedding-3-small/embeddings?api-version=2024-10-21",
-			wantHeaders: []Header{{"content-type", "application/json"}, {"api-key", "k1"}},
+			wantHeaders: []Header{{"content-type", "application/json"}},
 		},
 		{
 			name:        "Entra ID token, default api-version, base path",
-			target:      Target{Model: "embed large/eu", APIKey: "Bearer eyJ0eXAi", PathPrefix: "/gw"},
+			target:      Target{Model: "embed large/eu", PathPrefix: "/gw"},
 			wantPath:    "/gw/openai/deployments/embed%20large%2Feu/embeddings?api-version=" + azureDefaultAPIVersion,
-			wantHeaders: []Header{{"content-type", "application/json"}, {"authorization", "Bearer eyJ0eXAi"}},
+			wantHeaders: []Header{{"content-type", "application/json"}},
 		},
 		{
 			name:        "no key",
@@ -73,5 +73,5 @@ func TestAzureEmbeddingsResponse(t *testing.T) {
 
 func BenchmarkAzureEmbeddingsRequest(b *testing.B) {
 	benchmarkEmbeddingsRequest(b, openAIToAzure{}, embeddingsBenchInput("embed-small", `,"dimensions":256`),
-		Target{Model: "text-embedding-3-small", APIKey: "k", APIVersion: "2024-10-21"})
+		Target{Model: "text-embedding-3-small", APIVersion: "2024-10-21"})
 }

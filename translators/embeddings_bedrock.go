@@ -82,9 +82,6 @@ func (openAIToBedrock) EmbeddingsRequest(body []byte, t Target) (Request, error)
 		Body:    b,
 		Dropped: dropped,
 	}
-	if t.APIKey != "" {
-		out.Headers = append(out.Headers, Header{"authorization", "Bearer " + t.APIKey})
-	}
 	return out, nil
 }
 

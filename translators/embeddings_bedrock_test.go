@@ -25,9 +25,9 @@ func TestBedrockEmbeddingsRequest(t *testing.T) {
 		},
 		{
 			name: "titan v2 with a Bedrock API key, model's own size", body: `{"input":["hi"]}`,
-			target:      Target{Model: "amazon.titan-embed-text-v2:0", APIKey: "ABSK-key", PathPrefix: "/proxy"},
+			target:      Target{Model: "amazon.titan-embed-text-v2:0", PathPrefix: "/proxy"},
 			wantPath:    "/proxy/model/amazon.titan-embed-text-v2%3A0/invoke",
-			wantHeaders: append(json, Header{"authorization", "Bearer ABSK-key"}),
+			wantHeaders: json,
 			want:        map[string]string{"inputText": `"hi"`, "dimensions": "", "normalize": "true"},
 		},
 		{

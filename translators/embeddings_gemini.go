@@ -56,9 +56,6 @@ func (openAIToGemini) EmbeddingsRequest(body []byte, t Target) (Request, error) 
 		Headers: []Header{{"content-type", "application/json"}},
 		Body:    b,
 	}
-	if t.APIKey != "" {
-		out.Headers = append(out.Headers, Header{"x-goog-api-key", t.APIKey})
-	}
 	return out, nil
 }
 

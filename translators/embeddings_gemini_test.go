@@ -18,9 +18,9 @@ func TestGeminiEmbeddingsRequest(t *testing.T) {
 	}{
 		{
 			name: "one string", body: `{"model":"e","input":"hi"}`,
-			target:      Target{Model: "gemini-embedding-001", APIKey: geminiKey},
+			target:      Target{Model: "gemini-embedding-001"},
 			wantPath:    "/v1beta/models/gemini-embedding-001:batchEmbedContents",
-			wantHeaders: []Header{json, {"x-goog-api-key", geminiKey}},
+			wantHeaders: []Header{json},
 			want: map[string]string{
 				"requests": `[{"model":"models/gemini-embedding-001","content":{"parts":[{"text":"hi"}]}}]`,
 				"model":    "",
@@ -92,5 +92,5 @@ func embeddingsOfN(n int) []byte {
 
 func BenchmarkGeminiEmbeddingsRequest(b *testing.B) {
 	benchmarkEmbeddingsRequest(b, openAIToGemini{}, embeddingsBenchInput("embed", `,"dimensions":768,"task_type":"RETRIEVAL_DOCUMENT"`),
-		Target{Model: "gemini-embedding-001", APIKey: geminiKey})
+		Target{Model: "gemini-embedding-001"})
 }

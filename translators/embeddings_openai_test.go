@@ -10,7 +10,7 @@ import (
 // body as sent with the model replaced, and without the fields only other
 // schemas read, which are reported as dropped.
 func TestOpenAIEmbeddingsRequest(t *testing.T) {
-	target := Target{Model: "text-embedding-3-small", APIKey: "sk-1", PathPrefix: "/v1"}
+	target := Target{Model: "text-embedding-3-small", PathPrefix: "/v1"}
 	tests := []struct {
 		name        string
 		body        string
@@ -40,7 +40,7 @@ func TestOpenAIEmbeddingsRequest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if req.Path != "/v1/embeddings" || !equalHeaders(req.Headers, []Header{{"content-type", "application/json"}, {"authorization", "Bearer sk-1"}}) {
+			if req.Path != "/v1/embeddings" || !equalHeaders(req.Headers, []Header{{"content-type", "application/json"}}) {
 				t.Errorf("path %q headers %v", req.Path, req.Headers)
 			}
 			geminiCheckPaths(t, req.Body, tc.wantPaths)

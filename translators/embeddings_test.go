@@ -27,13 +27,13 @@ var embeddingsSchemas = []struct {
 	target func(in []byte) Target
 }{
 	{SchemaAzureOpenAI, openAIToAzure{}, "azure", func([]byte) Target {
-		return Target{Model: "text-embedding-3-small", APIKey: "azure-key-1", APIVersion: "2024-10-21"}
+		return Target{Model: "text-embedding-3-small", APIVersion: "2024-10-21"}
 	}},
 	{SchemaGemini, openAIToGemini{}, "gemini", func(in []byte) Target {
-		return Target{Model: gjson.GetBytes(in, "model").Str, APIKey: geminiKey}
+		return Target{Model: gjson.GetBytes(in, "model").Str}
 	}},
 	{SchemaVertexAI, openAIToVertex{}, "vertex", func(in []byte) Target {
-		return Target{Model: gjson.GetBytes(in, "model").Str, Project: "acme-prod", Region: "us-central1", APIKey: "unused"}
+		return Target{Model: gjson.GetBytes(in, "model").Str, Project: "acme-prod", Region: "us-central1"}
 	}},
 	{SchemaBedrock, openAIToBedrock{}, "bedrock", func(in []byte) Target {
 		return Target{Model: gjson.GetBytes(in, "model").Str, Region: "us-east-1"}

@@ -15,7 +15,7 @@ func TestVertexEmbeddingsRequest(t *testing.T) {
 		{
 			name: "gemini embedding", body: `{"model":"e","input":["hi"],"dimensions":128,"encoding_format":"base64"}`,
 			// A static key is never sent: Vertex AI takes the OAuth token.
-			target:   Target{Model: "gemini-embedding-001", Project: "acme-prod", Region: "us-central1", APIKey: "unused"},
+			target:   Target{Model: "gemini-embedding-001", Project: "acme-prod", Region: "us-central1"},
 			wantPath: "/v1/projects/acme-prod/locations/us-central1/publishers/google/models/gemini-embedding-001:predict",
 			want:     map[string]string{"instances": `[{"content":"hi"}]`, "parameters": `{"outputDimensionality":128}`, "model": ""},
 		},

@@ -23,9 +23,6 @@ func (openAIToGemini) Request(body []byte, t Target) (Request, error) {
 	}
 	model := url.PathEscape(strings.TrimPrefix(t.Model, "models/"))
 	out := g.request(googleVersioned(t.PathPrefix, "v1beta") + "/models/" + model + geminiMethod(g.stream))
-	if t.APIKey != "" {
-		out.Headers = append(out.Headers, Header{"x-goog-api-key", t.APIKey})
-	}
 	return out, nil
 }
 

@@ -20,7 +20,7 @@ func TestGeminiRequestGolden(t *testing.T) {
 			orig := bytes.Clone(in)
 			// The case's own model is the provider model: thinking and
 			// signatures depend on the Gemini generation.
-			target := Target{Model: gjson.GetBytes(in, "model").Str, APIKey: geminiKey}
+			target := Target{Model: gjson.GetBytes(in, "model").Str}
 			req, err := openAIToGemini{}.Request(in, target)
 			if err != nil {
 				t.Fatalf("Request: %v", err)
@@ -57,9 +57,9 @@ func TestGeminiRequestFields(t *testing.T) {
 		{
 			name:        "plain with key",
 			body:        `{` + user + `}`,
-			target:      Target{Model: "gemini-2.5-flash", APIKey: "k1"},
+			target:      Target{Model: "gemini-2.5-flash"},
 			wantPath:    "/v1beta/models/gemini-2.5-flash:generateContent",
-			wantHeaders: []Header{{"content-type", "application/json"}, {"x-goog-api-key", "k1"}},
+			wantHeaders: []Header{{"content-type", "application/json"}},
 			want:        map[string]string{"contents": `[{"role":"user","parts":[{"text":"hi"}]}]`, "generationConfig": "", "tools": "", "toolConfig": ""},
 		},
 		{
@@ -858,7 +858,7 @@ func FuzzGeminiResponse(f *testing.F) {
 }
 
 func BenchmarkGeminiRequest(b *testing.B) {
-	benchRequest(b, openAIToGemini{}, goldenIn(b, "openai_gemini", "tool_results"), Target{Model: "gemini-2.5-flash", APIKey: geminiKey})
+	benchRequest(b, openAIToGemini{}, goldenIn(b, "openai_gemini", "tool_results"), Target{Model: "gemini-2.5-flash"})
 }
 
 func BenchmarkGeminiResponse(b *testing.B) {

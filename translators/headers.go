@@ -1,5 +1,7 @@
 package translators
 
+import "slices"
+
 // Headers cross the gateway by allow-list, in both directions. A client's
 // headers are meant for the gateway: cookies, proxy credentials,
 // forwarding chains, or openai-organization / x-goog-user-project (which
@@ -8,13 +10,6 @@ package translators
 // organization id, cookies, rate limits and internal ids never reach a
 // client. Anything else a request or answer needs is set by the
 // translator or the gateway itself.
-
-// requestHeadersBySchema are client headers a schema forwards as sent,
-// beyond the framing ones every schema keeps.
-var requestHeadersBySchema = map[Schema][]string{
-	// Claude's feature flags; Vertex carries them in the body instead.
-	SchemaAnthropic: {"anthropic-beta"},
-}
 
 // ForwardsRequestHeader reports whether a client request header (lower
 // case) may reach a provider of schema s as the client sent it.
@@ -27,10 +22,8 @@ func ForwardsRequestHeader(s Schema, name string) bool {
 	if len(name) > 0 && name[0] == ':' {
 		return true
 	}
-	for _, h := range requestHeadersBySchema[s] {
-		if h == name {
-			return true
-		}
+	if sp, ok := SpecFor(s); ok {
+		return slices.Contains(sp.ForwardHeaders, name)
 	}
 	return false
 }

@@ -16,7 +16,7 @@ var ingressChainSchemas = []struct {
 	target Target
 }{
 	{"azure-openai", openAIToAzure{}, azureTarget},
-	{"gemini", openAIToGemini{}, Target{Model: "gemini-2.5-flash", APIKey: "k"}},
+	{"gemini", openAIToGemini{}, Target{Model: "gemini-2.5-flash"}},
 	{"vertex-ai gemini", openAIToVertex{}, Target{Model: "gemini-2.5-flash", Project: "p", Region: "us-central1"}},
 	{"vertex-ai claude", openAIToVertex{}, Target{Model: vertexClaude, Project: "p", Region: "us-east5"}},
 	{"bedrock", openAIToBedrock{}, bedrockTarget},

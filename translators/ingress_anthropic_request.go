@@ -246,31 +246,9 @@ func ingressMessages(root gjson.Result) ([]ingressMessage, IngressOrigins, error
 	var out []ingressMessage
 	var origins IngressOrigins
 	if sys := root.Get("system"); sys.Exists() && sys.Type != gjson.Null {
-		switch {
-		case sys.Type == gjson.String:
-			if sys.Str != "" {
-				out = append(out, ingressMessage{Role: "system", Content: sys.Str})
-			}
-		case sys.IsArray():
-			var parts []ingressPart
-			for j, b := range sys.Array() {
-				path := "system[" + strconv.Itoa(j) + "]"
-				if b.Get("type").Str != "text" || b.Get("text").Type != gjson.String {
-					return nil, nil, BadRequest("invalid_request", path+": system blocks must be text blocks with a string 'text'")
-				}
-				cc, err := ingressCacheControl(b, path)
-				if err != nil {
-					return nil, nil, err
-				}
-				if t := b.Get("text").Str; t != "" {
-					parts = append(parts, ingressPart{Type: "text", Text: t, CacheControl: cc})
-				}
-			}
-			if len(parts) > 0 {
-				out = append(out, ingressMessage{Role: "system", Content: ingressContent(parts)})
-			}
-		default:
-			return nil, nil, BadRequest("invalid_request", "'system' must be a string or an array of text blocks")
+		var err error
+		if out, err = ingressSystem(out, sys, "system"); err != nil {
+			return nil, nil, err
 		}
 	}
 	for range out {
@@ -306,8 +284,12 @@ func ingressMessages(root gjson.Result) ([]ingressMessage, IngressOrigins, error
 				continue
 			}
 			out, err = ingressAssistant(out, c, path)
+		case "system":
+			// Claude Code sends system messages mid-conversation; OpenAI
+			// has them too, where they stand.
+			out, err = ingressSystem(out, c, path+".content")
 		default:
-			return nil, nil, BadRequest("invalid_messages", path+".role must be user or assistant, got "+strconv.Quote(role))
+			return nil, nil, BadRequest("invalid_messages", path+".role must be user, assistant or system, got "+strconv.Quote(role))
 		}
 		if err != nil {
 			return nil, nil, err
@@ -320,6 +302,38 @@ func ingressMessages(root gjson.Result) ([]ingressMessage, IngressOrigins, error
 		}
 	}
 	return out, origins, nil
+}
+
+// ingressSystem appends system text (a string or text blocks at path) as
+// one OpenAI system message; empty text adds none.
+func ingressSystem(out []ingressMessage, sys gjson.Result, path string) ([]ingressMessage, error) {
+	switch {
+	case sys.Type == gjson.String:
+		if sys.Str != "" {
+			out = append(out, ingressMessage{Role: "system", Content: sys.Str})
+		}
+	case sys.IsArray():
+		var parts []ingressPart
+		for j, b := range sys.Array() {
+			at := path + "[" + strconv.Itoa(j) + "]"
+			if b.Get("type").Str != "text" || b.Get("text").Type != gjson.String {
+				return nil, BadRequest("invalid_request", at+": system blocks must be text blocks with a string 'text'")
+			}
+			cc, err := ingressCacheControl(b, at)
+			if err != nil {
+				return nil, err
+			}
+			if t := b.Get("text").Str; t != "" {
+				parts = append(parts, ingressPart{Type: "text", Text: t, CacheControl: cc})
+			}
+		}
+		if len(parts) > 0 {
+			out = append(out, ingressMessage{Role: "system", Content: ingressContent(parts)})
+		}
+	default:
+		return nil, BadRequest("invalid_request", "'"+path+"' must be a string or an array of text blocks")
+	}
+	return out, nil
 }
 
 // keepsBlockIndices reports whether every block of a user turn becomes a

@@ -174,7 +174,7 @@ func TestAnthropicIngressRequestErrors(t *testing.T) {
 		{"no max_tokens", `{"model":"m",` + msgs + `}`, "'max_tokens' is required and must be a positive integer"},
 		{"fractional max_tokens", `{"model":"m","max_tokens":1.5,` + msgs + `}`, "'max_tokens' is required and must be a positive integer"},
 		{"no messages", `{"model":"m","max_tokens":5,"messages":[]}`, "'messages' must be a non-empty array"},
-		{"bad role", `{"model":"m","max_tokens":5,"messages":[{"role":"system","content":"x"}]}`, `messages[0].role must be user or assistant, got "system"`},
+		{"bad role", `{"model":"m","max_tokens":5,"messages":[{"role":"tool","content":"x"}]}`, `messages[0].role must be user, assistant or system, got "tool"`},
 		{"bad content", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":5}]}`, "messages[0].content must be a string or an array of content blocks"},
 		{"system not text", `{"model":"m","max_tokens":5,"system":[{"type":"image"}],` + msgs + `}`, "system[0]: system blocks must be text blocks"},
 		{"system number", `{"model":"m","max_tokens":5,"system":1,` + msgs + `}`, "'system' must be a string or an array of text blocks"},

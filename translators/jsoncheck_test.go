@@ -85,7 +85,7 @@ func FuzzRequestPaths(f *testing.F) {
 		}
 		trs[s] = tr
 	}
-	target := Target{Model: "upstream", PathPrefix: "/v1", APIKey: "k", APIVersion: "2024-10-21", Project: "p", Region: "us-east-1", Host: "h"}
+	target := Target{Model: "upstream", PathPrefix: "/v1", APIVersion: "2024-10-21", Project: "p", Region: "us-east-1", Host: "h"}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if CheckRequestJSON(body) != nil {
 			return

@@ -25,9 +25,6 @@ func (openAIToOpenAI) Request(body []byte, t Target) (Request, error) {
 	}
 	out.Path = t.PathPrefix + "/chat/completions"
 	out.Headers = []Header{{"content-type", "application/json"}}
-	if t.APIKey != "" {
-		out.Headers = append(out.Headers, Header{"authorization", "Bearer " + t.APIKey})
-	}
 	return out, nil
 }
 

@@ -186,5 +186,5 @@ func TestApplyEditsSharedComma(t *testing.T) {
 
 func BenchmarkOpenAIRequest(b *testing.B) {
 	in := []byte(`{"model":"o4-mini","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"How do I rate limit an API?"}],"max_tokens":2048,"temperature":0.3,"stream":true}`)
-	benchRequest(b, openAIToOpenAI{}, in, Target{Host: "api.openai.com", Model: "o4-mini-2025-04-16", PathPrefix: "/v1", APIKey: "sk-test"})
+	benchRequest(b, openAIToOpenAI{}, in, Target{Host: "api.openai.com", Model: "o4-mini-2025-04-16", PathPrefix: "/v1"})
 }

@@ -3,11 +3,7 @@
 // bodies, paths and headers, nothing of Envoy or gRPC.
 package translators
 
-import (
-	"fmt"
-	"strings"
-	"time"
-)
+import "time"
 
 // Schema names a provider wire format.
 type Schema string
@@ -21,33 +17,6 @@ const (
 	SchemaBedrock     Schema = "bedrock"
 )
 
-// Schemas lists the schemas New accepts, for config validation messages.
-var Schemas = []Schema{SchemaAnthropic, SchemaAzureOpenAI, SchemaBedrock, SchemaGemini, SchemaOpenAI, SchemaVertexAI}
-
-// New returns the translator from the OpenAI schema to s.
-func New(s Schema) (Translator, error) {
-	switch s {
-	case SchemaOpenAI:
-		return openAIToOpenAI{}, nil
-	case SchemaAzureOpenAI:
-		return openAIToAzure{}, nil
-	case SchemaAnthropic:
-		return openAIToAnthropic{}, nil
-	case SchemaGemini:
-		return openAIToGemini{}, nil
-	case SchemaVertexAI:
-		return openAIToVertex{}, nil
-	case SchemaBedrock:
-		return openAIToBedrock{}, nil
-	default:
-		names := make([]string, len(Schemas))
-		for i, k := range Schemas {
-			names[i] = string(k)
-		}
-		return nil, fmt.Errorf("unsupported schema %q (known: %s)", s, strings.Join(names, ", "))
-	}
-}
-
 // Target is where one upstream attempt goes.
 type Target struct {
 	// Model is the provider's model id that replaces the public model name.
@@ -55,10 +24,6 @@ type Target struct {
 	// PathPrefix is the path of the provider's base URL ("/v1" for
 	// https://api.openai.com/v1, "" for https://api.anthropic.com).
 	PathPrefix string
-	// APIKey is the provider's static credential, sent in the header its
-	// schema uses; empty sends none. Dynamic credentials (SigV4, OAuth
-	// tokens) are added after translation by the auth package.
-	APIKey string
 	// APIVersion is the api-version query parameter (azure-openai).
 	APIVersion string
 	// Project is the cloud project (vertex-ai).

@@ -56,7 +56,7 @@ func TestVertexRequestFields(t *testing.T) {
 		{
 			name: "gemini", body: body,
 			// A static key is never sent: Vertex AI takes the OAuth token.
-			target:      Target{Model: "gemini-2.5-pro", Project: "acme-prod", Region: "us-central1", APIKey: "unused"},
+			target:      Target{Model: "gemini-2.5-pro", Project: "acme-prod", Region: "us-central1"},
 			wantPath:    "/v1/projects/acme-prod/locations/us-central1/publishers/google/models/gemini-2.5-pro:generateContent",
 			wantHeaders: json,
 			want:        map[string]string{"contents": `[{"role":"user","parts":[{"text":"hi"}]}]`, "model": ""},
@@ -69,7 +69,7 @@ func TestVertexRequestFields(t *testing.T) {
 		},
 		{
 			name: "claude", body: body,
-			target:      Target{Model: vertexClaude, Project: "acme-prod", Region: "us-east5", APIKey: "unused"},
+			target:      Target{Model: vertexClaude, Project: "acme-prod", Region: "us-east5"},
 			wantPath:    "/v1/projects/acme-prod/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929:rawPredict",
 			wantHeaders: json,
 			want:        map[string]string{"anthropic_version": `"vertex-2023-10-16"`, "model": "", "max_tokens": "4096", "stream": ""},

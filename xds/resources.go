@@ -29,6 +29,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/translators"
 )
 
 // Names shared by the resources and the ext_proc server.
@@ -106,7 +107,7 @@ func forwardRules(exact []string, prefixes ...string) *extprocv3.HeaderForwardin
 }
 
 // APIPaths are the paths the router hop serves.
-var APIPaths = []string{ChatPath, MessagesPath, EmbeddingsPath}
+var APIPaths = translators.APIPaths()
 
 // ClusterName is the Envoy cluster of a provider.
 func ClusterName(provider string) string { return "provider_" + provider }

@@ -1,0 +1,230 @@
+package translators
+
+import (
+	"strconv"
+
+	"github.com/tidwall/gjson"
+)
+
+// API is one public endpoint the gateway serves: how a client body is
+// checked and planned on, how an attempt's request is built from it, and
+// how answers and errors go back in the client's shape. The hops pick an
+// API once, by path, and dispatch to it; nothing else switches on the
+// endpoint.
+type API struct {
+	Endpoint Endpoint
+	Path     string
+	// ModelType is the type of model the endpoint serves (chat,
+	// embeddings), matching config's model types.
+	ModelType string
+	// Anthropic: errors go back in Anthropic's shape.
+	Anthropic bool
+	// Normalize checks a client body and returns the OpenAI form routing
+	// plans on (model, preferences, needs).
+	Normalize func(body []byte) ([]byte, error)
+
+	begin  func(x *Exchange, body []byte, t Target) (Request, error)
+	answer func(x *Exchange, body []byte) ([]byte, Usage, error)
+	stream func(x *Exchange) StreamTranslator
+}
+
+// Model types, as config names them.
+const (
+	ModelTypeChat       = "chat"
+	ModelTypeEmbeddings = "embeddings"
+)
+
+// ErrorBody renders e in the API's error shape.
+func (a *API) ErrorBody(e *APIError) []byte {
+	if a.Anthropic {
+		return AnthropicIngress{}.Error(e.Status, e.Body())
+	}
+	return e.Body()
+}
+
+var apis = []*API{
+	{
+		Endpoint: EndpointChat, Path: "/v1/chat/completions", ModelType: ModelTypeChat,
+		Normalize: func(body []byte) ([]byte, error) { return body, ValidateChat(body) },
+		begin: func(x *Exchange, body []byte, t Target) (Request, error) {
+			x.ExcludeReasoning = gjson.GetBytes(body, "reasoning.exclude").Bool()
+			return x.tr.Request(body, t)
+		},
+		answer: func(x *Exchange, body []byte) ([]byte, Usage, error) {
+			out, u, err := x.chatAnswer(body)
+			if err != nil {
+				return nil, u, err
+			}
+			return x.decorateChat(out, u), u, nil
+		},
+		stream: func(x *Exchange) StreamTranslator {
+			return &taggedStream{up: x.tr.NewStream(x.streamOptions()), x: x, field: []byte(`"provider":` + strconv.Quote(x.Provider) + `,`)}
+		},
+	},
+	{
+		Endpoint: EndpointMessages, Path: "/v1/messages", ModelType: ModelTypeChat, Anthropic: true,
+		Normalize: func(body []byte) ([]byte, error) {
+			out, err := AnthropicIngress{}.Request(body)
+			if err != nil {
+				return nil, err
+			}
+			return out, ValidateChat(out)
+		},
+		begin: func(x *Exchange, body []byte, t Target) (Request, error) {
+			// Its request in OpenAI form, then translated like any chat
+			// request; the provider's errors are reworded to name the
+			// client's messages.
+			body, origins, err := AnthropicIngress{}.RequestWithOrigins(body)
+			if err != nil {
+				return Request{}, err
+			}
+			x.ExcludeReasoning = gjson.GetBytes(body, "reasoning.exclude").Bool()
+			req, err := x.tr.Request(body, t)
+			if e, ok := err.(*APIError); ok {
+				relabeled := *e
+				relabeled.Message = origins.Relabel(e.Message)
+				return Request{}, &relabeled
+			}
+			return req, err
+		},
+		answer: func(x *Exchange, body []byte) ([]byte, Usage, error) {
+			out, u, err := x.chatAnswer(body)
+			if err != nil {
+				return nil, u, err
+			}
+			out, err = AnthropicIngress{}.Response(out)
+			return out, u, err
+		},
+		stream: func(x *Exchange) StreamTranslator {
+			return &ingressStream{up: x.tr.NewStream(x.streamOptions()), in: AnthropicIngress{}.NewStream()}
+		},
+	},
+	{
+		Endpoint: EndpointEmbeddings, Path: "/v1/embeddings", ModelType: ModelTypeEmbeddings,
+		Normalize: func(body []byte) ([]byte, error) { return body, ValidateEmbeddings(body) },
+		begin: func(x *Exchange, body []byte, t Target) (Request, error) {
+			emb, ok := x.tr.(Embedder)
+			if !ok {
+				return Request{}, BadRequest("embeddings_unsupported", "provider "+strconv.Quote(x.Provider)+" (schema "+string(x.spec.Schema)+") does not serve embeddings")
+			}
+			// encoding_format and the model name are applied to the answer.
+			x.Base64 = EmbeddingsOptionsOf(body, t.Model).Base64
+			return emb.EmbeddingsRequest(body, t)
+		},
+		answer: func(x *Exchange, body []byte) ([]byte, Usage, error) {
+			emb, ok := x.tr.(Embedder)
+			if !ok {
+				return nil, Usage{}, BadRequest("embeddings_unsupported", "schema "+string(x.spec.Schema)+" does not serve embeddings")
+			}
+			out, u, err := emb.EmbeddingsResponse(body)
+			if err != nil {
+				return nil, u, err
+			}
+			out = FinishEmbeddings(out, EmbeddingsOptions{Model: x.Model, Base64: x.Base64})
+			if e := CheckEmbeddingsAnswer(out, body); e != nil {
+				return nil, u, e
+			}
+			return out, u, nil
+		},
+		// Embeddings are never streamed: a stream translator of chat
+		// chunks would only garble them.
+		stream: func(x *Exchange) StreamTranslator { return x.tr.NewStream(x.streamOptions()) },
+	},
+}
+
+// APIFor returns the API served at path (query stripped).
+func APIFor(path string) (*API, bool) {
+	for _, a := range apis {
+		if a.Path == path {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
+// APIByEndpoint returns the API of endpoint e.
+func APIByEndpoint(e Endpoint) (*API, bool) {
+	for _, a := range apis {
+		if a.Endpoint == e {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
+// APIPaths lists the paths of every API, for the routes that send them
+// to the router hop.
+func APIPaths() []string {
+	out := make([]string, len(apis))
+	for i, a := range apis {
+		out[i] = a.Path
+	}
+	return out
+}
+
+// taggedStream decorates a chat stream as OpenRouter does: each chunk
+// names the provider, and the one usage chunk carries the cost.
+type taggedStream struct {
+	up     StreamTranslator
+	x      *Exchange
+	field  []byte
+	buf    []byte
+	costed bool
+}
+
+func (s *taggedStream) Translate(dst, chunk []byte) []byte {
+	s.buf = s.up.Translate(s.buf[:0], chunk)
+	return s.decorate(dst)
+}
+
+func (s *taggedStream) Finish(dst []byte) []byte {
+	s.buf = s.up.Finish(s.buf[:0])
+	return s.decorate(dst)
+}
+
+func (s *taggedStream) Usage() Usage { return s.up.Usage() }
+
+func (s *taggedStream) decorate(dst []byte) []byte {
+	start := len(dst)
+	dst = tagProvider(dst, s.buf, s.field)
+	if !s.costed {
+		// Usage is final once the usage chunk is out.
+		if c, ok := s.x.Cost(s.up.Usage()); ok {
+			var out []byte
+			if out, s.costed = addUsageCost(dst[start:], c); s.costed {
+				dst = append(dst[:start], out...)
+			}
+		}
+	}
+	return dst
+}
+
+// ingressStream turns a provider stream into OpenAI chunks, then into
+// the client's own event stream.
+type ingressStream struct {
+	up, in StreamTranslator
+	buf    []byte
+}
+
+func (s *ingressStream) Translate(dst, chunk []byte) []byte {
+	s.buf = s.up.Translate(s.buf[:0], chunk)
+	s.hint()
+	return s.in.Translate(dst, s.buf)
+}
+
+func (s *ingressStream) Finish(dst []byte) []byte {
+	s.buf = s.up.Finish(s.buf[:0])
+	s.hint()
+	dst = s.in.Translate(dst, s.buf)
+	return s.in.Finish(dst)
+}
+
+func (s *ingressStream) Usage() Usage { return s.up.Usage() }
+
+// hint passes what the provider said of usage so far to an ingress that
+// reports it before its input does (message_start's input_tokens).
+func (s *ingressStream) hint() {
+	if h, ok := s.in.(UsageHinter); ok {
+		h.HintUsage(s.up.Usage())
+	}
+}

@@ -1,0 +1,179 @@
+package translators
+
+import (
+	"time"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// Facts are what one attempt's request side decided that its answer side
+// needs. The upstream hop translates the request and the router hop the
+// answer, on any replica: the facts travel between them in Envoy's
+// metadata, so both build the same Exchange.
+type Facts struct {
+	API      Endpoint // the client's API
+	Schema   Schema   // the provider's
+	Provider string   // named on answers ("provider": ...)
+	Model    string   // the provider's model id
+	Stream   bool
+	// IncludeUsage: the client asked for a usage chunk
+	// (stream_options.include_usage).
+	IncludeUsage bool
+	// ExcludeReasoning: reasoning.exclude; tokens are still counted.
+	ExcludeReasoning bool
+	// Base64: embeddings asked with encoding_format base64.
+	Base64 bool
+}
+
+// Price is what an answer costs, in USD per million tokens (Request: per
+// request). Zero prices nothing.
+type Price struct{ Prompt, Completion, CachedPrompt, Request float64 }
+
+// Cost prices usage; false when there is no price.
+func (p Price) Cost(u Usage) (float64, bool) {
+	if p == (Price{}) {
+		return 0, false
+	}
+	cached := p.CachedPrompt
+	if cached == 0 {
+		cached = p.Prompt
+	}
+	uncached := u.PromptTokens - u.CachedTokens
+	return (float64(uncached)*p.Prompt+float64(u.CachedTokens)*cached+float64(u.CompletionTokens)*p.Completion)/1e6 + p.Request, true
+}
+
+// Exchange is one attempt: the request sent to the provider and the
+// translation of whatever comes back, in the client's API.
+type Exchange struct {
+	Facts
+	// Upstream is the provider request (set by Begin, empty after
+	// Resume).
+	Upstream Request
+	// Price, when set, adds usage.cost to answers.
+	Price Price
+
+	api  *API
+	spec *Spec
+	tr   Translator
+}
+
+// Begin translates a client body (as the client sent it, in api's schema)
+// for one attempt on a provider of spec's schema, credentials included.
+func Begin(api *API, spec *Spec, body []byte, t Target, key string, f Facts) (*Exchange, error) {
+	f.API, f.Schema, f.Model = api.Endpoint, spec.Schema, t.Model
+	x := &Exchange{Facts: f, api: api, spec: spec, tr: spec.translator}
+	req, err := api.begin(x, body, t)
+	if err != nil {
+		return nil, err
+	}
+	req.Headers = append(req.Headers, spec.Credentials(key)...)
+	x.Upstream = req
+	x.Stream, x.IncludeUsage = req.Stream, req.IncludeUsage
+	return x, nil
+}
+
+// Resume rebuilds the answer side of an exchange from its facts.
+func Resume(f Facts) (*Exchange, bool) {
+	api, ok := APIByEndpoint(f.API)
+	if !ok {
+		return nil, false
+	}
+	spec, ok := SpecFor(f.Schema)
+	if !ok {
+		return nil, false
+	}
+	return &Exchange{Facts: f, api: api, spec: spec, tr: spec.translator}, true
+}
+
+// API is the client API this exchange answers.
+func (x *Exchange) API() *API { return x.api }
+
+// Answer translates a whole successful (2xx) provider body into the
+// client's API. A body that is no answer of the expected shape is an
+// error (the provider failed, whatever its status said).
+func (x *Exchange) Answer(body []byte) ([]byte, Usage, error) {
+	return x.api.answer(x, body)
+}
+
+// NewStream returns the translator of this attempt's streamed answer into
+// the client's API.
+func (x *Exchange) NewStream() StreamTranslator { return x.api.stream(x) }
+
+// Error maps a provider's error response to the error the client sees.
+// header reads the provider's response headers (Bedrock names errors
+// there).
+func (x *Exchange) Error(status int, retryAfter string, header func(string) string, body []byte) *APIError {
+	var e *APIError
+	if he, ok := x.tr.(HeaderErrorer); ok && header != nil {
+		e = he.HeaderError(status, header, body)
+	} else {
+		e = x.tr.Error(status, retryAfter, body)
+	}
+	if e.RetryAfter == "" {
+		e.RetryAfter = retryAfter
+	}
+	return e
+}
+
+// RetryAfter is the provider's retry hint from headers other than
+// Retry-After, if its translator reads any.
+func (x *Exchange) RetryAfter(header func(string) string, now time.Time) string {
+	if rh, ok := x.tr.(RetryHinter); ok {
+		return rh.RetryAfter(header, now)
+	}
+	return ""
+}
+
+// ReadsErrorHeaders reports whether Error needs the response headers.
+func (x *Exchange) ReadsErrorHeaders() bool {
+	_, ok := x.tr.(HeaderErrorer)
+	return ok
+}
+
+// ErrorBody renders e in the client's API shape.
+func (x *Exchange) ErrorBody(e *APIError) []byte { return x.api.ErrorBody(e) }
+
+// Cost prices usage at this exchange's price.
+func (x *Exchange) Cost(u Usage) (float64, bool) { return x.Price.Cost(u) }
+
+// HeaderErrorer is implemented by translators whose provider names the
+// error in a response header (Bedrock's x-amzn-ErrorType).
+type HeaderErrorer interface {
+	HeaderError(status int, header func(string) string, body []byte) *APIError
+}
+
+// chatAnswer translates a whole chat answer and decorates it as
+// OpenRouter does: the provider that served it, the model (Bedrock's
+// answers name none), its cost; reasoning left out when excluded.
+func (x *Exchange) chatAnswer(body []byte) ([]byte, Usage, error) {
+	out, usage, err := x.tr.Response(body)
+	if err == nil {
+		if e := CheckChatAnswer(out, body); e != nil {
+			err = e
+		}
+	}
+	if err != nil {
+		return nil, Usage{}, err
+	}
+	return out, usage, nil
+}
+
+func (x *Exchange) decorateChat(out []byte, usage Usage) []byte {
+	if x.ExcludeReasoning {
+		out, _ = sjson.DeleteBytes(out, "choices.0.message.reasoning")
+		out, _ = sjson.DeleteBytes(out, "choices.0.message.reasoning_details")
+	}
+	if gjson.GetBytes(out, "model").Str == "" {
+		out, _ = sjson.SetBytes(out, "model", x.Model)
+	}
+	out, _ = sjson.SetBytes(out, "provider", x.Provider)
+	if c, ok := x.Cost(usage); ok {
+		out, _ = sjson.SetBytes(out, "usage.cost", c)
+	}
+	return out
+}
+
+func (x *Exchange) streamOptions() StreamOptions {
+	return StreamOptions{IncludeUsage: x.IncludeUsage, ExcludeReasoning: x.ExcludeReasoning, Model: x.Model}
+}
