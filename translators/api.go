@@ -2,8 +2,10 @@ package translators
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 )
 
 // API is one public endpoint the gateway serves: how a client body is
@@ -64,13 +66,19 @@ var apis = []*API{
 	{
 		Endpoint: EndpointMessages, Path: "/v1/messages", ModelType: ModelTypeChat, Anthropic: true,
 		Normalize: func(body []byte) ([]byte, error) {
-			out, err := AnthropicIngress{}.Request(body)
+			// Server tools are for the provider that has them (a
+			// pass-through) or refused when the attempt is translated;
+			// routing plans without them.
+			out, err := AnthropicIngress{}.Request(withoutServerTools(body))
 			if err != nil {
 				return nil, err
 			}
 			return out, ValidateChat(out)
 		},
 		begin: func(x *Exchange, body []byte, t Target) (Request, error) {
+			if x.native() {
+				return anthropicNativeRequest(body, t)
+			}
 			// Its request in OpenAI form, then translated like any chat
 			// request; the provider's errors are reworded to name the
 			// client's messages.
@@ -88,6 +96,9 @@ var apis = []*API{
 			return req, err
 		},
 		answer: func(x *Exchange, body []byte) ([]byte, Usage, error) {
+			if x.native() {
+				return anthropicNativeAnswer(body)
+			}
 			out, u, err := x.chatAnswer(body)
 			if err != nil {
 				return nil, u, err
@@ -96,6 +107,9 @@ var apis = []*API{
 			return out, u, err
 		},
 		stream: func(x *Exchange) StreamTranslator {
+			if x.native() {
+				return newNativeAnthropicStream()
+			}
 			return &ingressStream{up: x.tr.NewStream(x.streamOptions()), in: AnthropicIngress{}.NewStream()}
 		},
 	},
@@ -227,4 +241,32 @@ func (s *ingressStream) hint() {
 	if h, ok := s.in.(UsageHinter); ok {
 		h.HintUsage(s.up.Usage())
 	}
+}
+
+// withoutServerTools returns a Messages body without its Anthropic server
+// tools (those with a type other than "custom"); body itself when it has
+// none.
+func withoutServerTools(body []byte) []byte {
+	tools := gjson.GetBytes(body, "tools")
+	if !tools.IsArray() {
+		return body
+	}
+	var keep []string
+	server := false
+	tools.ForEach(func(_, t gjson.Result) bool {
+		if typ := t.Get("type"); typ.Exists() && typ.Type != gjson.Null && typ.Str != "custom" {
+			server = true
+		} else {
+			keep = append(keep, t.Raw)
+		}
+		return true
+	})
+	if !server {
+		return body
+	}
+	out, err := sjson.SetRawBytes(body, "tools", []byte("["+strings.Join(keep, ",")+"]"))
+	if err != nil {
+		return body
+	}
+	return out
 }

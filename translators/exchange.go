@@ -86,6 +86,10 @@ func Resume(f Facts) (*Exchange, bool) {
 	return &Exchange{Facts: f, api: api, spec: spec, tr: spec.translator}, true
 }
 
+// native reports whether the client's API is the provider's own, so
+// bodies pass through (Spec.Native).
+func (x *Exchange) native() bool { return x.spec.IsNative(x.api.Endpoint) }
+
 // API is the client API this exchange answers.
 func (x *Exchange) API() *API { return x.api }
 
