@@ -182,6 +182,16 @@ type Timeouts struct {
 	Request Duration `yaml:"request"`
 	// Idle bounds the silence between two bytes of a stream. Default 5m.
 	Idle Duration `yaml:"idle"`
+	// StreamIdle, when set, ends an SSE answer that has sent nothing for
+	// this long with the gateway's error chunk and [DONE] (Anthropic's
+	// error event on /v1/messages), rather than a silent cut at Idle.
+	// Must be below Idle. Default 0: off.
+	StreamIdle Duration `yaml:"stream_idle"`
+	// StreamKeepalive, when set, writes an SSE comment line
+	// (": keep-alive") to a stream's client after this long without a
+	// byte, so proxies and SDKs keep a slow answer's connection open.
+	// Default 0: off.
+	StreamKeepalive Duration `yaml:"stream_keepalive"`
 }
 
 // Provider is one upstream LLM API.

@@ -223,10 +223,15 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 		path string
 		d    Duration
 	}{{"timeouts.connect", c.Timeouts.Connect}, {"timeouts.request", c.Timeouts.Request}, {"timeouts.idle", c.Timeouts.Idle},
-		{"timeouts.client_headers", c.Timeouts.ClientHeaders}, {"timeouts.client_request", c.Timeouts.ClientRequest}} {
+		{"timeouts.client_headers", c.Timeouts.ClientHeaders}, {"timeouts.client_request", c.Timeouts.ClientRequest},
+		{"timeouts.stream_idle", c.Timeouts.StreamIdle}, {"timeouts.stream_keepalive", c.Timeouts.StreamKeepalive}} {
 		if d.d < 0 {
 			add(d.path, d.d.D().String(), "must be positive")
 		}
+	}
+	if c.Timeouts.StreamIdle > 0 && c.Timeouts.Idle > 0 && c.Timeouts.StreamIdle >= c.Timeouts.Idle {
+		// Envoy's own idle timeout would cut the stream first, silently.
+		add("timeouts.stream_idle", c.Timeouts.StreamIdle.D().String(), "must be below timeouts.idle")
 	}
 	if c.Timeouts.ClientRequest > 0 && c.Timeouts.ClientHeaders > c.Timeouts.ClientRequest {
 		add("timeouts.client_headers", c.Timeouts.ClientHeaders.D().String(), "must not exceed timeouts.client_request")

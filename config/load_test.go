@@ -310,6 +310,18 @@ cfg.yaml:11: models[3].name: must be a non-empty name without spaces`,
 			exact: `cfg.yaml:1: timeouts.client_headers "2m0s": must not exceed timeouts.client_request`,
 		},
 		{
+			name: "stream idle timeout not below the idle timeout",
+			yaml: `timeouts: {idle: 1m, stream_idle: 1m}
+`,
+			exact: `cfg.yaml:1: timeouts.stream_idle "1m0s": must be below timeouts.idle`,
+		},
+		{
+			name: "negative stream keepalive",
+			yaml: `timeouts: {stream_keepalive: -1s}
+`,
+			exact: `cfg.yaml:1: timeouts.stream_keepalive "-1s": must be positive`,
+		},
+		{
 			name: "negative client timeout",
 			yaml: `timeouts: {client_request: -1s}
 `,

@@ -86,6 +86,9 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 			err = status.Error(codes.Internal, "extproc: internal error")
 		}
 	}()
+	if hop(ctx) == xds.HopStream {
+		return s.processStreamHop(stream) // stall.go: timers, its own loop
+	}
 	cfg := s.configFor(streamVersion(ctx), s.configs.Current())
 	if cfg == nil {
 		return status.Error(codes.Unavailable, "extproc: no config loaded yet")

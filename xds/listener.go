@@ -46,6 +46,10 @@ func makeListener(c *config.Config) *listenerv3.Listener {
 		LocalReplyConfig:    localReplyConfig(),
 		AccessLog:           accessLogs(c.AccessLog),
 	}
+	// Stream hop (xds/stall.go): first in the chain, so last on the way back.
+	if f := streamHopFilter(c.Timeouts); f != nil {
+		hcm.HttpFilters = append([]*hcmv3.HttpFilter{f}, hcm.HttpFilters...)
+	}
 	return &listenerv3.Listener{
 		Name:    ListenerName,
 		Address: socketAddress(c.Listener.Address, c.Listener.Port),

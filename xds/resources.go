@@ -389,9 +389,9 @@ func jsonResponseHeaders() []*corev3.HeaderValueOption {
 // disableRouterHop turns the router ext_proc off on routes that need no
 // processing (static answers).
 func disableRouterHop() map[string]*anypb.Any {
-	return map[string]*anypb.Any{"envoy.filters.http.ext_proc": mustAny(&extprocv3.ExtProcPerRoute{
-		Override: &extprocv3.ExtProcPerRoute_Disabled{Disabled: true},
-	})}
+	off := mustAny(&extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Disabled{Disabled: true}})
+	// The stream hop too (xds/stall.go), when the listener has it.
+	return map[string]*anypb.Any{"envoy.filters.http.ext_proc": off, StreamHopFilter: off}
 }
 
 func directRoute(name string, match *routev3.RouteMatch, status uint32, body string) *routev3.Route {

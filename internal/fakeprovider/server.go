@@ -56,6 +56,10 @@ type Reply struct {
 	// CutAfterBytes, when positive, sends that many bytes of a non-stream
 	// body and then closes the TCP connection: an answer cut mid-body.
 	CutAfterBytes int
+	// PauseAfterEvents, when positive, waits Pause after that many events
+	// and then sends the rest: a model thinking mid-stream.
+	PauseAfterEvents int
+	Pause            time.Duration
 }
 
 // Recorded is one request the server received.
@@ -326,6 +330,13 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, rep Reply) (canc
 		// Flushing each event is what makes the client see a stream.
 		if err := rc.Flush(); err != nil {
 			return true
+		}
+		if i+1 == rep.PauseAfterEvents && rep.Pause > 0 {
+			select {
+			case <-time.After(rep.Pause):
+			case <-ctx.Done():
+				return true
+			}
 		}
 		if i == 0 && rep.Flood != nil {
 			if !flood(w, rep.Flood, rep.FloodCount) {
