@@ -182,6 +182,7 @@ const postgresUser = "switchboard"
 var (
 	pgTemplateOnce sync.Once
 	pgTemplateDir  string // an initdb'd data directory, copied per server
+	pgBinDir       string // the bin folder the servers run from
 	pgPassword     string
 	pgTemplateErr  error
 	pgCred         *syscall.Credential
@@ -238,8 +239,23 @@ func postgresTemplate(binDir string) (string, error) {
 		if pgCred != nil {
 			_ = os.Chown(pwfile, int(pgCred.Uid), int(pgCred.Gid))
 		}
+		pgBinDir = binDir
+		if pgCred != nil {
+			// nobody must reach the binaries: a checkout under a folder
+			// only root can enter (mode 0700) gets a copy it can.
+			check := exec.Command(filepath.Join(binDir, "postgres"), "--version")
+			check.SysProcAttr = &syscall.SysProcAttr{Credential: pgCred}
+			if check.Run() != nil {
+				install := filepath.Join(dir, "install")
+				if out, err := exec.Command("cp", "-a", filepath.Dir(binDir), install).CombinedOutput(); err != nil {
+					pgTemplateErr = fmt.Errorf("copy %s for user nobody: %v\n%s", filepath.Dir(binDir), err, out)
+					return
+				}
+				pgBinDir = filepath.Join(install, "bin")
+			}
+		}
 		pgTemplateDir = filepath.Join(dir, "data")
-		cmd := exec.Command(filepath.Join(binDir, "initdb"), "-D", pgTemplateDir,
+		cmd := exec.Command(filepath.Join(pgBinDir, "initdb"), "-D", pgTemplateDir,
 			"-U", postgresUser, "--pwfile", pwfile, "--auth", "scram-sha-256",
 			"--encoding", "UTF8", "--locale", "C", "--no-sync", "--no-instructions")
 		if pgCred != nil {
@@ -283,7 +299,7 @@ func startPostgresServer(t testing.TB) *dbServer {
 	if out, err := exec.Command("cp", "-a", template, data).CombinedOutput(); err != nil {
 		t.Fatalf("copy the initdb template: %v\n%s", err, out)
 	}
-	s := &dbServer{t: t, name: "postgres", bin: filepath.Join(binDir, "postgres"), cred: pgCred}
+	s := &dbServer{t: t, name: "postgres", bin: filepath.Join(pgBinDir, "postgres"), cred: pgCred}
 	s.ready = func(ctx context.Context) error {
 		c, err := pgx.Connect(ctx, s.dsn())
 		if err != nil {
