@@ -39,6 +39,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	defer removePostgresTemplate()
 	switchboardBin = filepath.Join(dir, "switchboard")
 	build := exec.Command("go", "build", "-o", switchboardBin, "../cmd/switchboard")
 	if ov := os.Getenv("SWITCHBOARD_BUILD_OVERLAY"); ov != "" {
