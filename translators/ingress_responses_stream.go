@@ -638,6 +638,18 @@ func (s *responsesStream) appendItem(dst []byte, it *respItem, status string) []
 		dst = append(dst, status...)
 		dst = append(dst, `","content":[`...)
 		dst = append(dst, it.content...)
+		if it.part != 0 { // the part still open when the stream failed, as far as it got
+			if len(it.content) > 0 {
+				dst = append(dst, ',')
+			}
+			if it.part == 1 {
+				dst = append(dst, `{"type":"output_text","annotations":[],"logprobs":[],"text":"`...)
+			} else {
+				dst = append(dst, `{"type":"refusal","refusal":"`...)
+			}
+			dst = append(dst, it.text...)
+			dst = append(dst, `"}`...)
+		}
 		return append(dst, `],"role":"assistant"}`...)
 	}
 	dst = append(dst, `{"id":"`...)

@@ -263,7 +263,7 @@ func TestResponsesIngressStreamOutput(t *testing.T) {
 		{filepath.Join(responsesDir, "stream", "length.openai.sse"), "incomplete",
 			`[{"type":"message","status":"incomplete","content":[{"type":"output_text","annotations":[],"logprobs":[],"text":"Envoy is a \"high-performance\"\nproxy designed for"}],"role":"assistant"}]`},
 		{filepath.Join(responsesDir, "stream", "error_mid_text.openai.sse"), "failed",
-			`[{"type":"message","status":"incomplete","content":[],"role":"assistant"}]`},
+			`[{"type":"message","status":"incomplete","content":[{"type":"output_text","annotations":[],"logprobs":[],"text":"Partial"}],"role":"assistant"}]`},
 	}
 	echo := summaryEcho(t)
 	for _, tc := range tests {
