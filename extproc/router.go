@@ -24,14 +24,16 @@ import (
 // priority groups when the plan differs from the configured default, and
 // clears the route cache so Envoy routes again.
 type routerProcessor struct {
-	s        *Server
-	cfg      *config.Loaded
-	method   string
-	path     string
-	session  string           // x-session-id, for sticky routing
-	reqID    string           // Envoy's x-request-id, kept for the access log
-	api      *translators.API // the client's API, by path
-	internal []string         // client-sent control headers to drop
+	s       *Server
+	cfg     *config.Loaded
+	method  string
+	path    string
+	session string           // x-session-id, for sticky routing
+	reqID   string           // Envoy's x-request-id, kept for the access log
+	api     *translators.API // the client's API, by path
+	// client is what answers repeat of the client's request.
+	client   translators.ClientContext
+	internal []string // client-sent control headers to drop
 	held     reservation
 	// answer translates the body the upstream hop handed over; closed
 	// once the hop needs nothing more from this request.
@@ -87,7 +89,8 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 		return p.fail(e)
 	}
 	// Every API is planned on its OpenAI form.
-	body, err := p.api.Normalize(body)
+	n, err := p.api.Normalize(body)
+	body, p.client = n.Body, n.Client
 	if err != nil {
 		return p.fail(asAPIError(err))
 	}
@@ -168,7 +171,7 @@ func planMetadata(model, endpoint string, plan routing.Plan) *structpb.Struct {
 // itself, Envoy's own replies) passes through, and the stream closes.
 func (p *routerProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
 	if a := md.GetFilterMetadata()[xds.AttemptNamespace].GetFields(); a != nil && !h.GetEndOfStream() {
-		up := &upstreamProcessor{s: p.s, cfg: p.cfg, api: p.api}
+		up := &upstreamProcessor{s: p.s, cfg: p.cfg, api: p.api, client: p.client}
 		if up.adoptResponse(h, a) {
 			p.answer = up
 			if up.held != nil {

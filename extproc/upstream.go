@@ -76,9 +76,10 @@ type upstreamProcessor struct {
 	provider *config.Provider
 	model    string // public model name of this attempt
 	cand     config.Candidate
-	attempt  int               // 1-based, from Envoy's x-envoy-attempt-count
-	plan     string            // the router hop's encoded plan
-	api      *translators.API  // the client's API
+	attempt  int              // 1-based, from Envoy's x-envoy-attempt-count
+	plan     string           // the router hop's encoded plan
+	api      *translators.API // the client's API
+	client   translators.ClientContext
 	spec     *translators.Spec // the provider's schema
 	// x is this attempt: its provider request and answer translation.
 	x     *translators.Exchange

@@ -22,12 +22,30 @@ type API struct {
 	// Anthropic: errors go back in Anthropic's shape.
 	Anthropic bool
 	// Normalize checks a client body and returns the OpenAI form routing
-	// plans on (model, preferences, needs).
-	Normalize func(body []byte) ([]byte, error)
+	// plans on (model, preferences, needs), and what answering needs of
+	// the client's request.
+	Normalize func(body []byte) (Normalized, error)
 
 	begin  func(x *Exchange, body []byte, t Target) (Request, error)
 	answer func(x *Exchange, body []byte) ([]byte, Usage, error)
 	stream func(x *Exchange) StreamTranslator
+}
+
+// Normalized is a client request in the form routing plans on.
+type Normalized struct {
+	Body []byte // the OpenAI chat (or embeddings) form
+	// Client is what answering needs of the client's own request; the
+	// hop that translates the answer keeps it (Resume).
+	Client ClientContext
+}
+
+// ClientContext is what an answer repeats of its client's request.
+type ClientContext struct {
+	echo *ResponsesEcho // the Responses API's echoed request fields
+}
+
+func plain(validate func([]byte) error) func([]byte) (Normalized, error) {
+	return func(body []byte) (Normalized, error) { return Normalized{Body: body}, validate(body) }
 }
 
 // Model types, as config names them.
@@ -44,106 +62,108 @@ func (a *API) ErrorBody(e *APIError) []byte {
 	return e.Body()
 }
 
-var apis = []*API{
-	{
-		Endpoint: EndpointChat, Path: "/v1/chat/completions", ModelType: ModelTypeChat,
-		Normalize: func(body []byte) ([]byte, error) { return body, ValidateChat(body) },
-		begin: func(x *Exchange, body []byte, t Target) (Request, error) {
-			x.ExcludeReasoning = gjson.GetBytes(body, "reasoning.exclude").Bool()
-			return x.tr.Request(body, t)
-		},
-		answer: func(x *Exchange, body []byte) ([]byte, Usage, error) {
-			out, u, err := x.chatAnswer(body)
-			if err != nil {
-				return nil, u, err
-			}
-			return x.decorateChat(out, u), u, nil
-		},
-		stream: func(x *Exchange) StreamTranslator {
-			return &taggedStream{up: x.tr.NewStream(x.streamOptions()), x: x, field: []byte(`"provider":` + strconv.Quote(x.Provider) + `,`)}
-		},
+var apis = []*API{chatAPI, messagesAPI, embeddingsAPI, responsesAPI}
+
+var chatAPI = &API{
+	Endpoint: EndpointChat, Path: "/v1/chat/completions", ModelType: ModelTypeChat,
+	Normalize: plain(ValidateChat),
+	begin: func(x *Exchange, body []byte, t Target) (Request, error) {
+		x.ExcludeReasoning = gjson.GetBytes(body, "reasoning.exclude").Bool()
+		return x.tr.Request(body, t)
 	},
-	{
-		Endpoint: EndpointMessages, Path: "/v1/messages", ModelType: ModelTypeChat, Anthropic: true,
-		Normalize: func(body []byte) ([]byte, error) {
-			// Server tools are for the provider that has them (a
-			// pass-through) or refused when the attempt is translated;
-			// routing plans without them.
-			out, err := AnthropicIngress{}.Request(withoutServerTools(body))
-			if err != nil {
-				return nil, err
-			}
-			return out, ValidateChat(out)
-		},
-		begin: func(x *Exchange, body []byte, t Target) (Request, error) {
-			if x.native() {
-				return anthropicNativeRequest(body, t)
-			}
-			// Its request in OpenAI form, then translated like any chat
-			// request; the provider's errors are reworded to name the
-			// client's messages.
-			body, origins, err := AnthropicIngress{}.RequestWithOrigins(body)
-			if err != nil {
-				return Request{}, err
-			}
-			x.ExcludeReasoning = gjson.GetBytes(body, "reasoning.exclude").Bool()
-			req, err := x.tr.Request(body, t)
-			if e, ok := err.(*APIError); ok {
-				relabeled := *e
-				relabeled.Message = origins.Relabel(e.Message)
-				return Request{}, &relabeled
-			}
-			return req, err
-		},
-		answer: func(x *Exchange, body []byte) ([]byte, Usage, error) {
-			if x.native() {
-				return anthropicNativeAnswer(body)
-			}
-			out, u, err := x.chatAnswer(body)
-			if err != nil {
-				return nil, u, err
-			}
-			out, err = AnthropicIngress{}.Response(out)
-			return out, u, err
-		},
-		stream: func(x *Exchange) StreamTranslator {
-			if x.native() {
-				return newNativeAnthropicStream()
-			}
-			return &ingressStream{up: x.tr.NewStream(x.streamOptions()), in: AnthropicIngress{}.NewStream()}
-		},
+	answer: func(x *Exchange, body []byte) ([]byte, Usage, error) {
+		out, u, err := x.chatAnswer(body)
+		if err != nil {
+			return nil, u, err
+		}
+		return x.decorateChat(out, u), u, nil
 	},
-	{
-		Endpoint: EndpointEmbeddings, Path: "/v1/embeddings", ModelType: ModelTypeEmbeddings,
-		Normalize: func(body []byte) ([]byte, error) { return body, ValidateEmbeddings(body) },
-		begin: func(x *Exchange, body []byte, t Target) (Request, error) {
-			emb, ok := x.tr.(Embedder)
-			if !ok {
-				return Request{}, BadRequest("embeddings_unsupported", "provider "+strconv.Quote(x.Provider)+" (schema "+string(x.spec.Schema)+") does not serve embeddings")
-			}
-			// encoding_format and the model name are applied to the answer.
-			x.Base64 = EmbeddingsOptionsOf(body, t.Model).Base64
-			return emb.EmbeddingsRequest(body, t)
-		},
-		answer: func(x *Exchange, body []byte) ([]byte, Usage, error) {
-			emb, ok := x.tr.(Embedder)
-			if !ok {
-				return nil, Usage{}, BadRequest("embeddings_unsupported", "schema "+string(x.spec.Schema)+" does not serve embeddings")
-			}
-			out, u, err := emb.EmbeddingsResponse(body)
-			if err != nil {
-				return nil, u, err
-			}
-			out = FinishEmbeddings(out, EmbeddingsOptions{Model: x.Model, Base64: x.Base64})
-			if e := CheckEmbeddingsAnswer(out, body); e != nil {
-				return nil, u, e
-			}
-			return out, u, nil
-		},
-		// Embeddings are never streamed: a stream translator of chat
-		// chunks would only garble them.
-		stream: func(x *Exchange) StreamTranslator { return x.tr.NewStream(x.streamOptions()) },
+	stream: func(x *Exchange) StreamTranslator {
+		return &taggedStream{up: x.tr.NewStream(x.streamOptions()), x: x, field: []byte(`"provider":` + strconv.Quote(x.Provider) + `,`)}
 	},
+}
+
+var messagesAPI = &API{
+	Endpoint: EndpointMessages, Path: "/v1/messages", ModelType: ModelTypeChat, Anthropic: true,
+	Normalize: func(body []byte) (Normalized, error) {
+		// Server tools are for the provider that has them (a
+		// pass-through) or refused when the attempt is translated;
+		// routing plans without them.
+		out, err := AnthropicIngress{}.Request(withoutServerTools(body))
+		if err != nil {
+			return Normalized{}, err
+		}
+		return Normalized{Body: out}, ValidateChat(out)
+	},
+	begin: func(x *Exchange, body []byte, t Target) (Request, error) {
+		if x.native() {
+			return anthropicNativeRequest(body, t)
+		}
+		// Its request in OpenAI form, then translated like any chat
+		// request; the provider's errors are reworded to name the
+		// client's messages.
+		body, origins, err := AnthropicIngress{}.RequestWithOrigins(body)
+		if err != nil {
+			return Request{}, err
+		}
+		x.ExcludeReasoning = gjson.GetBytes(body, "reasoning.exclude").Bool()
+		req, err := x.tr.Request(body, t)
+		if e, ok := err.(*APIError); ok {
+			relabeled := *e
+			relabeled.Message = origins.Relabel(e.Message)
+			return Request{}, &relabeled
+		}
+		return req, err
+	},
+	answer: func(x *Exchange, body []byte) ([]byte, Usage, error) {
+		if x.native() {
+			return anthropicNativeAnswer(body)
+		}
+		out, u, err := x.chatAnswer(body)
+		if err != nil {
+			return nil, u, err
+		}
+		out, err = AnthropicIngress{}.Response(out)
+		return out, u, err
+	},
+	stream: func(x *Exchange) StreamTranslator {
+		if x.native() {
+			return newNativeAnthropicStream()
+		}
+		return &ingressStream{up: x.tr.NewStream(x.streamOptions()), in: AnthropicIngress{}.NewStream()}
+	},
+}
+
+var embeddingsAPI = &API{
+	Endpoint: EndpointEmbeddings, Path: "/v1/embeddings", ModelType: ModelTypeEmbeddings,
+	Normalize: plain(ValidateEmbeddings),
+	begin: func(x *Exchange, body []byte, t Target) (Request, error) {
+		emb, ok := x.tr.(Embedder)
+		if !ok {
+			return Request{}, BadRequest("embeddings_unsupported", "provider "+strconv.Quote(x.Provider)+" (schema "+string(x.spec.Schema)+") does not serve embeddings")
+		}
+		// encoding_format and the model name are applied to the answer.
+		x.Base64 = EmbeddingsOptionsOf(body, t.Model).Base64
+		return emb.EmbeddingsRequest(body, t)
+	},
+	answer: func(x *Exchange, body []byte) ([]byte, Usage, error) {
+		emb, ok := x.tr.(Embedder)
+		if !ok {
+			return nil, Usage{}, BadRequest("embeddings_unsupported", "schema "+string(x.spec.Schema)+" does not serve embeddings")
+		}
+		out, u, err := emb.EmbeddingsResponse(body)
+		if err != nil {
+			return nil, u, err
+		}
+		out = FinishEmbeddings(out, EmbeddingsOptions{Model: x.Model, Base64: x.Base64})
+		if e := CheckEmbeddingsAnswer(out, body); e != nil {
+			return nil, u, e
+		}
+		return out, u, nil
+	},
+	// Embeddings are never streamed: a stream translator of chat
+	// chunks would only garble them.
+	stream: func(x *Exchange) StreamTranslator { return x.tr.NewStream(x.streamOptions()) },
 }
 
 // APIFor returns the API served at path (query stripped).

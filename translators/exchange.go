@@ -24,6 +24,9 @@ type Facts struct {
 	ExcludeReasoning bool
 	// Base64: embeddings asked with encoding_format base64.
 	Base64 bool
+	// Native: the client's API is the provider's own, so bodies pass
+	// through (Spec.Native).
+	Native bool
 }
 
 // Price is what an answer costs, in USD per million tokens (Request: per
@@ -53,15 +56,17 @@ type Exchange struct {
 	// Price, when set, adds usage.cost to answers.
 	Price Price
 
-	api  *API
-	spec *Spec
-	tr   Translator
+	api    *API
+	spec   *Spec
+	tr     Translator
+	client ClientContext
 }
 
 // Begin translates a client body (as the client sent it, in api's schema)
 // for one attempt on a provider of spec's schema, credentials included.
 func Begin(api *API, spec *Spec, body []byte, t Target, key string, f Facts) (*Exchange, error) {
 	f.API, f.Schema, f.Model = api.Endpoint, spec.Schema, t.Model
+	f.Native = spec.IsNative(api.Endpoint) && (spec.NativeHost == nil || spec.NativeHost(api.Endpoint, t.Host))
 	x := &Exchange{Facts: f, api: api, spec: spec, tr: spec.translator}
 	req, err := api.begin(x, body, t)
 	if err != nil {
@@ -73,8 +78,9 @@ func Begin(api *API, spec *Spec, body []byte, t Target, key string, f Facts) (*E
 	return x, nil
 }
 
-// Resume rebuilds the answer side of an exchange from its facts.
-func Resume(f Facts) (*Exchange, bool) {
+// Resume rebuilds the answer side of an exchange from its facts and what
+// the hop kept of the client's request (Normalized.Client).
+func Resume(f Facts, client ClientContext) (*Exchange, bool) {
 	api, ok := APIByEndpoint(f.API)
 	if !ok {
 		return nil, false
@@ -83,12 +89,12 @@ func Resume(f Facts) (*Exchange, bool) {
 	if !ok {
 		return nil, false
 	}
-	return &Exchange{Facts: f, api: api, spec: spec, tr: spec.translator}, true
+	return &Exchange{Facts: f, api: api, spec: spec, tr: spec.translator, client: client}, true
 }
 
 // native reports whether the client's API is the provider's own, so
 // bodies pass through (Spec.Native).
-func (x *Exchange) native() bool { return x.spec.IsNative(x.api.Endpoint) }
+func (x *Exchange) native() bool { return x.Native }
 
 // API is the client API this exchange answers.
 func (x *Exchange) API() *API { return x.api }

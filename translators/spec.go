@@ -38,6 +38,9 @@ type Spec struct {
 	// provider's own: their bodies pass through with only what the
 	// gateway must change (see pass-through in docs/architecture.md).
 	Native []Endpoint
+	// NativeHost, when set, narrows Native by the provider's host: an
+	// OpenAI-compatible host may speak chat only.
+	NativeHost func(e Endpoint, host string) bool
 
 	translator Translator
 }
@@ -102,25 +105,27 @@ func azureKey(key string) []Header {
 var specs = []Spec{
 	{
 		Schema: SchemaOpenAI, Credential: bearer, translator: openAIToOpenAI{},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings},
-		Native: []Endpoint{EndpointChat, EndpointEmbeddings},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses},
+		Native: []Endpoint{EndpointChat, EndpointEmbeddings, EndpointResponses},
+		// Hosts that copy OpenAI's chat API seldom have its Responses API.
+		NativeHost: func(e Endpoint, host string) bool { return e != EndpointResponses || host == "api.openai.com" },
 	},
 	{
 		Schema: SchemaAzureOpenAI, DefaultAPIVersion: azureDefaultAPIVersion, Credential: azureKey, translator: openAIToAzure{},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings},
-		Native: []Endpoint{EndpointChat, EndpointEmbeddings},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses},
+		Native: []Endpoint{EndpointChat, EndpointEmbeddings, EndpointResponses},
 	},
 	{
 		Schema: SchemaAnthropic, BaseURL: fixed("https://api.anthropic.com"), Credential: headerKey("x-api-key"),
 		// Claude's feature flags; Vertex carries them in the body instead.
 		ForwardHeaders: []string{"anthropic-beta"}, translator: openAIToAnthropic{},
-		Serves: []Endpoint{EndpointChat, EndpointMessages},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointResponses},
 		Native: []Endpoint{EndpointMessages},
 	},
 	{
 		Schema: SchemaGemini, BaseURL: fixed("https://generativelanguage.googleapis.com"), Credential: headerKey("x-goog-api-key"),
 		translator: openAIToGemini{},
-		Serves:     []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings},
+		Serves:     []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses},
 	},
 	{
 		Schema: SchemaVertexAI, Auth: AuthGoogleOAuth, translator: openAIToVertex{},
@@ -137,7 +142,7 @@ var specs = []Spec{
 			}
 			return "https://" + region + "-aiplatform.googleapis.com"
 		},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses},
 	},
 	{
 		Schema: SchemaBedrock, Auth: AuthSigV4, Credential: bearer, translator: openAIToBedrock{},
@@ -155,7 +160,7 @@ var specs = []Spec{
 			}
 			return ""
 		},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses},
 	},
 }
 
