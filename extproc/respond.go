@@ -74,6 +74,20 @@ func immediate(e *translators.APIError) *extprocv3.ProcessingResponse {
 	}}}
 }
 
+// localAnswer is a 200 the gateway makes itself.
+func localAnswer(body []byte, hs []translators.Header) *extprocv3.ProcessingResponse {
+	set := []*corev3.HeaderValueOption{header("content-type", "application/json")}
+	for _, h := range hs {
+		set = append(set, header(h.Key, h.Value))
+	}
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
+		Status:  &typev3.HttpStatus{Code: typev3.StatusCode_OK},
+		Headers: &extprocv3.HeaderMutation{SetHeaders: set},
+		Body:    body,
+		Details: "switchboard_local_answer",
+	}}}
+}
+
 // immediateFor answers at once in the error shape of the client's API
 // (Anthropic's on /v1/messages); OpenAI's when the API is not known yet.
 func immediateFor(api *translators.API, e *translators.APIError) *extprocv3.ProcessingResponse {

@@ -200,6 +200,11 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 		return p.fail(asAPIError(err))
 	}
 	x.Price = translators.Price(cand.Spec.Pricing)
+	if x.Local != nil {
+		// The gateway answers this one itself.
+		p.completed = true
+		return localAnswer(x.Local, x.LocalHeaders)
+	}
 	if err := p.s.auths.authorize(ctx, pr, &x.Upstream); err != nil {
 		p.s.log.Error("provider credentials unavailable", zap.String("provider", pr.Name), zap.Error(err))
 		return p.fail(&translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "provider_auth_failed",

@@ -55,6 +55,11 @@ type Exchange struct {
 	Upstream Request
 	// Price, when set, adds usage.cost to answers.
 	Price Price
+	// Local, when set, is the whole answer: the gateway answers the
+	// attempt itself and sends nothing upstream (a token count the
+	// provider has no API for). LocalHeaders go with it.
+	Local        []byte
+	LocalHeaders []Header
 
 	api    *API
 	spec   *Spec
