@@ -39,7 +39,7 @@ func NewSecret(now time.Time) (secret string, k Key, err error) {
 		return "", Key{}, fmt.Errorf("governance: new key id: %w", err)
 	}
 	secret = KeyPrefix + s
-	return secret, Key{ID: "k_" + id, Hash: HashKey(secret), Prefix: secret[:len(KeyPrefix)+displayChars], Created: now.UTC(), Source: FromStore}, nil
+	return secret, Key{ID: "k_" + id, Hash: HashKey(secret), Prefix: secret[:len(KeyPrefix)+displayChars], Created: now.UTC(), Source: CreatedInStore}, nil
 }
 
 // HashKey is what the store keeps of a key. A plain SHA-256 is enough

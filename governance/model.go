@@ -82,11 +82,11 @@ type Rules struct {
 type Source string
 
 const (
-	// FromStore is created by the CLI or the management API.
-	FromStore Source = "store"
-	// FromConfig is declared in the YAML config (GitOps); changed only by
+	// CreatedInStore is created by the CLI or the management API.
+	CreatedInStore Source = "store"
+	// DeclaredInConfig is declared in the YAML config (GitOps); changed only by
 	// editing the file.
-	FromConfig Source = "config"
+	DeclaredInConfig Source = "config"
 )
 
 // Tenant is a team: the owner of keys, and a scope of limits and budgets.

@@ -445,7 +445,7 @@ func scanTenant(r scanner) (Tenant, error) {
 	if t.Rules, err = decodeRules(rules); err != nil {
 		return Tenant{}, fmt.Errorf("tenant %q: %w", t.Name, err)
 	}
-	t.Disabled, t.Created, t.Source = disabled != 0, fromMS(created), FromStore
+	t.Disabled, t.Created, t.Source = disabled != 0, fromMS(created), CreatedInStore
 	return t, nil
 }
 
@@ -468,7 +468,7 @@ func scanKey(r scanner) (Key, error) {
 		return Key{}, fmt.Errorf("key %s: %w", k.ID, err)
 	}
 	k.Created, k.ExpiresAt, k.RevokedAt, k.OverlapUntil = fromMS(created), fromMS(expires), fromMS(revoked), fromMS(overlapMS)
-	k.Disabled, k.Source = disabled != 0, FromStore
+	k.Disabled, k.Source = disabled != 0, CreatedInStore
 	return k, nil
 }
 

@@ -28,7 +28,7 @@ func openTestStore(t *testing.T, path string) *SQLite {
 var day1 = time.Date(2026, 12, 3, 10, 30, 0, 0, time.UTC)
 
 func sampleTenant() Tenant {
-	return Tenant{Name: "team-a", Created: day1, Source: FromStore, Rules: Rules{
+	return Tenant{Name: "team-a", Created: day1, Source: CreatedInStore, Rules: Rules{
 		Models: []string{"gpt-4o-mini", "claude-haiku-4-5"},
 		Policy: config.Policy{ZDR: true, Providers: []string{"openai", "anthropic"}, Regions: []string{"eu"},
 			MaxPrice: config.Price{Prompt: 3, Completion: 15}},
