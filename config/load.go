@@ -181,10 +181,11 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 	}
 	if ip := net.ParseIP(c.Listener.Address); ip == nil {
 		add("listener.address", c.Listener.Address, "must be an IP address")
-	} else if !ip.IsLoopback() && !c.Listener.AllowUnauthenticated {
+	} else if !ip.IsLoopback() && !c.Listener.AllowUnauthenticated && len(c.Governance.Tenants) == 0 {
+		// Declared tenants turn gateway keys on (a request needs one).
 		// Callers are not authenticated yet: an open port spends the
 		// providers' keys for anyone who reaches it.
-		add("listener.address", c.Listener.Address, "a non-loopback listener needs caller authentication; set listener.allow_unauthenticated: true to accept the risk")
+		add("listener.address", c.Listener.Address, "a non-loopback listener needs caller authentication: declare governance.tenants and keys, or set listener.allow_unauthenticated: true to accept the risk")
 	}
 	// Slices, not maps: errors on one line must come out in a stable order.
 	for _, ep := range []struct {

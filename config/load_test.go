@@ -295,13 +295,13 @@ cfg.yaml:11: models[3].name: must be a non-empty name without spaces`,
 			yaml: `listener:
   address: 0.0.0.0
 `,
-			exact: `cfg.yaml:2: listener.address "0.0.0.0": a non-loopback listener needs caller authentication; set listener.allow_unauthenticated: true to accept the risk`,
+			exact: `cfg.yaml:2: listener.address "0.0.0.0": a non-loopback listener needs caller authentication: declare governance.tenants and keys, or set listener.allow_unauthenticated: true to accept the risk`,
 		},
 		{
 			name: "public IPv6 listener without caller authentication",
 			yaml: `listener: {address: "::"}
 `,
-			exact: `cfg.yaml:1: listener.address "::": a non-loopback listener needs caller authentication; set listener.allow_unauthenticated: true to accept the risk`,
+			exact: `cfg.yaml:1: listener.address "::": a non-loopback listener needs caller authentication: declare governance.tenants and keys, or set listener.allow_unauthenticated: true to accept the risk`,
 		},
 		{
 			name: "client headers timeout longer than the whole request's",

@@ -9,6 +9,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -35,15 +36,23 @@ type routerProcessor struct {
 	client   translators.ClientContext
 	internal []string // client-sent control headers to drop
 	held     reservation
+	caller   caller
+	// rate are the caller's x-ratelimit-* headers for the answer.
+	rate []*corev3.HeaderValueOption
+	// usage is what an attempt the upstream hop answered itself reported.
+	usage attemptUsage
 	// answer translates the body the upstream hop handed over; closed
 	// once the hop needs nothing more from this request.
 	answer *upstreamProcessor
 	closed bool
 }
 
-func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHeaders, _ *corev3.Metadata) *extprocv3.ProcessingResponse {
+func (p *routerProcessor) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders, _ *corev3.Metadata) *extprocv3.ProcessingResponse {
+	p.caller.start = time.Now()
 	for _, kv := range h.GetHeaders().GetHeaders() {
 		switch k := kv.GetKey(); {
+		case k == "authorization" || k == "x-api-key":
+			p.caller.takeCredential(kv)
 		case k == ":method":
 			p.method = headerString(kv)
 		case k == ":path":
@@ -64,6 +73,9 @@ func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHea
 	}
 	endpoint := pathOnly(p.path)
 	p.api, _ = translators.APIFor(endpoint)
+	if strings.HasPrefix(endpoint, managementPrefix) {
+		return p.management(ctx, endpoint)
+	}
 	if p.method != "POST" {
 		return p.fail(&translators.APIError{Status: 405, Type: translators.TypeInvalidRequest, Code: "method_not_allowed",
 			Message: p.method + " is not allowed on " + endpoint + "; use POST"})
@@ -74,6 +86,9 @@ func (p *routerProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHea
 	}
 	if h.GetEndOfStream() {
 		return p.fail(translators.BadRequest("missing_body", "request body is required"))
+	}
+	if e := p.authenticate(ctx); e != nil {
+		return p.fail(e)
 	}
 	return continueRequestHeaders(nil, false)
 }
@@ -107,9 +122,25 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 			return p.fail(translators.BadRequest("wrong_model_type", "model "+quoteTrunc(prefs.Model)+" is a "+route.Type+" model; it is not served on "+p.api.Path))
 		}
 	}
-	plan, perr := routing.Build(p.cfg.Catalog, p.cfg.Routing.Policy, p.cfg.Routing.MaxAttempts, prefs, p.s.stats)
+	if e := p.allowModel(prefs.Model); e != nil {
+		return p.fail(e)
+	}
+	pol, perr := p.policy()
 	if perr != nil {
 		return p.fail(perr)
+	}
+	plan, perr := routing.Build(p.cfg.Catalog, pol, p.cfg.Routing.MaxAttempts, prefs, p.s.stats)
+	if perr != nil {
+		return p.fail(perr)
+	}
+	p.caller.model, p.caller.stream = prefs.Model, gjson.GetBytes(body, "stream").Bool()
+	if e, hs := p.reserve(ctx, body, plan); e != nil {
+		r := p.fail(e)
+		m := r.GetImmediateResponse().Headers
+		m.SetHeaders = append(m.SetHeaders, hs...)
+		return r
+	} else {
+		p.rate = hs
 	}
 	if len(plan.Skipped) > 0 {
 		p.s.log.Debug("candidates skipped", zap.String("model", prefs.Model), zap.Int("skipped", len(plan.Skipped)))
@@ -170,21 +201,32 @@ func planMetadata(model, endpoint string, plan routing.Plan) *structpb.Struct {
 // Anything else (errors and small answers the upstream hop translated
 // itself, Envoy's own replies) passes through, and the stream closes.
 func (p *routerProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
-	if a := md.GetFilterMetadata()[xds.AttemptNamespace].GetFields(); a != nil && !h.GetEndOfStream() {
+	a := md.GetFilterMetadata()[xds.AttemptNamespace].GetFields()
+	p.usage = readAttemptUsage(a)
+	if a["mode"] != nil && !h.GetEndOfStream() {
 		up := &upstreamProcessor{s: p.s, cfg: p.cfg, api: p.api, client: p.client}
 		if up.adoptResponse(h, a) {
 			p.answer = up
 			if up.held != nil {
 				// A whole answer: the headers answer waits for the body.
+				up.held.SetHeaders = append(up.held.SetHeaders, p.rate...)
 				return waitLonger(routerMessageWait)
 			}
-			return continueResponseHeaders(nil)
+			return continueResponseHeaders(p.rateMutation())
 		}
 		p.s.log.Warn("answer handed over for a provider or model no longer configured; passed through untranslated",
 			zap.String("provider", a["provider"].GetStringValue()), zap.String("model", a["model"].GetStringValue()))
 	}
 	p.closed = true
-	return continueResponseHeaders(nil)
+	return continueResponseHeaders(p.rateMutation())
+}
+
+// rateMutation adds the caller's x-ratelimit-* headers to an answer.
+func (p *routerProcessor) rateMutation() *extprocv3.HeaderMutation {
+	if len(p.rate) == 0 {
+		return nil
+	}
+	return &extprocv3.HeaderMutation{SetHeaders: p.rate}
 }
 
 func (p *routerProcessor) responseBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
@@ -210,9 +252,17 @@ func (p *routerProcessor) complete() bool { return p.closed }
 
 func (p *routerProcessor) done() {
 	p.held.drop()
-	if p.answer != nil {
-		p.answer.done()
+	if a := p.answer; a != nil {
+		a.done()
+		u := a.usage
+		if !a.completed || (u == translators.Usage{}) && a.stream != nil {
+			u = a.stream.Usage()
+		}
+		c, _ := a.cost(u)
+		p.settle(u, c, a.provider.Name, a.cand.Model, a.respID, a.status)
+		return
 	}
+	p.settle(p.usage.Usage, p.usage.cost, p.usage.provider, p.usage.model, p.usage.id, p.usage.status)
 }
 
 func asAPIError(err error) *translators.APIError {

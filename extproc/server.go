@@ -38,6 +38,7 @@ type Server struct {
 	stats   *routing.Stats
 	metrics *metrics
 	bodies  *byteBudget
+	gov     *Gov
 	// xdsStatus reports the control plane when it runs in this process.
 	xdsStatus func() any
 }
@@ -48,6 +49,9 @@ func NewServer(log *zap.Logger, configs Configs) (*Server, error) {
 	s.metrics.reg.MustRegister(s.bodies.refused, s.bodies.inflight)
 	return s, nil
 }
+
+// SetGovernance turns on gateway keys, limits and usage records.
+func (s *Server) SetGovernance(g *Gov) { s.gov = g }
 
 // Stats is the live provider view (latency, throughput, health).
 func (s *Server) Stats() *routing.Stats { return s.stats }

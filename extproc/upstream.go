@@ -1,6 +1,7 @@
 package extproc
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
 
 	"github.com/switchboard-gw/switchboard/config"
@@ -106,7 +108,8 @@ type upstreamProcessor struct {
 	out       []byte // reused output buffer for stream chunks
 	usage     translators.Usage
 	completed bool
-	badAnswer bool // a 2xx whose body was no valid answer
+	badAnswer bool   // a 2xx whose body was no valid answer
+	respID    string // the answer's id, for its usage record
 	// held is the headers answer of an error response, waiting for its
 	// body; heldChunks counts the body chunks not answered yet.
 	held       *extprocv3.HeaderMutation
@@ -384,6 +387,9 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			}
 		}
 		p.out = p.stream.Translate(p.out[:0], chunk)
+		if p.respID == "" && len(p.out) > 0 {
+			p.respID = streamID(p.out)
+		}
 		if eos {
 			p.out = p.stream.Finish(p.out)
 			p.finish(ctx, p.stream.Usage())
@@ -421,6 +427,7 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			p.finish(ctx, translators.Usage{})
 			return p.answer(e, nil)
 		}
+		p.respID = gjson.GetBytes(out, "id").Str
 		p.finish(ctx, usage)
 		return p.answer(nil, out)
 	case modeError:
@@ -487,7 +494,12 @@ func (p *upstreamProcessor) answer(e *translators.APIError, body []byte) *extpro
 // release lets the held headers answer go, then every held chunk
 // (cleared: the body comes whole at the end).
 func (p *upstreamProcessor) release() {
-	p.queue = append(p.queue, continueResponseHeaders(p.held))
+	r := continueResponseHeaders(p.held)
+	if p.completed {
+		// The answer is settled here: its usage goes to the router hop.
+		r.DynamicMetadata = p.usageMetadata()
+	}
+	p.queue = append(p.queue, r)
 	for range p.heldChunks {
 		p.queue = append(p.queue, continueResponseBody(replaceBody(nil)))
 	}
@@ -614,4 +626,22 @@ func (p *upstreamProcessor) done() {
 		p.s.log.Info("attempt ended after its response headers", zap.String("model", p.model), zap.String("provider", p.provider.Name),
 			zap.Int("attempt", p.attempt), zap.Int("upstream_status", p.status), zap.Duration("duration", time.Since(p.start)))
 	}
+}
+
+// streamID is the id of the first event in SSE bytes that carries one.
+func streamID(b []byte) string {
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if d, ok := bytes.CutPrefix(line, []byte("data: ")); ok {
+			if id := gjson.GetBytes(d, "id"); id.Type == gjson.String {
+				return id.Str
+			}
+			if id := gjson.GetBytes(d, "message.id"); id.Type == gjson.String {
+				return id.Str // Anthropic's message_start
+			}
+			if id := gjson.GetBytes(d, "response.id"); id.Type == gjson.String {
+				return id.Str // Responses' response.created
+			}
+		}
+	}
+	return ""
 }

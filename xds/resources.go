@@ -89,7 +89,7 @@ var ControlHeaders = []string{
 var (
 	// From responses it reads the status, type and size; which provider
 	// served comes in the upstream hop's x-switchboard-* headers.
-	routerHopHeaders = append([]string{":method", ":path", "x-session-id", "x-request-id", ":status", "content-type", "content-length"}, ControlHeaders...)
+	routerHopHeaders = append([]string{":method", ":path", "x-session-id", "x-request-id", "authorization", "x-api-key", ":status", "content-type", "content-length"}, ControlHeaders...)
 	// The upstream hop sees every header, both ways: it forwards by
 	// allow-list, so it must see what to remove.
 )
@@ -498,6 +498,16 @@ func makeRouteConfig(ms models, byModel []modelRouteSet, maxBody uint64, version
 			TypedPerFilterConfig: stampRouterHop(version),
 		})
 	}
+	// The key and usage API (GET /api/v1/key, /api/v1/generation): the
+	// router hop answers it.
+	routes = append(routes, &routev3.Route{
+		Name:  "management_api",
+		Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/api/v1/"}},
+		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
+			ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: UnroutedCluster},
+		}},
+		TypedPerFilterConfig: stampRouterHop(version),
+	})
 	// Under /v1/messages/ an Anthropic client is asking: its own shape.
 	messagesNotFound := directRoute("messages_not_found", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: MessagesPath + "/"}}, 404,
 		`{"type":"error","error":{"type":"not_found_error","message":"unknown path; this gateway serves POST /v1/messages"}}`)

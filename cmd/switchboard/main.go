@@ -230,6 +230,12 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		if err != nil {
 			return err
 		}
+		gov, stopGov, err := extproc.OpenGov(ctx, cfg, log.Named("governance"))
+		if err != nil {
+			return err
+		}
+		defer stopGov()
+		ep.SetGovernance(gov)
 		g := grpc.NewServer(append(append(extproc.ServerOptions(), creds...),
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}))...)
 		if xsrv != nil {

@@ -1,0 +1,240 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/switchboard-gw/switchboard/internal/fakeprovider"
+)
+
+// Gateway keys for the governance tests (sk-sb- and 43 base62
+// characters, as the CLI makes them): declared in the config by hash.
+const (
+	keyA = "sk-sb-teamA" + "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	keyB = "sk-sb-teamB" + "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	keyC = "sk-sb-teamC" + "cccccccccccccccccccccccccccccccccccccc"
+)
+
+func keyHash(k string) string {
+	h := sha256.Sum256([]byte(k))
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+// startGovernedGateway serves gpt-test ($0.01 a token) and claude-test to
+// three tenants: team-a (gpt-test only), team-b ($0.50 a day), team-c
+// (5 requests a minute).
+func startGovernedGateway(t *testing.T) (*gateway, *fakeprovider.Server) {
+	t.Helper()
+	up := fakeprovider.New(t)
+	up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+	gw := startGateway(t, fmt.Sprintf(`providers:
+  - name: up
+    schema: openai
+    base_url: %s/v1
+models:
+  - name: gpt-test
+    providers: [{provider: up, model: gpt-4.1-mini, pricing: {prompt: 10000, completion: 10000}}]
+  - name: claude-test
+    providers: [{provider: up, model: other}]
+governance:
+  tenants:
+    - {name: team-a, models: [gpt-test]}
+    - {name: team-b, budgets: {daily: 0.5}}
+    - {name: team-c, rpm: 5}
+  keys:
+    - {id: a1, tenant: team-a, label: "team A", hash: "%s"}
+    - {id: b1, tenant: team-b, hash: "%s"}
+    - {id: c1, tenant: team-c, hash: "%s"}
+`, up.URL(), keyHash(keyA), keyHash(keyB), keyHash(keyC)))
+	return gw, up
+}
+
+var smallChat = []byte(`{"model":"gpt-test","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`)
+
+// TestGatewayKeys: once tenants exist, every request needs a valid key,
+// errors say why in the client's shape, and a key reaches only its
+// tenant's models; the provider never sees the gateway key.
+func TestGatewayKeys(t *testing.T) {
+	gw, up := startGovernedGateway(t)
+	for _, tc := range []struct {
+		name, path string
+		body       []byte
+		hdr        []string
+		status     int
+		code       string // OpenAI error.code, or Anthropic error.type on /v1/messages
+	}{
+		{"no key", "/v1/chat/completions", smallChat, nil, 401, "missing_api_key"},
+		{"unknown key", "/v1/chat/completions", smallChat, []string{"authorization", "Bearer sk-sb-nope"}, 401, "invalid_api_key"},
+		{"no key on /v1/messages", "/v1/messages", []byte(`{"model":"gpt-test","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`), nil, 401, "authentication_error"},
+		{"model not allowed", "/v1/chat/completions", []byte(`{"model":"claude-test","messages":[{"role":"user","content":"hi"}]}`), []string{"authorization", "Bearer " + keyA}, 403, "model_not_allowed"},
+		{"valid key", "/v1/chat/completions", smallChat, []string{"authorization", "Bearer " + keyA}, 200, ""},
+		{"x-api-key on /v1/messages", "/v1/messages", []byte(`{"model":"gpt-test","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`), []string{"x-api-key", keyA}, 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(up.Requests())
+			resp, out := gw.post(t, tc.path, tc.body, tc.hdr...)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, out)
+			}
+			if tc.code != "" {
+				got := gjson.GetBytes(out, "error.code").Str
+				if tc.path == "/v1/messages" {
+					got = gjson.GetBytes(out, "error.type").Str
+				}
+				if got != tc.code {
+					t.Errorf("code %q, want %q: %s", got, tc.code, out)
+				}
+				if n := len(up.Requests()); n != before {
+					t.Errorf("a refused request reached the provider")
+				}
+				return
+			}
+			rec := lastRequest(t, up)
+			for k, vs := range rec.Header {
+				for _, v := range vs {
+					if strings.Contains(v, "sk-sb-") {
+						t.Errorf("provider got the gateway key in %s", k)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestRateLimitExact: 20 concurrent requests against 5 a minute: exactly
+// 5 pass, the rest get 429 with Retry-After and the caller's own
+// x-ratelimit-* headers.
+func TestRateLimitExact(t *testing.T) {
+	gw, _ := startGovernedGateway(t)
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, out := gw.post(t, "/v1/chat/completions", smallChat, "authorization", "Bearer "+keyC)
+			mu.Lock()
+			defer mu.Unlock()
+			codes[resp.StatusCode]++
+			if resp.StatusCode == 429 && (resp.Header.Get("retry-after") == "" || gjson.GetBytes(out, "error.code").Str != "rate_limit_exceeded" ||
+				resp.Header.Get("x-ratelimit-limit-requests") != "5") {
+				t.Errorf("429 without its headers or code: %v %s", resp.Header, out)
+			}
+			if resp.StatusCode == 200 && resp.Header.Get("x-ratelimit-limit-requests") != "5" {
+				t.Errorf("200 without x-ratelimit-limit-requests: %v", resp.Header)
+			}
+		}()
+	}
+	wg.Wait()
+	if codes[200] != 5 || codes[429] != 15 {
+		t.Fatalf("statuses %v, want 5 x 200 and 15 x 429", codes)
+	}
+}
+
+// TestBudgetAndUsageRecord: a request is priced at the catalog's rates
+// and recorded; GET /api/v1/generation returns the record to its key
+// only; once spend plus the next reservation crosses the daily budget,
+// the request gets 402 naming the budget.
+func TestBudgetAndUsageRecord(t *testing.T) {
+	gw, _ := startGovernedGateway(t)
+	resp, out := gw.post(t, "/v1/chat/completions", smallChat, "authorization", "Bearer "+keyB)
+	if resp.StatusCode != 200 {
+		t.Fatalf("first request: %d %s", resp.StatusCode, out)
+	}
+	id, cost := gjson.GetBytes(out, "id").Str, gjson.GetBytes(out, "usage.cost").Float()
+	if id == "" || cost < 0.319 || cost > 0.321 {
+		t.Fatalf("id %q cost %v, want 32 tokens at $0.01", id, cost)
+	}
+	var rec []byte
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		r, b := gwGet(t, gw, "/api/v1/generation?id="+id, keyB)
+		if r.StatusCode == 200 {
+			rec = b
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("generation: %d %s", r.StatusCode, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d := gjson.GetBytes(rec, "data")
+	if d.Get("id").Str != id || d.Get("tokens_prompt").Int() != 24 || d.Get("tokens_completion").Int() != 8 ||
+		d.Get("total_cost").Float() != cost || d.Get("provider_name").Str != "up" || d.Get("tenant").Str != "team-b" || d.Get("model").Str != "gpt-test" {
+		t.Errorf("generation record %s does not match the response (id %s, cost %v)", rec, id, cost)
+	}
+	if r, b := gwGet(t, gw, "/api/v1/generation?id="+id, keyA); r.StatusCode != 404 {
+		t.Errorf("another key read the record: %d %s", r.StatusCode, b)
+	}
+	if r, b := gwGet(t, gw, "/api/v1/key", keyB); r.StatusCode != 200 || gjson.GetBytes(b, "data.usage_daily").Float() != cost {
+		t.Errorf("/api/v1/key: %d %s", r.StatusCode, b)
+	}
+	resp, out = gw.post(t, "/v1/chat/completions", smallChat, "authorization", "Bearer "+keyB)
+	if resp.StatusCode != 402 || gjson.GetBytes(out, "error.code").Str != "budget_exceeded" || !strings.Contains(gjson.GetBytes(out, "error.message").Str, "day budget") {
+		t.Fatalf("over budget: %d %s", resp.StatusCode, out)
+	}
+}
+
+// TestKeyCreatedLive: a key made with the CLI while the gateway runs
+// works within a second, with no restart.
+func TestKeyCreatedLive(t *testing.T) {
+	gw, _ := startGovernedGateway(t)
+	cfg := filepath.Join(gw.dir, "switchboard.yaml")
+	run := func(args ...string) string {
+		out, err := exec.Command(switchboardBin, append(args, "--config", gw.configPath)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("switchboard %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	_ = cfg
+	run("tenants", "create", "cli-team", "--rpm", "100")
+	lines := strings.Split(strings.TrimSpace(run("keys", "create", "--tenant", "cli-team", "--label", "live")), "\n")
+	key := lines[len(lines)-1]
+	if !strings.HasPrefix(key, "sk-sb-") {
+		t.Fatalf("last line %q is not a key", key)
+	}
+	start := time.Now()
+	for {
+		resp, out := gw.post(t, "/v1/chat/completions", smallChat, "authorization", "Bearer "+key)
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Since(start) > time.Second {
+			t.Fatalf("new key still refused after 1s: %d %s", resp.StatusCode, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func gwGet(t *testing.T, gw *gateway, path, key string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", gw.url(path), nil)
+	req.Header.Set("authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return resp, []byte(b.String())
+}

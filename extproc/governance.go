@@ -1,0 +1,332 @@
+package extproc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/governance"
+	"github.com/switchboard-gw/switchboard/routing"
+	"github.com/switchboard-gw/switchboard/translators"
+	"github.com/switchboard-gw/switchboard/xds"
+)
+
+// Gov is who may call the gateway (gateway keys and their tenants), what
+// they may spend (limits and budgets, reserved before a request and
+// settled after) and what they spent (usage records). The router hop
+// asks it once per request: it holds the request's reservation for the
+// life of its gRPC stream.
+type Gov struct {
+	Auth     *governance.Authenticator
+	Limiter  governance.Limiter
+	Recorder *governance.Recorder
+	Store    governance.Store
+	log      *zap.Logger
+
+	mu       sync.Mutex
+	declared string // the config version whose tenants and keys Auth has
+}
+
+// OpenGov opens the store the config names, loads its keys and the spend
+// of the running periods, and follows changes until ctx ends. stop
+// flushes the records and closes the store.
+func OpenGov(ctx context.Context, cfg *config.Loaded, log *zap.Logger) (*Gov, func(), error) {
+	store, err := governance.OpenSQLite(ctx, cfg.Governance.Store.ResolvedPath())
+	if err != nil {
+		return nil, nil, fmt.Errorf("governance: open the store: %w", err)
+	}
+	auth, err := governance.NewAuthenticator(ctx, store, log, governance.AuthOptions{})
+	if err != nil {
+		store.Close()
+		return nil, nil, fmt.Errorf("governance: load keys: %w", err)
+	}
+	mem := governance.NewMemory(nil)
+	now := time.Now()
+	rows, err := store.Spend(ctx, []governance.Period{
+		governance.PeriodOf(governance.Day, now), governance.PeriodOf(governance.Month, now), governance.PeriodOf(governance.Lifetime, now)})
+	if err != nil {
+		store.Close()
+		return nil, nil, fmt.Errorf("governance: load spend: %w", err)
+	}
+	mem.Seed(rows)
+	rec := governance.NewRecorder(store, log, governance.RecorderOptions{})
+	g := &Gov{Auth: auth, Limiter: mem, Recorder: rec, Store: store, log: log}
+	if err := g.declare(cfg); err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go auth.Run(runCtx)
+	go func() { rec.Run(runCtx, 5*time.Second); close(done) }()
+	stop := func() {
+		cancel()
+		<-done
+		store.Close()
+	}
+	return g, stop, nil
+}
+
+// declare gives Auth the tenants and keys of the config version in use.
+func (g *Gov) declare(cfg *config.Loaded) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.declared == cfg.Version && cfg.Version != "" {
+		return nil
+	}
+	tenants, keys, err := governance.FromConfig(cfg.Governance)
+	if err != nil {
+		return fmt.Errorf("governance: declared tenants and keys: %w", err)
+	}
+	g.Auth.SetDeclared(tenants, keys)
+	g.declared = cfg.Version
+	return nil
+}
+
+// caller is the governed side of one request in the router hop.
+type caller struct {
+	bearer, apiKey string // presented credentials
+	who            *governance.Principal
+	res            *governance.Reservation
+	start          time.Time
+	model          string
+	stream         bool
+}
+
+// gatewayKeyPrefix marks the gateway's own keys.
+const gatewayKeyPrefix = "sk-sb-"
+
+// takeCredential reads a request header that may carry a gateway key.
+func (c *caller) takeCredential(kv *corev3.HeaderValue) {
+	switch kv.GetKey() {
+	case "authorization":
+		v := headerString(kv)
+		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+			c.bearer = strings.TrimSpace(v[7:])
+		}
+	case "x-api-key":
+		c.apiKey = headerString(kv)
+	}
+}
+
+// authenticate finds who calls. With no key or tenant anywhere, anyone
+// may (the loopback demo); otherwise a request needs a valid key.
+func (p *routerProcessor) authenticate(ctx context.Context) *translators.APIError {
+	g := p.s.gov
+	if g == nil {
+		return nil
+	}
+	if err := g.declare(p.cfg); err != nil {
+		p.s.log.Error("governance config", zap.Error(err))
+	}
+	if !g.Auth.Required() {
+		return nil
+	}
+	presented := p.caller.bearer
+	if presented == "" && p.api != nil && p.api.Anthropic {
+		presented = p.caller.apiKey // Anthropic clients send x-api-key
+	}
+	if presented == "" {
+		return &translators.APIError{Status: 401, Type: translators.TypeAuthentication, Code: "missing_api_key",
+			Message: "this gateway needs a key: send Authorization: Bearer sk-sb-..." + anthropicHint(p.api)}
+	}
+	who, err := g.Auth.Authenticate(ctx, presented)
+	var ae *governance.AuthError
+	var fe *governance.ForbiddenError
+	switch {
+	case err == nil:
+		p.caller.who = &who
+		return nil
+	case errors.As(err, &ae):
+		code := "invalid_api_key"
+		switch {
+		case errors.Is(err, governance.ErrKeyRevoked):
+			code = "api_key_revoked"
+		case errors.Is(err, governance.ErrKeyExpired):
+			code = "api_key_expired"
+		case errors.Is(err, governance.ErrKeyDisabled), errors.Is(err, governance.ErrTenantDisabled):
+			code = "api_key_disabled"
+		}
+		return &translators.APIError{Status: 401, Type: translators.TypeAuthentication, Code: code, Message: strings.TrimPrefix(err.Error(), "governance: ")}
+	case errors.As(err, &fe):
+		return &translators.APIError{Status: 403, Type: translators.TypeInvalidRequest, Code: "forbidden", Message: fe.Rule + ": " + fe.Msg}
+	default:
+		p.s.log.Error("governance: authenticate", zap.Error(err))
+		return &translators.APIError{Status: 503, Type: translators.TypeServer, Code: "auth_unavailable", Message: "the gateway cannot check keys right now; retry"}
+	}
+}
+
+func anthropicHint(api *translators.API) string {
+	if api != nil && api.Anthropic {
+		return " or x-api-key"
+	}
+	return ""
+}
+
+// policy is the central routing policy narrowed by the caller's tenant
+// and key.
+func (p *routerProcessor) policy() (config.Policy, *translators.APIError) {
+	pol := p.cfg.Routing.Policy
+	if p.caller.who == nil {
+		return pol, nil
+	}
+	merged, err := governance.MergePolicy(pol, p.caller.who.Policy)
+	if err != nil {
+		return pol, &translators.APIError{Status: 403, Type: translators.TypeInvalidRequest, Code: "forbidden_by_policy",
+			Message: "tenant " + p.caller.who.Tenant + ": " + err.Error()}
+	}
+	return merged, nil
+}
+
+// allowModel refuses a model the caller's tenant or key does not allow.
+func (p *routerProcessor) allowModel(model string) *translators.APIError {
+	if w := p.caller.who; w != nil && !w.AllowsModel(model) {
+		return &translators.APIError{Status: 403, Type: translators.TypeInvalidRequest, Code: "model_not_allowed", Param: "model",
+			Message: "model " + quoteTrunc(model) + " is not allowed for key " + w.KeyPrefix + "… (tenant " + w.Tenant + ")"}
+	}
+	return nil
+}
+
+// defaultOutputEstimate is the completion tokens reserved for a request
+// that names no max_tokens.
+const defaultOutputEstimate = 1024
+
+// reserve takes the request from the caller's rate limits and its
+// estimated cost from their budgets, before any provider is called:
+// prompt tokens estimated at four bytes each, plus max_tokens, at the
+// dearest price the plan may use.
+func (p *routerProcessor) reserve(ctx context.Context, body []byte, plan routing.Plan) (*translators.APIError, []*corev3.HeaderValueOption) {
+	g := p.s.gov
+	if g == nil || p.caller.who == nil {
+		return nil, nil
+	}
+	prompt := int64(len(body)) / 4
+	out := gjson.GetBytes(body, "max_completion_tokens").Int()
+	if out <= 0 {
+		out = gjson.GetBytes(body, "max_tokens").Int()
+	}
+	if out <= 0 {
+		out = defaultOutputEstimate
+	}
+	var cost float64
+	for _, grp := range plan.Groups {
+		for _, c := range grp {
+			if v, ok := translators.Price(c.Spec.Pricing).Cost(translators.Usage{PromptTokens: prompt, CompletionTokens: out}); ok && v > cost {
+				cost = v
+			}
+		}
+	}
+	res, err := g.Limiter.Reserve(ctx, governance.ReserveRequest{Scopes: p.caller.who.Scopes, Tokens: prompt + out, Cost: governance.USD(cost)})
+	var le *governance.LimitError
+	switch {
+	case err == nil:
+		p.caller.res = res
+		return nil, rateHeaders(res.Status)
+	case errors.As(err, &le):
+		e := &translators.APIError{Status: le.HTTPStatus(), Type: translators.TypeRateLimit, Code: le.Code(), Message: le.Error()}
+		if le.RetryAfter > 0 {
+			e.RetryAfter = strconv.FormatInt(int64((le.RetryAfter+time.Second-1)/time.Second), 10)
+		}
+		if le.Kind == governance.LimitBudget {
+			e.Type = "insufficient_quota"
+		}
+		return e, rateHeaders(le.Status)
+	default:
+		p.s.log.Error("governance: reserve", zap.Error(err))
+		return &translators.APIError{Status: 503, Type: translators.TypeServer, Code: "limits_unavailable", Message: "the gateway cannot check limits right now; retry"}, nil
+	}
+}
+
+func rateHeaders(st governance.Status) []*corev3.HeaderValueOption {
+	var out []*corev3.HeaderValueOption
+	for k, vs := range st.Headers() {
+		out = append(out, header(strings.ToLower(k), vs[0]))
+	}
+	return out
+}
+
+// settle charges what the request really used and records it, once.
+func (p *routerProcessor) settle(u translators.Usage, cost float64, provider, upstreamModel, id string, status int) {
+	g := p.s.gov
+	if g == nil || p.caller.who == nil || p.caller.res == nil {
+		return
+	}
+	res := p.caller.res
+	p.caller.res = nil
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	used := governance.Usage{Tokens: u.Total(), Cost: governance.USD(cost)}
+	if err := g.Limiter.Settle(ctx, res, used); err != nil {
+		p.s.log.Error("governance: settle", zap.Error(err))
+	}
+	if id == "" {
+		id = "gen-" + res.ID
+	}
+	rec := governance.Generation{
+		ID: id, Created: res.At, KeyID: p.caller.who.KeyID, Tenant: p.caller.who.Tenant,
+		Model: p.caller.model, Provider: provider, UpstreamModel: upstreamModel, Streamed: p.caller.stream,
+		Cancelled: status == 0,
+		Tokens: governance.Tokens{Prompt: u.PromptTokens, Completion: u.CompletionTokens, Cached: u.CachedTokens,
+			CacheWrite: u.CacheWriteTokens, Reasoning: u.ReasoningTokens},
+		Cost: used.Cost, Latency: time.Since(p.caller.start),
+	}
+	if err := g.Recorder.Record(rec); err != nil {
+		p.s.log.Warn("governance: usage record dropped", zap.Error(err))
+	}
+}
+
+// attemptUsage is what the upstream hop reports of an answer it
+// translated itself (errors and small whole answers), in the attempt
+// metadata of its response headers: the router hop settles with it.
+type attemptUsage struct {
+	translators.Usage
+	cost            float64
+	provider, model string // provider and upstream model
+	id              string // the answer's id
+	status          int
+}
+
+func readAttemptUsage(a map[string]*structpb.Value) attemptUsage {
+	u := a["usage"].GetStructValue().GetFields()
+	if u == nil {
+		return attemptUsage{}
+	}
+	n := func(k string) int64 { return int64(u[k].GetNumberValue()) }
+	return attemptUsage{
+		Usage: translators.Usage{PromptTokens: n("prompt"), CompletionTokens: n("completion"), CachedTokens: n("cached"),
+			CacheWriteTokens: n("cache_write"), ReasoningTokens: n("reasoning")},
+		cost: u["cost"].GetNumberValue(), provider: u["provider"].GetStringValue(), model: u["model"].GetStringValue(),
+		id: u["id"].GetStringValue(), status: int(n("status")),
+	}
+}
+
+// usageMetadata is attemptUsage as the upstream hop sends it.
+func (p *upstreamProcessor) usageMetadata() *structpb.Struct {
+	if p.provider == nil {
+		return nil
+	}
+	c, _ := p.cost(p.usage)
+	status := p.status
+	if p.badAnswer {
+		status = 502
+	}
+	md, err := structpb.NewStruct(map[string]any{xds.AttemptNamespace: map[string]any{"usage": map[string]any{
+		"prompt": float64(p.usage.PromptTokens), "completion": float64(p.usage.CompletionTokens), "cached": float64(p.usage.CachedTokens),
+		"cache_write": float64(p.usage.CacheWriteTokens), "reasoning": float64(p.usage.ReasoningTokens),
+		"cost": c, "provider": p.provider.Name, "model": p.cand.Model, "id": p.respID, "status": float64(status),
+	}}})
+	if err != nil {
+		return nil // unreachable: strings and numbers only
+	}
+	return md
+}

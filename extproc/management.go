@@ -1,0 +1,118 @@
+package extproc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+
+	"github.com/switchboard-gw/switchboard/governance"
+	"github.com/switchboard-gw/switchboard/translators"
+)
+
+// managementPrefix is where the OpenRouter-compatible key and usage API
+// lives; the router hop answers it itself.
+const managementPrefix = "/api/v1/"
+
+// management serves GET /api/v1/key (the calling key: label, limits,
+// spend) and GET /api/v1/generation?id= (one usage record, to the key
+// that made the request), in OpenRouter's shapes.
+func (p *routerProcessor) management(ctx context.Context, endpoint string) *extprocv3.ProcessingResponse {
+	if p.method != "GET" {
+		return p.fail(&translators.APIError{Status: 405, Type: translators.TypeInvalidRequest, Code: "method_not_allowed",
+			Message: p.method + " is not allowed on " + endpoint + "; use GET"})
+	}
+	g := p.s.gov
+	if g == nil || !g.Auth.Required() {
+		return p.fail(&translators.APIError{Status: 404, Type: translators.TypeNotFound, Code: "governance_off",
+			Message: "this gateway has no keys; create a tenant and a key (switchboard tenants create / keys create) to use " + endpoint})
+	}
+	if e := p.authenticate(ctx); e != nil {
+		return p.fail(e)
+	}
+	who := p.caller.who
+	switch endpoint {
+	case "/api/v1/key":
+		return jsonAnswer(map[string]any{"data": keyInfo(g, who)})
+	case "/api/v1/generation":
+		id := ""
+		if u, err := url.Parse(p.path); err == nil {
+			id = u.Query().Get("id")
+		}
+		if id == "" {
+			return p.fail(&translators.APIError{Status: 400, Type: translators.TypeInvalidRequest, Code: "missing_id", Param: "id", Message: "GET /api/v1/generation needs ?id=<the response's id>"})
+		}
+		rec, err := g.Recorder.Generation(ctx, id)
+		if errors.Is(err, governance.ErrNotFound) || err == nil && rec.KeyID != who.KeyID {
+			// Another key's record is not found either: ids are not secrets.
+			return p.fail(&translators.APIError{Status: 404, Type: translators.TypeNotFound, Code: "generation_not_found", Message: "no generation " + quoteTrunc(id) + " for this key"})
+		}
+		if err != nil {
+			return p.fail(&translators.APIError{Status: 503, Type: translators.TypeServer, Code: "store_unavailable", Message: "the usage store cannot be read right now; retry"})
+		}
+		return jsonAnswer(map[string]any{"data": generationInfo(rec)})
+	}
+	return p.fail(&translators.APIError{Status: 404, Type: translators.TypeNotFound, Code: "unknown_url", Message: "unknown path " + quoteTrunc(endpoint) + "; this gateway serves GET /api/v1/key and /api/v1/generation"})
+}
+
+// spender is a limiter that can say what a scope spent.
+type spender interface {
+	Spent(scope governance.Scope, p governance.Period) (spent, reserved governance.NanoUSD)
+}
+
+// keyInfo is OpenRouter's GET /api/v1/key data for the calling key.
+func keyInfo(g *Gov, who *governance.Principal) map[string]any {
+	out := map[string]any{"label": who.KeyLabel, "key_id": who.KeyID, "tenant": who.Tenant, "is_free_tier": false}
+	key := who.Scopes[0]
+	now := time.Now()
+	if sp, ok := g.Limiter.(spender); ok {
+		spent := func(k governance.PeriodKind) float64 {
+			s, _ := sp.Spent(key.Scope, governance.PeriodOf(k, now))
+			return s.Dollars()
+		}
+		out["usage"], out["usage_daily"], out["usage_monthly"] = spent(governance.Lifetime), spent(governance.Day), spent(governance.Month)
+		// limit is the lifetime budget, as OpenRouter's credit limit.
+		if b := key.Rules.Budgets.Lifetime; b.Set() {
+			out["limit"], out["limit_remaining"] = b.USD.Dollars(), max(0, b.USD.Dollars()-spent(governance.Lifetime))
+		} else {
+			out["limit"], out["limit_remaining"] = nil, nil
+		}
+	}
+	if r := key.Rules.RPM; r > 0 {
+		out["rate_limit"] = map[string]any{"requests": r, "interval": "1m"}
+	}
+	return out
+}
+
+// generationInfo is OpenRouter's GET /api/v1/generation data.
+func generationInfo(g governance.Generation) map[string]any {
+	return map[string]any{
+		"id": g.ID, "created_at": g.Created.UTC().Format(time.RFC3339Nano), "model": g.Model, "provider_name": g.Provider,
+		"upstream_model": g.UpstreamModel, "upstream_id": g.UpstreamID, "streamed": g.Streamed, "cancelled": g.Cancelled,
+		"finish_reason": g.FinishReason, "native_finish_reason": g.NativeFinishReason,
+		"tokens_prompt": g.Tokens.Prompt, "tokens_completion": g.Tokens.Completion,
+		"native_tokens_prompt": g.Tokens.Prompt, "native_tokens_completion": g.Tokens.Completion,
+		"native_tokens_cached": g.Tokens.Cached, "native_tokens_cache_write": g.Tokens.CacheWrite, "native_tokens_reasoning": g.Tokens.Reasoning,
+		"total_cost": g.Cost.Dollars(), "cache_discount": g.CacheDiscount.Dollars(),
+		"latency": g.Latency.Milliseconds(), "generation_time": g.GenerationTime.Milliseconds(),
+		"key_id": g.KeyID, "tenant": g.Tenant, "attempts": g.Attempts,
+	}
+}
+
+func jsonAnswer(v any) *extprocv3.ProcessingResponse {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{"error":{"message":"cannot encode the answer","type":"server_error","param":null,"code":"internal_error"}}`)
+	}
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
+		Status:  &typev3.HttpStatus{Code: typev3.StatusCode_OK},
+		Headers: &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{header("content-type", "application/json")}},
+		Body:    b,
+		Details: "switchboard_management",
+	}}}
+}
