@@ -233,6 +233,7 @@ func (p *routerProcessor) reserve(ctx context.Context, body []byte, plan routing
 		p.caller.res = res
 		return nil, rateHeaders(res.Status)
 	case errors.As(err, &le):
+		p.s.metrics.genAI.rejections.WithLabelValues(le.Code(), p.caller.who.Tenant).Inc()
 		e := &translators.APIError{Status: le.HTTPStatus(), Type: translators.TypeRateLimit, Code: le.Code(), Message: le.Error()}
 		if le.RetryAfter > 0 {
 			e.RetryAfter = strconv.FormatInt(int64((le.RetryAfter+time.Second-1)/time.Second), 10)

@@ -20,6 +20,7 @@ type metrics struct {
 	// unknownVersion counts streams naming a config version this process
 	// does not have (it then uses its current one).
 	unknownVersion prometheus.Counter
+	genAI          *genAIMetrics
 }
 
 func newMetrics() *metrics {
@@ -44,6 +45,7 @@ func newMetrics() *metrics {
 	})
 	m.reg.MustRegister(m.attempts, m.tokens, m.cost, m.unknownVersion,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.genAI = newGenAIMetrics(m.reg)
 	return m
 }
 

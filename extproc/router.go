@@ -260,9 +260,30 @@ func (p *routerProcessor) done() {
 		}
 		c, _ := a.cost(u)
 		p.settle(u, c, a.provider.Name, a.cand.Model, a.respID, a.status)
+		var ttft, gen time.Duration
+		if !a.first.IsZero() {
+			ttft, gen = a.first.Sub(p.caller.start), time.Since(a.first)
+		}
+		p.observe(a.provider.Name, a.status, u, ttft, gen)
 		return
 	}
 	p.settle(p.usage.Usage, p.usage.cost, p.usage.provider, p.usage.model, p.usage.id, p.usage.status)
+	if p.caller.model != "" {
+		p.observe(p.usage.provider, p.usage.status, p.usage.Usage, 0, 0)
+	}
+}
+
+// observe records the request in the GenAI metrics.
+func (p *routerProcessor) observe(provider string, status int, u translators.Usage, ttft, gen time.Duration) {
+	tenant := ""
+	if p.caller.who != nil {
+		tenant = p.caller.who.Tenant
+	}
+	errType := ""
+	if status == 0 || status >= 400 {
+		errType = strconv.Itoa(status)
+	}
+	p.s.metrics.genAI.request(p.caller.model, provider, tenant, errType, u, time.Since(p.caller.start), ttft, gen)
 }
 
 func asAPIError(err error) *translators.APIError {
