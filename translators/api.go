@@ -101,19 +101,29 @@ var messagesAPI = &API{
 		}
 		// Its request in OpenAI form, then translated like any chat
 		// request; the provider's errors are reworded to name the
-		// client's messages.
-		body, origins, err := AnthropicIngress{}.RequestWithOrigins(body)
+		// client's messages. What the chat form cannot carry is
+		// reported with what the provider's translator drops.
+		dropped := AnthropicIngress{}.Dropped(body)
+		if len(dropped) > 0 && RequireParameters(body) {
+			return Request{}, BadRequest("unsupported_parameter", "the gateway cannot honour through provider "+strconv.Quote(x.Provider)+
+				" (schema "+string(x.spec.Schema)+"): "+strings.Join(dropped, ", ")+" (provider.require_parameters is set)")
+		}
+		chat, origins, err := AnthropicIngress{}.RequestWithOrigins(body)
 		if err != nil {
 			return Request{}, err
 		}
-		x.ExcludeReasoning = gjson.GetBytes(body, "reasoning.exclude").Bool()
-		req, err := x.tr.Request(body, t)
+		x.ExcludeReasoning = gjson.GetBytes(chat, "reasoning.exclude").Bool()
+		req, err := x.tr.Request(chat, t)
 		if e, ok := err.(*APIError); ok {
 			relabeled := *e
 			relabeled.Message = origins.Relabel(e.Message)
 			return Request{}, &relabeled
 		}
-		return req, err
+		if err != nil {
+			return Request{}, err
+		}
+		req.Dropped = append(dropped, req.Dropped...)
+		return req, nil
 	},
 	answer: func(x *Exchange, body []byte) ([]byte, Usage, error) {
 		if x.native() {

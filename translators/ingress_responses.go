@@ -52,6 +52,9 @@ type ResponsesEcho struct {
 	// (reasoning.summary): reasoning text is shown as summary parts.
 	// Without it, reasoning travels only in encrypted_content.
 	Summary bool
+	// Custom names the request's custom (freeform) tools, sent to chat
+	// as functions of one string: their calls are custom_tool_call items.
+	Custom []string
 }
 
 // defaultEchoFields are the Responses defaults, for a zero ResponsesEcho.

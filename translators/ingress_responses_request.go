@@ -95,7 +95,8 @@ func (ResponsesIngress) Request(body []byte) (ResponsesRequest, error) {
 	} else if v.Exists() && v.Type != gjson.Null {
 		return ResponsesRequest{}, responsesBad("parallel_tool_calls", "invalid_type", "'parallel_tool_calls' must be a boolean")
 	}
-	if req.Tools, out.Dropped, err = respTools(root.Get("tools")); err != nil {
+	var custom []string
+	if req.Tools, out.Dropped, custom, err = respTools(root.Get("tools")); err != nil {
 		return ResponsesRequest{}, err
 	}
 	if err = respToolChoice(root.Get("tool_choice"), &req); err != nil {
@@ -142,6 +143,7 @@ func (ResponsesIngress) Request(body []byte) (ResponsesRequest, error) {
 	}
 	out.Body = bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
 	out.Echo = respEcho(root, req.Model, summary)
+	out.Echo.Custom = custom
 	return out, nil
 }
 
@@ -248,7 +250,14 @@ func respInput(out []respChatMsg, input gjson.Result) ([]respChatMsg, error) {
 				return nil, err
 			}
 			t.ReasoningDetails = append(t.ReasoningDetails, d...)
-		case "function_call_output":
+		case "custom_tool_call":
+			call, err := respCustomCallItem(item, param)
+			if err != nil {
+				return nil, err
+			}
+			t := assistant()
+			t.ToolCalls = append(t.ToolCalls, call)
+		case "function_call_output", "custom_tool_call_output":
 			flush()
 			msg, parts, err := respFunctionOutput(item, param)
 			if err != nil {
@@ -259,7 +268,7 @@ func respInput(out []respChatMsg, input gjson.Result) ([]respChatMsg, error) {
 		case "item_reference":
 			return nil, responsesBad(param, "unsupported_parameter", param+": item references need the gateway's response store, which is not available; send the item itself")
 		default:
-			return nil, responsesBad(param+".type", "unsupported_parameter", param+": input item type "+strconv.Quote(typ)+" is not supported through a chat provider (message, function_call, function_call_output and reasoning are)")
+			return nil, responsesBad(param+".type", "unsupported_parameter", param+": input item type "+strconv.Quote(typ)+" is not supported through a chat provider (message, function_call, function_call_output, custom_tool_call, custom_tool_call_output and reasoning are)")
 		}
 	}
 	flush()
@@ -495,21 +504,29 @@ func respReasoningItem(item gjson.Result, next int, param string) ([]json.RawMes
 // respTools converts function tools; built-in tools (web_search,
 // file_search, code_interpreter, ...) have no chat counterpart and are
 // dropped, reported as tools[].<type>.
-func respTools(tools gjson.Result) ([]respChatTool, []string, error) {
+func respTools(tools gjson.Result) (_ []respChatTool, dropped, custom []string, _ error) {
 	if !tools.Exists() || tools.Type == gjson.Null {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	if !tools.IsArray() {
-		return nil, nil, responsesBad("tools", "invalid_type", "'tools' must be an array")
+		return nil, nil, nil, responsesBad("tools", "invalid_type", "'tools' must be an array")
 	}
 	var out []respChatTool
-	var dropped []string
 	for i, t := range tools.Array() {
 		param := "tools[" + strconv.Itoa(i) + "]"
 		typ := t.Get("type").Str
+		if typ == "custom" {
+			ct, err := respCustomTool(t, param)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			out = append(out, ct)
+			custom = append(custom, ct.Function.Name)
+			continue
+		}
 		if typ != "function" {
 			if typ == "" {
-				return nil, nil, responsesBad(param+".type", "invalid_value", param+".type is required")
+				return nil, nil, nil, responsesBad(param+".type", "invalid_value", param+".type is required")
 			}
 			if d := "tools[]." + typ; !contains(dropped, d) {
 				dropped = append(dropped, d)
@@ -518,13 +535,13 @@ func respTools(tools gjson.Result) ([]respChatTool, []string, error) {
 		}
 		name := t.Get("name")
 		if name.Type != gjson.String || name.Str == "" {
-			return nil, nil, responsesBad(param+".name", "invalid_value", param+".name is required")
+			return nil, nil, nil, responsesBad(param+".name", "invalid_value", param+".name is required")
 		}
 		fn := respFunction{Name: name.Str, Description: t.Get("description").Str, Parameters: json.RawMessage(`{"type":"object","properties":{}}`)}
 		if p := t.Get("parameters"); p.IsObject() {
 			fn.Parameters = json.RawMessage(p.Raw)
 		} else if p.Exists() && p.Type != gjson.Null {
-			return nil, nil, responsesBad(param+".parameters", "invalid_type", param+".parameters must be a JSON Schema object")
+			return nil, nil, nil, responsesBad(param+".parameters", "invalid_type", param+".parameters must be a JSON Schema object")
 		}
 		if s := t.Get("strict"); s.IsBool() {
 			b := s.Bool()
@@ -532,7 +549,7 @@ func respTools(tools gjson.Result) ([]respChatTool, []string, error) {
 		}
 		out = append(out, respChatTool{Type: "function", Function: fn})
 	}
-	return out, dropped, nil
+	return out, dropped, custom, nil
 }
 
 // respToolChoice maps tool_choice. allowed_tools becomes its mode with the

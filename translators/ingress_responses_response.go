@@ -87,7 +87,11 @@ func (ResponsesIngress) Response(chatBody []byte, echo ResponsesEcho) ([]byte, e
 		if args.IsObject() { // a host that sent the object itself
 			a = args.Raw
 		}
-		out = appendFunctionCallItem(out, ids, i, itemStatus, callID, tc.Get("function.name").Str, a)
+		if name := tc.Get("function.name").Str; echo.custom(name) {
+			out = appendCustomCallItem(out, ids.appendItem(nil, "ctc_", i+1), itemStatus, callID, name, customInput(a))
+		} else {
+			out = appendFunctionCallItem(out, ids, i, itemStatus, callID, name, a)
+		}
 	}
 	out = append(out, `],"usage":`...)
 	out = appendResponsesUsage(out, openAIUsage(root.Get("usage")))

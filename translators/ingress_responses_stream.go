@@ -52,6 +52,10 @@ type respItem struct {
 	// function call
 	key          int64 // the chat tool call index
 	callID, name string
+	// custom: a custom (freeform) tool's call, whose arguments are held
+	// until it ends and then sent as its input.
+	custom bool
+	input  string
 	// reasoning: summary part texts, the reasoning_details index of the open
 	// part, and the reasoning_details entries for encrypted_content.
 	summaries [][]byte
@@ -240,6 +244,9 @@ func (s *responsesStream) appendID(dst []byte, it *respItem) []byte {
 		return s.ids.appendItem(dst, "rs_", it.n)
 	case respMessage:
 		return s.ids.appendItem(dst, "msg_", it.n)
+	}
+	if it.custom {
+		return s.ids.appendItem(dst, "ctc_", it.n+1)
 	}
 	return s.ids.appendItem(dst, "fc_", it.n+1)
 }
@@ -465,6 +472,7 @@ func (s *responsesStream) toolCall(dst []byte, tc gjson.Result, pos int64) []byt
 			it.callID = string(s.ids.appendItem([]byte("call_"), "", it.n+1))
 		}
 		it.name = strings.Clone(tc.Get("function.name").Str)
+		it.custom = s.echo.custom(it.name)
 		dst = s.ev(dst, "response.output_item.added")
 		dst = append(dst, `,"output_index":`...)
 		dst = strconv.AppendInt(dst, int64(it.out), 10)
@@ -474,6 +482,16 @@ func (s *responsesStream) toolCall(dst []byte, tc gjson.Result, pos int64) []byt
 	}
 	args := tc.Get("function.arguments")
 	switch {
+	case it.custom:
+		// Held: the input is the string inside the JSON arguments,
+		// known once they are whole (closeItem).
+		if args.Type == gjson.String {
+			it.text = append(it.text, literalBody(args)...)
+		} else if args.IsObject() {
+			lit := appendJSONString(nil, args.Raw)
+			it.text = append(it.text, lit[1:len(lit)-1]...)
+		}
+		return dst
 	case args.Type == gjson.String && args.Str != "":
 		dst = s.ev(dst, "response.function_call_arguments.delta")
 		dst = s.itemRef(dst, it)
@@ -496,6 +514,9 @@ func (s *responsesStream) toolCall(dst []byte, tc gjson.Result, pos int64) []byt
 // appendCall appends a function_call item; args is the body of its
 // arguments literal.
 func (s *responsesStream) appendCall(dst []byte, it *respItem, status string, args string) []byte {
+	if it.custom {
+		return appendCustomCallItem(dst, s.appendID(nil, it), status, it.callID, it.name, it.input)
+	}
 	dst = append(dst, `{"id":"`...)
 	dst = s.appendID(dst, it)
 	dst = append(dst, `","type":"function_call","status":"`...)
@@ -602,6 +623,10 @@ func (s *responsesStream) closeItem(dst []byte, it *respItem, status string) []b
 	case respMessage:
 		dst = s.closePart(dst, it)
 	case respCall:
+		if it.custom {
+			dst = s.closeCustom(dst, it)
+			break
+		}
 		if len(it.text) == 0 {
 			it.text = append(it.text, "{}"...) // a call without arguments takes none
 		}
