@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -180,9 +181,22 @@ func TestBudgetAndUsageRecord(t *testing.T) {
 	if r, b := gwGet(t, gw, "/api/v1/key", keyB); r.StatusCode != 200 || gjson.GetBytes(b, "data.usage_daily").Float() != cost {
 		t.Errorf("/api/v1/key: %d %s", r.StatusCode, b)
 	}
+	metrics := adminMetrics(t, gw)
+	for _, want := range []string{
+		`gen_ai_client_token_usage_sum{gen_ai_provider_name="up",gen_ai_request_model="gpt-test",gen_ai_token_type="output",tenant="team-b"} 8`,
+		`gen_ai_client_token_usage_sum{gen_ai_provider_name="up",gen_ai_request_model="gpt-test",gen_ai_token_type="input",tenant="team-b"} 24`,
+		`gen_ai_server_request_duration_seconds_count{error_type="",gen_ai_provider_name="up",gen_ai_request_model="gpt-test",tenant="team-b"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	resp, out = gw.post(t, "/v1/chat/completions", smallChat, "authorization", "Bearer "+keyB)
 	if resp.StatusCode != 402 || gjson.GetBytes(out, "error.code").Str != "budget_exceeded" || !strings.Contains(gjson.GetBytes(out, "error.message").Str, "day budget") {
 		t.Fatalf("over budget: %d %s", resp.StatusCode, out)
+	}
+	if m := adminMetrics(t, gw); !strings.Contains(m, `switchboard_governance_rejections_total{code="budget_exceeded",tenant="team-b"} 1`) {
+		t.Errorf("rejection not counted")
 	}
 }
 
@@ -216,6 +230,17 @@ func TestKeyCreatedLive(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func adminMetrics(t *testing.T, gw *gateway) string {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", gw.adminHTTPPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 func gwGet(t *testing.T, gw *gateway, path, key string) (*http.Response, []byte) {
