@@ -7,10 +7,15 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -o /out/switchboard ./cmd/switchboard
+# The governance store's directory (data/ next to the config), writable by
+# the nonroot user; a fresh named volume takes its owner from here.
+RUN mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/switchboard /usr/local/bin/switchboard
 COPY examples/ /etc/switchboard/
+COPY --from=build --chown=65532:65532 /out/data /etc/switchboard/data
+COPY --from=build --chown=65532:65532 /out/data /etc/switchboard/config/data
 ENTRYPOINT ["/usr/local/bin/switchboard"]
 # The example config keeps Envoy's listener on loopback; docker-compose.yaml
 # serves switchboard.docker.yaml, which opens it inside the container.
