@@ -263,3 +263,34 @@ func gwGet(t *testing.T, gw *gateway, path, key string) (*http.Response, []byte)
 	}
 	return resp, []byte(b.String())
 }
+
+// TestStreamBudget: a stream that would cross a hard budget ends with the
+// gateway's budget_exceeded chunk and [DONE], long before the provider's
+// answer ends; what the provider billed is charged, and the next request
+// is refused up front.
+func TestStreamBudget(t *testing.T) {
+	gw, up := startGovernedGateway(t)
+	chunk := []byte(`data: {"id":"chatcmpl-flood","object":"chat.completion.chunk","created":1,"model":"gpt-4.1-mini","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}` + "\n\n")
+	up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat_stream")), Flood: chunk, FloodCount: 400})
+	body := []byte(`{"model":"gpt-test","stream":true,"stream_options":{"include_usage":true},"max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`)
+	resp, out := gw.post(t, "/v1/chat/completions", body, "authorization", "Bearer "+keyB)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, out)
+	}
+	events := strings.Split(strings.TrimSpace(string(out)), "\n\n")
+	if len(events) < 3 || events[len(events)-1] != "data: [DONE]" {
+		t.Fatalf("stream does not end with [DONE]: ...%q", events[max(0, len(events)-2):])
+	}
+	last := strings.TrimPrefix(events[len(events)-2], "data: ")
+	if gjson.Get(last, "error.code").Str != "budget_exceeded" || gjson.Get(last, "choices.0.finish_reason").Str != "error" {
+		t.Fatalf("last chunk %s, want the budget_exceeded error chunk", last)
+	}
+	content := strings.Count(string(out), `"content":"a"`)
+	if content == 0 || content > 60 {
+		t.Errorf("%d flood chunks reached the client before the budget cut, want a few dozen of the 400", content)
+	}
+	resp, out = gw.post(t, "/v1/chat/completions", smallChat, "authorization", "Bearer "+keyB)
+	if resp.StatusCode != 402 {
+		t.Errorf("after the cut stream: %d %s, want 402", resp.StatusCode, out)
+	}
+}

@@ -101,6 +101,7 @@ type caller struct {
 	start          time.Time
 	model          string
 	stream         bool
+	promptEstimate int64 // tokens, from the request's size
 }
 
 // gatewayKeyPrefix marks the gateway's own keys.
@@ -226,6 +227,7 @@ func (p *routerProcessor) reserve(ctx context.Context, body []byte, plan routing
 			}
 		}
 	}
+	p.caller.promptEstimate = prompt
 	res, err := g.Limiter.Reserve(ctx, governance.ReserveRequest{Scopes: p.caller.who.Scopes, Tokens: prompt + out, Cost: governance.USD(cost)})
 	var le *governance.LimitError
 	switch {
@@ -330,4 +332,46 @@ func (p *upstreamProcessor) usageMetadata() *structpb.Struct {
 		return nil // unreachable: strings and numbers only
 	}
 	return md
+}
+
+// meter returns the budget check of a streamed answer: once its running
+// cost (tokens so far, or one per stream event before the provider says)
+// passes what was reserved, it reserves more; a hard budget that would
+// be crossed ends the stream with budget_exceeded. The overshoot is the
+// chunk that crossed it.
+func (p *routerProcessor) meter(price translators.Price) func(translators.Usage, int64) *translators.APIError {
+	return func(u translators.Usage, events int64) *translators.APIError {
+		res := p.caller.res
+		if res == nil {
+			return nil
+		}
+		if u.PromptTokens == 0 {
+			u.PromptTokens = p.caller.promptEstimate
+		}
+		u.CompletionTokens = max(u.CompletionTokens, events)
+		c, ok := price.Cost(u)
+		if !ok {
+			return nil
+		}
+		need := governance.USD(c)
+		if need <= res.Cost {
+			return nil
+		}
+		// Reserve ahead in steps, not per chunk.
+		step := max(need-res.Cost, res.Cost/4, governance.USD(0.000001))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		err := p.s.gov.Limiter.Extend(ctx, res, step)
+		var le *governance.LimitError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &le):
+			p.s.metrics.genAI.rejections.WithLabelValues(le.Code(), p.caller.who.Tenant).Inc()
+			return &translators.APIError{Status: le.HTTPStatus(), Type: "insufficient_quota", Code: le.Code(), Message: le.Error()}
+		default:
+			p.s.log.Error("governance: extend", zap.Error(err))
+			return nil // the limits store failing does not cut a paid answer short
+		}
+	}
 }

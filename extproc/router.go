@@ -207,6 +207,9 @@ func (p *routerProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHe
 		up := &upstreamProcessor{s: p.s, cfg: p.cfg, api: p.api, client: p.client}
 		if up.adoptResponse(h, a) {
 			p.answer = up
+			if p.caller.res != nil && up.stream != nil {
+				up.meter = p.meter(up.x.Price)
+			}
 			if up.held != nil {
 				// A whole answer: the headers answer waits for the body.
 				up.held.SetHeaders = append(up.held.SetHeaders, p.rate...)
@@ -255,8 +258,11 @@ func (p *routerProcessor) done() {
 	if a := p.answer; a != nil {
 		a.done()
 		u := a.usage
-		if !a.completed || (u == translators.Usage{}) && a.stream != nil {
+		if a.stream != nil && (!a.completed || u == translators.Usage{}) {
 			u = a.stream.Usage()
+			// Cut short with no count from the provider: what was
+			// produced, about a token an event.
+			u.CompletionTokens = max(u.CompletionTokens, a.events)
 		}
 		c, _ := a.cost(u)
 		p.settle(u, c, a.provider.Name, a.cand.Model, a.respID, a.status)

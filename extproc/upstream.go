@@ -110,6 +110,12 @@ type upstreamProcessor struct {
 	completed bool
 	badAnswer bool   // a 2xx whose body was no valid answer
 	respID    string // the answer's id, for its usage record
+	// meter, in the router hop, checks a stream's running cost against
+	// the caller's budgets; events counts the provider's stream events
+	// (about one token each) for the estimate.
+	meter   func(u translators.Usage, events int64) *translators.APIError
+	events  int64
+	scratch []byte
 	// held is the headers answer of an error response, waiting for its
 	// body; heldChunks counts the body chunks not answered yet.
 	held       *extprocv3.HeaderMutation
@@ -386,7 +392,17 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 				return continueResponseBody(nil)
 			}
 		}
-		p.out = p.stream.Translate(p.out[:0], chunk)
+		if p.meter != nil {
+			if r := p.metered(chunk); r != nil {
+				if eos {
+					p.scratch = p.stream.Finish(p.scratch)
+					p.finish(ctx, p.stream.Usage())
+				}
+				return r
+			}
+		} else {
+			p.out = p.stream.Translate(p.out[:0], chunk)
+		}
 		if p.respID == "" && len(p.out) > 0 {
 			p.respID = streamID(p.out)
 		}
@@ -444,6 +460,15 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 	case modePassThrough:
 		return continueResponseBody(nil)
 	case modeDiscard:
+		if p.stream != nil && !p.completed {
+			// A stream the gateway ended: the client gets no more, but
+			// the provider's own count of what it billed still comes.
+			p.scratch = p.stream.Translate(p.scratch[:0], chunk)
+			if eos {
+				p.scratch = p.stream.Finish(p.scratch)
+				p.finish(ctx, p.stream.Usage())
+			}
+		}
 		return continueResponseBody(replaceBody(nil))
 	}
 	return continueResponseBody(nil)
@@ -644,4 +669,39 @@ func streamID(b []byte) string {
 		}
 	}
 	return ""
+}
+
+// metered translates a stream chunk event by event, checking the running
+// cost against the caller's budgets after each, so a budget crossed
+// mid-chunk ends the client's stream at that event. It returns the
+// answer when the stream ended, nil when p.out holds the chunk.
+func (p *upstreamProcessor) metered(chunk []byte) *extprocv3.ProcessingResponse {
+	p.out = p.out[:0]
+	for len(chunk) > 0 {
+		n := bytes.Index(chunk, []byte("\n\n"))
+		if n < 0 {
+			n = len(chunk)
+		} else {
+			n += 2
+			p.events++
+		}
+		p.out = p.stream.Translate(p.out, chunk[:n])
+		chunk = chunk[n:]
+		e := p.meter(p.stream.Usage(), p.events)
+		if e == nil {
+			continue
+		}
+		en, ok := p.stream.(translators.StreamEnder)
+		if !ok {
+			continue
+		}
+		// Over a hard budget: the client's stream ends here; the rest
+		// is read only for the provider's own count of what it billed.
+		p.out = p.secrets.scrubBytes(en.End(p.out, e))
+		p.mode = modeDiscard
+		p.scratch = p.stream.Translate(p.scratch[:0], chunk)
+		p.s.log.Info("stream ended: budget crossed", zap.String("provider", p.provider.Name), zap.String("code", e.Code))
+		return continueResponseBody(replaceBody(p.out))
+	}
+	return nil
 }
