@@ -303,3 +303,34 @@ func BenchmarkCompletionsStreamNativeChunk(b *testing.B) {
 		b.Fatalf("unexpected chunk %s", dst)
 	}
 }
+
+// FuzzCompletionsStream: any provider bytes, translated from Anthropic or
+// passed natively, give a well-formed text_completion stream, the same
+// however they are split.
+func FuzzCompletionsStream(f *testing.F) {
+	for i, b := range transcriptBodies(f, "anthropic") {
+		f.Add(b, uint64(i), false)
+	}
+	for i, b := range transcriptBodies(f, "openai") {
+		f.Add(b, uint64(i), true)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, seed uint64, native bool) {
+		schema := SchemaAnthropic
+		if native {
+			schema = SchemaOpenAI
+		}
+		x := completionsExchange(t, schema, `{"model":"m","prompt":"hi","max_tokens":8,"stream":true,"stream_options":{"include_usage":true}}`)
+		out, usage := runExchangeStream(x, body, whole)
+		out = normalize(out)
+		checkSSE(t, out)
+		for _, d := range sseEvents(out) {
+			if gjson.Get(d, "object").Str != "text_completion" {
+				t.Fatalf("chunk %s", d)
+			}
+		}
+		got, gotUsage := runExchangeStream(x, body, randomSplits(seed, 1+int(seed%64)))
+		if got = normalize(got); !bytes.Equal(got, out) || gotUsage != usage {
+			t.Fatalf("split output differs:\n--- split\n%s\n--- whole\n%s", got, out)
+		}
+	})
+}
