@@ -575,7 +575,9 @@ func (p *upstreamProcessor) finish(_ context.Context, u translators.Usage) {
 	if p.badAnswer {
 		o.Status = 502
 	}
-	if !p.first.IsZero() {
+	// A token count is no completion: its speed says nothing of the
+	// provider's generation, so it feeds health only.
+	if !p.first.IsZero() && p.api.Generates() {
 		o.TTFT, o.Generation = p.first.Sub(p.sent), now.Sub(p.first)
 	}
 	p.record(o, u)
@@ -596,7 +598,11 @@ func (p *upstreamProcessor) finish(_ context.Context, u translators.Usage) {
 	if c, ok := p.cost(u); ok {
 		fields = append(fields, zap.Float64("cost_usd", c))
 	}
-	p.s.log.Info("completion", fields...)
+	msg := "completion"
+	if !p.api.Generates() {
+		msg = "token count"
+	}
+	p.s.log.Info(msg, fields...)
 }
 
 // record feeds one finished attempt to the live provider figures that

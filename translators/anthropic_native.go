@@ -1,9 +1,6 @@
 package translators
 
-import (
-	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
-)
+import "github.com/tidwall/gjson"
 
 // A /v1/messages client served by an Anthropic-schema provider speaks the
 // provider's own API: its body goes through as sent but for what the
@@ -20,21 +17,9 @@ var GatewayFields = []string{"provider", "models", "route", "transforms", "plugi
 
 // anthropicNativeRequest is the pass-through request of a Messages body.
 func anthropicNativeRequest(body []byte, t Target) (Request, error) {
-	if !validJSON(body) {
-		return Request{}, BadRequest("invalid_json", "request body is not valid JSON")
-	}
-	root := gjson.ParseBytes(body)
-	if !root.IsObject() {
-		return Request{}, BadRequest("invalid_request", "request body must be a JSON object")
-	}
-	out, err := sjson.SetBytes(body, "model", t.Model)
-	for _, f := range GatewayFields {
-		if err == nil && root.Get(f).Exists() {
-			out, err = sjson.DeleteBytes(out, f)
-		}
-	}
+	out, root, err := passThroughBody(body, t.Model)
 	if err != nil {
-		return Request{}, BadRequest("invalid_request", "cannot set the model: "+err.Error())
+		return Request{}, err
 	}
 	return Request{
 		Path: t.PathPrefix + "/v1/messages",

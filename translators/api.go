@@ -62,7 +62,7 @@ func (a *API) ErrorBody(e *APIError) []byte {
 	return e.Body()
 }
 
-var apis = []*API{chatAPI, messagesAPI, embeddingsAPI, responsesAPI}
+var apis = []*API{chatAPI, messagesAPI, embeddingsAPI, responsesAPI, completionsAPI, countTokensAPI}
 
 var chatAPI = &API{
 	Endpoint: EndpointChat, Path: "/v1/chat/completions", ModelType: ModelTypeChat,

@@ -149,8 +149,14 @@ func (x *Exchange) ReadsErrorHeaders() bool {
 // ErrorBody renders e in the client's API shape.
 func (x *Exchange) ErrorBody(e *APIError) []byte { return x.api.ErrorBody(e) }
 
-// Cost prices usage at this exchange's price.
-func (x *Exchange) Cost(u Usage) (float64, bool) { return x.Price.Cost(u) }
+// Cost prices usage at this exchange's price; an API that generates
+// nothing (a token count) costs nothing.
+func (x *Exchange) Cost(u Usage) (float64, bool) {
+	if x.api != nil && !x.api.Generates() {
+		return 0, false
+	}
+	return x.Price.Cost(u)
+}
 
 // HeaderErrorer is implemented by translators whose provider names the
 // error in a response header (Bedrock's x-amzn-ErrorType).

@@ -105,27 +105,27 @@ func azureKey(key string) []Header {
 var specs = []Spec{
 	{
 		Schema: SchemaOpenAI, Credential: bearer, translator: openAIToOpenAI{},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses},
-		Native: []Endpoint{EndpointChat, EndpointEmbeddings, EndpointResponses},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens},
+		Native: []Endpoint{EndpointChat, EndpointEmbeddings, EndpointResponses, EndpointCompletions},
 		// Hosts that copy OpenAI's chat API seldom have its Responses API.
 		NativeHost: func(e Endpoint, host string) bool { return e != EndpointResponses || host == "api.openai.com" },
 	},
 	{
 		Schema: SchemaAzureOpenAI, DefaultAPIVersion: azureDefaultAPIVersion, Credential: azureKey, translator: openAIToAzure{},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens},
 		Native: []Endpoint{EndpointChat, EndpointEmbeddings, EndpointResponses},
 	},
 	{
 		Schema: SchemaAnthropic, BaseURL: fixed("https://api.anthropic.com"), Credential: headerKey("x-api-key"),
 		// Claude's feature flags; Vertex carries them in the body instead.
 		ForwardHeaders: []string{"anthropic-beta"}, translator: openAIToAnthropic{},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointResponses},
-		Native: []Endpoint{EndpointMessages},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointResponses, EndpointCompletions, EndpointCountTokens},
+		Native: []Endpoint{EndpointMessages, EndpointCountTokens},
 	},
 	{
 		Schema: SchemaGemini, BaseURL: fixed("https://generativelanguage.googleapis.com"), Credential: headerKey("x-goog-api-key"),
 		translator: openAIToGemini{},
-		Serves:     []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses},
+		Serves:     []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens},
 	},
 	{
 		Schema: SchemaVertexAI, Auth: AuthGoogleOAuth, translator: openAIToVertex{},
@@ -142,7 +142,7 @@ var specs = []Spec{
 			}
 			return "https://" + region + "-aiplatform.googleapis.com"
 		},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens},
 	},
 	{
 		Schema: SchemaBedrock, Auth: AuthSigV4, Credential: bearer, translator: openAIToBedrock{},
@@ -160,7 +160,7 @@ var specs = []Spec{
 			}
 			return ""
 		},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens},
 	},
 }
 

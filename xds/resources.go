@@ -472,6 +472,23 @@ func makeModelRoute(model string, attempts int, groups [][]weightedCluster, t ro
 	return r
 }
 
+// servedPaths lists the API paths under prefix for a not-found message
+// (JSON-safe: paths have no quotes), with the model endpoints when prefix
+// is "".
+func servedPaths(prefix string) string {
+	var ps []string
+	for _, p := range APIPaths {
+		if strings.HasPrefix(p, prefix) {
+			ps = append(ps, p)
+		}
+	}
+	out := "POST " + strings.Join(ps, ", ")
+	if prefix == "" {
+		out += " and GET " + modelsPath + ", " + modelsPath + "/{id}"
+	}
+	return out
+}
+
 // weightedCluster is one entry of a priority group.
 type weightedCluster struct {
 	Cluster string
@@ -510,11 +527,11 @@ func makeRouteConfig(ms models, byModel []modelRouteSet, maxBody uint64, version
 	})
 	// Under /v1/messages/ an Anthropic client is asking: its own shape.
 	messagesNotFound := directRoute("messages_not_found", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: MessagesPath + "/"}}, 404,
-		`{"type":"error","error":{"type":"not_found_error","message":"unknown path; this gateway serves POST /v1/messages"}}`)
+		`{"type":"error","error":{"type":"not_found_error","message":"unknown path; this gateway serves `+servedPaths(MessagesPath)+`"}}`)
 	messagesNotFound.TypedPerFilterConfig = disableRouterHop()
 	routes = append(routes, messagesNotFound)
 	notFound := directRoute("not_found", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}}, 404,
-		`{"error":{"message":"unknown path; this gateway serves POST /v1/chat/completions, /v1/messages, /v1/embeddings and GET /v1/models","type":"invalid_request_error","code":"unknown_url"}}`)
+		`{"error":{"message":"unknown path; this gateway serves `+servedPaths("")+`","type":"invalid_request_error","code":"unknown_url"}}`)
 	notFound.TypedPerFilterConfig = disableRouterHop()
 	routes = append(routes, notFound)
 	return &routev3.RouteConfiguration{

@@ -36,12 +36,20 @@ type modelRouteSet struct {
 // The routes keep their own match conditions: Envoy checks them after the
 // tree picks them.
 func routeTable(endpoints []*routev3.Route, byModel []modelRouteSet, fallback []*routev3.Route) *xdsmatcherv3.Matcher {
-	byPath := map[string]*xdsmatcherv3.Matcher_OnMatch{}
+	// A path's routes in order: an Anthropic-shaped variant, matched on
+	// a header, goes before the OpenAI one.
+	routesByPath := map[string][]*routev3.Route{}
 	for _, r := range append(append([]*routev3.Route{}, endpoints...), fallback...) {
 		if p := r.GetMatch().GetPath(); p != "" {
-			if _, dup := byPath[p]; !dup {
-				byPath[p] = routeAction(r)
-			}
+			routesByPath[p] = append(routesByPath[p], r)
+		}
+	}
+	byPath := map[string]*xdsmatcherv3.Matcher_OnMatch{}
+	for p, rs := range routesByPath {
+		if len(rs) == 1 {
+			byPath[p] = routeAction(rs[0])
+		} else {
+			byPath[p] = routeListAction(rs)
 		}
 	}
 	// Without a path the map knows: the list, any unknown model id, and

@@ -60,7 +60,8 @@ next:
 			continue
 		}
 		for _, h := range mt.GetHeaders() {
-			if headers[h.GetName()] != h.GetStringMatch().GetExact() {
+			v, ok := headers[h.GetName()]
+			if h.GetPresentMatch() && !ok || !h.GetPresentMatch() && v != h.GetStringMatch().GetExact() {
 				continue next
 			}
 		}
@@ -93,6 +94,15 @@ func TestRouteTable(t *testing.T) {
 		{"model header without attempts", "/v1/chat/completions", map[string]string{ModelHeader: "gpt-4o"}, "unrouted_model_header"},
 		{"unknown model header", "/v1/chat/completions", map[string]string{ModelHeader: "nope", AttemptsHeader: "1"}, "unrouted_v1_chat_completions"},
 		{"unknown path", "/v2/anything", nil, "not_found"},
+		{"count_tokens before the router hop", "/v1/messages/count_tokens", nil, "unrouted_v1_messages_count_tokens"},
+		{"count_tokens with a query", "/v1/messages/count_tokens?beta=true", nil, "unrouted_v1_messages_count_tokens"},
+		{"count_tokens after the router hop", "/v1/messages/count_tokens", map[string]string{ModelHeader: "local-small", AttemptsHeader: "1"}, "chat_model_local-small_1"},
+		{"other paths under messages", "/v1/messages/batches", nil, "messages_not_found"},
+		{"completions before the router hop", "/v1/completions", nil, "unrouted_v1_completions"},
+		{"anthropic model list", "/v1/models", map[string]string{"anthropic-version": "2023-06-01"}, "models_anthropic"},
+		{"anthropic model list with a query", "/v1/models?limit=20", map[string]string{"anthropic-version": "2023-06-01"}, "models_anthropic"},
+		{"anthropic model", "/v1/models/gpt-4o", map[string]string{"anthropic-version": "2023-06-01", "x-api-key": "k"}, "model_gpt-4o_anthropic"},
+		{"anthropic unknown model", "/v1/models/gpt-5", map[string]string{"anthropic-version": "2023-06-01"}, "model_not_found_anthropic"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := pick(t, vh, tc.path, tc.headers); got != tc.want {
