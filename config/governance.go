@@ -27,6 +27,16 @@ type Governance struct {
 	// Keys declared in the config, by hash: the secret never appears in
 	// the file.
 	Keys []KeySpec `yaml:"keys"`
+	// ManagementKeys may drive the key API (/api/v1/keys) and read every
+	// usage record; they spend nothing and call no model. By hash, as
+	// keys are.
+	ManagementKeys []ManagementKeySpec `yaml:"management_keys"`
+}
+
+// ManagementKeySpec is a management key declared by its hash.
+type ManagementKeySpec struct {
+	ID   string `yaml:"id"`
+	Hash string `yaml:"hash"`
 }
 
 // GovernanceStore selects the store.
@@ -199,6 +209,17 @@ func (c *Config) checkGovernance(dir string, add func(path, value, format string
 			add(at+".prefix", "", "must be sk-sb- and at most 8 more characters of the key")
 		}
 		checkRules(at, k.GovernanceRules, models, providers, add)
+	}
+	for i, k := range g.ManagementKeys {
+		at := fmt.Sprintf("governance.management_keys[%d]", i)
+		if !keyIDRE.MatchString(k.ID) {
+			add(at+".id", k.ID, "must be 1 to 64 letters, digits, '.', '_' or '-'")
+		}
+		if hexs, ok := strings.CutPrefix(k.Hash, "sha256:"); !ok || len(hexs) != 64 || !isHex(hexs) {
+			add(at+".hash", "", "must be sha256: and 64 hex digits of the key (never the key itself)")
+		} else if hashes[strings.ToLower(hexs)] {
+			add(at+".hash", "", "a management key must not also be a tenant's key")
+		}
 	}
 }
 

@@ -21,9 +21,10 @@ import (
 // Gateway keys for the governance tests (sk-sb- and 43 base62
 // characters, as the CLI makes them): declared in the config by hash.
 const (
-	keyA = "sk-sb-teamA" + "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	keyB = "sk-sb-teamB" + "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-	keyC = "sk-sb-teamC" + "cccccccccccccccccccccccccccccccccccccc"
+	keyA    = "sk-sb-teamA" + "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	keyB    = "sk-sb-teamB" + "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	keyC    = "sk-sb-teamC" + "cccccccccccccccccccccccccccccccccccccc"
+	mgmtKey = "sk-sb-admin" + "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
 )
 
 func keyHash(k string) string {
@@ -56,7 +57,9 @@ governance:
     - {id: a1, tenant: team-a, label: "team A", hash: "%s"}
     - {id: b1, tenant: team-b, hash: "%s"}
     - {id: c1, tenant: team-c, hash: "%s"}
-`, up.URL(), keyHash(keyA), keyHash(keyB), keyHash(keyC)))
+  management_keys:
+    - {id: ops, hash: "%s"}
+`, up.URL(), keyHash(keyA), keyHash(keyB), keyHash(keyC), keyHash(mgmtKey)))
 	return gw, up
 }
 
@@ -292,5 +295,59 @@ func TestStreamBudget(t *testing.T) {
 	resp, out = gw.post(t, "/v1/chat/completions", smallChat, "authorization", "Bearer "+keyB)
 	if resp.StatusCode != 402 {
 		t.Errorf("after the cut stream: %d %s, want 402", resp.StatusCode, out)
+	}
+}
+
+// TestKeysAPI: a management key creates, lists, updates and deletes keys
+// over /api/v1/keys (OpenRouter's shapes); a created key works at once,
+// a deleted one stops; a tenant's key cannot use the API.
+func TestKeysAPI(t *testing.T) {
+	gw, _ := startGovernedGateway(t)
+	call := func(method, path, key string, body string) (int, []byte) {
+		t.Helper()
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, _ := http.NewRequest(method, gw.url(path), rd)
+		req.Header.Set("authorization", "Bearer "+key)
+		req.Header.Set("content-type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if st, b := call("GET", "/api/v1/keys", keyA, ""); st != 403 || gjson.GetBytes(b, "error.code").Str != "management_key_required" {
+		t.Errorf("tenant key on the key API: %d %s", st, b)
+	}
+	st, b := call("POST", "/api/v1/keys", mgmtKey, `{"tenant":"team-c","name":"ci","limit":2.5}`)
+	if st != 201 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+	secret, id := gjson.GetBytes(b, "key").Str, gjson.GetBytes(b, "data.id").Str
+	if !strings.HasPrefix(secret, "sk-sb-") || gjson.GetBytes(b, "data.limit").Float() != 2.5 || gjson.GetBytes(b, "data.tenant").Str != "team-c" {
+		t.Fatalf("create answered %s", b)
+	}
+	if resp, out := gw.post(t, "/v1/chat/completions", smallChat, "authorization", "Bearer "+secret); resp.StatusCode != 200 {
+		t.Fatalf("the new key: %d %s", resp.StatusCode, out)
+	}
+	st, b = call("GET", "/api/v1/keys", mgmtKey, "")
+	if st != 200 || !strings.Contains(string(b), `"id":"`+id+`"`) || strings.Contains(string(b), secret) || strings.Contains(string(b), "sha256") {
+		t.Errorf("list: %d %s", st, b)
+	}
+	if st, b = call("PATCH", "/api/v1/keys/"+id, mgmtKey, `{"label":"ci-2"}`); st != 200 || gjson.GetBytes(b, "data.label").Str != "ci-2" {
+		t.Errorf("patch: %d %s", st, b)
+	}
+	if st, b = call("PATCH", "/api/v1/keys/a1", mgmtKey, `{"disabled":true}`); st != 409 {
+		t.Errorf("patching a config key: %d %s", st, b)
+	}
+	if st, b = call("DELETE", "/api/v1/keys/"+id, mgmtKey, ""); st != 200 || !gjson.GetBytes(b, "data.deleted").Bool() {
+		t.Fatalf("delete: %d %s", st, b)
+	}
+	if resp, out := gw.post(t, "/v1/chat/completions", smallChat, "authorization", "Bearer "+secret); resp.StatusCode != 401 || gjson.GetBytes(out, "error.code").Str != "api_key_revoked" {
+		t.Errorf("the deleted key: %d %s", resp.StatusCode, out)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"strings"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -22,23 +23,46 @@ const managementPrefix = "/api/v1/"
 // management serves GET /api/v1/key (the calling key: label, limits,
 // spend) and GET /api/v1/generation?id= (one usage record, to the key
 // that made the request), in OpenRouter's shapes.
-func (p *routerProcessor) management(ctx context.Context, endpoint string) *extprocv3.ProcessingResponse {
+func (p *routerProcessor) management(ctx context.Context, endpoint string, eos bool) *extprocv3.ProcessingResponse {
+	g := p.s.gov
+	if g == nil || !g.Auth.Required() && len(p.cfg.Governance.ManagementKeys) == 0 {
+		return p.fail(&translators.APIError{Status: 404, Type: translators.TypeNotFound, Code: "governance_off",
+			Message: "this gateway has no keys; create a tenant and a key (switchboard tenants create / keys create) to use " + endpoint})
+	}
+	if endpoint == keysPath || strings.HasPrefix(endpoint, keysPath+"/") {
+		p.mgmt = p.managementKey()
+		if p.mgmt == "" {
+			if p.caller.bearer == "" {
+				return p.fail(&translators.APIError{Status: 401, Type: translators.TypeAuthentication, Code: "missing_api_key", Message: endpoint + " needs a management key: Authorization: Bearer <key>"})
+			}
+			return p.fail(&translators.APIError{Status: 403, Type: translators.TypeInvalidRequest, Code: "management_key_required",
+				Message: endpoint + " takes a management key (governance.management_keys), not a tenant's key"})
+		}
+		if (p.method == "POST" || p.method == "PATCH") && !eos {
+			p.mgmtPath = endpoint // answered with the body
+			return continueRequestHeaders(nil, false)
+		}
+		return p.keysAPI(ctx, endpoint, nil)
+	}
 	if p.method != "GET" {
 		return p.fail(&translators.APIError{Status: 405, Type: translators.TypeInvalidRequest, Code: "method_not_allowed",
 			Message: p.method + " is not allowed on " + endpoint + "; use GET"})
 	}
-	g := p.s.gov
-	if g == nil || !g.Auth.Required() {
-		return p.fail(&translators.APIError{Status: 404, Type: translators.TypeNotFound, Code: "governance_off",
-			Message: "this gateway has no keys; create a tenant and a key (switchboard tenants create / keys create) to use " + endpoint})
-	}
-	if e := p.authenticate(ctx); e != nil {
-		return p.fail(e)
+	if p.mgmt = p.managementKey(); p.mgmt == "" {
+		if e := p.authenticate(ctx); e != nil {
+			return p.fail(e)
+		}
+		if p.caller.who == nil {
+			return p.fail(&translators.APIError{Status: 401, Type: translators.TypeAuthentication, Code: "missing_api_key", Message: endpoint + " needs a key"})
+		}
 	}
 	who := p.caller.who
 	switch endpoint {
 	case "/api/v1/key":
-		return jsonAnswer(map[string]any{"data": keyInfo(g, who)})
+		if who == nil {
+			return jsonAnswer(200, map[string]any{"data": map[string]any{"label": "management key " + p.mgmt, "management": true}})
+		}
+		return jsonAnswer(200, map[string]any{"data": keyInfo(g, who)})
 	case "/api/v1/generation":
 		id := ""
 		if u, err := url.Parse(p.path); err == nil {
@@ -48,14 +72,14 @@ func (p *routerProcessor) management(ctx context.Context, endpoint string) *extp
 			return p.fail(&translators.APIError{Status: 400, Type: translators.TypeInvalidRequest, Code: "missing_id", Param: "id", Message: "GET /api/v1/generation needs ?id=<the response's id>"})
 		}
 		rec, err := g.Recorder.Generation(ctx, id)
-		if errors.Is(err, governance.ErrNotFound) || err == nil && rec.KeyID != who.KeyID {
+		if errors.Is(err, governance.ErrNotFound) || err == nil && who != nil && rec.KeyID != who.KeyID {
 			// Another key's record is not found either: ids are not secrets.
 			return p.fail(&translators.APIError{Status: 404, Type: translators.TypeNotFound, Code: "generation_not_found", Message: "no generation " + quoteTrunc(id) + " for this key"})
 		}
 		if err != nil {
 			return p.fail(&translators.APIError{Status: 503, Type: translators.TypeServer, Code: "store_unavailable", Message: "the usage store cannot be read right now; retry"})
 		}
-		return jsonAnswer(map[string]any{"data": generationInfo(rec)})
+		return jsonAnswer(200, map[string]any{"data": generationInfo(rec)})
 	}
 	return p.fail(&translators.APIError{Status: 404, Type: translators.TypeNotFound, Code: "unknown_url", Message: "unknown path " + quoteTrunc(endpoint) + "; this gateway serves GET /api/v1/key and /api/v1/generation"})
 }
@@ -104,13 +128,13 @@ func generationInfo(g governance.Generation) map[string]any {
 	}
 }
 
-func jsonAnswer(v any) *extprocv3.ProcessingResponse {
+func jsonAnswer(status int, v any) *extprocv3.ProcessingResponse {
 	b, err := json.Marshal(v)
 	if err != nil {
 		b = []byte(`{"error":{"message":"cannot encode the answer","type":"server_error","param":null,"code":"internal_error"}}`)
 	}
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
-		Status:  &typev3.HttpStatus{Code: typev3.StatusCode_OK},
+		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(status)},
 		Headers: &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{header("content-type", "application/json")}},
 		Body:    b,
 		Details: "switchboard_management",

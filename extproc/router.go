@@ -37,6 +37,9 @@ type routerProcessor struct {
 	internal []string // client-sent control headers to drop
 	held     reservation
 	caller   caller
+	// mgmt is the management key's id on the key API; mgmtPath the
+	// key API call answered once its body is in.
+	mgmt, mgmtPath string
 	// rate are the caller's x-ratelimit-* headers for the answer.
 	rate []*corev3.HeaderValueOption
 	// usage is what an attempt the upstream hop answered itself reported.
@@ -74,7 +77,7 @@ func (p *routerProcessor) requestHeaders(ctx context.Context, h *extprocv3.HttpH
 	endpoint := pathOnly(p.path)
 	p.api, _ = translators.APIFor(endpoint)
 	if strings.HasPrefix(endpoint, managementPrefix) {
-		return p.management(ctx, endpoint)
+		return p.management(ctx, endpoint, h.GetEndOfStream())
 	}
 	if p.method != "POST" {
 		return p.fail(&translators.APIError{Status: 405, Type: translators.TypeInvalidRequest, Code: "method_not_allowed",
@@ -96,6 +99,9 @@ func (p *routerProcessor) requestHeaders(ctx context.Context, h *extprocv3.HttpH
 func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	defer p.held.drop() // the body is answered: this hop holds it no more
 	body := b.GetBody()
+	if p.mgmtPath != "" {
+		return p.keysAPI(ctx, p.mgmtPath, body)
+	}
 	if !p.held.take(p.s.bodies, int64(len(body)), p.cfg.Limits.MaxInflightBytes) {
 		return p.fail(overloaded())
 	}
