@@ -160,6 +160,9 @@ func TestBudgetAndUsageRecord(t *testing.T) {
 	if id == "" || cost < 0.319 || cost > 0.321 {
 		t.Fatalf("id %q cost %v, want 32 tokens at $0.01", id, cost)
 	}
+	if d := gjson.GetBytes(out, "usage.cost_details"); d.Get("upstream_inference_prompt_cost").Float() < 0.239 || d.Get("upstream_inference_completions_cost").Float() < 0.079 {
+		t.Errorf("usage.cost_details %s, want $0.24 prompt and $0.08 completion", d.Raw)
+	}
 	var rec []byte
 	deadline := time.Now().Add(3 * time.Second)
 	for {

@@ -102,6 +102,7 @@ type caller struct {
 	model          string
 	stream         bool
 	promptEstimate int64 // tokens, from the request's size
+	ttft, gen      time.Duration
 }
 
 // gatewayKeyPrefix marks the gateway's own keys.
@@ -281,7 +282,8 @@ func (p *routerProcessor) settle(u translators.Usage, cost float64, provider, up
 		Cancelled: status == 0,
 		Tokens: governance.Tokens{Prompt: u.PromptTokens, Completion: u.CompletionTokens, Cached: u.CachedTokens,
 			CacheWrite: u.CacheWriteTokens, Reasoning: u.ReasoningTokens},
-		Cost: used.Cost, Latency: time.Since(p.caller.start),
+		Cost: used.Cost, Latency: time.Since(p.caller.start), TimeToFirst: p.caller.ttft, GenerationTime: p.caller.gen,
+		UpstreamID: id,
 	}
 	if err := g.Recorder.Record(rec); err != nil {
 		p.s.log.Warn("governance: usage record dropped", zap.Error(err))

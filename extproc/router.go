@@ -271,11 +271,12 @@ func (p *routerProcessor) done() {
 			u.CompletionTokens = max(u.CompletionTokens, a.events)
 		}
 		c, _ := a.cost(u)
-		p.settle(u, c, a.provider.Name, a.cand.Model, a.respID, a.status)
 		var ttft, gen time.Duration
 		if !a.first.IsZero() {
 			ttft, gen = a.first.Sub(p.caller.start), time.Since(a.first)
 		}
+		p.caller.ttft, p.caller.gen = ttft, gen
+		p.settle(u, c, a.provider.Name, a.cand.Model, a.respID, a.status)
 		p.observe(a.provider.Name, a.status, u, ttft, gen)
 		return
 	}

@@ -233,9 +233,9 @@ func (s *taggedStream) decorate(dst []byte) []byte {
 	dst = tagProvider(dst, s.buf, s.field)
 	if !s.costed {
 		// Usage is final once the usage chunk is out.
-		if c, ok := s.x.Cost(s.up.Usage()); ok {
+		if fields, ok := s.x.costFields(s.up.Usage()); ok {
 			var out []byte
-			if out, s.costed = addUsageCost(dst[start:], c); s.costed {
+			if out, s.costed = addUsageFields(dst[start:], fields); s.costed {
 				dst = append(dst[:start], out...)
 			}
 		}

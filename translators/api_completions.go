@@ -186,8 +186,8 @@ func (x *Exchange) completionsNativeAnswer(body []byte) ([]byte, Usage, error) {
 	}
 	u := openAIUsage(root.Get("usage"))
 	out, _ := sjson.SetBytes(body, "provider", x.Provider)
-	if c, ok := x.Cost(u); ok && root.Get("usage").IsObject() {
-		out, _ = sjson.SetBytes(out, "usage.cost", c)
+	if fields, ok := x.costFields(u); ok && root.Get("usage").IsObject() {
+		out = setCost(out, fields)
 	}
 	return out, u, nil
 }

@@ -71,3 +71,21 @@ func TestResponsesNativeStream(t *testing.T) {
 		t.Errorf("answer %s %+v %v", got, u, err)
 	}
 }
+
+// An answer with no completion tokens costs nothing; embeddings (which
+// never have any) are priced on their prompt.
+func TestZeroCompletionCostsNothing(t *testing.T) {
+	spec, _ := SpecFor(SchemaOpenAI)
+	price := Price{Prompt: 1e6, Completion: 1e6}
+	chat := &Exchange{api: chatAPI, spec: spec, Price: price}
+	if c, ok := chat.Cost(Usage{PromptTokens: 100}); !ok || c != 0 {
+		t.Errorf("chat with no completion: %v %v", c, ok)
+	}
+	if c, _ := chat.Cost(Usage{PromptTokens: 1, CompletionTokens: 1}); c != 2 {
+		t.Errorf("chat: %v", c)
+	}
+	emb := &Exchange{api: embeddingsAPI, spec: spec, Price: price}
+	if c, _ := emb.Cost(Usage{PromptTokens: 3}); c != 3 {
+		t.Errorf("embeddings: %v", c)
+	}
+}

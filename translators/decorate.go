@@ -10,6 +10,12 @@ import (
 // in SSE bytes (translators send exactly one, in the last chunk; usage on
 // other chunks is null or absent). It reports whether it found one.
 func addUsageCost(b []byte, cost float64) ([]byte, bool) {
+	return addUsageFields(b, `"cost":`+strconv.FormatFloat(cost, 'f', -1, 64))
+}
+
+// addUsageFields adds JSON members (without braces) first in the first
+// usage object in SSE bytes.
+func addUsageFields(b []byte, field string) ([]byte, bool) {
 	const key = `"usage":{`
 	i := bytes.Index(b, []byte(key))
 	if i < 0 {
@@ -19,7 +25,6 @@ func addUsageCost(b []byte, cost float64) ([]byte, bool) {
 	if i >= len(b) {
 		return b, false
 	}
-	field := `"cost":` + strconv.FormatFloat(cost, 'f', -1, 64)
 	if b[i] != '}' {
 		field += ","
 	}

@@ -1,6 +1,8 @@
 package translators
 
 import (
+	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -43,7 +45,38 @@ func (p Price) Cost(u Usage) (float64, bool) {
 		cached = p.Prompt
 	}
 	uncached := u.PromptTokens - u.CachedTokens
+	// One sum, one division: the figure does not depend on how it splits.
 	return (float64(uncached)*p.Prompt+float64(u.CachedTokens)*cached+float64(u.CompletionTokens)*p.Completion)/1e6 + p.Request, true
+}
+
+// Split prices the prompt side (the per-request fee included) and the
+// completion side of usage.
+func (p Price) Split(u Usage) (prompt, completion float64, ok bool) {
+	if p == (Price{}) {
+		return 0, 0, false
+	}
+	cached := p.CachedPrompt
+	if cached == 0 {
+		cached = p.Prompt
+	}
+	uncached := u.PromptTokens - u.CachedTokens
+	return (float64(uncached)*p.Prompt+float64(u.CachedTokens)*cached)/1e6 + p.Request, float64(u.CompletionTokens) * p.Completion / 1e6, true
+}
+
+// costFields are the usage members an answer's cost goes in, OpenRouter's
+// "cost" and "cost_details", as JSON members without braces.
+func (x *Exchange) costFields(u Usage) (string, bool) {
+	c, ok := x.Cost(u)
+	if !ok {
+		return "", false
+	}
+	prompt, completion := 0.0, 0.0
+	if c > 0 {
+		prompt, completion, _ = x.Price.Split(u)
+	}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	return `"cost":` + f(c) + `,"cost_details":{"upstream_inference_cost":` + f(c) +
+		`,"upstream_inference_prompt_cost":` + f(prompt) + `,"upstream_inference_completions_cost":` + f(completion) + `}`, true
 }
 
 // Exchange is one attempt: the request sent to the provider and the
@@ -155,6 +188,11 @@ func (x *Exchange) Cost(u Usage) (float64, bool) {
 	if x.api != nil && !x.api.Generates() {
 		return 0, false
 	}
+	if u.CompletionTokens == 0 && x.api != nil && x.api.ModelType == ModelTypeChat && x.Price != (Price{}) {
+		// OpenRouter's zero-completion rule: an answer that produced
+		// nothing costs nothing.
+		return 0, true
+	}
 	return x.Price.Cost(u)
 }
 
@@ -189,12 +227,31 @@ func (x *Exchange) decorateChat(out []byte, usage Usage) []byte {
 		out, _ = sjson.SetBytes(out, "model", x.Model)
 	}
 	out, _ = sjson.SetBytes(out, "provider", x.Provider)
-	if c, ok := x.Cost(usage); ok {
-		out, _ = sjson.SetBytes(out, "usage.cost", c)
+	if fields, ok := x.costFields(usage); ok {
+		out = setCost(out, fields)
 	}
 	return out
 }
 
 func (x *Exchange) streamOptions() StreamOptions {
 	return StreamOptions{IncludeUsage: x.IncludeUsage, ExcludeReasoning: x.ExcludeReasoning, Model: x.Model}
+}
+
+// setCost puts the cost fields into a whole answer's usage object.
+func setCost(body []byte, fields string) []byte {
+	var v struct {
+		Cost    float64         `json:"cost"`
+		Details json.RawMessage `json:"cost_details"`
+	}
+	if json.Unmarshal([]byte("{"+fields+"}"), &v) != nil {
+		return body
+	}
+	out, err := sjson.SetBytes(body, "usage.cost", v.Cost)
+	if err == nil {
+		out, err = sjson.SetRawBytes(out, "usage.cost_details", v.Details)
+	}
+	if err != nil {
+		return body
+	}
+	return out
 }
