@@ -82,6 +82,7 @@ type upstreamProcessor struct {
 	plan     string           // the router hop's encoded plan
 	api      *translators.API // the client's API
 	client   translators.ClientContext
+	beta     string            // the client's anthropic-beta header
 	spec     *translators.Spec // the provider's schema
 	// x is this attempt: its provider request and answer translation.
 	x     *translators.Exchange
@@ -165,7 +166,11 @@ func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpH
 		}
 	}
 	for _, kv := range h.GetHeaders().GetHeaders() {
-		if k := kv.GetKey(); !translators.ForwardsRequestHeader(schema, k) && !slices.Contains(removeUpstream, k) {
+		k := kv.GetKey()
+		if k == "anthropic-beta" {
+			p.beta = headerString(kv) // a pass-through to Claude carries it
+		}
+		if !translators.ForwardsRequestHeader(schema, k) && !slices.Contains(removeUpstream, k) {
 			p.strip = append(p.strip, k)
 		}
 	}
@@ -202,7 +207,7 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 	target := translators.Target{
 		Model: cand.Model, PathPrefix: pr.PathPrefix(),
 		APIVersion: pr.APIVersion, Project: pr.Project, Region: pr.Region,
-		Host: pr.Host(),
+		Host: pr.Host(), AnthropicBeta: p.beta,
 	}
 	x, err := translators.Begin(p.api, p.spec, b.GetBody(), target, pr.APIKey(), translators.Facts{Provider: pr.Name})
 	if err != nil {

@@ -47,6 +47,10 @@ func anthropicNativeAnswer(body []byte) ([]byte, Usage, error) {
 type nativeAnthropicStream struct {
 	count   anthropicStream
 	scratch []byte
+	// vertex: Claude on Vertex adds vertex_event events the Messages API
+	// has not; the stream is re-framed event by event without them.
+	vertex bool
+	dec    SSEDecoder
 }
 
 func newNativeAnthropicStream() *nativeAnthropicStream {
@@ -55,7 +59,29 @@ func newNativeAnthropicStream() *nativeAnthropicStream {
 
 func (s *nativeAnthropicStream) Translate(dst, chunk []byte) []byte {
 	s.scratch = s.count.Translate(s.scratch[:0], chunk)
-	return append(dst, chunk...)
+	if !s.vertex {
+		return append(dst, chunk...)
+	}
+	if err := s.dec.Write(chunk); err != nil {
+		return append(dst, chunk...) // an oversized event: pass it on as is
+	}
+	for {
+		ev, ok := s.dec.Next()
+		if !ok {
+			return dst
+		}
+		if string(ev.Event) == "vertex_event" || gjson.GetBytes(ev.Data, "type").Str == "vertex_event" {
+			continue
+		}
+		if len(ev.Event) > 0 {
+			dst = append(dst, "event: "...)
+			dst = append(dst, ev.Event...)
+			dst = append(dst, '\n')
+		}
+		dst = append(dst, "data: "...)
+		dst = append(dst, ev.Data...)
+		dst = append(dst, "\n\n"...)
+	}
 }
 
 func (s *nativeAnthropicStream) Finish(dst []byte) []byte {

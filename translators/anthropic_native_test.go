@@ -99,3 +99,36 @@ func transcriptBody(t *testing.T, name string) []byte {
 	}
 	return body
 }
+
+// Claude on Vertex: the client's Messages body and betas in Vertex's
+// form (no model, anthropic_version and anthropic_beta in the body), at
+// rawPredict or streamRawPredict; vertex_event is not the client's.
+func TestVertexAnthropicNative(t *testing.T) {
+	api, _ := APIFor("/v1/messages")
+	spec, _ := SpecFor(SchemaVertexAI)
+	target := Target{Model: "claude-sonnet-4-5@20250929", Project: "p", Region: "us-east5", AnthropicBeta: "context-1m-2025-08-07,effort-2025-11-24"}
+	x, err := Begin(api, spec, []byte(`{"model":"m","stream":true,"thinking":{"type":"adaptive"},"messages":[{"role":"user","content":"hi"}]}`), target, "", Facts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := gjson.ParseBytes(x.Upstream.Body)
+	if !x.Native || !strings.HasSuffix(x.Upstream.Path, "/publishers/anthropic/models/claude-sonnet-4-5@20250929:streamRawPredict") ||
+		b.Get("model").Exists() || b.Get("anthropic_version").Str != "vertex-2023-10-16" || b.Get("thinking.type").Str != "adaptive" ||
+		b.Get("anthropic_beta").Raw != `["context-1m-2025-08-07","effort-2025-11-24"]` {
+		t.Fatalf("native %v path %s body %s", x.Native, x.Upstream.Path, x.Upstream.Body)
+	}
+	for _, h := range x.Upstream.Headers {
+		if h.Key == "anthropic-beta" || h.Key == "anthropic-version" || h.Key == "x-api-key" {
+			t.Errorf("header %s sent to Vertex", h.Key)
+		}
+	}
+	st := x.NewStream()
+	out := st.Translate(nil, []byte("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":3}}}\n\nevent: vertex_event\ndata: {\"type\":\"vertex_event\"}\n\n"))
+	if strings.Contains(string(out), "vertex_event") || !strings.Contains(string(out), "message_start") {
+		t.Errorf("stream %q", out)
+	}
+	gem := Target{Model: "gemini-2.5-pro", Project: "p", Region: "us-east5"}
+	if x, err := Begin(api, spec, []byte(`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`), gem, "", Facts{}); err != nil || x.Native {
+		t.Errorf("gemini on vertex taken as native: %v %v", x, err)
+	}
+}

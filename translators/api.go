@@ -97,6 +97,9 @@ var messagesAPI = &API{
 	},
 	begin: func(x *Exchange, body []byte, t Target) (Request, error) {
 		if x.native() {
+			if x.spec.Schema == SchemaVertexAI {
+				return vertexAnthropicNative(body, t)
+			}
 			return anthropicNativeRequest(body, t)
 		}
 		// Its request in OpenAI form, then translated like any chat
@@ -138,7 +141,9 @@ var messagesAPI = &API{
 	},
 	stream: func(x *Exchange) StreamTranslator {
 		if x.native() {
-			return newNativeAnthropicStream()
+			st := newNativeAnthropicStream()
+			st.vertex = x.spec.Schema == SchemaVertexAI
+			return st
 		}
 		return &ingressStream{up: x.tr.NewStream(x.streamOptions()), in: AnthropicIngress{}.NewStream()}
 	},

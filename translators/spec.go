@@ -38,9 +38,10 @@ type Spec struct {
 	// provider's own: their bodies pass through with only what the
 	// gateway must change (see pass-through in docs/architecture.md).
 	Native []Endpoint
-	// NativeHost, when set, narrows Native by the provider's host: an
-	// OpenAI-compatible host may speak chat only.
-	NativeHost func(e Endpoint, host string) bool
+	// NativeFor, when set, narrows Native by the attempt's target: an
+	// OpenAI-compatible host may speak chat only; Vertex serves Claude's
+	// own API for Claude models only.
+	NativeFor func(e Endpoint, t Target) bool
 
 	translator Translator
 }
@@ -108,7 +109,7 @@ var specs = []Spec{
 		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens},
 		Native: []Endpoint{EndpointChat, EndpointEmbeddings, EndpointResponses, EndpointCompletions},
 		// Hosts that copy OpenAI's chat API seldom have its Responses API.
-		NativeHost: func(e Endpoint, host string) bool { return e != EndpointResponses || host == "api.openai.com" },
+		NativeFor: func(e Endpoint, t Target) bool { return e != EndpointResponses || t.Host == "api.openai.com" },
 	},
 	{
 		Schema: SchemaAzureOpenAI, DefaultAPIVersion: azureDefaultAPIVersion, Credential: azureKey, translator: openAIToAzure{},
@@ -129,6 +130,9 @@ var specs = []Spec{
 	},
 	{
 		Schema: SchemaVertexAI, Auth: AuthGoogleOAuth, translator: openAIToVertex{},
+		// Claude on Vertex takes Anthropic's Messages body (rawPredict).
+		Native:    []Endpoint{EndpointMessages},
+		NativeFor: func(e Endpoint, t Target) bool { return e != EndpointMessages || strings.HasPrefix(t.Model, "claude") },
 		Requires: []Requirement{
 			{"project", "is required for schema vertex-ai"},
 			{"region", "is required for schema vertex-ai (the location, e.g. us-central1)"},

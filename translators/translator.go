@@ -33,6 +33,9 @@ type Target struct {
 	// Host is the base URL's host name; the openai schema picks the
 	// quirks of OpenAI-compatible hosts by it.
 	Host string
+	// AnthropicBeta is the client's anthropic-beta header: feature flags
+	// a pass-through to Claude carries (Vertex takes them in the body).
+	AnthropicBeta string
 }
 
 // Header is one HTTP header to set on the upstream request.

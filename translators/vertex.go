@@ -21,12 +21,10 @@ type openAIToVertex struct{}
 const vertexAnthropicVersion = "vertex-2023-10-16"
 
 func (openAIToVertex) Request(body []byte, t Target) (Request, error) {
-	if t.Project == "" || t.Region == "" {
-		return Request{}, &APIError{Status: 500, Type: TypeServer, Code: "provider_misconfigured",
-			Message: "the vertex-ai provider needs a project and a region"}
+	base, err := vertexBase(t)
+	if err != nil {
+		return Request{}, err
 	}
-	base := googleVersioned(t.PathPrefix, "v1") + "/projects/" + url.PathEscape(t.Project) +
-		"/locations/" + url.PathEscape(t.Region) + "/publishers/"
 	model := url.PathEscape(t.Model)
 	if strings.HasPrefix(t.Model, "claude") {
 		return vertexAnthropic(body, t.Model, base+"anthropic/models/"+model)
@@ -36,6 +34,33 @@ func (openAIToVertex) Request(body []byte, t Target) (Request, error) {
 		return Request{}, err
 	}
 	return g.request(base + "google/models/" + model + geminiMethod(g.stream)), nil
+}
+
+// vertexBase is the publishers path of the target's project and region.
+func vertexBase(t Target) (string, error) {
+	if t.Project == "" || t.Region == "" {
+		return "", &APIError{Status: 500, Type: TypeServer, Code: "provider_misconfigured",
+			Message: "the vertex-ai provider needs a project and a region"}
+	}
+	return googleVersioned(t.PathPrefix, "v1") + "/projects/" + url.PathEscape(t.Project) +
+		"/locations/" + url.PathEscape(t.Region) + "/publishers/", nil
+}
+
+// vertexAnthropicNative is the pass-through of a Messages body to Claude
+// on Vertex: the client's body and betas, in Vertex's form.
+func vertexAnthropicNative(body []byte, t Target) (Request, error) {
+	base, err := vertexBase(t)
+	if err != nil {
+		return Request{}, err
+	}
+	req, err := anthropicNativeRequest(body, t)
+	if err != nil {
+		return Request{}, err
+	}
+	if t.AnthropicBeta != "" {
+		req.Headers = append(req.Headers, Header{"anthropic-beta", t.AnthropicBeta})
+	}
+	return vertexAnthropicAdjust(req, base+"anthropic/models/"+url.PathEscape(t.Model))
 }
 
 // vertexAnthropic builds the rawPredict request of a Claude model from the
