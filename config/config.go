@@ -42,6 +42,9 @@ type Config struct {
 	Health Health `yaml:"health"`
 	// AccessLog is Envoy's one JSON line per request.
 	AccessLog AccessLog `yaml:"access_log"`
+	// Governance is tenants, gateway keys, limits and budgets
+	// (config/governance.go).
+	Governance Governance `yaml:"governance"`
 }
 
 // AccessLog is Envoy's access log: one JSON line per request, refused ones
@@ -383,6 +386,7 @@ func (c *Config) applyDefaults() {
 	if c.Health.MaxEjection == 0 {
 		c.Health.MaxEjection = Duration(5 * time.Minute)
 	}
+	c.Governance.applyDefaults()
 	for i := range c.Models {
 		m := &c.Models[i]
 		for j := range m.Providers {

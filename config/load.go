@@ -119,9 +119,11 @@ func Parse(name string, data []byte, env Env) (*Loaded, error) {
 	}
 	c.applyDefaults()
 	errs, warns := c.validate(env)
-	tlsDigest := c.checkControlTLS(filepath.Dir(name), func(path, value, format string, args ...any) {
+	addErr := func(path, value, format string, args ...any) {
 		errs = append(errs, FieldError{Path: path, Value: value, Msg: fmt.Sprintf(format, args...)})
-	})
+	}
+	tlsDigest := c.checkControlTLS(filepath.Dir(name), addErr)
+	c.checkGovernance(filepath.Dir(name), addErr)
 	for i := range errs {
 		errs[i].Line = lineOf(&root, errs[i].Path)
 	}

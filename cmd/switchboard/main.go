@@ -38,6 +38,8 @@ Usage:
   switchboard validate  --config FILE [--envoy BIN] check a config as serve does, and with Envoy's --mode validate
   switchboard demo      [--listen ADDR]            keyless demo provider (OpenAI and Anthropic schemas)
   switchboard bootstrap [--xds ADDR] [--admin ADDR] [--max-heap-bytes N] print the Envoy bootstrap
+  switchboard tenants create|list ... --config FILE  manage tenants in the config's store
+  switchboard keys create|list|show|revoke|rotate ... --config FILE  manage gateway keys
 
 The listener port defaults to the config's listener.port (8080); --port or
 SWITCHBOARD_PORT override it.
@@ -64,6 +66,8 @@ func main() {
 		err = runDemo(ctx, args)
 	case "bootstrap":
 		err = runBootstrap(args)
+	case "tenants", "keys":
+		err = runGovernance(ctx, cmd, args, os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:

@@ -1,0 +1,177 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const govBase = `providers:
+  - {name: local, schema: openai, base_url: "http://127.0.0.1:9100/v1"}
+  - {name: other, schema: openai, base_url: "http://127.0.0.1:9101/v1"}
+models:
+  - {name: demo, providers: [{provider: local}]}
+  - {name: big, providers: [{provider: other}]}
+`
+
+const hashA = "sha256:5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+
+func TestGovernanceParsed(t *testing.T) {
+	l := mustParse(t, govBase+`governance:
+  store: {path: /var/lib/switchboard/g.db}
+  tenants:
+    - name: team-a
+      models: [demo]
+      policy: {zdr: true, providers: [local]}
+      rpm: 60
+      tpm: 100000
+      max_concurrent: 4
+      budgets: {daily: 5, monthly: {usd: 100, soft: true}}
+  keys:
+    - id: ci
+      tenant: team-a
+      label: CI runner
+      hash: `+hashA+`
+      prefix: sk-sb-AbCdEfGh
+      rpm: 10
+      expires_at: 2027-01-01T00:00:00Z
+`, noEnv)
+	g := l.Governance
+	want := Governance{
+		Store: GovernanceStore{Kind: "embedded", Path: "/var/lib/switchboard/g.db", resolved: "/var/lib/switchboard/g.db"},
+		Tenants: []TenantSpec{{Name: "team-a", GovernanceRules: GovernanceRules{
+			Models: []string{"demo"}, Policy: Policy{ZDR: true, Providers: []string{"local"}},
+			RPM: 60, TPM: 100000, MaxConcurrent: 4,
+			Budgets: Budgets{Daily: &Budget{USD: 5}, Monthly: &Budget{USD: 100, Soft: true}},
+		}}},
+		Keys: []KeySpec{{ID: "ci", Tenant: "team-a", Label: "CI runner", Hash: hashA, Prefix: "sk-sb-AbCdEfGh",
+			GovernanceRules: GovernanceRules{RPM: 10}, ExpiresAt: ptr(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))}},
+	}
+	if d := cmp.Diff(want, g, cmp.AllowUnexported(GovernanceStore{}, Budget{})); d != "" {
+		t.Errorf("governance (-want +got):\n%s", d)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestGovernanceStoreDefault: with no governance block the store is a
+// file under data/ next to the config file.
+func TestGovernanceStoreDefault(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Parse(filepath.Join(dir, "switchboard.yaml"), []byte(govBase), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := l.Governance.Store; s.Kind != "embedded" || s.ResolvedPath() != filepath.Join(dir, "data", "governance.db") {
+		t.Errorf("store %q at %q, want embedded at %s/data/governance.db", s.Kind, s.ResolvedPath(), dir)
+	}
+	l, err = Parse(filepath.Join(dir, "switchboard.yaml"), []byte(govBase+"governance: {store: {path: state/g.db}}\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Governance.Store.ResolvedPath(); got != filepath.Join(dir, "state", "g.db") {
+		t.Errorf("relative store path resolved to %q, want it under the config's directory", got)
+	}
+}
+
+func TestGovernanceErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		yaml string
+		want string
+	}{
+		{"unknown store kind", `governance:
+  store: {kind: postgres}
+`, `cfg.yaml:8: governance.store.kind "postgres": unknown store kind (known: embedded)`},
+		{"unknown field", `governance:
+  tenants:
+    - {name: a, rps: 5}
+`, `cfg.yaml:9: unknown field "rps"`},
+		{"bad tenant name", `governance:
+  tenants:
+    - name: Team A
+`, `cfg.yaml:9: governance.tenants[0].name "Team A": must be lowercase letters, digits, '.', '_' or '-'`},
+		{"duplicate tenant", `governance:
+  tenants:
+    - name: a
+    - name: a
+`, `cfg.yaml:10: governance.tenants[1].name "a": duplicate tenant name`},
+		{"negative rpm", `governance:
+  tenants:
+    - name: a
+      rpm: -1
+`, `cfg.yaml:10: governance.tenants[0].rpm "-1": must be between 0 (no limit) and 1000000000`},
+		{"zero budget", `governance:
+  tenants:
+    - name: a
+      budgets: {daily: 0}
+`, `cfg.yaml:10: governance.tenants[0].budgets.daily "0": must be a USD amount above 0 and at most 1e9 (leave it out for no budget)`},
+		{"budget not a number", `governance:
+  tenants:
+    - name: a
+      budgets: {monthly: lots}
+`, `cfg.yaml:10: budget "lots" must be a USD amount or {usd: N, soft: true}`},
+		{"unknown model", `governance:
+  tenants:
+    - name: a
+      models: [demo, gpt-5]
+`, `cfg.yaml:10: governance.tenants[0].models[1] "gpt-5": unknown model`},
+		{"unknown provider in policy", `governance:
+  tenants:
+    - name: a
+      policy: {providers: [nope]}
+`, `cfg.yaml:10: governance.tenants[0].policy.providers[0] "nope": unknown provider (known: local, other)`},
+		{"key of an undeclared tenant", `governance:
+  keys:
+    - {id: k1, tenant: ghost, hash: ` + hashA + `}
+`, `cfg.yaml:9: governance.keys[0].tenant "ghost": unknown tenant (declare it under governance.tenants)`},
+		{"key secret pasted as hash", `governance:
+  tenants: [{name: a}]
+  keys:
+    - id: k1
+      tenant: a
+      hash: sk-sb-0123456789012345678901234567890123456789012
+`, "cfg.yaml:12: governance.keys[0].hash: must be sha256: and 64 hex digits, as `switchboard keys create` prints it (never the key itself)"},
+		{"hash prefix in capitals", `governance:
+  tenants: [{name: a}]
+  keys:
+    - {id: k2, tenant: a, hash: ` + strings.ToUpper(hashA[:8]) + hashA[8:] + `}
+`, `cfg.yaml:10: governance.keys[0].hash: must be sha256: and 64 hex digits, as ` + "`switchboard keys create`" + ` prints it (never the key itself)`},
+		{"duplicate key id", `governance:
+  tenants: [{name: a}]
+  keys:
+    - {id: k1, tenant: a, hash: ` + hashA + `}
+    - {id: k1, tenant: a, hash: sha256:` + strings.Repeat("ab", 32) + `}
+`, `cfg.yaml:11: governance.keys[1].id "k1": duplicate key id`},
+		{"long prefix", `governance:
+  tenants: [{name: a}]
+  keys:
+    - {id: k1, tenant: a, hash: ` + hashA + `, prefix: sk-sb-0123456789}
+`, `cfg.yaml:10: governance.keys[0].prefix: must be sk-sb- and at most 8 more characters of the key`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("cfg.yaml", []byte(govBase+tc.yaml), noEnv)
+			if err == nil {
+				t.Fatal("Parse succeeded, want an error")
+			}
+			if err.Error() != tc.want {
+				t.Errorf("error =\n%s\nwant\n%s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestGovernanceDuplicateHashCaseInsensitive(t *testing.T) {
+	_, err := Parse("cfg.yaml", []byte(govBase+`governance:
+  tenants: [{name: a}]
+  keys:
+    - {id: k1, tenant: a, hash: `+hashA+`}
+    - {id: k2, tenant: a, hash: "sha256:`+strings.ToUpper(hashA[7:])+`"}
+`), noEnv)
+	if err == nil || err.Error() != `cfg.yaml:11: governance.keys[1].hash: the same key is declared twice` {
+		t.Errorf("error = %v, want the second declaration refused", err)
+	}
+}
