@@ -29,7 +29,7 @@ func TestRedisMatchesMemory(t *testing.T) {
 	type pair struct{ m, r *Reservation }
 	var open []pair
 	ctx := context.Background()
-	ignore := cmpopts.IgnoreFields(Reservation{}, "ID", "settled")
+	ignore := cmp.Options{cmpopts.IgnoreFields(Reservation{}, "ID", "settled"), cmp.AllowUnexported(Reservation{})}
 	outcomes := map[string]int{}
 	for step := range 1200 {
 		switch op := rng.IntN(10); {
