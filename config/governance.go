@@ -1,8 +1,11 @@
 package config
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
+	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -22,6 +25,8 @@ import (
 type Governance struct {
 	// Store is where tenants, keys, spend and usage records are kept.
 	Store GovernanceStore `yaml:"store"`
+	// Limits is where the rate-limit and budget counters live.
+	Limits GovernanceLimits `yaml:"limits"`
 	// Tenants declared in the config.
 	Tenants []TenantSpec `yaml:"tenants"`
 	// Keys declared in the config, by hash: the secret never appears in
@@ -41,18 +46,74 @@ type ManagementKeySpec struct {
 
 // GovernanceStore selects the store.
 type GovernanceStore struct {
-	// Kind is "embedded": a SQLite file, no server to run. Default
-	// embedded.
+	// Kind is "embedded" (a SQLite file, no server to run) or "postgres"
+	// (shared by many replicas). Default embedded.
 	Kind string `yaml:"kind"`
-	// Path is the SQLite file, relative to the config file's directory.
-	// Default data/governance.db.
+	// Path is the SQLite file (embedded), relative to the config file's
+	// directory. Default data/governance.db. With postgres the usage
+	// spool file is kept in its directory.
 	Path string `yaml:"path"`
+	// DSN is where the PostgreSQL connection string is read from
+	// (postgres; required there): {env: NAME} or {file: PATH}. It holds
+	// the password, so it is never in the file itself.
+	DSN *Secret `yaml:"dsn"`
 
 	resolved string
+	dsn      string
 }
 
 // Store kinds.
-const StoreEmbedded = "embedded"
+const (
+	StoreEmbedded = "embedded"
+	StorePostgres = "postgres"
+)
+
+// ConnString is the PostgreSQL connection string read at load; never log
+// it.
+func (s GovernanceStore) ConnString() string { return s.dsn }
+
+// GovernanceLimits selects where the limit and budget counters live.
+type GovernanceLimits struct {
+	// Kind is "memory" (in process: exact for one replica) or "redis"
+	// (shared by every replica). Default memory.
+	Kind string `yaml:"kind"`
+	// Address is the Redis host:port (redis; required there).
+	Address string `yaml:"address"`
+	// Username is the Redis ACL user. Default: none (the default user).
+	Username string `yaml:"username"`
+	// Password is where the Redis password is read from: {env: NAME} or
+	// {file: PATH}. Default: none.
+	Password *Secret `yaml:"password"`
+	// DB is the Redis database number. Default 0.
+	DB int `yaml:"db"`
+	// OnStoreFailure is what happens to a request when Redis does not
+	// answer: "open" admits it unmetered (the gateway keeps serving; limits
+	// and budgets are not enforced until Redis is back, spend is still
+	// recorded), "closed" refuses it with 503 (nothing passes uncounted; a
+	// Redis outage stops governed traffic). Default open.
+	OnStoreFailure string `yaml:"on_store_failure"`
+	// Lease is how long a reservation holds its concurrency slot and
+	// budget without a settle (a replica that died frees them after it).
+	// Default 15m.
+	Lease Duration `yaml:"lease"`
+	// Timeout bounds each Redis call. Default 250ms.
+	Timeout Duration `yaml:"timeout"`
+
+	password string
+}
+
+// Limit kinds and failure modes.
+const (
+	LimitsMemory  = "memory"
+	LimitsRedis   = "redis"
+	FailOpen      = "open"
+	FailClosed    = "closed"
+	defaultLease  = 15 * time.Minute
+	defaultRedisT = 250 * time.Millisecond
+)
+
+// RedisPassword is the password read at load; never log it.
+func (l GovernanceLimits) RedisPassword() string { return l.password }
 
 // ResolvedPath is Path made absolute against the config file's directory.
 func (s GovernanceStore) ResolvedPath() string { return s.resolved }
@@ -150,15 +211,92 @@ func (g *Governance) applyDefaults() {
 	if g.Store.Path == "" {
 		g.Store.Path = filepath.Join("data", "governance.db")
 	}
+	if g.Limits.Kind == "" {
+		g.Limits.Kind = LimitsMemory
+	}
+	if g.Limits.OnStoreFailure == "" {
+		g.Limits.OnStoreFailure = FailOpen
+	}
+	if g.Limits.Lease == 0 {
+		g.Limits.Lease = Duration(defaultLease)
+	}
+	if g.Limits.Timeout == 0 {
+		g.Limits.Timeout = Duration(defaultRedisT)
+	}
+}
+
+// readSecret reads a secret for the governance block; errors name the
+// field and the variable or file, never the value.
+func readSecret(at string, s *Secret, env Env, add func(string, string, string, ...any)) string {
+	switch {
+	case (s.Env == "") == (s.File == ""):
+		add(at, "", "must set exactly one of env or file")
+	case s.Env != "":
+		if v, ok := env(s.Env); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		add(at+".env", s.Env, "environment variable is not set")
+	default:
+		b, err := os.ReadFile(s.File)
+		if err == nil && len(bytes.TrimSpace(b)) > 0 {
+			return string(bytes.TrimSpace(b))
+		}
+		add(at+".file", s.File, "cannot read the file (missing or empty)")
+	}
+	return ""
+}
+
+func (g *Governance) checkBackends(env Env, add func(string, string, string, ...any)) {
+	st := &g.Store
+	switch st.Kind {
+	case StoreEmbedded:
+		if st.DSN != nil {
+			add("governance.store.dsn", "", "only for kind postgres")
+		}
+	case StorePostgres:
+		if st.DSN == nil {
+			add("governance.store.dsn", "", "required for kind postgres: {env: NAME} or {file: PATH} holding the connection string")
+		} else {
+			st.dsn = readSecret("governance.store.dsn", st.DSN, env, add)
+		}
+	default:
+		add("governance.store.kind", st.Kind, "unknown store kind (known: %s, %s)", StoreEmbedded, StorePostgres)
+	}
+	l := &g.Limits
+	switch l.Kind {
+	case LimitsMemory:
+		if l.Address != "" || l.Password != nil {
+			add("governance.limits.address", l.Address, "only for kind redis")
+		}
+	case LimitsRedis:
+		if _, port, err := net.SplitHostPort(l.Address); err != nil || port == "" {
+			add("governance.limits.address", l.Address, "must be host:port of the Redis server")
+		}
+		if l.Password != nil {
+			l.password = readSecret("governance.limits.password", l.Password, env, add)
+		}
+	default:
+		add("governance.limits.kind", l.Kind, "unknown limits kind (known: %s, %s)", LimitsMemory, LimitsRedis)
+	}
+	if l.OnStoreFailure != FailOpen && l.OnStoreFailure != FailClosed {
+		add("governance.limits.on_store_failure", l.OnStoreFailure, "must be open or closed")
+	}
+	if l.DB < 0 || l.DB > 15 {
+		add("governance.limits.db", strconv.Itoa(l.DB), "must be a Redis database number, 0 to 15")
+	}
+	if l.Lease < Duration(time.Minute) {
+		add("governance.limits.lease", time.Duration(l.Lease).String(), "must be at least 1m (a reservation outliving it loses its slot)")
+	}
+	if l.Timeout < 0 {
+		add("governance.limits.timeout", time.Duration(l.Timeout).String(), "must not be negative")
+	}
 }
 
 // checkGovernance validates the governance block; dir is the config
 // file's directory, against which the store path is resolved.
-func (c *Config) checkGovernance(dir string, add func(path, value, format string, args ...any)) {
+func (c *Config) checkGovernance(dir string, env Env, add func(path, value, format string, args ...any)) {
 	g := &c.Governance
-	if g.Store.Kind != StoreEmbedded {
-		add("governance.store.kind", g.Store.Kind, "unknown store kind (known: %s)", StoreEmbedded)
-	}
+	g.checkBackends(env, add)
 	if filepath.IsAbs(g.Store.Path) {
 		g.Store.resolved = filepath.Clean(g.Store.Path)
 	} else if abs, err := filepath.Abs(filepath.Join(dir, g.Store.Path)); err == nil {

@@ -41,7 +41,8 @@ func TestGovernanceParsed(t *testing.T) {
 `, noEnv)
 	g := l.Governance
 	want := Governance{
-		Store: GovernanceStore{Kind: "embedded", Path: "/var/lib/switchboard/g.db", resolved: "/var/lib/switchboard/g.db"},
+		Store:  GovernanceStore{Kind: "embedded", Path: "/var/lib/switchboard/g.db", resolved: "/var/lib/switchboard/g.db"},
+		Limits: GovernanceLimits{Kind: "memory", OnStoreFailure: "open", Lease: Duration(15 * time.Minute), Timeout: Duration(250 * time.Millisecond)},
 		Tenants: []TenantSpec{{Name: "team-a", GovernanceRules: GovernanceRules{
 			Models: []string{"demo"}, Policy: Policy{ZDR: true, Providers: []string{"local"}},
 			RPM: 60, TPM: 100000, MaxConcurrent: 4,
@@ -50,7 +51,7 @@ func TestGovernanceParsed(t *testing.T) {
 		Keys: []KeySpec{{ID: "ci", Tenant: "team-a", Label: "CI runner", Hash: hashA, Prefix: "sk-sb-AbCdEfGh",
 			GovernanceRules: GovernanceRules{RPM: 10}, ExpiresAt: ptr(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))}},
 	}
-	if d := cmp.Diff(want, g, cmp.AllowUnexported(GovernanceStore{}, Budget{})); d != "" {
+	if d := cmp.Diff(want, g, cmp.AllowUnexported(GovernanceStore{}, GovernanceLimits{}, Budget{})); d != "" {
 		t.Errorf("governance (-want +got):\n%s", d)
 	}
 }
@@ -84,8 +85,8 @@ func TestGovernanceErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown store kind", `governance:
-  store: {kind: postgres}
-`, `cfg.yaml:8: governance.store.kind "postgres": unknown store kind (known: embedded)`},
+  store: {kind: mysql}
+`, `cfg.yaml:8: governance.store.kind "mysql": unknown store kind (known: embedded, postgres)`},
 		{"unknown field", `governance:
   tenants:
     - {name: a, rps: 5}
@@ -173,5 +174,77 @@ func TestGovernanceDuplicateHashCaseInsensitive(t *testing.T) {
 `), noEnv)
 	if err == nil || err.Error() != `cfg.yaml:11: governance.keys[1].hash: the same key is declared twice` {
 		t.Errorf("error = %v, want the second declaration refused", err)
+	}
+}
+
+// TestGovernanceBackends: the distributed store and limits, their
+// secrets read from the environment and never quoted.
+func TestGovernanceBackends(t *testing.T) {
+	env := func(name string) (string, bool) {
+		v, ok := map[string]string{"PG_DSN": "postgres://sb:s3cret-pg@db:5432/sb", "REDIS_PW": "s3cret-redis"}[name]
+		return v, ok
+	}
+	l, err := Parse("cfg.yaml", []byte(govBase+`governance:
+  store: {kind: postgres, dsn: {env: PG_DSN}}
+  limits: {kind: redis, address: "redis:6379", password: {env: REDIS_PW}, on_store_failure: closed, db: 2}
+`), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := l.Governance
+	if g.Store.ConnString() != "postgres://sb:s3cret-pg@db:5432/sb" || g.Limits.RedisPassword() != "s3cret-redis" ||
+		g.Limits.OnStoreFailure != "closed" || g.Limits.DB != 2 || time.Duration(g.Limits.Lease) != 15*time.Minute {
+		t.Errorf("backends %+v / %+v", g.Store, g.Limits)
+	}
+	for _, tc := range []struct {
+		name string
+		yaml string
+		want string
+	}{
+		{"postgres without dsn", `governance:
+  store: {kind: postgres}
+`, `cfg.yaml:8: governance.store.dsn: required for kind postgres: {env: NAME} or {file: PATH} holding the connection string`},
+		{"dsn variable unset", `governance:
+  store: {kind: postgres, dsn: {env: NOPE}}
+`, `cfg.yaml:8: governance.store.dsn.env "NOPE": environment variable is not set`},
+		{"dsn pasted inline", `governance:
+  store: {kind: postgres, dsn: "postgres://u:hunter2@h/db"}
+`, "cfg.yaml:8: cannot unmarshal"},
+		{"dsn with both", `governance:
+  store: {kind: postgres, dsn: {env: PG_DSN, file: /x}}
+`, `cfg.yaml:8: governance.store.dsn: must set exactly one of env or file`},
+		{"unknown limits kind", `governance:
+  limits: {kind: memcached}
+`, `cfg.yaml:8: governance.limits.kind "memcached": unknown limits kind (known: memory, redis)`},
+		{"redis without port", `governance:
+  limits: {kind: redis, address: redis}
+`, `cfg.yaml:8: governance.limits.address "redis": must be host:port of the Redis server`},
+		{"redis password unset", `governance:
+  limits: {kind: redis, address: "r:6379", password: {env: NOPE}}
+`, `cfg.yaml:8: governance.limits.password.env "NOPE": environment variable is not set`},
+		{"bad failure mode", `governance:
+  limits: {kind: redis, address: "r:6379", on_store_failure: maybe}
+`, `cfg.yaml:8: governance.limits.on_store_failure "maybe": must be open or closed`},
+		{"short lease", `governance:
+  limits: {kind: redis, address: "r:6379", lease: 5s}
+`, `cfg.yaml:8: governance.limits.lease "5s": must be at least 1m (a reservation outliving it loses its slot)`},
+		{"unknown limits field", `governance:
+  limits: {kind: redis, adress: "r:6379"}
+`, `cfg.yaml:8: unknown field "adress"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("cfg.yaml", []byte(govBase+tc.yaml), env)
+			if err == nil {
+				t.Fatal("Parse succeeded, want an error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error =\n%s\nwant\n%s", err, tc.want)
+			}
+			for _, secret := range []string{"s3cret", "hunter2"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error quotes a secret: %s", err)
+				}
+			}
+		})
 	}
 }

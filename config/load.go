@@ -123,7 +123,7 @@ func Parse(name string, data []byte, env Env) (*Loaded, error) {
 		errs = append(errs, FieldError{Path: path, Value: value, Msg: fmt.Sprintf(format, args...)})
 	}
 	tlsDigest := c.checkControlTLS(filepath.Dir(name), addErr)
-	c.checkGovernance(filepath.Dir(name), addErr)
+	c.checkGovernance(filepath.Dir(name), env, addErr)
 	for i := range errs {
 		errs[i].Line = lineOf(&root, errs[i].Path)
 	}

@@ -78,7 +78,14 @@ type Reservation struct {
 	Status Status
 
 	settled atomic.Bool
+	// unmetered is a reservation FailSafe admitted with the counters
+	// down: nothing to extend or settle.
+	unmetered bool
 }
+
+// Unmetered reports a reservation admitted while the limiter's store was
+// down (on_store_failure: open): no limit or budget was checked.
+func (r *Reservation) Unmetered() bool { return r.unmetered }
 
 // RateStatus is one kind of rate limit as the x-ratelimit-* headers
 // report it, for the tightest of the request's scopes.

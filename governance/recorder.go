@@ -23,9 +23,12 @@ var ErrSpoolFull = errors.New("governance: usage spool full; record dropped")
 //
 // The bound: at most MaxSpool records (default 10,000, about 20 MiB) wait
 // in memory. Past it Record refuses new ones with ErrSpoolFull and counts
-// them in Dropped; records in the spool are lost if the process dies
-// before the store takes them (at most one FlushEvery of them while the
-// store is healthy).
+// them in Dropped. Made with NewRecorder, records in the spool are lost if
+// the process dies before the store takes them (at most one FlushEvery of
+// them while the store is healthy). Made with OpenDurableRecorder, the
+// spool is also an append-only file (spool.go): a process that dies or
+// restarts during a store outage replays it at start, and nothing
+// accepted is lost.
 type Recorder struct {
 	store Store
 	log   *zap.Logger
@@ -38,6 +41,7 @@ type Recorder struct {
 	wake    chan struct{}
 	dropped atomic.Uint64
 	written atomic.Uint64
+	disk    *diskSpool // nil: memory only
 }
 
 // RecorderOptions tune a Recorder.
@@ -74,11 +78,23 @@ func NewRecorder(store Store, log *zap.Logger, o RecorderOptions) *Recorder {
 // Record queues a generation. It never blocks; it fails only when the
 // spool is full.
 func (r *Recorder) Record(g Generation) error {
+	var line []byte
+	if r.disk != nil {
+		var err error
+		if line, err = spoolLine(&g); err != nil {
+			return err
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.spool) >= r.o.MaxSpool {
 		r.dropped.Add(1)
 		return ErrSpoolFull
+	}
+	if r.disk != nil {
+		if err := r.disk.append(line); err != nil {
+			return err
+		}
 	}
 	r.byID[g.ID] = len(r.spool)
 	r.spool = append(r.spool, g)
@@ -173,6 +189,17 @@ func (r *Recorder) Flush(ctx context.Context) error {
 		if n == 0 {
 			return nil
 		}
+		if r.disk != nil {
+			// What the store is about to take is on disk first.
+			r.mu.Lock()
+			f := r.disk.f
+			r.mu.Unlock()
+			if f != nil {
+				if err := f.Sync(); err != nil {
+					r.log.Error("usage spool file not synced", zap.Error(err))
+				}
+			}
+		}
 		if err := r.store.WriteGenerations(ctx, batch); err != nil {
 			return fmt.Errorf("governance: store usage records: %w", err)
 		}
@@ -183,6 +210,11 @@ func (r *Recorder) Flush(ctx context.Context) error {
 		clear(r.byID)
 		for i := range r.spool {
 			r.byID[r.spool[i].ID] = i
+		}
+		if r.disk != nil {
+			if err := r.disk.stored(n, r.spool); err != nil {
+				r.log.Error("usage spool file not compacted", zap.Error(err))
+			}
 		}
 		r.mu.Unlock()
 		r.written.Add(uint64(n))

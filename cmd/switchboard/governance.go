@@ -65,7 +65,7 @@ type govCLI struct {
 	out   io.Writer
 	now   func() time.Time
 	cfg   *config.Loaded
-	store *governance.SQLite
+	store governance.Store
 }
 
 // parse reads flags wherever they are among the positional arguments
@@ -109,7 +109,7 @@ func (g *govCLI) open(ctx context.Context, path string) error {
 		return err
 	}
 	s := g.cfg.Governance.Store
-	g.store, err = governance.OpenSQLite(ctx, s.ResolvedPath())
+	g.store, err = governance.OpenStore(ctx, s)
 	return err
 }
 

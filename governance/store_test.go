@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,15 +51,15 @@ func sampleKey(t *testing.T) (string, Key) {
 	return secret, k
 }
 
-// TestSQLiteSurvivesReopen: everything written is there after the store
+// TestStoreSurvivesReopen: everything written is there after the store
 // is closed and opened again, as after a restart.
-func TestSQLiteSurvivesReopen(t *testing.T) {
+func TestStoreSurvivesReopen(t *testing.T) {
+	forEachStore(t, testStoreSurvivesReopen)
+}
+
+func testStoreSurvivesReopen(t *testing.T, open func(*testing.T) Store) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "data", "governance.db")
-	s, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := open(t)
 	tenant := sampleTenant()
 	_, key := sampleKey(t)
 	gen := Generation{ID: "gen-1", Created: day1, KeyID: key.ID, Tenant: "team-a", Model: "gpt-4o-mini", Provider: "openai",
@@ -77,7 +79,7 @@ func TestSQLiteSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s = openTestStore(t, path)
+	s = open(t)
 	gotT, err := s.Tenant(ctx, "team-a")
 	if err != nil {
 		t.Fatal(err)
@@ -115,12 +117,15 @@ func TestSQLiteSurvivesReopen(t *testing.T) {
 	}
 }
 
-// TestSQLiteVersionSeenAcrossHandles: a write through one handle (the
+// TestStoreVersionSeenAcrossHandles: a write through one handle (the
 // CLI) moves the counter another handle (the gateway) reads.
-func TestSQLiteVersionSeenAcrossHandles(t *testing.T) {
+func TestStoreVersionSeenAcrossHandles(t *testing.T) {
+	forEachStore(t, testStoreVersionSeenAcrossHandles)
+}
+
+func testStoreVersionSeenAcrossHandles(t *testing.T, open func(*testing.T) Store) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "g.db")
-	gw, cli := openTestStore(t, path), openTestStore(t, path)
+	gw, cli := open(t), open(t)
 	v0, err := gw.Version(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -154,9 +159,13 @@ func TestSQLiteVersionSeenAcrossHandles(t *testing.T) {
 	}
 }
 
-func TestSQLiteErrors(t *testing.T) {
+func TestStoreErrors(t *testing.T) {
+	forEachStore(t, testStoreErrors)
+}
+
+func testStoreErrors(t *testing.T, open func(*testing.T) Store) {
 	ctx := context.Background()
-	s := openTestStore(t, filepath.Join(t.TempDir(), "g.db"))
+	s := open(t)
 	if err := s.CreateTenant(ctx, sampleTenant()); err != nil {
 		t.Fatal(err)
 	}
@@ -194,8 +203,12 @@ func TestSQLiteErrors(t *testing.T) {
 // TestWriteGenerationsReplay: a batch written again (a retry after an
 // error whose commit did land) adds no spend twice.
 func TestWriteGenerationsReplay(t *testing.T) {
+	forEachStore(t, testWriteGenerationsReplay)
+}
+
+func testWriteGenerationsReplay(t *testing.T, open func(*testing.T) Store) {
 	ctx := context.Background()
-	s := openTestStore(t, filepath.Join(t.TempDir(), "g.db"))
+	s := open(t)
 	batch := []Generation{
 		{ID: "a", Created: day1, KeyID: "k1", Tenant: "t", Cost: 100},
 		{ID: "b", Created: day1.Add(24 * time.Hour), KeyID: "k1", Tenant: "t", Cost: 50},
@@ -223,8 +236,12 @@ func TestWriteGenerationsReplay(t *testing.T) {
 }
 
 func TestRotateKeyInStore(t *testing.T) {
+	forEachStore(t, testRotateKeyInStore)
+}
+
+func testRotateKeyInStore(t *testing.T, open func(*testing.T) Store) {
 	ctx := context.Background()
-	s := openTestStore(t, filepath.Join(t.TempDir(), "g.db"))
+	s := open(t)
 	_, old := sampleKey(t)
 	if err := s.CreateKey(ctx, old); err != nil {
 		t.Fatal(err)
@@ -269,5 +286,90 @@ func TestSQLiteRefusesNewerSchema(t *testing.T) {
 	_, err = OpenSQLite(ctx, path)
 	if err == nil || !strings.Contains(err.Error(), "schema version 99 is newer than this switchboard knows (1)") {
 		t.Errorf("open error = %v, want the schema refused", err)
+	}
+}
+
+// TestStoreConcurrentUpdates: read-modify-writes from many handles at
+// once lose none of each other's changes (SQLite: immediate transactions;
+// PostgreSQL: FOR UPDATE), and each bumps the change counter once.
+func TestStoreConcurrentUpdates(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(*testing.T) Store) {
+		ctx := context.Background()
+		s := open(t)
+		if err := s.CreateTenant(ctx, Tenant{Name: "t", Created: day1}); err != nil {
+			t.Fatal(err)
+		}
+		_, k := sampleKey(t)
+		k.Tenant, k.Rules = "t", Rules{}
+		if err := s.CreateKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		v0, _ := s.Version(ctx)
+		handles := []Store{s, open(t), open(t)}
+		const n = 30
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*n)
+		for i := range n {
+			wg.Go(func() {
+				h := handles[i%len(handles)]
+				errs <- h.UpdateTenant(ctx, "t", func(t *Tenant) error { t.Rules.RPM++; return nil })
+				errs <- h.UpdateKey(ctx, k.ID, func(k *Key) error { k.Rules.TPM += 2; return nil })
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		gotT, _ := s.Tenant(ctx, "t")
+		gotK, _ := s.Key(ctx, k.ID)
+		if gotT.Rules.RPM != n || gotK.Rules.TPM != 2*n {
+			t.Errorf("after %d concurrent updates: tenant rpm %d, key tpm %d; want %d and %d", n, gotT.Rules.RPM, gotK.Rules.TPM, n, 2*n)
+		}
+		if v, _ := s.Version(ctx); v != v0+2*n {
+			t.Errorf("version %d, want %d", v, v0+2*n)
+		}
+	})
+}
+
+// TestPostgresRefusesNewerSchema: an older switchboard must not write to
+// a database a newer one migrated.
+func TestPostgresRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	dsn := freshDatabase(t)
+	s, err := OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (version, applied_ms) VALUES (99, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err = OpenPostgres(ctx, dsn)
+	if err == nil || !strings.Contains(err.Error(), "schema version 99 is newer than this switchboard knows (1)") {
+		t.Errorf("open error = %v, want the schema refused", err)
+	}
+}
+
+// TestPostgresErrorsHideThePassword: a refused connection's error names
+// the server, never the DSN's password.
+func TestPostgresErrorsHideThePassword(t *testing.T) {
+	dsn := shared.postgres(t).DSN()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := u.User.Password()
+	u.User = url.UserPassword(u.User.Username(), pw+"-wrong")
+	for _, bad := range []string{u.String(), "postgres://u:" + pw + "@[::1"} {
+		_, err := OpenPostgres(context.Background(), bad)
+		if err == nil {
+			t.Fatalf("open with %s succeeded", "a wrong DSN")
+		}
+		if strings.Contains(err.Error(), pw) {
+			t.Errorf("error quotes the password: %v", err)
+		}
 	}
 }
