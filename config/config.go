@@ -145,7 +145,16 @@ type Listener struct {
 type Endpoint struct {
 	// Address as host:port. Defaults: xds 127.0.0.1:18000, extproc 127.0.0.1:18001.
 	Address string `yaml:"address"`
+	// Replicas (extproc only) are more ext_proc servers, host:port each,
+	// that Envoy balances requests over with Address; each runs
+	// `switchboard extproc --listen` on its own. Replicas share limits
+	// through governance.limits (Redis) and records through
+	// governance.store (PostgreSQL). Default none.
+	Replicas []string `yaml:"replicas"`
 }
+
+// Addresses are Address and the replicas.
+func (e Endpoint) Addresses() []string { return append([]string{e.Address}, e.Replicas...) }
 
 // HostPort splits Address.
 func (e Endpoint) HostPort() (string, int) {

@@ -201,6 +201,21 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 			add(ep.path, ep.ep.Address, "port must be between 1 and 65535")
 		}
 	}
+	if len(c.XDS.Replicas) > 0 || len(c.Admin.Replicas) > 0 {
+		add("xds.replicas", "", "only extproc has replicas")
+	}
+	for i, r := range c.ExtProc.Replicas {
+		at := fmt.Sprintf("extproc.replicas[%d]", i)
+		if h, p, err := net.SplitHostPort(r); err != nil || h == "" {
+			add(at, r, "must be host:port")
+		} else if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			add(at, r, "port must be between 1 and 65535")
+		} else if !c.ControlTLS.Enabled() && !IsLoopback(h) {
+			add(at, r, "is not on loopback: set control_tls (mutual TLS between Envoy and switchboard), or anyone who reaches this port can take the provider keys")
+		} else if r == c.ExtProc.Address || slices.Contains(c.ExtProc.Replicas[:i], r) {
+			add(at, r, "duplicate ext_proc address")
+		}
+	}
 	if c.Routing.MaxAttempts < 1 || c.Routing.MaxAttempts > 10 {
 		add("routing.max_attempts", strconv.Itoa(c.Routing.MaxAttempts), "must be between 1 and 10")
 	}

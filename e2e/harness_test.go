@@ -145,7 +145,11 @@ type gateway struct {
 	mu      sync.Mutex
 	xds     *proc
 	extproc *proc
-	envoy   *proc
+	// replica is the second ext_proc process, on replicaPort with its
+	// admin endpoint on replicaAdminPort (gatewayMode.replica).
+	replica                       *proc
+	replicaPort, replicaAdminPort int
+	envoy                         *proc
 }
 
 // configTemplate fills the ports into a config body; body is the
@@ -159,6 +163,10 @@ func (g *gateway) render(body string) string {
 	if strings.HasPrefix(body, "timeouts:") || strings.Contains(body, "\ntimeouts:") {
 		timeouts = ""
 	}
+	replicas := ""
+	if g.replicaPort != 0 {
+		replicas = fmt.Sprintf("  replicas: [\"127.0.0.1:%d\"]\n", g.replicaPort)
+	}
 	return fmt.Sprintf(`listener:
   address: 127.0.0.1
   port: %d
@@ -166,11 +174,11 @@ xds:
   address: 127.0.0.1:%d
 extproc:
   address: 127.0.0.1:%d
-admin:
+%sadmin:
   address: 127.0.0.1:%d
 limits:
   max_request_bytes: 31457280
-%s%s`, g.port, g.xdsPort, g.extPort, g.adminHTTPPort, timeouts, body)
+%s%s`, g.port, g.xdsPort, g.extPort, replicas, g.adminHTTPPort, timeouts, body)
 }
 
 // startGateway writes the config and starts the control plane, ext_proc
@@ -200,6 +208,8 @@ func startGatewayTLS(t testing.TB, tls envoy.TLS, body string, env ...string) *g
 type gatewayMode struct {
 	serve bool
 	tls   envoy.TLS
+	// replica starts a second ext_proc process (extproc.replicas).
+	replica bool
 }
 
 func startGatewayMode(t testing.TB, mode gatewayMode, body string, env ...string) *gateway {
@@ -228,6 +238,9 @@ func firstLine(s string) string {
 func tryStart(t testing.TB, mode gatewayMode, body string, env []string) (*gateway, error) {
 	g := &gateway{t: t, dir: t.TempDir(), port: freePort(t), xdsPort: freePort(t), extPort: freePort(t), adminPort: freePort(t), adminHTTPPort: freePort(t), xdsAdminPort: freePort(t),
 		env: env, serve: mode.serve, tls: mode.tls}
+	if mode.replica {
+		g.replicaPort, g.replicaAdminPort = freePort(t), freePort(t)
+	}
 	g.configPath = filepath.Join(g.dir, "config.yaml")
 	g.writeConfig(body)
 	for _, kv := range env {
@@ -246,6 +259,10 @@ func tryStart(t testing.TB, mode gatewayMode, body string, env []string) (*gatew
 	} else {
 		g.startXDS()
 		g.startExtProc()
+	}
+	if g.replicaPort != 0 {
+		g.replica = g.start("extproc-replica", switchboardBin, "extproc", "--config", g.configPath,
+			"--listen", fmt.Sprintf("127.0.0.1:%d", g.replicaPort), "--admin", fmt.Sprintf("127.0.0.1:%d", g.replicaAdminPort))
 	}
 	boot, err := envoy.Bootstrap(envoy.Options{
 		NodeID:       "e2e",
@@ -330,13 +347,13 @@ func (g *gateway) stop() {
 	if g == nil {
 		return
 	}
-	for _, p := range []*proc{g.envoy, g.extproc, g.xds} {
+	for _, p := range []*proc{g.envoy, g.extproc, g.replica, g.xds} {
 		if p != nil {
 			p.stop()
 		}
 	}
 	if g.t.Failed() {
-		for _, p := range []*proc{g.xds, g.extproc, g.envoy} {
+		for _, p := range []*proc{g.xds, g.extproc, g.replica, g.envoy} {
 			if p != nil {
 				g.t.Logf("--- %s log ---\n%s", p.name, tail(p.log.String(), 4000))
 			}

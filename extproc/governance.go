@@ -41,29 +41,33 @@ type Gov struct {
 // of the running periods, and follows changes until ctx ends. stop
 // flushes the records and closes the store.
 func OpenGov(ctx context.Context, cfg *config.Loaded, log *zap.Logger) (*Gov, func(), error) {
-	store, err := governance.OpenSQLite(ctx, cfg.Governance.Store.ResolvedPath())
+	store, err := governance.OpenStore(ctx, cfg.Governance.Store)
 	if err != nil {
 		return nil, nil, fmt.Errorf("governance: open the store: %w", err)
 	}
-	auth, err := governance.NewAuthenticator(ctx, store, log, governance.AuthOptions{})
-	if err != nil {
-		store.Close()
-		return nil, nil, fmt.Errorf("governance: load keys: %w", err)
-	}
-	mem := governance.NewMemory(nil)
-	now := time.Now()
-	rows, err := store.Spend(ctx, []governance.Period{
-		governance.PeriodOf(governance.Day, now), governance.PeriodOf(governance.Month, now), governance.PeriodOf(governance.Lifetime, now)})
-	if err != nil {
-		store.Close()
-		return nil, nil, fmt.Errorf("governance: load spend: %w", err)
-	}
-	mem.Seed(rows)
-	rec := governance.NewRecorder(store, log, governance.RecorderOptions{})
-	g := &Gov{Auth: auth, Limiter: mem, Recorder: rec, Store: store, log: log}
-	if err := g.declare(cfg); err != nil {
+	fail := func(err error) (*Gov, func(), error) {
 		store.Close()
 		return nil, nil, err
+	}
+	auth, err := governance.NewAuthenticator(ctx, store, log, governance.AuthOptions{})
+	if err != nil {
+		return fail(fmt.Errorf("governance: load keys: %w", err))
+	}
+	lim, err := governance.OpenLimits(ctx, cfg.Governance.Limits, log)
+	if err != nil {
+		return fail(fmt.Errorf("governance: open the limits: %w", err))
+	}
+	// Budgets carry on from the spend already recorded.
+	if err := lim.Seed(ctx, store, time.Now()); err != nil {
+		log.Warn("governance: budgets start without the recorded spend", zap.Error(err))
+	}
+	rec, err := governance.OpenDurableRecorder(store, log, governance.RecorderOptions{}, governance.SpoolDir(cfg.Governance.Store))
+	if err != nil {
+		return fail(err)
+	}
+	g := &Gov{Auth: auth, Limiter: lim, Recorder: rec, Store: store, log: log}
+	if err := g.declare(cfg); err != nil {
+		return fail(err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -72,6 +76,9 @@ func OpenGov(ctx context.Context, cfg *config.Loaded, log *zap.Logger) (*Gov, fu
 	stop := func() {
 		cancel()
 		<-done
+		if err := rec.Close(); err != nil {
+			log.Warn("governance: close the usage spool", zap.Error(err))
+		}
 		store.Close()
 	}
 	return g, stop, nil

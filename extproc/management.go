@@ -94,7 +94,13 @@ func keyInfo(g *Gov, who *governance.Principal) map[string]any {
 	out := map[string]any{"label": who.KeyLabel, "key_id": who.KeyID, "tenant": who.Tenant, "is_free_tier": false}
 	key := who.Scopes[0]
 	now := time.Now()
-	if sp, ok := g.Limiter.(spender); ok {
+	var sp spender
+	if l, ok := g.Limiter.(*governance.Limits); ok && l.Memory != nil {
+		sp = l.Memory
+	} else if m, ok := g.Limiter.(spender); ok {
+		sp = m
+	}
+	if sp != nil {
 		spent := func(k governance.PeriodKind) float64 {
 			s, _ := sp.Spent(key.Scope, governance.PeriodOf(k, now))
 			return s.Dollars()

@@ -155,7 +155,7 @@ func generousThresholds() *clusterv3.CircuitBreakers {
 const extProcBufferLimit = 1 << 30
 
 // makeExtProcCluster is the HTTP/2 cluster Envoy uses to reach ext_proc.
-func makeExtProcCluster(host string, port int) *clusterv3.Cluster {
+func makeExtProcCluster(host string, port int, replicas ...string) *clusterv3.Cluster {
 	opts := &httpv3.HttpProtocolOptions{UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{
 		ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
 			ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
@@ -165,7 +165,7 @@ func makeExtProcCluster(host string, port int) *clusterv3.Cluster {
 			},
 		},
 	}}
-	return &clusterv3.Cluster{
+	c := &clusterv3.Cluster{
 		Name: ExtProcCluster,
 		// Envoy 1.40 segfaults when this connection's write buffer passes
 		// its high watermark while an upstream (cluster) ext_proc filter is
@@ -184,6 +184,20 @@ func makeExtProcCluster(host string, port int) *clusterv3.Cluster {
 			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(opts),
 		},
 	}
+	// Replicas: one more endpoint each, balanced per request (per gRPC
+	// stream). Any replica serves either hop (docs/architecture.md).
+	for _, r := range replicas {
+		h, p, _ := net.SplitHostPort(r)
+		n, _ := strconv.Atoi(p)
+		extra := loadAssignment(ExtProcCluster, h, n).GetEndpoints()[0].GetLbEndpoints()
+		eps := c.LoadAssignment.GetEndpoints()[0]
+		eps.LbEndpoints = append(eps.LbEndpoints, extra...)
+		if net.ParseIP(h) == nil || net.ParseIP(host) == nil {
+			// LOGICAL_DNS takes one endpoint; STRICT_DNS resolves each.
+			c.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS}
+		}
+	}
+	return c
 }
 
 func loadAssignment(cluster, host string, port int) *endpointv3.ClusterLoadAssignment {

@@ -40,7 +40,7 @@ func BuildVersioned(cfg *config.Loaded) (*cache.Snapshot, string, error) {
 	var clusters, routes []types.Resource
 	var modelRoutes []modelRouteSet
 	host, port := cfg.ExtProc.HostPort()
-	extProc := makeExtProcCluster(host, port)
+	extProc := makeExtProcCluster(host, port, cfg.ExtProc.Replicas...)
 	withControlTLS(extProc, cfg)
 	clusters = append(clusters, extProc, makeUnroutedCluster())
 	for _, p := range cfg.Catalog.Providers(cfg.Config) {

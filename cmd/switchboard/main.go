@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -114,7 +115,8 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 	path := fs.String("config", "examples/switchboard.yaml", "config file")
 	port := fs.Int("port", 0, "listener port (overrides listener.port; env SWITCHBOARD_PORT)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
-	adminAddr := fs.String("admin", "", "xds only: serve GET /xds, /metrics and /healthz for the control plane on this address")
+	adminAddr := fs.String("admin", "", "serve the admin endpoint on this address (xds: GET /xds, /metrics, /healthz; extproc and serve: instead of admin.address)")
+	listen := fs.String("listen", "", "extproc: serve ext_proc on this address instead of extproc.address (a replica listed in extproc.replicas)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -245,11 +247,15 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		}
 		ep.Register(g)
 		servers = append(servers, g)
-		if err := serveGRPC(g, cfg.ExtProc.Address, errc); err != nil {
+		addr := cfg.ExtProc.Address
+		if *listen != "" {
+			addr = *listen
+		}
+		if err := serveGRPC(g, addr, errc); err != nil {
 			return err
 		}
-		log.Info("extproc serving", zap.String("address", cfg.ExtProc.Address))
-		if addr := cfg.Admin.Address; addr != "" {
+		log.Info("extproc serving", zap.String("address", addr))
+		if addr := cmp.Or(*adminAddr, cfg.Admin.Address); addr != "" {
 			stop := serveAdmin(addr, ep.AdminHandler(), errc)
 			defer stop()
 			log.Info("admin serving", zap.String("address", addr))
