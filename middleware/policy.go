@@ -1,0 +1,137 @@
+package middleware
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/switchboard-gw/switchboard/translators"
+)
+
+// Policy is what a tenant or a key may do with the chain. The zero Policy
+// allows every plugin of the chain and forces none.
+type Policy struct {
+	// Allow lists the plugin ids a request may enable; empty allows all.
+	Allow []string
+	// Deny lists plugin ids a request may not enable; it wins over Allow.
+	Deny []string
+	// Force lists plugins that are always on, with their config block (a
+	// JSON object like a request's plugin block; empty means {"id":ID}).
+	// A request that enables a forced plugin itself keeps its own block.
+	// A forced plugin is on even when Allow does not list it.
+	Force []Forced
+}
+
+// Forced is one always-on plugin of a Policy.
+type Forced struct {
+	ID      string
+	Options []byte
+}
+
+// Empty reports whether p changes nothing.
+func (p Policy) Empty() bool { return len(p.Allow) == 0 && len(p.Deny) == 0 && len(p.Force) == 0 }
+
+// Narrow combines a tenant's policy (p) with a key's (key): a plugin must
+// be allowed by both, denied by either is denied, forced by either is
+// forced (the key's block wins for a plugin both force).
+func (p Policy) Narrow(key Policy) Policy {
+	out := Policy{Deny: append(slices.Clone(p.Deny), key.Deny...)}
+	switch {
+	case len(p.Allow) == 0:
+		out.Allow = slices.Clone(key.Allow)
+	case len(key.Allow) == 0:
+		out.Allow = slices.Clone(p.Allow)
+	default:
+		for _, id := range p.Allow {
+			if slices.Contains(key.Allow, id) {
+				out.Allow = append(out.Allow, id)
+			}
+		}
+		if len(out.Allow) == 0 {
+			// Nothing in common: allow nothing rather than everything.
+			out.Deny = append(out.Deny, p.Allow...)
+			out.Allow = slices.Clone(p.Allow)
+		}
+	}
+	out.Force = slices.Clone(key.Force)
+	for _, f := range p.Force {
+		if !slices.ContainsFunc(out.Force, func(k Forced) bool { return k.ID == f.ID }) {
+			out.Force = append(out.Force, f)
+		}
+	}
+	return out
+}
+
+// Validate checks p against the plugins a chain has: every id it names
+// must be one, and no plugin may be both forced and denied.
+func (p Policy) Validate(known []string) error {
+	check := func(field, id string) error {
+		if !slices.Contains(known, id) {
+			return &policyError{field + " " + strconv.Quote(id) + ": unknown plugin (known: " + joinIDs(known) + ")"}
+		}
+		return nil
+	}
+	for _, id := range p.Allow {
+		if err := check("allow", id); err != nil {
+			return err
+		}
+	}
+	for _, id := range p.Deny {
+		if err := check("deny", id); err != nil {
+			return err
+		}
+	}
+	for _, f := range p.Force {
+		if err := check("force", f.ID); err != nil {
+			return err
+		}
+		if slices.Contains(p.Deny, f.ID) {
+			return &policyError{"force " + strconv.Quote(f.ID) + ": the plugin is also denied"}
+		}
+	}
+	return nil
+}
+
+type policyError struct{ msg string }
+
+func (e *policyError) Error() string { return "middleware: policy: " + e.msg }
+
+// allowed reports whether a request may enable id itself.
+func (p Policy) allowed(id string) bool {
+	if slices.Contains(p.Deny, id) {
+		return false
+	}
+	return len(p.Allow) == 0 || slices.Contains(p.Allow, id)
+}
+
+// apply checks a request's selection against p and adds the forced
+// plugins after the requested ones.
+func (p Policy) apply(sel Selection) (Selection, *translators.APIError) {
+	for _, e := range sel.Plugins {
+		if p.forced(e.ID) {
+			continue
+		}
+		if !p.allowed(e.ID) {
+			return Selection{}, &translators.APIError{Status: 403, Type: translators.TypeInvalidRequest, Code: "plugin_forbidden", Param: e.Path,
+				Message: "plugin " + strconv.Quote(e.ID) + " (" + e.Path + ") is not allowed for this key"}
+		}
+	}
+	if len(p.Force) == 0 {
+		return sel, nil
+	}
+	out := Selection{Plugins: slices.Clone(sel.Plugins)}
+	for _, f := range p.Force {
+		if out.has(f.ID) {
+			continue
+		}
+		opts := f.Options
+		if len(opts) == 0 {
+			opts = idOnly(f.ID)
+		}
+		out.Plugins = append(out.Plugins, Enabled{ID: f.ID, Options: opts, Path: "policy"})
+	}
+	return out, nil
+}
+
+func (p Policy) forced(id string) bool {
+	return slices.ContainsFunc(p.Force, func(f Forced) bool { return f.ID == id })
+}

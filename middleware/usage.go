@@ -1,0 +1,42 @@
+package middleware
+
+import (
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// Total sums plugin usage.
+func Total(us []Usage) Usage {
+	var t Usage
+	for _, u := range us {
+		t.SearchCalls += u.SearchCalls
+		t.Results += u.Results
+		t.Cost += u.Cost
+	}
+	return t
+}
+
+// ApplyUsage adds what the plugins spent to a chat answer's (or a final
+// usage chunk's) usage object: usage.server_tool_use.web_search_requests
+// counts search calls as Anthropic and OpenRouter name them, and the cost
+// is added to usage.cost when the answer has one or the plugins cost
+// anything. An answer without a usage object is returned unchanged.
+func ApplyUsage(body []byte, us []Usage) []byte {
+	t := Total(us)
+	if t.zero() {
+		return body
+	}
+	u := gjson.GetBytes(body, "usage")
+	if !u.IsObject() {
+		return body
+	}
+	out := append([]byte(nil), body...)
+	if t.SearchCalls > 0 {
+		n := u.Get("server_tool_use.web_search_requests").Int() + int64(t.SearchCalls)
+		out, _ = sjson.SetBytes(out, "usage.server_tool_use.web_search_requests", n)
+	}
+	if t.Cost > 0 {
+		out, _ = sjson.SetBytes(out, "usage.cost", u.Get("cost").Float()+t.Cost)
+	}
+	return out
+}
