@@ -132,3 +132,26 @@ func TestVertexAnthropicNative(t *testing.T) {
 		t.Errorf("gemini on vertex taken as native: %v %v", x, err)
 	}
 }
+
+// FuzzNativeStreams: the pass-through streams (Anthropic, Claude on Vertex
+// re-framed, Responses) never panic, pass Anthropic bytes through as
+// split, and end a stream that has no terminal event with one.
+func FuzzNativeStreams(f *testing.F) {
+	f.Add([]byte("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3}}}\n\nevent: vertex_event\ndata: {\"type\":\"vertex_event\"}\n\n"), 7)
+	f.Add([]byte("event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":9,\"response\":{\"usage\":{\"output_tokens\":2}}}\n\n"), 3)
+	f.Add([]byte("data: {\ndata: }\n\n: comment\n\n"), 1)
+	f.Fuzz(func(t *testing.T, data []byte, split int) {
+		split = max(1, split%64+1)
+		for _, st := range []StreamTranslator{newNativeAnthropicStream(), &nativeAnthropicStream{vertex: true}, &nativeResponsesStream{}} {
+			var out []byte
+			for i := 0; i < len(data); i += split {
+				out = st.Translate(out, data[i:min(i+split, len(data))])
+			}
+			out = st.Finish(out)
+			if a, ok := st.(*nativeAnthropicStream); ok && !a.vertex && !bytes.HasPrefix(out, data) {
+				t.Fatalf("pass-through changed the bytes")
+			}
+			_ = st.Usage()
+		}
+	})
+}
