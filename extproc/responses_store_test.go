@@ -329,3 +329,34 @@ func TestPurgeResponses(t *testing.T) {
 		t.Fatalf("still there after its purge: %v", err)
 	}
 }
+
+// TestUpstreamStoresNativeAnswer: OpenAI's own answer is stored too,
+// marked native, so a follow-up on OpenAI passes its id on and one on
+// another provider expands it.
+func TestUpstreamStoresNativeAnswer(t *testing.T) {
+	h, rs := newStoreHarness(t)
+	answer := []byte(`{"id":"resp_openai1","object":"response","status":"completed","model":"gpt-5","output":[` +
+		`{"id":"msg_o1","type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"4","annotations":[]}]}],` +
+		`"usage":{"input_tokens":5,"output_tokens":1,"total_tokens":6}}`)
+	s := h.open(t, xds.HopUpstream)
+	continued(t, s.send(responsesAttempt("openai-native", "native", "k1")))
+	sent := bodyOut(nil, continued(t, s.send(requestBody([]byte(`{"model":"native","input":"What is 2+2?"}`)))))
+	if gjson.GetBytes(sent, "model").Str != "gpt-5" {
+		t.Fatalf("not passed through natively: %s", sent)
+	}
+	answers := s.respond(responseHeaders(false, ":status", "200", "content-type", "application/json", "content-length", strconv.Itoa(len(answer))),
+		responseBody(answer, true))
+	if out := continued(t, answers[1]).GetBodyMutation().GetBody(); gjson.GetBytes(out, "id").Str != "resp_openai1" {
+		t.Fatalf("answer %s", out)
+	}
+	s.close()
+	_ = h.waitEnded(t)
+	got, err := rs.Response(context.Background(), "resp_openai1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Native || got.Provider != "openai-native" || got.KeyID != "k1" ||
+		string(got.Input) != `[{"type":"message","role":"user","content":"What is 2+2?"}]` {
+		t.Errorf("stored %+v (input %s)", got, got.Input)
+	}
+}
