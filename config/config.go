@@ -45,6 +45,9 @@ type Config struct {
 	// Governance is tenants, gateway keys, limits and budgets
 	// (config/governance.go).
 	Governance Governance `yaml:"governance"`
+	// Responses keeps the Responses API's stored answers
+	// (config/responses.go).
+	Responses Responses `yaml:"responses"`
 }
 
 // AccessLog is Envoy's access log: one JSON line per request, refused ones
@@ -396,6 +399,7 @@ func (c *Config) applyDefaults() {
 		c.Health.MaxEjection = Duration(5 * time.Minute)
 	}
 	c.Governance.applyDefaults()
+	c.Responses.applyDefaults()
 	for i := range c.Models {
 		m := &c.Models[i]
 		for j := range m.Providers {

@@ -88,8 +88,9 @@ func TestResponsesAPI(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "404") {
 			t.Fatalf("err = %v", err)
 		}
+		// The gateway's store has no such response.
 		resp, out := s.gw.post(t, "/v1/responses", []byte(`{"model":"gpt-test","input":"hi","previous_response_id":"resp_1"}`))
-		if resp.StatusCode != 400 || gjson.GetBytes(out, "error.param").Str != "previous_response_id" {
+		if resp.StatusCode != 404 || gjson.GetBytes(out, "error.param").Str != "previous_response_id" {
 			t.Errorf("previous_response_id: %d %s", resp.StatusCode, out)
 		}
 	})

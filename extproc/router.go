@@ -48,6 +48,9 @@ type routerProcessor struct {
 	// once the hop needs nothing more from this request.
 	answer *upstreamProcessor
 	closed bool
+	// turn is a Responses request's part in the response store
+	// (responses_store.go).
+	turn *respTurn
 }
 
 func (p *routerProcessor) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders, _ *corev3.Metadata) *extprocv3.ProcessingResponse {
@@ -79,6 +82,9 @@ func (p *routerProcessor) requestHeaders(ctx context.Context, h *extprocv3.HttpH
 	if strings.HasPrefix(endpoint, managementPrefix) {
 		return p.management(ctx, endpoint, h.GetEndOfStream())
 	}
+	if strings.HasPrefix(endpoint, responsesPrefix) {
+		return p.storedResponse(ctx, endpoint) // responses_store.go
+	}
 	if p.method != "POST" {
 		return p.fail(&translators.APIError{Status: 405, Type: translators.TypeInvalidRequest, Code: "method_not_allowed",
 			Message: p.method + " is not allowed on " + endpoint + "; use POST"})
@@ -107,6 +113,11 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	}
 	// Before any parser reads it: bounded nesting, no repeated keys.
 	if e := translators.CheckRequestJSON(body); e != nil {
+		return p.fail(e)
+	}
+	// A Responses follow-up is planned on the whole conversation.
+	body, e := p.expandPrevious(ctx, body) // responses_store.go
+	if e != nil {
 		return p.fail(e)
 	}
 	// Every API is planned on its OpenAI form.
@@ -161,6 +172,7 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	resp := continueRequestBody(m, nil, true)
 	resp.DynamicMetadata = planMetadata(prefs.Model, p.api.Path, plan)
 	stampVersion(resp.DynamicMetadata, p.cfg.Version)
+	p.stampTurn(resp.DynamicMetadata) // responses_store.go
 	if p.reqID != "" {
 		// The upstream hop strips x-request-id before the provider sees
 		// it, from the very headers Envoy logs: the access log reads it
@@ -210,7 +222,7 @@ func (p *routerProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHe
 	a := md.GetFilterMetadata()[xds.AttemptNamespace].GetFields()
 	p.usage = readAttemptUsage(a)
 	if a["mode"] != nil && !h.GetEndOfStream() {
-		up := &upstreamProcessor{s: p.s, cfg: p.cfg, api: p.api, client: p.client}
+		up := &upstreamProcessor{s: p.s, cfg: p.cfg, api: p.api, client: p.client, turn: p.turn}
 		if up.adoptResponse(h, a) {
 			p.answer = up
 			if p.caller.res != nil && up.stream != nil {

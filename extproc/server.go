@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/governance"
 	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/xds"
 )
@@ -39,6 +40,9 @@ type Server struct {
 	metrics *metrics
 	bodies  *byteBudget
 	gov     *Gov
+	// responses keeps the Responses API's stored answers
+	// (responses_store.go); nil: off.
+	responses governance.ResponseStore
 	// xdsStatus reports the control plane when it runs in this process.
 	xdsStatus func() any
 }

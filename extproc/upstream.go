@@ -126,6 +126,9 @@ type upstreamProcessor struct {
 	// does not hold (the request metadata says so); handedOff once it
 	// has, and this hop's stream then closes.
 	handOver, handedOff bool
+	// turn is a Responses request's part in the response store
+	// (responses_store.go); nil when it keeps none.
+	turn *respTurn
 }
 
 func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
@@ -154,6 +157,7 @@ func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpH
 	p.model = req["model"].GetStringValue()
 	p.plan = req["plan"].GetStringValue()
 	p.handOver = req["responses"].GetStringValue() == xds.HopRouter
+	p.turn = turnOf(req) // responses_store.go
 	p.attempt, _ = strconv.Atoi(headerValue(h, "x-envoy-attempt-count"))
 	p.attempt = max(p.attempt, 1)
 	if !p.reserved.takeLength(p.s.bodies, headerValue(h, "content-length"), p.cfg.Limits.MaxInflightBytes) {
@@ -209,7 +213,11 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 		APIVersion: pr.APIVersion, Project: pr.Project, Region: pr.Region,
 		Host: pr.Host(), AnthropicBeta: p.beta,
 	}
-	x, err := translators.Begin(p.api, p.spec, b.GetBody(), target, pr.APIKey(), translators.Facts{Provider: pr.Name})
+	body, e := p.turnBody(ctx, b.GetBody(), target) // responses_store.go: previous_response_id
+	if e != nil {
+		return p.fail(e)
+	}
+	x, err := translators.Begin(p.api, p.spec, body, target, pr.APIKey(), translators.Facts{Provider: pr.Name})
 	if err != nil {
 		return p.fail(asAPIError(err))
 	}
@@ -416,6 +424,7 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			p.finish(ctx, p.stream.Usage())
 		}
 		p.out = p.secrets.scrubBytes(p.out) // an in-stream error may quote the request
+		p.captureTurn(ctx, p.out, eos)      // responses_store.go
 		return continueResponseBody(replaceBody(p.out))
 	case modeWhole:
 		if !p.collect(chunk, maxWholeResponse) {
@@ -449,6 +458,7 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			return p.answer(e, nil)
 		}
 		p.respID = gjson.GetBytes(out, "id").Str
+		p.keepResponse(ctx, out) // responses_store.go
 		p.finish(ctx, usage)
 		return p.answer(nil, out)
 	case modeError:

@@ -104,7 +104,7 @@ type Exchange struct {
 // for one attempt on a provider of spec's schema, credentials included.
 func Begin(api *API, spec *Spec, body []byte, t Target, key string, f Facts) (*Exchange, error) {
 	f.API, f.Schema, f.Model = api.Endpoint, spec.Schema, t.Model
-	f.Native = spec.IsNative(api.Endpoint) && (spec.NativeFor == nil || spec.NativeFor(api.Endpoint, t))
+	f.Native = NativeFor(api, spec, t)
 	x := &Exchange{Facts: f, api: api, spec: spec, tr: spec.translator}
 	req, err := api.begin(x, body, t)
 	if err != nil {

@@ -539,6 +539,7 @@ func makeRouteConfig(ms models, byModel []modelRouteSet, maxBody uint64, version
 		}},
 		TypedPerFilterConfig: stampRouterHop(version),
 	})
+	routes = append(routes, storedResponsesRoute(version)) // responses.go
 	// Under /v1/messages/ an Anthropic client is asking: its own shape.
 	messagesNotFound := directRoute("messages_not_found", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: MessagesPath + "/"}}, 404,
 		`{"type":"error","error":{"type":"not_found_error","message":"unknown path; this gateway serves `+servedPaths(MessagesPath)+`"}}`)

@@ -238,6 +238,12 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		}
 		defer stopGov()
 		ep.SetGovernance(gov)
+		responses, stopResponses, err := extproc.OpenResponseStore(ctx, gov, log.Named("responses"))
+		if err != nil {
+			return err
+		}
+		defer stopResponses()
+		ep.SetResponseStore(responses)
 		g := grpc.NewServer(append(append(extproc.ServerOptions(), creds...),
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}))...)
 		if xsrv != nil {
