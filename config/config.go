@@ -45,6 +45,8 @@ type Config struct {
 	// Governance is tenants, gateway keys, limits and budgets
 	// (config/governance.go).
 	Governance Governance `yaml:"governance"`
+	// Plugins configures the middleware chain (web search, ...).
+	Plugins Plugins `yaml:"plugins"`
 	// Responses keeps the Responses API's stored answers
 	// (config/responses.go).
 	Responses Responses `yaml:"responses"`

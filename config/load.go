@@ -124,6 +124,7 @@ func Parse(name string, data []byte, env Env) (*Loaded, error) {
 	}
 	tlsDigest := c.checkControlTLS(filepath.Dir(name), addErr)
 	c.checkGovernance(filepath.Dir(name), env, addErr)
+	c.checkPlugins(env, addErr)
 	c.Responses.check(addErr)
 	for i := range errs {
 		errs[i].Line = lineOf(&root, errs[i].Path)

@@ -276,7 +276,7 @@ func (p *routerProcessor) settle(u translators.Usage, cost float64, provider, up
 	p.caller.res = nil
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	used := governance.Usage{Tokens: u.Total(), Cost: governance.USD(cost)}
+	used := governance.Usage{Tokens: u.Total(), Cost: governance.USD(cost + p.pluginCost())}
 	if err := g.Limiter.Settle(ctx, res, used); err != nil {
 		p.s.log.Error("governance: settle", zap.Error(err))
 	}

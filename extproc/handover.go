@@ -78,6 +78,7 @@ func (p *upstreamProcessor) adoptResponse(h *extprocv3.HttpHeaders, a map[string
 		return false
 	}
 	x.Price = translators.Price(p.cand.Spec.Pricing)
+	p.applyRun(x) // the plugins transform the answer in its chat form
 	p.x = x
 	p.spec, _ = translators.SpecFor(x.Schema)
 	p.sent = time.UnixMicro(int64(a["sent_unix_us"].GetNumberValue()))

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/middleware"
 	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/translators"
 	"github.com/switchboard-gw/switchboard/xds"
@@ -44,6 +45,8 @@ type routerProcessor struct {
 	rate []*corev3.HeaderValueOption
 	// usage is what an attempt the upstream hop answered itself reported.
 	usage attemptUsage
+	// run is the middleware chain's state for this request (plugins.go).
+	run *middleware.Run
 	// answer translates the body the upstream hop handed over; closed
 	// once the hop needs nothing more from this request.
 	answer *upstreamProcessor
@@ -126,6 +129,10 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	if err != nil {
 		return p.fail(asAPIError(err))
 	}
+	var local *extprocv3.ProcessingResponse
+	if body, local = p.startPlugins(ctx, body); local != nil {
+		return local
+	}
 	prefs, perr := routing.ParsePrefs(body, p.session)
 	if perr != nil {
 		return p.fail(perr)
@@ -179,6 +186,7 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 		// here (xds.AccessLogFields).
 		resp.DynamicMetadata.Fields[xds.RequestNamespace].GetStructValue().Fields["request_id"] = structpb.NewStringValue(p.reqID)
 	}
+	p.pluginRequest(m, resp, body)
 	return resp
 }
 
@@ -222,7 +230,7 @@ func (p *routerProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHe
 	a := md.GetFilterMetadata()[xds.AttemptNamespace].GetFields()
 	p.usage = readAttemptUsage(a)
 	if a["mode"] != nil && !h.GetEndOfStream() {
-		up := &upstreamProcessor{s: p.s, cfg: p.cfg, api: p.api, client: p.client, turn: p.turn}
+		up := &upstreamProcessor{s: p.s, cfg: p.cfg, api: p.api, client: p.client, run: p.run, turn: p.turn}
 		if up.adoptResponse(h, a) {
 			p.answer = up
 			if p.caller.res != nil && up.stream != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/governance"
+	"github.com/switchboard-gw/switchboard/middleware"
 	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/xds"
 )
@@ -40,6 +41,7 @@ type Server struct {
 	metrics *metrics
 	bodies  *byteBudget
 	gov     *Gov
+	chain   *middleware.Chain // the plugins; nil: none
 	// responses keeps the Responses API's stored answers
 	// (responses_store.go); nil: off.
 	responses governance.ResponseStore

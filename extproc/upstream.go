@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/middleware"
 	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/translators"
 	"github.com/switchboard-gw/switchboard/xds"
@@ -82,8 +83,12 @@ type upstreamProcessor struct {
 	plan     string           // the router hop's encoded plan
 	api      *translators.API // the client's API
 	client   translators.ClientContext
-	beta     string            // the client's anthropic-beta header
-	spec     *translators.Spec // the provider's schema
+	beta     string // the client's anthropic-beta header
+	// run is the router hop's middleware state, for answers it
+	// translates; chatForm and handoverAll come from its metadata.
+	run                   *middleware.Run
+	chatForm, handoverAll bool
+	spec                  *translators.Spec // the provider's schema
 	// x is this attempt: its provider request and answer translation.
 	x     *translators.Exchange
 	start time.Time
@@ -156,6 +161,7 @@ func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpH
 	}
 	p.model = req["model"].GetStringValue()
 	p.plan = req["plan"].GetStringValue()
+	p.chatForm, p.handoverAll = req["chat_form"].GetBoolValue(), req["handover_all"].GetBoolValue()
 	p.handOver = req["responses"].GetStringValue() == xds.HopRouter
 	p.turn = turnOf(req) // responses_store.go
 	p.attempt, _ = strconv.Atoi(headerValue(h, "x-envoy-attempt-count"))
@@ -217,7 +223,7 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 	if e != nil {
 		return p.fail(e)
 	}
-	x, err := translators.Begin(p.api, p.spec, body, target, pr.APIKey(), translators.Facts{Provider: pr.Name})
+	x, err := translators.Begin(p.api, p.spec, body, target, pr.APIKey(), translators.Facts{Provider: pr.Name, ChatForm: p.chatForm})
 	if err != nil {
 		return p.fail(asAPIError(err))
 	}
@@ -329,7 +335,7 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 		switch {
 		case err == nil && n > maxWholeResponse:
 			return p.tooLargeToProcess(n, set, remove)
-		case err == nil && n <= maxHeldWhole:
+		case err == nil && n <= maxHeldWhole && !p.handoverAll:
 			// The headers answer goes with the translated body: one round
 			// trip less, and a status that can still change if the answer
 			// cannot be translated.

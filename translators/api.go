@@ -54,6 +54,24 @@ const (
 	ModelTypeEmbeddings = "embeddings"
 )
 
+// FromChat renders a whole chat.completion the gateway made itself (a
+// plugin's answer) in the API's shape.
+func (a *API) FromChat(chat []byte, c ClientContext) ([]byte, error) {
+	switch a.Endpoint {
+	case EndpointMessages:
+		return AnthropicIngress{}.Response(chat)
+	case EndpointResponses:
+		echo := ResponsesEcho{}
+		if c.echo != nil {
+			echo = *c.echo
+		}
+		return ResponsesIngress{}.Response(chat, echo)
+	case EndpointChat:
+		return chat, nil
+	}
+	return nil, BadRequest("unsupported_parameter", "plugins cannot answer on "+a.Path)
+}
+
 // ErrorBody renders e in the API's error shape.
 func (a *API) ErrorBody(e *APIError) []byte {
 	if a.Anthropic {
@@ -79,7 +97,7 @@ var chatAPI = &API{
 		return x.decorateChat(out, u), u, nil
 	},
 	stream: func(x *Exchange) StreamTranslator {
-		return &taggedStream{up: x.tr.NewStream(x.streamOptions()), x: x, field: []byte(`"provider":` + strconv.Quote(x.Provider) + `,`)}
+		return &taggedStream{up: x.chatStream(), x: x, field: []byte(`"provider":` + strconv.Quote(x.Provider) + `,`)}
 	},
 }
 
@@ -101,6 +119,10 @@ var messagesAPI = &API{
 				return vertexAnthropicNative(body, t)
 			}
 			return anthropicNativeRequest(body, t)
+		}
+		if x.ChatForm {
+			x.ExcludeReasoning = gjson.GetBytes(body, "reasoning.exclude").Bool()
+			return x.tr.Request(body, t)
 		}
 		// Its request in OpenAI form, then translated like any chat
 		// request; the provider's errors are reworded to name the
@@ -145,7 +167,7 @@ var messagesAPI = &API{
 			st.vertex = x.spec.Schema == SchemaVertexAI
 			return st
 		}
-		return &ingressStream{up: x.tr.NewStream(x.streamOptions()), in: AnthropicIngress{}.NewStream()}
+		return &ingressStream{up: x.chatStream(), in: AnthropicIngress{}.NewStream()}
 	},
 }
 

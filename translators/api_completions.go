@@ -52,7 +52,7 @@ var completionsAPI = &API{
 	stream: func(x *Exchange) StreamTranslator {
 		// Native chunks are checked by the OpenAI stream translator and
 		// pass the rewrite as they are; chat chunks are rewritten.
-		return &taggedStream{up: &completionsStream{up: x.tr.NewStream(x.streamOptions())}, x: x, field: []byte(`"provider":` + strconv.Quote(x.Provider) + `,`)}
+		return &taggedStream{up: &completionsStream{up: x.chatStream()}, x: x, field: []byte(`"provider":` + strconv.Quote(x.Provider) + `,`)}
 	},
 }
 

@@ -26,6 +26,11 @@ var responsesAPI = &API{
 		if x.native() {
 			return responsesNativeRequest(x.spec.Schema, body, t)
 		}
+		if x.ChatForm {
+			// The router hop keeps the echo; it translates the answers.
+			x.ExcludeReasoning = gjson.GetBytes(body, "reasoning.exclude").Bool()
+			return x.tr.Request(body, t)
+		}
 		rr, err := ResponsesIngress{}.Request(body)
 		if err != nil {
 			return Request{}, err
@@ -55,7 +60,7 @@ var responsesAPI = &API{
 		if x.native() {
 			return &nativeResponsesStream{}
 		}
-		return &ingressStream{up: x.tr.NewStream(x.streamOptions()), in: ResponsesIngress{}.NewStream(x.echo())}
+		return &ingressStream{up: x.chatStream(), in: ResponsesIngress{}.NewStream(x.echo())}
 	},
 }
 

@@ -29,6 +29,10 @@ type Facts struct {
 	// Native: the client's API is the provider's own, so bodies pass
 	// through (Spec.Native).
 	Native bool
+	// ChatForm: the body the upstream hop translates is already the
+	// OpenAI chat form (the router hop's plugins rewrote it), whatever
+	// API the client called; answers still go back in the client's API.
+	ChatForm bool
 }
 
 // Price is what an answer costs, in USD per million tokens (Request: per
@@ -88,6 +92,11 @@ type Exchange struct {
 	Upstream Request
 	// Price, when set, adds usage.cost to answers.
 	Price Price
+	// AfterChat and WrapChat, when set, transform the answer in its chat
+	// form, before it becomes the client's API (the router hop's
+	// plugins: citations, healing).
+	AfterChat func(chat []byte, u Usage) ([]byte, error)
+	WrapChat  func(StreamTranslator) StreamTranslator
 	// Local, when set, is the whole answer: the gateway answers the
 	// attempt itself and sends nothing upstream (a token count the
 	// provider has no API for). LocalHeaders go with it.
@@ -104,7 +113,7 @@ type Exchange struct {
 // for one attempt on a provider of spec's schema, credentials included.
 func Begin(api *API, spec *Spec, body []byte, t Target, key string, f Facts) (*Exchange, error) {
 	f.API, f.Schema, f.Model = api.Endpoint, spec.Schema, t.Model
-	f.Native = NativeFor(api, spec, t)
+	f.Native = NativeFor(api, spec, t) && !f.ChatForm
 	x := &Exchange{Facts: f, api: api, spec: spec, tr: spec.translator}
 	req, err := api.begin(x, body, t)
 	if err != nil {
@@ -212,10 +221,23 @@ func (x *Exchange) chatAnswer(body []byte) ([]byte, Usage, error) {
 			err = e
 		}
 	}
+	if err == nil && x.AfterChat != nil {
+		out, err = x.AfterChat(out, usage)
+	}
 	if err != nil {
 		return nil, Usage{}, err
 	}
 	return out, usage, nil
+}
+
+// chatStream is the provider stream in chat chunks, with the plugins'
+// stream transform when there is one.
+func (x *Exchange) chatStream() StreamTranslator {
+	st := x.tr.NewStream(x.streamOptions())
+	if x.WrapChat != nil {
+		st = x.WrapChat(st)
+	}
+	return st
 }
 
 func (x *Exchange) decorateChat(out []byte, usage Usage) []byte {

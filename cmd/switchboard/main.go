@@ -238,6 +238,13 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		}
 		defer stopGov()
 		ep.SetGovernance(gov)
+		chain, err := buildPlugins(cfg, log.Named("plugins"))
+		if err != nil {
+			return err
+		}
+		if chain != nil {
+			ep.SetPlugins(chain)
+		}
 		responses, stopResponses, err := extproc.OpenResponseStore(ctx, gov, log.Named("responses"))
 		if err != nil {
 			return err

@@ -1,0 +1,123 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/switchboard-gw/switchboard/internal/fakeprovider"
+)
+
+// fakeSearXNG answers SearXNG's JSON search API with two results and
+// records the queries it got.
+func fakeSearXNG(t *testing.T) (*httptest.Server, func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var queries []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/search" || r.URL.Query().Get("format") != "json" {
+			http.Error(w, "not found", 404)
+			return
+		}
+		mu.Lock()
+		queries = append(queries, r.URL.Query().Get("q"))
+		mu.Unlock()
+		w.Header().Set("content-type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"results": []map[string]any{
+			{"title": "Go 1.26 is released", "url": "https://go.dev/blog/go1.26", "content": "Go 1.26 brings the green tea garbage collector.", "publishedDate": "2026-02-10T00:00:00"},
+			{"title": "Go 1.26 release notes", "url": "https://go.dev/doc/go1.26", "content": "The release notes for Go 1.26."},
+		}})
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), queries...)
+	}
+}
+
+// TestWebPlugin: "plugins": [{"id": "web"}] (or the :online suffix) makes
+// the gateway search (a SearXNG backend), put the results before the last
+// user message, and cite them on the answer as url_citation annotations,
+// whole and streamed, on chat and on /v1/messages.
+func TestWebPlugin(t *testing.T) {
+	search, queries := fakeSearXNG(t)
+	up := fakeprovider.New(t)
+	gw := startGateway(t, fmt.Sprintf(`providers:
+  - name: up
+    schema: openai
+    base_url: %s/v1
+models:
+  - name: gpt-test
+    providers: [{provider: up, model: gpt-4.1-mini}]
+plugins:
+  web: {backend: searxng, base_url: %s, max_results: 5}
+`, up.URL(), search.URL))
+	sentNote := func(t *testing.T) {
+		t.Helper()
+		msgs := gjson.GetBytes(lastRequest(t, up).Body, "messages").Array()
+		if len(msgs) < 2 || msgs[len(msgs)-1].Get("role").Str != "user" {
+			t.Fatalf("provider got messages %v", msgs)
+		}
+		note := msgs[len(msgs)-2]
+		if note.Get("role").Str != "system" || !strings.Contains(note.Get("content").String(), "https://go.dev/blog/go1.26") {
+			t.Errorf("no search results before the last user message: %s", note.Raw)
+		}
+		if b := lastRequest(t, up).Body; gjson.GetBytes(b, "plugins").Exists() || strings.Contains(gjson.GetBytes(b, "model").Str, ":online") {
+			t.Errorf("the plugin syntax reached the provider: %s", b)
+		}
+	}
+
+	t.Run("chat, whole", func(t *testing.T) {
+		up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"gpt-test","plugins":[{"id":"web","max_results":2}],"messages":[{"role":"user","content":"What is new in Go 1.26?"}]}`))
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+		sentNote(t)
+		ann := gjson.GetBytes(out, "choices.0.message.annotations")
+		if len(ann.Array()) != 2 || ann.Get("0.type").Str != "url_citation" || ann.Get("0.url_citation.url").Str != "https://go.dev/blog/go1.26" {
+			t.Errorf("annotations %s", ann.Raw)
+		}
+		if n := gjson.GetBytes(out, "usage.server_tool_use.web_search_requests").Int(); n != 1 {
+			t.Errorf("usage.server_tool_use.web_search_requests = %d: %s", n, out)
+		}
+		if q := queries(); len(q) == 0 || !strings.Contains(q[len(q)-1], "Go 1.26") {
+			t.Errorf("search queries %q", q)
+		}
+	})
+
+	t.Run("chat, streamed, :online", func(t *testing.T) {
+		up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat_stream"))})
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"gpt-test:online","stream":true,"messages":[{"role":"user","content":"What is new in Go 1.26?"}]}`))
+		if resp.StatusCode != 200 || !strings.HasSuffix(strings.TrimSpace(string(out)), "data: [DONE]") {
+			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+		sentNote(t)
+		if !strings.Contains(string(out), `"url_citation"`) || !strings.Contains(string(out), "https://go.dev/doc/go1.26") {
+			t.Errorf("no url_citation in the stream:\n%s", out)
+		}
+	})
+
+	t.Run("/v1/messages", func(t *testing.T) {
+		up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+		resp, out := gw.post(t, "/v1/messages", []byte(`{"model":"gpt-test:online","max_tokens":50,"messages":[{"role":"user","content":"What is new in Go 1.26?"}]}`), "anthropic-version", "2023-06-01")
+		if resp.StatusCode != 200 || gjson.GetBytes(out, "type").Str != "message" {
+			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+		sentNote(t)
+	})
+
+	t.Run("an unknown plugin is a 400", func(t *testing.T) {
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"gpt-test","plugins":[{"id":"nope"}],"messages":[{"role":"user","content":"hi"}]}`))
+		if resp.StatusCode != 400 {
+			t.Errorf("%d %s", resp.StatusCode, out)
+		}
+	})
+}

@@ -1,0 +1,92 @@
+package extproc
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/switchboard-gw/switchboard/middleware"
+	"github.com/switchboard-gw/switchboard/translators"
+	"github.com/switchboard-gw/switchboard/xds"
+)
+
+// The middleware chain runs in the router hop: on the request's chat
+// form before planning (a plugin may rewrite it, or answer it itself),
+// and on the answer's chat form before it becomes the client's API. A
+// rewritten request goes upstream in chat form (Facts.ChatForm), and
+// every successful answer is handed to the router hop, which holds the
+// plugins' state for the request.
+
+// SetPlugins turns the middleware chain on.
+func (s *Server) SetPlugins(c *middleware.Chain) { s.chain = c }
+
+// startPlugins runs the chain on the request's chat form. It returns the
+// body to plan on, or a response when the request is answered here.
+func (p *routerProcessor) startPlugins(ctx context.Context, body []byte) ([]byte, *extprocv3.ProcessingResponse) {
+	if p.s.chain == nil {
+		return body, nil
+	}
+	run, err := p.s.chain.Begin(ctx, middleware.Request{Body: body})
+	if err != nil {
+		return nil, p.fail(asAPIError(err))
+	}
+	if run.Local != nil {
+		out, err := p.api.FromChat(middleware.ApplyUsage(run.Local, run.Usage), p.client)
+		if err != nil {
+			return nil, p.fail(asAPIError(err))
+		}
+		return nil, localAnswer(out, nil)
+	}
+	if !run.Active() && bytes.Equal(run.Body, body) {
+		return body, nil
+	}
+	p.run = run
+	return run.Body, nil
+}
+
+// pluginRequest is the request body answer when plugins rewrote the
+// request: the new body goes upstream, and the upstream hop is told it is
+// the chat form and to hand every answer over.
+func (p *routerProcessor) pluginRequest(m *extprocv3.HeaderMutation, resp *extprocv3.ProcessingResponse, body []byte) {
+	if p.run == nil {
+		return
+	}
+	m.SetHeaders = append(m.SetHeaders, header("content-length", strconv.Itoa(len(body))))
+	resp.GetRequestBody().GetResponse().BodyMutation = replaceBody(body)
+	req := resp.DynamicMetadata.Fields[xds.RequestNamespace].GetStructValue()
+	req.Fields["handover_all"] = structpb.NewBoolValue(true)
+	if p.api.Endpoint != translators.EndpointChat {
+		req.Fields["chat_form"] = structpb.NewBoolValue(true)
+	}
+}
+
+// applyRun gives an answer's exchange the plugins' transforms.
+func (p *upstreamProcessor) applyRun(x *translators.Exchange) {
+	run := p.run
+	if run == nil {
+		return
+	}
+	x.AfterChat = func(chat []byte, _ translators.Usage) ([]byte, error) {
+		out, err := run.Answer(chat)
+		if err != nil {
+			return nil, err
+		}
+		return middleware.ApplyUsage(out, run.Usage), nil
+	}
+	if t := run.Transformer(); t != nil {
+		x.WrapChat = func(st translators.StreamTranslator) translators.StreamTranslator {
+			return middleware.WrapStream(st, t)
+		}
+	}
+}
+
+// pluginCost is what the plugins' own calls cost (search results).
+func (p *routerProcessor) pluginCost() float64 {
+	if p.run == nil {
+		return 0
+	}
+	return middleware.Total(p.run.Usage).Cost
+}
