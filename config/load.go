@@ -124,6 +124,7 @@ func Parse(name string, data []byte, env Env) (*Loaded, error) {
 	}
 	tlsDigest := c.checkControlTLS(filepath.Dir(name), addErr)
 	c.checkGovernance(filepath.Dir(name), addErr)
+	c.checkSignals(env, addErr)
 	for i := range errs {
 		errs[i].Line = lineOf(&root, errs[i].Path)
 	}
@@ -191,7 +192,7 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 	for _, ep := range []struct {
 		path string
 		ep   Endpoint
-	}{{"xds.address", c.XDS}, {"extproc.address", c.ExtProc}, {"admin.address", c.Admin}} {
+	}{{"xds.address", c.XDS}, {"extproc.address", c.ExtProc}, {"admin.address", c.Admin.Endpoint}} {
 		if ep.path == "admin.address" && ep.ep.Address == "" {
 			continue // off
 		}
