@@ -225,7 +225,11 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		}
 		log.Info("xds serving", zap.String("address", cfg.XDS.Address))
 		if *adminAddr != "" && !withExtProc {
-			stop := serveAdmin(*adminAddr, xsrv.AdminHandler(), errc)
+			if h, _, err := net.SplitHostPort(*adminAddr); err != nil || !config.IsLoopback(h) && cfg.Admin.BearerToken() == "" {
+				return fmt.Errorf("--admin %q: must be a loopback host:port, or the config must set admin.token", *adminAddr)
+			}
+			h := extproc.RequireToken(xsrv.AdminHandler(), func() string { return store.Current().Admin.BearerToken() })
+			stop := serveAdmin(*adminAddr, h, errc)
 			defer stop()
 			log.Info("admin serving", zap.String("address", *adminAddr))
 		}
