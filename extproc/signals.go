@@ -107,7 +107,8 @@ func (r *signalRouter) requestHeaders(ctx context.Context, h *extprocv3.HttpHead
 			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
 		}
 	}
-	_, r.span = r.s.tracer().Start(ctx, "gateway", opts...)
+	// Named once the operation and model are known (done).
+	_, r.span = r.s.tracer().Start(ctx, "request", opts...)
 	resp := r.routerProcessor.requestHeaders(ctx, h, md)
 	r.stamp(resp)
 	return resp
@@ -173,6 +174,7 @@ func (r *signalRouter) done() {
 	}
 	op := operationName(r.api)
 	attrs := []attribute.KeyValue{semconv.GenAIOperationNameKey.String(op)}
+	r.span.SetName(op)
 	if m := r.caller.model; m != "" {
 		attrs = append(attrs, semconv.GenAIRequestModel(m))
 		r.span.SetName(op + " " + m)
