@@ -22,9 +22,10 @@ type Config struct {
 	// ExtProc is the ext_proc gRPC endpoint; Envoy dials it and switchboard
 	// listens on it.
 	ExtProc Endpoint `yaml:"extproc"`
-	// Admin is the ext_proc server's HTTP admin endpoint (GET /stats,
-	// /healthz). Default: off. Keep it on loopback.
-	Admin Endpoint `yaml:"admin"`
+	// Admin is the ext_proc server's HTTP admin endpoint (GET /status,
+	// /stats, /metrics, /healthz; config/signals.go). Default: off. Off
+	// loopback it needs admin.token.
+	Admin Admin `yaml:"admin"`
 	// ControlTLS is mutual TLS between Envoy and switchboard (config/tls.go).
 	// Default: off, which only loopback addresses allow.
 	ControlTLS ControlTLS `yaml:"control_tls"`
@@ -50,6 +51,8 @@ type Config struct {
 	// Responses keeps the Responses API's stored answers
 	// (config/responses.go).
 	Responses Responses `yaml:"responses"`
+	// Telemetry is OTLP traces (config/signals.go). Default: off.
+	Telemetry Telemetry `yaml:"telemetry"`
 }
 
 // AccessLog is Envoy's access log: one JSON line per request, refused ones

@@ -126,6 +126,7 @@ func Parse(name string, data []byte, env Env) (*Loaded, error) {
 	c.checkGovernance(filepath.Dir(name), env, addErr)
 	c.checkPlugins(env, addErr)
 	c.Responses.check(addErr)
+	c.checkSignals(env, addErr)
 	for i := range errs {
 		errs[i].Line = lineOf(&root, errs[i].Path)
 	}
@@ -193,7 +194,7 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 	for _, ep := range []struct {
 		path string
 		ep   Endpoint
-	}{{"xds.address", c.XDS}, {"extproc.address", c.ExtProc}, {"admin.address", c.Admin}} {
+	}{{"xds.address", c.XDS}, {"extproc.address", c.ExtProc}, {"admin.address", c.Admin.Endpoint}} {
 		if ep.path == "admin.address" && ep.ep.Address == "" {
 			continue // off
 		}

@@ -28,7 +28,7 @@ func TestControlTLS(t *testing.T) {
 	}{
 		{name: "loopback needs no TLS", yaml: "extproc: {address: 127.0.0.1:18001}\n"},
 		{name: "admin off loopback", yaml: "admin: {address: 0.0.0.0:9902}\n",
-			wantErr: `admin.address "0.0.0.0:9902": must be on loopback: the admin endpoint has no authentication`},
+			wantErr: `admin.address "0.0.0.0:9902": a non-loopback admin endpoint needs admin.token`},
 		{name: "ext_proc off loopback without TLS", yaml: "extproc: {address: 0.0.0.0:18001}\n",
 			wantErr: `extproc.address "0.0.0.0:18001": is not on loopback: set control_tls (mutual TLS between Envoy and switchboard), or anyone who reaches this port can take the provider keys`},
 		{name: "xds on a host name without TLS", yaml: "xds: {address: switchboard.internal:18000}\n",

@@ -11,14 +11,18 @@ import (
 	"github.com/switchboard-gw/switchboard/routing"
 )
 
-// AdminHandler serves the gateway's live view of providers: GET /stats
-// lists time to first token, throughput and circuit state per provider
-// model, measured from real traffic; GET /metrics serves Prometheus
-// series (attempts, tokens, cost, Go runtime, process); GET /xds, when
-// the control plane runs in this process, says which config version Envoy
-// accepted and its last rejection. Keep it on loopback.
+// AdminHandler serves the gateway's live view of providers: GET /status
+// gives the running config version, the version Envoy's routes carry,
+// each provider's health and live request figures (admin_status.go);
+// GET /stats lists time to first token, throughput and circuit state per
+// provider model, measured from real traffic; GET /metrics serves
+// Prometheus series (attempts, tokens, cost, GenAI, Go runtime, process);
+// GET /xds, when the control plane runs in this process, says which
+// config version Envoy accepted and its last rejection. With admin.token
+// every path but /healthz needs it as a Bearer token.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", s.serveStatus)
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("content-type", "application/json")
 		_ = json.NewEncoder(w).Encode(struct {
@@ -41,7 +45,7 @@ func (s *Server) AdminHandler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return mux
+	return RequireToken(mux, s.adminToken)
 }
 
 // AddControlPlane shows a control plane on the admin endpoint: its status

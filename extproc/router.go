@@ -283,14 +283,7 @@ func (p *routerProcessor) done() {
 	p.held.drop()
 	if a := p.answer; a != nil {
 		a.done()
-		u := a.usage
-		if a.stream != nil && (!a.completed || u == translators.Usage{}) {
-			u = a.stream.Usage()
-			// Cut short with no count from the provider: what was
-			// produced, about a token an event.
-			u.CompletionTokens = max(u.CompletionTokens, a.events)
-		}
-		c, _ := a.cost(u)
+		u, c := a.answerUsage() // signals.go: the access log logs the same
 		var ttft, gen time.Duration
 		if !a.first.IsZero() {
 			ttft, gen = a.first.Sub(p.caller.start), time.Since(a.first)

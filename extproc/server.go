@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -47,12 +48,14 @@ type Server struct {
 	responses governance.ResponseStore
 	// xdsStatus reports the control plane when it runs in this process.
 	xdsStatus func() any
+	sig       signals // access-log metadata, traces, live figures (signals.go)
 }
 
 // NewServer builds the server once, at start-up.
 func NewServer(log *zap.Logger, configs Configs) (*Server, error) {
 	s := &Server{log: log, configs: configs, stats: routing.NewStats(nil), metrics: newMetrics(), bodies: newByteBudget()}
 	s.metrics.reg.MustRegister(s.bodies.refused, s.bodies.inflight)
+	s.sig.started = time.Now()
 	return s, nil
 }
 
@@ -112,6 +115,7 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 	default:
 		p = passThrough{}
 	}
+	p = s.withSignals(ctx, p) // signals.go
 	defer p.done()
 	for {
 		req, err := stream.Recv()

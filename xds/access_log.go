@@ -37,6 +37,17 @@ var AccessLogFields = map[string]string{
 	"ttfb_ms":        "%COMMON_DURATION(DS_RX_BEG:DS_TX_BEG:ms)%",
 	"bytes_received": "%BYTES_RECEIVED%",
 	"bytes_sent":     "%BYTES_SENT%",
+	// The caller's gateway key (its id, never the key) and tenant, set
+	// by the router hop once it authenticated the request; null without
+	// gateway keys.
+	"key_id": "%DYNAMIC_METADATA(" + RequestNamespace + ":key_id)%",
+	"tenant": "%DYNAMIC_METADATA(" + RequestNamespace + ":tenant)%",
+	// The answer's usage as the caller is charged for it, set with the
+	// router hop's last answer; null when no answer ended (refused, or
+	// the client went away first). cost_usd is 0 for unpriced models.
+	"prompt_tokens":     "%DYNAMIC_METADATA(" + RequestNamespace + ":prompt_tokens)%",
+	"completion_tokens": "%DYNAMIC_METADATA(" + RequestNamespace + ":completion_tokens)%",
+	"cost_usd":          "%DYNAMIC_METADATA(" + RequestNamespace + ":cost_usd)%",
 }
 
 // requestIDCEL is Envoy's request id, in CEL.

@@ -54,7 +54,8 @@ func checkAccessLogFormat(t *testing.T, a *accesslogv3.AccessLog, path string) {
 		}
 		js = f.GetLogFormat().GetJsonFormat()
 	}
-	for _, k := range []string{"request_id", "method", "path", "status", "error", "model", "provider", "attempts", "duration_ms", "ttfb_ms", "bytes_received", "bytes_sent"} {
+	for _, k := range []string{"request_id", "method", "path", "status", "error", "model", "provider", "attempts", "duration_ms", "ttfb_ms", "bytes_received", "bytes_sent",
+		"key_id", "tenant", "prompt_tokens", "completion_tokens", "cost_usd"} {
 		if js.GetFields()[k].GetStringValue() == "" {
 			t.Errorf("access log has no %q field", k)
 		}

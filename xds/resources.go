@@ -89,7 +89,7 @@ var ControlHeaders = []string{
 var (
 	// From responses it reads the status, type and size; which provider
 	// served comes in the upstream hop's x-switchboard-* headers.
-	routerHopHeaders = append([]string{":method", ":path", "x-session-id", "x-request-id", "authorization", "x-api-key", ":status", "content-type", "content-length"}, ControlHeaders...)
+	routerHopHeaders = append([]string{":method", ":path", "x-session-id", "x-request-id", "traceparent", "authorization", "x-api-key", ":status", "content-type", "content-length"}, ControlHeaders...)
 	// The upstream hop sees every header, both ways: it forwards by
 	// allow-list, so it must see what to remove.
 )

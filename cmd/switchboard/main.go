@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	"strconv"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/switchboard-gw/switchboard/extproc"
 	"github.com/switchboard-gw/switchboard/internal/demo"
 	"github.com/switchboard-gw/switchboard/mtls"
+	"github.com/switchboard-gw/switchboard/telemetry"
 	"github.com/switchboard-gw/switchboard/xds"
 )
 
@@ -173,6 +175,9 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		if l.ExtProc.Address != store.Current().ExtProc.Address || l.XDS.Address != store.Current().XDS.Address {
 			log.Warn("listen addresses changed in the config; restart switchboard to apply them")
 		}
+		if !reflect.DeepEqual(l.Telemetry, store.Current().Telemetry) {
+			log.Warn("telemetry changed in the config; restart switchboard to apply it")
+		}
 		if l.ControlTLS.Enabled() != store.Current().ControlTLS.Enabled() {
 			log.Warn("control_tls was turned on or off in the config; restart switchboard to apply it")
 		}
@@ -222,7 +227,11 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		}
 		log.Info("xds serving", zap.String("address", cfg.XDS.Address))
 		if *adminAddr != "" && !withExtProc {
-			stop := serveAdmin(*adminAddr, xsrv.AdminHandler(), errc)
+			if h, _, err := net.SplitHostPort(*adminAddr); err != nil || !config.IsLoopback(h) && cfg.Admin.BearerToken() == "" {
+				return fmt.Errorf("--admin %q: must be a loopback host:port, or the config must set admin.token", *adminAddr)
+			}
+			h := extproc.RequireToken(xsrv.AdminHandler(), func() string { return store.Current().Admin.BearerToken() })
+			stop := serveAdmin(*adminAddr, h, errc)
 			defer stop()
 			log.Info("admin serving", zap.String("address", *adminAddr))
 		}
@@ -251,6 +260,19 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		}
 		defer stopResponses()
 		ep.SetResponseStore(responses)
+		tracing, err := telemetry.NewTracing(ctx, cfg.Telemetry.Traces, log.Named("telemetry"))
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = tracing.Shutdown(sctx) // flush queued spans
+		}()
+		if t := cfg.Telemetry.Traces; t != nil {
+			ep.SetTracing(tracing.Provider, t.CaptureContent)
+			log.Info("traces exporting", zap.String("endpoint", t.OTLPEndpoint), zap.String("protocol", t.Protocol), zap.Float64("sample_ratio", t.Ratio()))
+		}
 		g := grpc.NewServer(append(append(extproc.ServerOptions(), creds...),
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}))...)
 		if xsrv != nil {
