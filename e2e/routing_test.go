@@ -106,6 +106,11 @@ func TestFallback(t *testing.T) {
 		if p := gjson.Get(got.RawJSON(), "provider").Str; p != "c" {
 			t.Fatalf("body provider = %q", p)
 		}
+		// Two fallbacks, counted where an operator looks.
+		if m := metricsAt(t, f.gw.adminHTTPPort); !strings.Contains(m, `switchboard_fallbacks_total{model="tiered",provider="b"}`) ||
+			!strings.Contains(m, `switchboard_fallbacks_total{model="tiered",provider="c"}`) {
+			t.Errorf("fallbacks not counted:\n%s", grepLines(m, "fallbacks"))
+		}
 		// c got a request translated for Anthropic, carrying no OpenAI-side credential.
 		last := lastRequest(t, f.c)
 		if last.Path != "/v1/messages" || gjson.GetBytes(last.Body, "model").Str != "c-model" || last.Header.Get("authorization") != "" {

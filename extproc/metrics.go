@@ -21,6 +21,8 @@ type metrics struct {
 	// does not have (it then uses its current one).
 	unknownVersion prometheus.Counter
 	genAI          *genAIMetrics
+	// fallbacks counts attempts after the first (a fallback happened).
+	fallbacks *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -46,6 +48,11 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.attempts, m.tokens, m.cost, m.unknownVersion,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.genAI = newGenAIMetrics(m.reg)
+	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_fallbacks_total",
+		Help: "Provider attempts after a request's first (each is a fallback), by public model and the provider tried.",
+	}, []string{"model", "provider"})
+	m.reg.MustRegister(m.fallbacks)
 	return m
 }
 

@@ -629,6 +629,9 @@ func (p *upstreamProcessor) finish(_ context.Context, u translators.Usage) {
 // record feeds one finished attempt to the live provider figures that
 // routing reads and to the Prometheus series.
 func (p *upstreamProcessor) record(o routing.Outcome, u translators.Usage) {
+	if p.attempt > 1 {
+		p.s.metrics.fallbacks.WithLabelValues(p.model, p.provider.Name).Inc()
+	}
 	p.s.stats.Observe(p.provider.Name, p.cand.Model, o, p.breaker())
 	c, priced := p.cost(u)
 	p.s.metrics.observe(p.provider.Name, p.model, o.Status, u, c, priced)
