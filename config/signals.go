@@ -119,4 +119,3 @@ func redactURL(u *url.URL) string {
 	c.User = nil
 	return c.String()
 }
-
