@@ -147,7 +147,9 @@ func TestHealResponse(t *testing.T) {
 		Choices []struct {
 			Message struct{ Content *string }
 		}
-		Usage struct{ TotalTokens int `json:"total_tokens"` }
+		Usage struct {
+			TotalTokens int `json:"total_tokens"`
+		}
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatal(err)
