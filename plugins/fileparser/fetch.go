@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -115,7 +116,8 @@ func (f *fetcher) get(ctx context.Context, raw string, max int) (string, []byte,
 		if errors.As(err, &ue) && strings.Contains(ue.Err.Error(), "allow-list") || strings.Contains(err.Error(), "is not allowed") {
 			return "", nil, badRequest("file_url_not_allowed", "", "file URL redirected to a host that is not allowed")
 		}
-		if ctx.Err() != nil {
+		var ne net.Error
+		if ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
 			return "", nil, fetchFailed("timed out")
 		}
 		return "", nil, fetchFailed("request failed")
