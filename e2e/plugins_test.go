@@ -121,3 +121,52 @@ plugins:
 		}
 	})
 }
+
+// TestHealingAndMiddleOut: response-healing repairs a model's almost-JSON
+// answer (a fence, a trailing comma) before the client sees it, and the
+// middle-out transform cuts a prompt over the model's context length
+// from the middle, keeping the system prompt and the last message.
+func TestHealingAndMiddleOut(t *testing.T) {
+	up := fakeprovider.New(t)
+	gw := startGateway(t, fmt.Sprintf(`providers:
+  - name: up
+    schema: openai
+    base_url: %s/v1
+models:
+  - name: gpt-test
+    context_length: 300
+    providers: [{provider: up, model: gpt-4.1-mini}]
+`, up.URL()))
+	broken := `{"id":"chatcmpl-heal","object":"chat.completion","created":1,"model":"gpt-4.1-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Sure:\n` + "```json" + `\n{\"city\": \"Paris\", \"temp\": 21,}\n` + "```" + `"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":9,"total_tokens":19}}`
+	up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: &fakeprovider.Transcript{Status: 200,
+		Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(broken)}})
+	resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"gpt-test","response_format":{"type":"json_object"},"plugins":[{"id":"response-healing"}],"messages":[{"role":"user","content":"weather as JSON"}]}`))
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, out)
+	}
+	content := gjson.GetBytes(out, "choices.0.message.content").Str
+	if !gjson.Valid(content) || gjson.Get(content, "city").Str != "Paris" || gjson.Get(content, "temp").Int() != 21 {
+		t.Errorf("healed content %q", content)
+	}
+
+	up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+	var msgs []string
+	msgs = append(msgs, `{"role":"system","content":"Be brief."}`)
+	for i := range 30 {
+		msgs = append(msgs, fmt.Sprintf(`{"role":"%s","content":"message %d %s"}`, map[bool]string{true: "user", false: "assistant"}[i%2 == 0], i, strings.Repeat("words ", 20)))
+	}
+	msgs = append(msgs, `{"role":"user","content":"the last question"}`)
+	body := `{"model":"gpt-test","max_tokens":20,"transforms":["middle-out"],"messages":[` + strings.Join(msgs, ",") + `]}`
+	resp, out = gw.post(t, "/v1/chat/completions", []byte(body))
+	if resp.StatusCode != 200 {
+		t.Fatalf("middle-out: %d %s", resp.StatusCode, out)
+	}
+	sent := gjson.GetBytes(lastRequest(t, up).Body, "messages").Array()
+	if len(sent) >= 32 || len(sent) < 2 || sent[0].Get("content").Str != "Be brief." || sent[len(sent)-1].Get("content").Str != "the last question" {
+		t.Errorf("provider got %d messages (first %s, last %s), want fewer than 32 with the system prompt and the last one kept",
+			len(sent), sent[0].Raw, sent[len(sent)-1].Raw)
+	}
+	if gjson.GetBytes(lastRequest(t, up).Body, "transforms").Exists() {
+		t.Error("transforms reached the provider")
+	}
+}

@@ -247,7 +247,7 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		}
 		defer stopGov()
 		ep.SetGovernance(gov)
-		chain, err := buildPlugins(cfg, log.Named("plugins"))
+		chain, err := buildPlugins(cfg, store.Current, log.Named("plugins"))
 		if err != nil {
 			return err
 		}

@@ -7,13 +7,31 @@ import (
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/middleware"
+	"github.com/switchboard-gw/switchboard/plugins/compress"
+	"github.com/switchboard-gw/switchboard/plugins/fileparser"
+	"github.com/switchboard-gw/switchboard/plugins/healing"
 	"github.com/switchboard-gw/switchboard/plugins/web"
 )
 
-// buildPlugins wires the middleware chain the config names; nil when it
-// names none. Plugins are built at start: changing them takes a restart.
-func buildPlugins(cfg *config.Loaded, log *zap.Logger) (*middleware.Chain, error) {
-	var plugins []middleware.Plugin
+// buildPlugins wires the middleware chain: the file parser, middle-out
+// and response healing always, web search when the config names a
+// backend. Plugins are built at start: changing plugins.* takes a
+// restart. Answers go back through the chain reversed: healing, last in,
+// repairs an answer before web search cites it.
+func buildPlugins(cfg *config.Loaded, current func() *config.Loaded, log *zap.Logger) (*middleware.Chain, error) {
+	// Plugins that need no outside service are always offered; a
+	// request still has to ask for them.
+	contextOf := func(model string) compress.Limits {
+		if r, ok := current().Catalog.Model(model); ok {
+			return compress.Limits{ContextTokens: r.ContextLength}
+		}
+		return compress.Limits{}
+	}
+	plugins := []middleware.Plugin{
+		fileparser.Plugin{Parser: fileparser.New(fileparser.Config{})},
+		compress.Plugin{LimitsOf: contextOf},
+		healing.Plugin{},
+	}
 	if w := cfg.Plugins.Web; w != nil {
 		hc := web.HTTPConfig{BaseURL: w.BaseURL, APIKey: w.Key()}
 		var b web.Backend
@@ -40,9 +58,6 @@ func buildPlugins(cfg *config.Loaded, log *zap.Logger) (*middleware.Chain, error
 			return nil, fmt.Errorf("plugins.web: %w", err)
 		}
 		plugins = append(plugins, p)
-	}
-	if len(plugins) == 0 {
-		return nil, nil
 	}
 	return middleware.NewChain(plugins...)
 }
