@@ -32,6 +32,11 @@ func ingressSent(t *testing.T, schema string, b gjson.Result) {
 		if b.Get("anthropic_version").Str != "vertex-2023-10-16" || b.Get("model").Exists() {
 			t.Errorf("provider got %s", b.Raw)
 		}
+	case "bedrock claude": // InvokeModel: bedrock_native_test.go
+		system, user, limit = b.Get("system").String(), b.Get("messages.0.content").String(), b.Get("max_tokens").Int()
+		if b.Get("anthropic_version").Str != "bedrock-2023-05-31" || b.Get("model").Exists() || b.Get("stream").Exists() {
+			t.Errorf("provider got %s", b.Raw)
+		}
 	case "bedrock":
 		system, user, limit = b.Get("system.0.text").Str, b.Get("messages.0.content.0.text").Str, b.Get("inferenceConfig.maxTokens").Int()
 	}
@@ -169,6 +174,8 @@ func TestMessagesIngressProviders(t *testing.T) {
 		switch c.schema {
 		case "openai", "anthropic": // TestMessagesIngress
 			continue
+		case "bedrock": // Claude on Bedrock takes the Messages body natively
+			c = bedrockMessagesCase(c)
 		}
 		t.Run(c.schema, func(t *testing.T) {
 			t.Run("non-streamed", func(t *testing.T) { whole(t, c, c.text, false) })

@@ -72,7 +72,7 @@ func TestModelsList(t *testing.T) {
 	}
 
 	t.Run("config order, chat and embeddings models alike", func(t *testing.T) {
-		want := []string{mxOpenAI, mxAzure, mxAnthropic, mxGemini, mxVertexGemini, mxVertexClaude, mxBedrock, mxVertexBroken, mxEmbedClaude, mxEmbedVertexCl}
+		want := []string{mxOpenAI, mxAzure, mxAnthropic, mxGemini, mxVertexGemini, mxVertexClaude, mxBedrock, mxBedrockNova, mxVertexBroken, mxEmbedClaude, mxEmbedVertexCl}
 		if len(ids) != len(want) {
 			t.Fatalf("ids %v, want %v", ids, want)
 		}

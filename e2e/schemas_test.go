@@ -35,6 +35,7 @@ const (
 	mxVertexGemini  = "mx-vertex-gemini"
 	mxVertexClaude  = "mx-vertex-claude"
 	mxBedrock       = "mx-bedrock"
+	mxBedrockNova   = "mx-bedrock-nova" // no Messages API of its own: Converse
 	mxVertexBroken  = "mx-vertex-claude-no-token"
 	mxEmbedClaude   = "mx-embed-claude"
 	mxEmbedVertexCl = "mx-embed-vertex-claude"
@@ -124,6 +125,8 @@ models:
     context_length: 200000
     capabilities: [vision, tools]
     providers: [{provider: fake-bedrock, model: "%s", pricing: {prompt: 3, completion: 15}}]
+  - name: mx-bedrock-nova
+    providers: [{provider: fake-bedrock, model: "%s"}]
   - name: mx-vertex-claude-no-token
     providers: [{provider: vertex-refused, model: "claude-sonnet-4-5@20250929"}]
   - name: mx-embed-claude
@@ -135,7 +138,7 @@ models:
 `, s.openai.URL(), s.azure.URL(), s.anthropic.URL(), s.gemini.URL(),
 		s.vertex.URL(), writeServiceAccount(t, s.tokens.srv.URL+"/token"),
 		s.vertex.URL(), writeServiceAccount(t, s.tokens.srv.URL+"/bad-token"),
-		s.bedrock.URL(), bedrockModelID),
+		s.bedrock.URL(), bedrockModelID, bedrockNova),
 		"E2E_OPENAI_KEY="+openAIKey, "E2E_AZURE_KEY="+azureKey, "E2E_ANTHROPIC_KEY="+anthropicKey,
 		"E2E_GEMINI_KEY="+geminiKey, "E2E_BEDROCK_KEY="+bedrockAPIKey,
 		// Bedrock signs nothing here (it has an API key); an empty

@@ -229,12 +229,15 @@ func TestJSONObjectOnClaude(t *testing.T) {
 }
 
 // TestMessagesBedrockDocument: an Anthropic client (anthropic-sdk-go) on
-// /v1/messages sends a PDF document block to a Bedrock model. Bedrock gets
+// /v1/messages sends a PDF document block to a Bedrock model served
+// through Converse (Nova; Claude takes the Messages body natively, its
+// documents as sent: TestBedrockMessagesPassThrough). Bedrock gets
 // a Converse document block; a document type Converse does not take is
 // refused with a 400 in Anthropic's error shape, before any provider call.
 func TestMessagesBedrockDocument(t *testing.T) {
 	s := newSchemasSetup(t)
 	c := caseOf(t, "bedrock")
+	c.model, c.path = mxBedrockNova, "/model/"+bedrockNova+"/converse"
 	client := anthropic.NewClient(aoption.WithBaseURL(s.gw.url("/")), aoption.WithAPIKey(clientKey), aoption.WithMaxRetries(0))
 	// A minimal PDF: the bytes matter only in that they arrive unchanged.
 	pdf := base64.StdEncoding.EncodeToString([]byte("%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n" +

@@ -118,6 +118,9 @@ var messagesAPI = &API{
 			if x.spec.Schema == SchemaVertexAI {
 				return vertexAnthropicNative(body, t)
 			}
+			if x.spec.Schema == SchemaBedrock { // InvokeModel: bedrock_native.go
+				return bedrockAnthropicNative(body, t)
+			}
 			return anthropicNativeRequest(body, t)
 		}
 		if x.ChatForm {
@@ -162,6 +165,9 @@ var messagesAPI = &API{
 		return out, u, err
 	},
 	stream: func(x *Exchange) StreamTranslator {
+		if x.native() && x.spec.Schema == SchemaBedrock { // an AWS event stream: bedrock_native.go
+			return newBedrockNativeStream()
+		}
 		if x.native() {
 			st := newNativeAnthropicStream()
 			st.vertex = x.spec.Schema == SchemaVertexAI

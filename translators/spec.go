@@ -150,7 +150,11 @@ var specs = []Spec{
 	},
 	{
 		Schema: SchemaBedrock, Auth: AuthSigV4, Credential: bearer, translator: openAIToBedrock{},
-		Requires: []Requirement{{"region", "is required for schema bedrock (or a base_url like https://bedrock-runtime.us-east-1.amazonaws.com)"}},
+		// Claude on Bedrock takes Anthropic's Messages body (InvokeModel,
+		// bedrock_native.go); other models are served through Converse.
+		Native:    []Endpoint{EndpointMessages},
+		NativeFor: func(e Endpoint, t Target) bool { return e != EndpointMessages || bedrockClaude(t.Model) },
+		Requires:  []Requirement{{"region", "is required for schema bedrock (or a base_url like https://bedrock-runtime.us-east-1.amazonaws.com)"}},
 		BaseURL: func(region string) string {
 			if region == "" {
 				return ""
