@@ -362,7 +362,7 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 // maxWholeResponse: it is never read. An answer already in the client's
 // schema passes through untranslated; others get a clear 502.
 func (p *upstreamProcessor) tooLargeToProcess(n int64, set []*corev3.HeaderValueOption, remove []string) *extprocv3.ProcessingResponse {
-	passThrough := p.mode == modeWhole && p.spec.IsNative(p.api.Endpoint)
+	passThrough := p.mode == modeWhole && p.x.Native
 	p.s.log.Warn("provider answer too large to process", zap.String("provider", p.provider.Name), zap.Int64("bytes", n),
 		zap.Bool("passed_through", passThrough))
 	if passThrough {
