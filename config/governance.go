@@ -36,6 +36,26 @@ type Governance struct {
 	// usage record; they spend nothing and call no model. By hash, as
 	// keys are.
 	ManagementKeys []ManagementKeySpec `yaml:"management_keys"`
+	// Capture keeps the prompt and the answer of the named tenants'
+	// requests in their usage records, for observability. Off by default.
+	Capture *CaptureSpec `yaml:"capture"`
+}
+
+// CaptureSpec is prompt and answer capture.
+type CaptureSpec struct {
+	// Tenants whose requests are captured.
+	Tenants []string `yaml:"tenants"`
+	// Retention: captured text is removed from records older than this.
+	// Default 168h (7 days).
+	Retention Duration `yaml:"retention"`
+	// MaxBytes caps what is kept of each prompt and each answer.
+	// Default 65536.
+	MaxBytes int `yaml:"max_bytes"`
+}
+
+// Captures reports whether a tenant's requests are captured.
+func (g *Governance) Captures(tenant string) bool {
+	return g.Capture != nil && slices.Contains(g.Capture.Tenants, tenant)
 }
 
 // ManagementKeySpec is a management key declared by its hash.
@@ -214,6 +234,14 @@ func (g *Governance) applyDefaults() {
 	if g.Limits.Kind == "" {
 		g.Limits.Kind = LimitsMemory
 	}
+	if c := g.Capture; c != nil {
+		if c.Retention == 0 {
+			c.Retention = Duration(7 * 24 * time.Hour)
+		}
+		if c.MaxBytes == 0 {
+			c.MaxBytes = 64 << 10
+		}
+	}
 	if g.Limits.OnStoreFailure == "" {
 		g.Limits.OnStoreFailure = FailOpen
 	}
@@ -347,6 +375,17 @@ func (c *Config) checkGovernance(dir string, env Env, add func(path, value, form
 			add(at+".prefix", "", "must be sk-sb- and at most 8 more characters of the key")
 		}
 		checkRules(at, k.GovernanceRules, models, providers, add)
+	}
+	if c := g.Capture; c != nil {
+		if len(c.Tenants) == 0 {
+			add("governance.capture.tenants", "", "must name at least one tenant (capture is per tenant)")
+		}
+		if c.Retention < Duration(time.Minute) {
+			add("governance.capture.retention", c.Retention.D().String(), "must be at least 1m")
+		}
+		if c.MaxBytes < 0 || c.MaxBytes > 16<<20 {
+			add("governance.capture.max_bytes", strconv.Itoa(c.MaxBytes), "must be between 0 and 16777216")
+		}
 	}
 	for i, k := range g.ManagementKeys {
 		at := fmt.Sprintf("governance.management_keys[%d]", i)

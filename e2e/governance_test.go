@@ -354,3 +354,74 @@ func TestKeysAPI(t *testing.T) {
 		t.Errorf("the deleted key: %d %s", resp.StatusCode, out)
 	}
 }
+
+// TestCapture: governance.capture keeps the prompt and the answer in the
+// usage records of the tenants it names, and of no other.
+func TestCapture(t *testing.T) {
+	up := fakeprovider.New(t)
+	up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+	gw := startGateway(t, fmt.Sprintf(`providers:
+  - name: up
+    schema: openai
+    base_url: %s/v1
+models:
+  - name: gpt-test
+    providers: [{provider: up, model: gpt-4.1-mini}]
+governance:
+  tenants: [{name: team-a}, {name: team-b}]
+  keys:
+    - {id: a1, tenant: team-a, hash: "%s"}
+    - {id: b1, tenant: team-b, hash: "%s"}
+  capture: {tenants: [team-a], retention: 24h, max_bytes: 4096}
+`, up.URL(), keyHash(keyA), keyHash(keyB)))
+	record := func(key string) gjson.Result {
+		t.Helper()
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"gpt-test","messages":[{"role":"user","content":"a captured question"}]}`), "authorization", "Bearer "+key)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+		id := gjson.GetBytes(out, "id").Str
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			r, b := gwGet(t, gw, "/api/v1/generation?id="+id, key)
+			if r.StatusCode == 200 {
+				return gjson.GetBytes(b, "data")
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("record: %d %s", r.StatusCode, b)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	a := record(keyA)
+	want := transcriptText(t, fakeprovider.MustLoad(t, transcript("openai", "chat")), "openai")
+	if !strings.Contains(a.Get("capture.prompt").Str, "a captured question") || !strings.Contains(a.Get("capture.answer").Str, want) {
+		t.Errorf("team-a record capture %s", a.Get("capture").Raw)
+	}
+	if strings.Contains(a.Get("capture.prompt").Str, keyA) {
+		t.Error("the gateway key was captured")
+	}
+	// team-b is not captured: a streamed answer (another transcript, so
+	// another id) has a record without a capture.
+	up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat_stream"))})
+	resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"gpt-test","stream":true,"messages":[{"role":"user","content":"not captured"}]}`), "authorization", "Bearer "+keyB)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, out)
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(string(out), "data: "), "\n")
+	id := gjson.Get(first, "id").Str
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		r, b := gwGet(t, gw, "/api/v1/generation?id="+id, keyB)
+		if r.StatusCode == 200 {
+			if c := gjson.GetBytes(b, "data.capture"); c.Exists() && c.Type != gjson.Null {
+				t.Errorf("team-b's request was captured: %s", c.Raw)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("team-b record %q: %d %s", id, r.StatusCode, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -72,6 +72,9 @@ func OpenGov(ctx context.Context, cfg *config.Loaded, log *zap.Logger) (*Gov, fu
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go auth.Run(runCtx)
+	if c := cfg.Governance.Capture; c != nil {
+		go g.purgeCaptures(runCtx, c.Retention.D())
+	}
 	go func() { rec.Run(runCtx, 5*time.Second); close(done) }()
 	stop := func() {
 		cancel()
@@ -290,7 +293,7 @@ func (p *routerProcessor) settle(u translators.Usage, cost float64, provider, up
 		Tokens: governance.Tokens{Prompt: u.PromptTokens, Completion: u.CompletionTokens, Cached: u.CachedTokens,
 			CacheWrite: u.CacheWriteTokens, Reasoning: u.ReasoningTokens},
 		Cost: used.Cost, Latency: time.Since(p.caller.start), TimeToFirst: p.caller.ttft, GenerationTime: p.caller.gen,
-		UpstreamID: id,
+		UpstreamID: id, Capture: p.captured(),
 	}
 	if err := g.Recorder.Record(rec); err != nil {
 		p.s.log.Warn("governance: usage record dropped", zap.Error(err))

@@ -130,7 +130,7 @@ func generationInfo(g governance.Generation) map[string]any {
 		"native_tokens_cached": g.Tokens.Cached, "native_tokens_cache_write": g.Tokens.CacheWrite, "native_tokens_reasoning": g.Tokens.Reasoning,
 		"total_cost": g.Cost.Dollars(), "cache_discount": g.CacheDiscount.Dollars(),
 		"latency": g.Latency.Milliseconds(), "generation_time": g.GenerationTime.Milliseconds(),
-		"key_id": g.KeyID, "tenant": g.Tenant, "attempts": g.Attempts,
+		"key_id": g.KeyID, "tenant": g.Tenant, "attempts": g.Attempts, "capture": g.Capture,
 	}
 }
 

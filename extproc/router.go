@@ -47,6 +47,8 @@ type routerProcessor struct {
 	usage attemptUsage
 	// run is the middleware chain's state for this request (plugins.go).
 	run *middleware.Run
+	// capture holds the prompt and answer of a captured tenant (capture.go).
+	capture *captureState
 	// answer translates the body the upstream hop handed over; closed
 	// once the hop needs nothing more from this request.
 	answer *upstreamProcessor
@@ -133,6 +135,7 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	if body, local = p.startPlugins(ctx, body); local != nil {
 		return local
 	}
+	p.startCapture(body)
 	prefs, perr := routing.ParsePrefs(body, p.session)
 	if perr != nil {
 		return p.fail(perr)
@@ -187,6 +190,7 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 		resp.DynamicMetadata.Fields[xds.RequestNamespace].GetStructValue().Fields["request_id"] = structpb.NewStringValue(p.reqID)
 	}
 	p.pluginRequest(m, resp, body)
+	p.captureRequest(resp)
 	return resp
 }
 
@@ -230,7 +234,7 @@ func (p *routerProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHe
 	a := md.GetFilterMetadata()[xds.AttemptNamespace].GetFields()
 	p.usage = readAttemptUsage(a)
 	if a["mode"] != nil && !h.GetEndOfStream() {
-		up := &upstreamProcessor{s: p.s, cfg: p.cfg, api: p.api, client: p.client, run: p.run, turn: p.turn}
+		up := &upstreamProcessor{s: p.s, cfg: p.cfg, api: p.api, client: p.client, run: p.run, capture: p.capture, turn: p.turn}
 		if up.adoptResponse(h, a) {
 			p.answer = up
 			if p.caller.res != nil && up.stream != nil {

@@ -88,6 +88,7 @@ type upstreamProcessor struct {
 	// translates; chatForm and handoverAll come from its metadata.
 	run                   *middleware.Run
 	chatForm, handoverAll bool
+	capture               *captureState     // the router hop's, when captured
 	spec                  *translators.Spec // the provider's schema
 	// x is this attempt: its provider request and answer translation.
 	x     *translators.Exchange
@@ -431,6 +432,7 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		}
 		p.out = p.secrets.scrubBytes(p.out) // an in-stream error may quote the request
 		p.captureTurn(ctx, p.out, eos)      // responses_store.go
+		p.capture.add(p.out)
 		return continueResponseBody(replaceBody(p.out))
 	case modeWhole:
 		if !p.collect(chunk, maxWholeResponse) {
@@ -466,6 +468,7 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		p.respID = gjson.GetBytes(out, "id").Str
 		p.keepResponse(ctx, out) // responses_store.go
 		p.finish(ctx, usage)
+		p.capture.add(out)
 		return p.answer(nil, out)
 	case modeError:
 		p.collectHead(chunk)

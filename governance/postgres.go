@@ -332,6 +332,16 @@ func (s *Postgres) Generation(ctx context.Context, id string) (Generation, error
 	return g, nil
 }
 
+// PurgeCaptures implements Store.
+func (s *Postgres) PurgeCaptures(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE generations SET record = (record::jsonb - 'capture')::text
+		WHERE created_ms < $1 AND record::jsonb ? 'capture'`, before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("governance: purge captures: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // Spend implements Store.
 func (s *Postgres) Spend(ctx context.Context, periods []Period) ([]SpendRow, error) {
 	if len(periods) == 0 {

@@ -398,6 +398,16 @@ func (s *SQLite) Generation(ctx context.Context, id string) (Generation, error) 
 	return g, nil
 }
 
+// PurgeCaptures implements Store.
+func (s *SQLite) PurgeCaptures(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE generations SET record = json_remove(record, '$.capture')
+		WHERE created_ms < ? AND json_extract(record, '$.capture') IS NOT NULL`, before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("governance: purge captures: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 // Spend implements Store.
 func (s *SQLite) Spend(ctx context.Context, periods []Period) ([]SpendRow, error) {
 	if len(periods) == 0 {

@@ -47,6 +47,9 @@ type Store interface {
 	// Spend is the stored spend in the given periods (typically the
 	// current day, month and lifetime), to seed counters at start.
 	Spend(ctx context.Context, periods []Period) ([]SpendRow, error)
+	// PurgeCaptures removes the captured prompt and answer from records
+	// created before the time (retention); the records stay.
+	PurgeCaptures(ctx context.Context, before time.Time) (int64, error)
 
 	Close() error
 }
@@ -118,4 +121,16 @@ type Generation struct {
 	TimeToFirst    time.Duration `json:"ttft_ns,omitempty"`
 	GenerationTime time.Duration `json:"generation_time_ns,omitempty"`
 	Attempts       []Attempt     `json:"attempts,omitempty"`
+	// Capture is the request's prompt and answer, for tenants whose
+	// requests are captured (governance.capture); removed after the
+	// retention period.
+	Capture *Capture `json:"capture,omitempty"`
+}
+
+// Capture is a captured prompt and answer, each cut at the configured
+// size.
+type Capture struct {
+	Prompt    string `json:"prompt"`
+	Answer    string `json:"answer"`
+	Truncated bool   `json:"truncated,omitempty"`
 }

@@ -373,3 +373,31 @@ func TestPostgresErrorsHideThePassword(t *testing.T) {
 		}
 	}
 }
+
+// TestPurgeCaptures: retention removes the captured prompt and answer
+// from old records and leaves the records, and newer captures, alone.
+func TestPurgeCaptures(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(*testing.T) Store) {
+		ctx := context.Background()
+		s := open(t)
+		capt := &Capture{Prompt: "secret prompt", Answer: "secret answer"}
+		if err := s.WriteGenerations(ctx, []Generation{
+			{ID: "old", Created: day1, KeyID: "k1", Tenant: "t", Cost: 1, Capture: capt},
+			{ID: "new", Created: day1.Add(48 * time.Hour), KeyID: "k1", Tenant: "t", Cost: 1, Capture: capt},
+			{ID: "none", Created: day1, KeyID: "k1", Tenant: "t", Cost: 1},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.PurgeCaptures(ctx, day1.Add(24*time.Hour))
+		if err != nil || n != 1 {
+			t.Fatalf("purged %d, %v; want 1", n, err)
+		}
+		old, err := s.Generation(ctx, "old")
+		if err != nil || old.Capture != nil || old.Cost != 1 {
+			t.Errorf("old record %+v, %v: want it kept without its capture", old, err)
+		}
+		if nw, err := s.Generation(ctx, "new"); err != nil || nw.Capture == nil || nw.Capture.Prompt != "secret prompt" {
+			t.Errorf("new record %+v, %v: want its capture", nw, err)
+		}
+	})
+}
