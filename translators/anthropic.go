@@ -453,7 +453,7 @@ func anthropicUserBlocks(parts []chatPart) ([]anthropicBlock, error) {
 				return nil, err
 			}
 		case partAudio:
-			return nil, BadRequest("unsupported_parameter", p.Path+`: content part type "input_audio" is not supported by Anthropic models`)
+			return nil, BadRequest("unsupported_parameter", p.path()+`: content part type "input_audio" is not supported by Anthropic models`)
 		}
 		b.CacheControl = p.CacheControl
 		out = append(out, b)
@@ -467,21 +467,21 @@ func imageSource(p chatPart) (*anthropicImageSource, error) {
 	if p.Data != "" {
 		mediaType := p.MediaType
 		if !strings.HasPrefix(mediaType, "image/") {
-			return nil, BadRequest("invalid_value", p.Path+": data URL media type "+strconv.Quote(mediaType)+" is not an image")
+			return nil, BadRequest("invalid_value", p.path()+": data URL media type "+strconv.Quote(mediaType)+" is not an image")
 		}
 		switch mediaType = strings.ToLower(mediaType); mediaType {
 		case "image/jpeg", "image/png", "image/gif", "image/webp":
 		case "image/jpg": // a common misspelling Anthropic would reject
 			mediaType = "image/jpeg"
 		default:
-			return nil, BadRequest("unsupported_parameter", p.Path+": image type "+strconv.Quote(mediaType)+" is not supported by Anthropic models (jpeg, png, gif and webp are)")
+			return nil, BadRequest("unsupported_parameter", p.path()+": image type "+strconv.Quote(mediaType)+" is not supported by Anthropic models (jpeg, png, gif and webp are)")
 		}
 		return &anthropicImageSource{Type: "base64", MediaType: mediaType, Data: p.Data}, nil
 	}
 	if l := strings.ToLower(p.URL); strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
 		return &anthropicImageSource{Type: "url", URL: p.URL}, nil
 	}
-	return nil, BadRequest("invalid_value", p.Path+": image_url.url must be a data: URL or an http(s) URL")
+	return nil, BadRequest("invalid_value", p.path()+": image_url.url must be a data: URL or an http(s) URL")
 }
 
 // documentBlock maps an OpenAI file part to an Anthropic document block
@@ -499,11 +499,11 @@ func documentBlock(p chatPart) (anthropicBlock, error) {
 	case "text/plain":
 		text, err := base64.StdEncoding.DecodeString(p.Data)
 		if err != nil {
-			return anthropicBlock{}, BadRequest("invalid_value", p.Path+": file_data is not valid base64")
+			return anthropicBlock{}, BadRequest("invalid_value", p.path()+": file_data is not valid base64")
 		}
 		b.Source = &anthropicImageSource{Type: "text", MediaType: "text/plain", Data: string(text)}
 	default:
-		return anthropicBlock{}, BadRequest("unsupported_parameter", p.Path+": file type "+strconv.Quote(p.MediaType)+" is not supported by Anthropic models (application/pdf and text/plain are)")
+		return anthropicBlock{}, BadRequest("unsupported_parameter", p.path()+": file type "+strconv.Quote(p.MediaType)+" is not supported by Anthropic models (application/pdf and text/plain are)")
 	}
 	return b, nil
 }
@@ -551,9 +551,9 @@ func anthropicTools(tools gjson.Result) ([]anthropicTool, error) {
 		if t.Name == anthropicJSONTool {
 			return nil, BadRequest("invalid_value", t.Path+".function.name: the name "+strconv.Quote(anthropicJSONTool)+" is reserved for response_format json_object")
 		}
-		cc, err := readCacheControl(t.Entry, t.Path)
-		if err != nil {
-			return nil, err
+		cc, ok := cacheControl(t.Entry)
+		if !ok {
+			return nil, cacheControlError(t.Path)
 		}
 		out = append(out, anthropicTool{Name: t.Name, Description: t.Description, InputSchema: t.schemaOrDefault(), CacheControl: cc})
 	}

@@ -365,10 +365,10 @@ func (b *bedrockBuilder) userBlocks(parts []chatPart) ([]bedrockBlock, error) {
 			if b.docPaths == nil {
 				b.docPaths = map[*bedrockDocument]string{}
 			}
-			b.docPaths[d] = p.Path
+			b.docPaths[d] = p.path()
 			bl = bedrockBlock{Document: d}
 		case partAudio:
-			return nil, BadRequest("unsupported_parameter", p.Path+`: content part type "input_audio" is not supported by the Bedrock translation`)
+			return nil, BadRequest("unsupported_parameter", p.path()+`: content part type "input_audio" is not supported by the Bedrock translation`)
 		}
 		out = withCache(append(out, bl), p)
 	}
@@ -380,13 +380,13 @@ func (b *bedrockBuilder) userBlocks(parts []chatPart) ([]bedrockBlock, error) {
 func bedrockImageOf(p chatPart) (*bedrockImage, error) {
 	if p.Data == "" {
 		if l := strings.ToLower(p.URL); strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
-			return nil, BadRequest("unsupported_parameter", p.Path+": image URLs are not supported by Bedrock; send the image inline as a base64 data: URL")
+			return nil, BadRequest("unsupported_parameter", p.path()+": image URLs are not supported by Bedrock; send the image inline as a base64 data: URL")
 		}
-		return nil, BadRequest("invalid_value", p.Path+": image_url.url must be a base64 data: URL")
+		return nil, BadRequest("invalid_value", p.path()+": image_url.url must be a base64 data: URL")
 	}
 	format, ok := bedrockImageFormat(p.MediaType)
 	if !ok {
-		return nil, BadRequest("invalid_value", p.Path+": image media type "+strconv.Quote(p.MediaType)+" is not supported by Bedrock (png, jpeg, gif, webp)")
+		return nil, BadRequest("invalid_value", p.path()+": image media type "+strconv.Quote(p.MediaType)+" is not supported by Bedrock (png, jpeg, gif, webp)")
 	}
 	return &bedrockImage{Format: format, Source: bedrockImageSource{Bytes: p.Data}}, nil
 }

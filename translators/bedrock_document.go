@@ -40,7 +40,7 @@ func bedrockDocumentOf(p chatPart) (*bedrockDocument, error) {
 	}
 	format, ok := bedrockDocumentFormats[strings.ToLower(p.MediaType)]
 	if !ok {
-		return nil, BadRequest("unsupported_parameter", p.Path+": file type "+strconv.Quote(p.MediaType)+" is not supported by Bedrock (pdf, csv, doc, docx, xls, xlsx, html, txt and md documents are)")
+		return nil, BadRequest("unsupported_parameter", p.path()+": file type "+strconv.Quote(p.MediaType)+" is not supported by Bedrock (pdf, csv, doc, docx, xls, xlsx, html, txt and md documents are)")
 	}
 	return &bedrockDocument{Format: format, Name: bedrockDocumentName(p.FileName, format), Source: bedrockImageSource{Bytes: p.Data}}, nil
 }

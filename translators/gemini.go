@@ -187,7 +187,7 @@ func (b *geminiMessageBuilder) build(conv chatConversation) (*geminiContent, []g
 			parts, err = b.toolResult(m)
 		case roleFunction: // the legacy function-calling result
 			if m.Name == "" {
-				return nil, nil, BadRequest("invalid_messages", m.Path+": function message needs a 'name'")
+				return nil, nil, BadRequest("invalid_messages", m.path()+": function message needs a 'name'")
 			}
 			parts = geminiResultParts(m.Name, m.Parts)
 		}
@@ -228,7 +228,7 @@ func (b *geminiMessageBuilder) userParts(parts []chatPart) ([]geminiPart, error)
 			out = append(out, part)
 		case partAudio:
 			if p.Data == "" || p.Format == "" {
-				return nil, BadRequest("invalid_messages", p.Path+": input_audio needs 'data' and 'format'")
+				return nil, BadRequest("invalid_messages", p.path()+": input_audio needs 'data' and 'format'")
 			}
 			out = append(out, geminiPart{InlineData: &geminiBlob{MimeType: "audio/" + p.Format, Data: p.Data}})
 		case partFile:
@@ -265,16 +265,16 @@ func (b *geminiMessageBuilder) media(p chatPart) (geminiPart, error) {
 		return geminiPart{FileData: &geminiFileData{MimeType: mt, FileURI: p.URL}}, nil
 	}
 	if strings.HasPrefix(l, "http://") {
-		return geminiPart{}, BadRequest("invalid_value", p.Path+": Gemini only fetches https:// and gs:// URLs; send this image as https:// or as a data: URL")
+		return geminiPart{}, BadRequest("invalid_value", p.path()+": Gemini only fetches https:// and gs:// URLs; send this image as https:// or as a data: URL")
 	}
-	return geminiPart{}, BadRequest("invalid_value", p.Path+": image_url.url must be a data: URL, an https:// URL or a gs:// URL")
+	return geminiPart{}, BadRequest("invalid_value", p.path()+": image_url.url must be a data: URL, an https:// URL or a gs:// URL")
 }
 
 // geminiInline is an inline blob of a data URL part; Gemini needs its
 // media type.
 func geminiInline(p chatPart) (*geminiBlob, error) {
 	if !strings.Contains(p.MediaType, "/") {
-		return nil, BadRequest("invalid_value", p.Path+": data URL needs a media type such as image/png")
+		return nil, BadRequest("invalid_value", p.path()+": data URL needs a media type such as image/png")
 	}
 	return &geminiBlob{MimeType: p.MediaType, Data: p.Data}, nil
 }
@@ -360,7 +360,7 @@ func geminiSignatures(details []reasoningDetail) (map[string]string, []string) {
 func (b *geminiMessageBuilder) toolResult(m *chatMessage) ([]geminiPart, error) {
 	name, ok := b.toolNames[m.ToolCallID]
 	if !ok {
-		return nil, BadRequest("invalid_messages", m.Path+": tool_call_id "+strconv.Quote(m.ToolCallID)+" matches no tool call of an earlier assistant message")
+		return nil, BadRequest("invalid_messages", m.path()+": tool_call_id "+strconv.Quote(m.ToolCallID)+" matches no tool call of an earlier assistant message")
 	}
 	return geminiResultParts(name, m.Parts), nil
 }

@@ -35,8 +35,8 @@ type chatConversation struct {
 
 // chatMessage is one message in neutral form.
 type chatMessage struct {
-	Role chatRole
-	Path string // messages[i], for the writers' own errors
+	Role  chatRole
+	Index int // in messages; path() names it in the writers' own errors
 	// Parts is the content, empty text left out: text only, except in a
 	// user message.
 	Parts []chatPart
@@ -65,9 +65,11 @@ const (
 // or file sent inline as a base64 data: URL.
 type chatPart struct {
 	Kind partKind
-	Path string // messages[i].content[j]; the message's for a string content
-	Text string
-	URL  string // image_url.url as sent
+	// Msg and Part place it: messages[Msg].content[Part], Part -1 for a
+	// string content. Paths are built only for an error.
+	Msg, Part int
+	Text      string
+	URL       string // image_url.url as sent
 	// MediaType is as the data URL spells it; Data is base64. For
 	// input_audio, Data and Format are the part's own fields.
 	MediaType, Data, Format string
@@ -88,16 +90,28 @@ type reasoningDetail struct {
 	Data      string // of reasoning.encrypted
 }
 
+func msgPath(i int) string     { return "messages[" + strconv.Itoa(i) + "]" }
+func partPath(i, j int) string { return msgPath(i) + ".content[" + strconv.Itoa(j) + "]" }
+
+func (m chatMessage) path() string { return msgPath(m.Index) }
+
+func (p chatPart) path() string {
+	if p.Part < 0 {
+		return msgPath(p.Msg)
+	}
+	return partPath(p.Msg, p.Part)
+}
+
 // readChat reads an OpenAI messages array, checked by checkChatRequest.
 func readChat(msgs gjson.Result) (chatConversation, error) {
 	arr := msgs.Array()
 	conv := chatConversation{Messages: make([]chatMessage, 0, len(arr))}
+	r := chatReader{parts: make([]chatPart, 0, len(arr)+4)}
 	for i, m := range arr {
-		path := "messages[" + strconv.Itoa(i) + "]"
 		if !m.IsObject() {
-			return chatConversation{}, BadRequest("invalid_messages", path+" must be an object")
+			return chatConversation{}, BadRequest("invalid_messages", msgPath(i)+" must be an object")
 		}
-		cm, err := readMessage(m, path)
+		cm, err := r.message(m, i)
 		if err != nil {
 			return chatConversation{}, err
 		}
@@ -109,45 +123,60 @@ func readChat(msgs gjson.Result) (chatConversation, error) {
 	return conv, nil
 }
 
-func readMessage(m gjson.Result, path string) (chatMessage, error) {
-	cm := chatMessage{Path: path}
+// chatReader keeps the parts of all messages in one backing array, each
+// message's Parts a window on it: a request's parts cost a few
+// allocations, not one per message.
+type chatReader struct{ parts []chatPart }
+
+// window is the parts appended since start, capped so that appending to
+// it never overwrites the next message's.
+func (r *chatReader) window(start int) []chatPart {
+	if len(r.parts) == start {
+		return nil
+	}
+	return r.parts[start:len(r.parts):len(r.parts)]
+}
+
+func (r *chatReader) message(m gjson.Result, i int) (chatMessage, error) {
+	cm := chatMessage{Index: i}
 	c := m.Get("content")
 	var err error
 	switch role := m.Get("role").String(); role {
 	case "system", "developer":
 		cm.Role = roleSystem
-		cm.Parts, err = readTextContent(c, path)
+		cm.Parts, err = r.textContent(c, i)
 	case "user":
 		cm.Role = roleUser
-		cm.Parts, err = readUserContent(c, path)
+		cm.Parts, err = r.userContent(c, i)
 	case "assistant":
 		cm.Role = roleAssistant
-		if cm.ToolCalls, err = assistantToolCalls(m, path); err != nil {
+		if cm.ToolCalls, err = assistantToolCalls(m, i); err != nil {
 			return chatMessage{}, err
 		}
-		if cm.Reasoning, err = readReasoning(m.Get("reasoning_details"), path); err != nil {
+		if cm.Reasoning, err = readReasoning(m.Get("reasoning_details"), i); err != nil {
 			return chatMessage{}, err
 		}
-		cm.Parts, err = readTextContent(c, path)
+		cm.Parts, err = r.textContent(c, i)
 	case "tool":
 		cm.Role = roleTool
 		if cm.ToolCallID = m.Get("tool_call_id").String(); cm.ToolCallID == "" {
-			return chatMessage{}, BadRequest("invalid_messages", path+": tool message needs a 'tool_call_id'")
+			return chatMessage{}, BadRequest("invalid_messages", msgPath(i)+": tool message needs a 'tool_call_id'")
 		}
-		cm.Parts, err = readTextContent(c, path)
+		cm.Parts, err = r.textContent(c, i)
 	case "function":
 		// The name is checked by the one writer that takes the role.
 		cm.Role, cm.Name = roleFunction, m.Get("name").String()
-		cm.Parts, err = readTextContent(c, path)
+		cm.Parts, err = r.textContent(c, i)
 	default:
-		return chatMessage{}, BadRequest("invalid_messages", path+".role: unsupported role "+strconv.Quote(role))
+		return chatMessage{}, BadRequest("invalid_messages", msgPath(i)+".role: unsupported role "+strconv.Quote(role))
 	}
 	if err != nil {
 		return chatMessage{}, err
 	}
 	cm.Plain = c.Type == gjson.String
-	if cm.CacheControl, err = readCacheControl(m, path); err != nil {
-		return chatMessage{}, err
+	var ok bool
+	if cm.CacheControl, ok = cacheControl(m); !ok {
+		return chatMessage{}, cacheControlError(msgPath(i))
 	}
 	return cm, nil
 }
@@ -155,7 +184,7 @@ func readMessage(m gjson.Result, path string) (chatMessage, error) {
 // unsupportedRole is the error of a writer whose schema has no legacy
 // function messages.
 func (m *chatMessage) unsupportedRole() error {
-	return BadRequest("invalid_messages", m.Path+`.role: unsupported role "function"`)
+	return BadRequest("invalid_messages", m.path()+`.role: unsupported role "function"`)
 }
 
 // errNoTurns is the 400 for a conversation that renders to no turn.
@@ -163,34 +192,36 @@ func errNoTurns() error {
 	return BadRequest("invalid_messages", "at least one user or assistant message with content is required")
 }
 
-// readCacheControl reads the cache_control of a content part, message or
-// tool: an object passed through as sent ({"type":"ephemeral","ttl":"1h"}).
-func readCacheControl(r gjson.Result, path string) (json.RawMessage, error) {
+// cacheControl reads the cache_control of a content part, message or
+// tool: an object passed through as sent ({"type":"ephemeral","ttl":"1h"});
+// false when it is something else.
+func cacheControl(r gjson.Result) (json.RawMessage, bool) {
 	c := r.Get("cache_control")
 	if !c.Exists() || c.Type == gjson.Null {
-		return nil, nil
+		return nil, true
 	}
 	if !c.IsObject() {
-		return nil, BadRequest("invalid_value", path+".cache_control must be an object such as {\"type\":\"ephemeral\"}")
+		return nil, false
 	}
-	return json.RawMessage(c.Raw), nil
+	return json.RawMessage(c.Raw), true
 }
 
-// readTextContent reads content that may only hold text: a string or text
+func cacheControlError(path string) error {
+	return BadRequest("invalid_value", path+".cache_control must be an object such as {\"type\":\"ephemeral\"}")
+}
+
+// textContent reads content that may only hold text: a string or text
 // parts (system, assistant and tool messages).
-func readTextContent(c gjson.Result, path string) ([]chatPart, error) {
+func (r *chatReader) textContent(c gjson.Result, i int) ([]chatPart, error) {
+	start := len(r.parts)
 	switch {
 	case !c.Exists() || c.Type == gjson.Null:
-		return nil, nil
 	case c.Type == gjson.String:
-		if c.Str == "" {
-			return nil, nil // no schema takes an empty text block
+		if c.Str != "" { // no schema takes an empty text block
+			r.parts = append(r.parts, chatPart{Kind: partText, Msg: i, Part: -1, Text: c.Str})
 		}
-		return []chatPart{{Kind: partText, Path: path, Text: c.Str}}, nil
 	case c.IsArray():
-		var out []chatPart
 		for j, p := range c.Array() {
-			pp := path + ".content[" + strconv.Itoa(j) + "]"
 			var text gjson.Result
 			switch typ := p.Get("type").String(); typ {
 			case "text":
@@ -198,43 +229,42 @@ func readTextContent(c gjson.Result, path string) ([]chatPart, error) {
 			case "refusal": // an assistant's earlier refusal, replayed as text
 				text = p.Get("refusal")
 			default:
-				return nil, BadRequest("invalid_messages", pp+": content part type "+strconv.Quote(typ)+" is not allowed here, only text")
+				return nil, BadRequest("invalid_messages", partPath(i, j)+": content part type "+strconv.Quote(typ)+" is not allowed here, only text")
 			}
 			if text.Type != gjson.String {
-				return nil, BadRequest("invalid_messages", pp+": text part needs a string 'text'")
+				return nil, BadRequest("invalid_messages", partPath(i, j)+": text part needs a string 'text'")
 			}
-			cc, err := readCacheControl(p, pp)
-			if err != nil {
-				return nil, err
+			cc, ok := cacheControl(p)
+			if !ok {
+				return nil, cacheControlError(partPath(i, j))
 			}
 			if text.Str != "" {
-				out = append(out, chatPart{Kind: partText, Path: pp, Text: text.Str, CacheControl: cc})
+				r.parts = append(r.parts, chatPart{Kind: partText, Msg: i, Part: j, Text: text.Str, CacheControl: cc})
 			}
 		}
-		return out, nil
 	default:
-		return nil, BadRequest("invalid_messages", path+".content must be a string or an array of content parts")
+		return nil, BadRequest("invalid_messages", msgPath(i)+".content must be a string or an array of content parts")
 	}
+	return r.window(start), nil
 }
 
-// readUserContent reads a user message's content, which may hold media.
-func readUserContent(c gjson.Result, path string) ([]chatPart, error) {
+// userContent reads a user message's content, which may hold media.
+func (r *chatReader) userContent(c gjson.Result, i int) ([]chatPart, error) {
 	if !c.IsArray() {
-		return readTextContent(c, path)
+		return r.textContent(c, i)
 	}
-	var out []chatPart
+	start := len(r.parts)
 	for j, p := range c.Array() {
-		pp := path + ".content[" + strconv.Itoa(j) + "]"
-		cc, err := readCacheControl(p, pp)
-		if err != nil {
-			return nil, err
+		cc, ok := cacheControl(p)
+		if !ok {
+			return nil, cacheControlError(partPath(i, j))
 		}
-		part := chatPart{Path: pp, CacheControl: cc}
+		part := chatPart{Msg: i, Part: j, CacheControl: cc}
 		switch typ := p.Get("type").String(); typ {
 		case "text":
 			t := p.Get("text")
 			if t.Type != gjson.String {
-				return nil, BadRequest("invalid_messages", pp+": text part needs a string 'text'")
+				return nil, BadRequest("invalid_messages", partPath(i, j)+": text part needs a string 'text'")
 			}
 			if t.Str == "" {
 				continue
@@ -243,9 +273,8 @@ func readUserContent(c gjson.Result, path string) ([]chatPart, error) {
 		case "image_url":
 			part.Kind, part.URL = partImage, p.Get("image_url.url").String()
 			if strings.HasPrefix(part.URL, "data:") {
-				var ok bool
 				if part.MediaType, part.Data, ok = cutDataURL(part.URL); !ok {
-					return nil, BadRequest("invalid_value", pp+": image data URL must be base64 (data:image/...;base64,...)")
+					return nil, BadRequest("invalid_value", partPath(i, j)+": image data URL must be base64 (data:image/...;base64,...)")
 				}
 			}
 		case "input_audio":
@@ -256,17 +285,16 @@ func readUserContent(c gjson.Result, path string) ([]chatPart, error) {
 			part.Kind, part.FileName = partFile, f.Get("filename").String()
 			// Without file_data the writer says why it cannot read file_id.
 			if fd := f.Get("file_data").String(); fd != "" {
-				var ok bool
 				if part.MediaType, part.Data, ok = cutDataURL(fd); !ok {
-					return nil, BadRequest("invalid_value", pp+": file_data must be a base64 data URL (data:application/pdf;base64,...)")
+					return nil, BadRequest("invalid_value", partPath(i, j)+": file_data must be a base64 data URL (data:application/pdf;base64,...)")
 				}
 			}
 		default:
-			return nil, BadRequest("invalid_messages", pp+": unknown content part type "+strconv.Quote(typ))
+			return nil, BadRequest("invalid_messages", partPath(i, j)+": unknown content part type "+strconv.Quote(typ))
 		}
-		out = append(out, part)
+		r.parts = append(r.parts, part)
 	}
-	return out, nil
+	return r.window(start), nil
 }
 
 // cutDataURL splits a base64 data: URL into its media type (as spelt,
@@ -284,17 +312,17 @@ func cutDataURL(u string) (mediaType, data string, ok bool) {
 // fileIDError refuses a file part without file_data: file_id refers to
 // OpenAI's file store, which no other provider reads.
 func fileIDError(p chatPart, provider string) error {
-	return BadRequest("unsupported_parameter", p.Path+": a file part needs 'file_data' (a data: URL); 'file_id' refers to OpenAI's file store, which "+provider+" cannot read")
+	return BadRequest("unsupported_parameter", p.path()+": a file part needs 'file_data' (a data: URL); 'file_id' refers to OpenAI's file store, which "+provider+" cannot read")
 }
 
 // readReasoning reads an assistant's reasoning_details. Entries are kept
 // whatever their format: each writer keeps those its provider made.
-func readReasoning(details gjson.Result, path string) ([]reasoningDetail, error) {
+func readReasoning(details gjson.Result, i int) ([]reasoningDetail, error) {
 	if !details.Exists() || details.Type == gjson.Null {
 		return nil, nil
 	}
 	if !details.IsArray() {
-		return nil, BadRequest("invalid_messages", path+".reasoning_details must be an array")
+		return nil, BadRequest("invalid_messages", msgPath(i)+".reasoning_details must be an array")
 	}
 	arr := details.Array()
 	out := make([]reasoningDetail, 0, len(arr))
@@ -306,7 +334,7 @@ func readReasoning(details gjson.Result, path string) ([]reasoningDetail, error)
 		if rd.Type == "reasoning.encrypted" {
 			data := d.Get("data")
 			if data.Type != gjson.String || data.Str == "" {
-				return nil, BadRequest("invalid_messages", path+".reasoning_details["+strconv.Itoa(j)+"]: reasoning.encrypted needs a string 'data'")
+				return nil, BadRequest("invalid_messages", msgPath(i)+".reasoning_details["+strconv.Itoa(j)+"]: reasoning.encrypted needs a string 'data'")
 			}
 			rd.Data = data.Str
 		}
@@ -323,23 +351,23 @@ type assistantToolCall struct {
 
 // assistantToolCalls reads an assistant message's tool_calls (and refuses
 // the legacy function_call).
-func assistantToolCalls(m gjson.Result, path string) ([]assistantToolCall, error) {
+func assistantToolCalls(m gjson.Result, i int) ([]assistantToolCall, error) {
 	if fc := m.Get("function_call"); fc.Exists() && fc.Type != gjson.Null {
-		return nil, BadRequest("unsupported_parameter", path+": legacy 'function_call' is not supported, use 'tool_calls'")
+		return nil, BadRequest("unsupported_parameter", msgPath(i)+": legacy 'function_call' is not supported, use 'tool_calls'")
 	}
 	var out []assistantToolCall
 	for j, tc := range m.Get("tool_calls").Array() {
-		pp := path + ".tool_calls[" + strconv.Itoa(j) + "]"
+		pp := func() string { return msgPath(i) + ".tool_calls[" + strconv.Itoa(j) + "]" }
 		if typ := tc.Get("type"); typ.Exists() && typ.Str != "function" {
-			return nil, BadRequest("invalid_messages", pp+": unsupported tool call type "+strconv.Quote(typ.String()))
+			return nil, BadRequest("invalid_messages", pp()+": unsupported tool call type "+strconv.Quote(typ.String()))
 		}
 		id, name := tc.Get("id").String(), tc.Get("function.name").String()
 		if id == "" || name == "" {
-			return nil, BadRequest("invalid_messages", pp+": tool call needs an id and a function name")
+			return nil, BadRequest("invalid_messages", pp()+": tool call needs an id and a function name")
 		}
-		input, err := toolInput(tc.Get("function.arguments"), pp)
-		if err != nil {
-			return nil, err
+		input, problem := toolInput(tc.Get("function.arguments"))
+		if problem != "" {
+			return nil, BadRequest("invalid_value", pp()+".function.arguments "+problem)
 		}
 		out = append(out, assistantToolCall{ID: id, Name: name, Input: input})
 	}
@@ -347,8 +375,9 @@ func assistantToolCalls(m gjson.Result, path string) ([]assistantToolCall, error
 }
 
 // toolInput parses an OpenAI tool call's arguments string into the JSON
-// object the writers send as the call's input.
-func toolInput(args gjson.Result, path string) (json.RawMessage, error) {
+// object the writers send as the call's input; problem says what is
+// wrong with arguments that are no such object.
+func toolInput(args gjson.Result) (_ json.RawMessage, problem string) {
 	raw := ""
 	switch args.Type {
 	case gjson.String:
@@ -357,13 +386,13 @@ func toolInput(args gjson.Result, path string) (json.RawMessage, error) {
 		raw = args.Raw // some clients send the object itself
 	}
 	if raw == "" {
-		return json.RawMessage("{}"), nil
+		return json.RawMessage("{}"), ""
 	}
 	if !gjson.Valid(raw) {
-		return nil, BadRequest("invalid_value", path+".function.arguments is not valid JSON")
+		return nil, "is not valid JSON"
 	}
 	if !gjson.Parse(raw).IsObject() {
-		return nil, BadRequest("invalid_value", path+".function.arguments must be a JSON object")
+		return nil, "must be a JSON object"
 	}
-	return json.RawMessage(raw), nil
+	return json.RawMessage(raw), ""
 }

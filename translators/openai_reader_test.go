@@ -20,25 +20,25 @@ func TestReadChat(t *testing.T) {
 		{
 			name: "system string",
 			msgs: `[{"role":"system","content":"be brief"}]`,
-			want: []chatMessage{{Role: roleSystem, Path: "messages[0]", Plain: true,
-				Parts: []chatPart{{Kind: partText, Path: "messages[0]", Text: "be brief"}}}},
+			want: []chatMessage{{Role: roleSystem, Index: 0, Plain: true,
+				Parts: []chatPart{{Kind: partText, Msg: 0, Part: -1, Text: "be brief"}}}},
 		},
 		{
 			name: "developer parts with a breakpoint",
 			msgs: `[{"role":"developer","content":[{"type":"text","text":"a","cache_control":{"type":"ephemeral"}},{"type":"text","text":""}]}]`,
-			want: []chatMessage{{Role: roleSystem, Path: "messages[0]",
-				Parts: []chatPart{{Kind: partText, Path: "messages[0].content[0]", Text: "a", CacheControl: cc}}}},
+			want: []chatMessage{{Role: roleSystem, Index: 0,
+				Parts: []chatPart{{Kind: partText, Msg: 0, Part: 0, Text: "a", CacheControl: cc}}}},
 		},
 		{
 			name: "empty string content",
 			msgs: `[{"role":"user","content":""}]`,
-			want: []chatMessage{{Role: roleUser, Path: "messages[0]", Plain: true}},
+			want: []chatMessage{{Role: roleUser, Index: 0, Plain: true}},
 		},
 		{
 			name: "message cache_control",
 			msgs: `[{"role":"user","content":"hi","cache_control":{"type":"ephemeral"}}]`,
-			want: []chatMessage{{Role: roleUser, Path: "messages[0]", Plain: true, CacheControl: cc,
-				Parts: []chatPart{{Kind: partText, Path: "messages[0]", Text: "hi"}}}},
+			want: []chatMessage{{Role: roleUser, Index: 0, Plain: true, CacheControl: cc,
+				Parts: []chatPart{{Kind: partText, Msg: 0, Part: -1, Text: "hi"}}}},
 		},
 		{
 			name: "user media",
@@ -48,12 +48,12 @@ func TestReadChat(t *testing.T) {
 				{"type":"input_audio","input_audio":{"data":"UklG","format":"wav"}},
 				{"type":"file","file":{"filename":"a.pdf","file_data":"data:application/pdf;base64,JVBE"}},
 				{"type":"file","file":{"file_id":"file-1"}}]}]`,
-			want: []chatMessage{{Role: roleUser, Path: "messages[0]", Parts: []chatPart{
-				{Kind: partImage, Path: "messages[0].content[0]", URL: "data:image/PNG;base64,AAA=", MediaType: "image/PNG", Data: "AAA="},
-				{Kind: partImage, Path: "messages[0].content[1]", URL: "https://x.example/a.jpg"},
-				{Kind: partAudio, Path: "messages[0].content[2]", Data: "UklG", Format: "wav"},
-				{Kind: partFile, Path: "messages[0].content[3]", MediaType: "application/pdf", Data: "JVBE", FileName: "a.pdf"},
-				{Kind: partFile, Path: "messages[0].content[4]"},
+			want: []chatMessage{{Role: roleUser, Index: 0, Parts: []chatPart{
+				{Kind: partImage, Msg: 0, Part: 0, URL: "data:image/PNG;base64,AAA=", MediaType: "image/PNG", Data: "AAA="},
+				{Kind: partImage, Msg: 0, Part: 1, URL: "https://x.example/a.jpg"},
+				{Kind: partAudio, Msg: 0, Part: 2, Data: "UklG", Format: "wav"},
+				{Kind: partFile, Msg: 0, Part: 3, MediaType: "application/pdf", Data: "JVBE", FileName: "a.pdf"},
+				{Kind: partFile, Msg: 0, Part: 4},
 			}}},
 		},
 		{
@@ -62,8 +62,8 @@ func TestReadChat(t *testing.T) {
 				"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":" {\"a\":1} "}},{"id":"c2","function":{"name":"g"}}],
 				"reasoning_details":[{"type":"reasoning.text","text":"t","signature":"s","format":"anthropic-claude-v1","index":0},
 					{"type":"reasoning.encrypted","data":"d","id":"c1","format":"google-gemini-v1"}]}]`,
-			want: []chatMessage{{Role: roleAssistant, Path: "messages[0]",
-				Parts:     []chatPart{{Kind: partText, Path: "messages[0].content[0]", Text: "no"}},
+			want: []chatMessage{{Role: roleAssistant, Index: 0,
+				Parts:     []chatPart{{Kind: partText, Msg: 0, Part: 0, Text: "no"}},
 				ToolCalls: []assistantToolCall{{ID: "c1", Name: "f", Input: json.RawMessage(`{"a":1}`)}, {ID: "c2", Name: "g", Input: json.RawMessage(`{}`)}},
 				Reasoning: []reasoningDetail{
 					{Type: "reasoning.text", Format: "anthropic-claude-v1", Index: "0", Text: "t", Signature: "s"},
@@ -73,28 +73,28 @@ func TestReadChat(t *testing.T) {
 		{
 			name: "assistant without content",
 			msgs: `[{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":{"a":1}}}]}]`,
-			want: []chatMessage{{Role: roleAssistant, Path: "messages[0]",
+			want: []chatMessage{{Role: roleAssistant, Index: 0,
 				ToolCalls: []assistantToolCall{{ID: "c1", Name: "f", Input: json.RawMessage(`{"a":1}`)}}}},
 		},
 		{
 			name: "tool result string",
 			msgs: `[{"role":"tool","tool_call_id":"c1","content":"42"}]`,
-			want: []chatMessage{{Role: roleTool, Path: "messages[0]", Plain: true, ToolCallID: "c1",
-				Parts: []chatPart{{Kind: partText, Path: "messages[0]", Text: "42"}}}},
+			want: []chatMessage{{Role: roleTool, Index: 0, Plain: true, ToolCallID: "c1",
+				Parts: []chatPart{{Kind: partText, Msg: 0, Part: -1, Text: "42"}}}},
 		},
 		{
 			name: "tool result parts",
 			msgs: `[{"role":"tool","tool_call_id":"c1","content":[{"type":"text","text":"4"},{"type":"text","text":"2"}]}]`,
-			want: []chatMessage{{Role: roleTool, Path: "messages[0]", ToolCallID: "c1", Parts: []chatPart{
-				{Kind: partText, Path: "messages[0].content[0]", Text: "4"},
-				{Kind: partText, Path: "messages[0].content[1]", Text: "2"},
+			want: []chatMessage{{Role: roleTool, Index: 0, ToolCallID: "c1", Parts: []chatPart{
+				{Kind: partText, Msg: 0, Part: 0, Text: "4"},
+				{Kind: partText, Msg: 0, Part: 1, Text: "2"},
 			}}},
 		},
 		{
 			name: "legacy function result",
 			msgs: `[{"role":"function","name":"f","content":"{}"}]`,
-			want: []chatMessage{{Role: roleFunction, Path: "messages[0]", Plain: true, Name: "f",
-				Parts: []chatPart{{Kind: partText, Path: "messages[0]", Text: "{}"}}}},
+			want: []chatMessage{{Role: roleFunction, Index: 0, Plain: true, Name: "f",
+				Parts: []chatPart{{Kind: partText, Msg: 0, Part: -1, Text: "{}"}}}},
 		},
 	}
 	for _, tc := range tests {
@@ -235,5 +235,22 @@ func TestClaudeThinking(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestChatPaths(t *testing.T) {
+	conv, err := readChat(gjson.Parse(`[{"role":"user","content":"a"},{"role":"user","content":[{"type":"text","text":""},{"type":"text","text":"b"}]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := conv.Messages
+	for _, tc := range []struct{ got, want string }{
+		{m[0].path(), "messages[0]"},
+		{m[0].Parts[0].path(), "messages[0]"},
+		{m[1].Parts[0].path(), "messages[1].content[1]"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("path %q, want %q", tc.got, tc.want)
+		}
 	}
 }

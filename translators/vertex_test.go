@@ -405,7 +405,17 @@ func BenchmarkVertexRequestClaude(b *testing.B) {
 // BenchmarkVertexStreamTextDelta is the steady state behind the sniffing
 // wrapper: one Gemini text event in, one chunk out.
 func BenchmarkVertexStreamTextDelta(b *testing.B) {
-	st := openAIToVertex{}.NewStream(StreamOptions{IncludeUsage: true})
+	benchmarkVertexTextDelta(b, openAIToVertex{})
+}
+
+// BenchmarkVertexStreamTextDeltaPublished is the same chunk when the
+// exchange names the publisher: no wrapper.
+func BenchmarkVertexStreamTextDeltaPublished(b *testing.B) {
+	benchmarkVertexTextDelta(b, vertexPublished{})
+}
+
+func benchmarkVertexTextDelta(b *testing.B, tr Translator) {
+	st := tr.NewStream(StreamOptions{IncludeUsage: true})
 	ev := []byte("data: {\"candidates\": [{\"content\": {\"role\": \"model\",\"parts\": [{\"text\": \" zones are isolated failure domains\"}]}}],\"usageMetadata\": {\"trafficType\": \"ON_DEMAND\"},\"modelVersion\": \"gemini-2.5-flash\",\"createTime\": \"2025-11-18T12:04:13.661048Z\",\"responseId\": \"7VgcabWhKYuc2PgP0rLJsQ4\"}\r\n\r\n")
 	dst := st.Translate(nil, ev)
 	b.ReportAllocs()
