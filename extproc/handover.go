@@ -39,6 +39,7 @@ func (p *upstreamProcessor) handOff(m *extprocv3.HeaderMutation) *extprocv3.Proc
 		"provider": p.provider.Name, "model": p.model, "upstream_model": p.cand.Model,
 		"attempt": float64(p.attempt), "mode": mode, "stream": p.x.Stream, "include_usage": p.x.IncludeUsage,
 		"exclude": p.x.ExcludeReasoning, "base64": p.x.Base64, "native": p.x.Native, "sent_unix_us": float64(p.sent.UnixMicro()),
+		"publisher": p.x.Publisher,
 	}})
 	if err != nil {
 		return resp // unreachable: strings, numbers and booleans only
@@ -73,6 +74,7 @@ func (p *upstreamProcessor) adoptResponse(h *extprocv3.HttpHeaders, a map[string
 		API: p.api.Endpoint, Schema: translators.Schema(prov.Schema), Provider: prov.Name, Model: p.cand.Model,
 		Stream: a["stream"].GetBoolValue(), IncludeUsage: a["include_usage"].GetBoolValue(),
 		ExcludeReasoning: a["exclude"].GetBoolValue(), Base64: a["base64"].GetBoolValue(), Native: a["native"].GetBoolValue(),
+		Publisher: a["publisher"].GetStringValue(),
 	}, p.client)
 	if !ok {
 		return false

@@ -38,8 +38,12 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 		req.Thinking = &anthropicThinking{Type: "enabled", BudgetTokens: budget}
 		req.MaxTokens = anthropicThinkingMaxTokens(budget, maxTokens, maxSet)
 	}
+	conv, err := readChat(root.Get("messages"))
+	if err != nil {
+		return Request{}, err
+	}
 	var system []anthropicBlock
-	if system, req.Messages, err = anthropicMessages(root.Get("messages")); err != nil {
+	if system, req.Messages, err = anthropicMessages(conv); err != nil {
 		return Request{}, err
 	}
 	var jsonObject bool
@@ -73,7 +77,7 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 	}
 	req.Stream = root.Get("stream").Type == gjson.True
 	dropped = anthropicDropped(root, dropped)
-	if hasMessageNames(root.Get("messages")) {
+	if conv.Names {
 		dropped = append(dropped, droppedMessageNames) // the Messages API has no participant names
 	}
 	if len(dropped) > 0 {
@@ -353,9 +357,9 @@ type anthropicTurn struct {
 	blocks []anthropicBlock
 }
 
-// anthropicMessages splits OpenAI messages into the top-level system blocks
+// anthropicMessages renders the conversation as the top-level system blocks
 // and alternating user/assistant turns.
-func anthropicMessages(msgs gjson.Result) ([]anthropicBlock, []anthropicMessage, error) {
+func anthropicMessages(conv chatConversation) ([]anthropicBlock, []anthropicMessage, error) {
 	var system []anthropicBlock
 	var turns []anthropicTurn
 	add := func(role string, blocks []anthropicBlock) {
@@ -368,44 +372,31 @@ func anthropicMessages(msgs gjson.Result) ([]anthropicBlock, []anthropicMessage,
 		}
 		turns = append(turns, anthropicTurn{role: role, blocks: blocks})
 	}
-	for i, m := range msgs.Array() {
-		path := "messages[" + strconv.Itoa(i) + "]"
-		if !m.IsObject() {
-			return nil, nil, BadRequest("invalid_messages", path+" must be an object")
-		}
+	for i := range conv.Messages {
+		m := &conv.Messages[i]
 		var blocks []anthropicBlock
 		var err error
-		role := m.Get("role").String()
-		switch role {
-		case "system", "developer":
-			if blocks, err = textBlocks(m.Get("content"), path); err != nil {
-				return nil, nil, err
-			}
-			if blocks, err = anthropicMessageCacheControl(m, blocks, path); err != nil {
-				return nil, nil, err
-			}
-			system = append(system, blocks...)
+		role := "user" // tool results travel in a user turn
+		switch m.Role {
+		case roleSystem:
+			system = append(system, anthropicCached(m, anthropicTextBlocks(m.Parts))...)
 			continue
-		case "user":
-			blocks, err = userBlocks(m.Get("content"), path)
-		case "assistant":
-			blocks, err = assistantBlocks(m, path)
-		case "tool":
-			blocks, err = toolResultBlocks(m, path)
-			role = "user" // tool results travel in a user turn
+		case roleUser:
+			blocks, err = anthropicUserBlocks(m.Parts)
+		case roleAssistant:
+			role, blocks = "assistant", anthropicAssistantBlocks(m)
+		case roleTool:
+			blocks = []anthropicBlock{anthropicToolResult(m)}
 		default:
-			return nil, nil, BadRequest("invalid_messages", path+".role: unsupported role "+strconv.Quote(role))
+			return nil, nil, m.unsupportedRole()
 		}
 		if err != nil {
 			return nil, nil, err
 		}
-		if blocks, err = anthropicMessageCacheControl(m, blocks, path); err != nil {
-			return nil, nil, err
-		}
-		add(role, blocks)
+		add(role, anthropicCached(m, blocks))
 	}
 	if len(turns) == 0 {
-		return nil, nil, BadRequest("invalid_messages", "at least one user or assistant message with content is required")
+		return nil, nil, errNoTurns()
 	}
 	out := make([]anthropicMessage, len(turns))
 	for i, t := range turns {
@@ -423,270 +414,131 @@ func compactContent(blocks []anthropicBlock) any {
 	return blocks
 }
 
-// anthropicCacheControl reads the cache_control of a content part, message or tool:
-// an object passed through as sent ({"type":"ephemeral","ttl":"1h"}).
-func anthropicCacheControl(r gjson.Result, path string) (json.RawMessage, error) {
-	c := r.Get("cache_control")
-	if !c.Exists() || c.Type == gjson.Null {
-		return nil, nil
+// anthropicCached applies a cache_control set on a whole message to its
+// last block.
+func anthropicCached(m *chatMessage, blocks []anthropicBlock) []anthropicBlock {
+	if m.CacheControl != nil && len(blocks) > 0 {
+		blocks[len(blocks)-1].CacheControl = m.CacheControl
 	}
-	if !c.IsObject() {
-		return nil, BadRequest("invalid_value", path+".cache_control must be an object such as {\"type\":\"ephemeral\"}")
-	}
-	return json.RawMessage(c.Raw), nil
+	return blocks
 }
 
-// anthropicMessageCacheControl applies a cache_control set on a whole message (the
-// way clients mark a string content) to its last block.
-func anthropicMessageCacheControl(m gjson.Result, blocks []anthropicBlock, path string) ([]anthropicBlock, error) {
-	cc, err := anthropicCacheControl(m, path)
-	if err != nil || cc == nil || len(blocks) == 0 {
-		return blocks, err
+func anthropicTextBlocks(parts []chatPart) []anthropicBlock {
+	if len(parts) == 0 {
+		return nil
 	}
-	blocks[len(blocks)-1].CacheControl = cc
-	return blocks, nil
+	out := make([]anthropicBlock, len(parts))
+	for i, p := range parts {
+		out[i] = anthropicBlock{Type: "text", Text: p.Text, CacheControl: p.CacheControl}
+	}
+	return out
 }
 
-// textBlocks reads content that may only hold text: a string or text parts.
-func textBlocks(c gjson.Result, path string) ([]anthropicBlock, error) {
-	switch {
-	case !c.Exists() || c.Type == gjson.Null:
-		return nil, nil
-	case c.Type == gjson.String:
-		if c.Str == "" {
-			return nil, nil
-		}
-		return []anthropicBlock{{Type: "text", Text: c.Str}}, nil
-	case c.IsArray():
-		var out []anthropicBlock
-		for j, p := range c.Array() {
-			pp := path + ".content[" + strconv.Itoa(j) + "]"
-			var text gjson.Result
-			switch typ := p.Get("type").String(); typ {
-			case "text":
-				text = p.Get("text")
-			case "refusal": // an assistant's earlier refusal, replayed as text
-				text = p.Get("refusal")
-			default:
-				return nil, BadRequest("invalid_messages", pp+": content part type "+strconv.Quote(typ)+" is not allowed here, only text")
-			}
-			if text.Type != gjson.String {
-				return nil, BadRequest("invalid_messages", pp+": text part needs a string 'text'")
-			}
-			cc, err := anthropicCacheControl(p, pp)
+func anthropicUserBlocks(parts []chatPart) ([]anthropicBlock, error) {
+	out := make([]anthropicBlock, 0, len(parts))
+	for _, p := range parts {
+		var b anthropicBlock
+		switch p.Kind {
+		case partText:
+			b = anthropicBlock{Type: "text", Text: p.Text}
+		case partImage:
+			src, err := imageSource(p)
 			if err != nil {
 				return nil, err
 			}
-			if text.Str != "" { // Anthropic rejects empty text blocks
-				out = append(out, anthropicBlock{Type: "text", Text: text.Str, CacheControl: cc})
-			}
-		}
-		return out, nil
-	default:
-		return nil, BadRequest("invalid_messages", path+".content must be a string or an array of content parts")
-	}
-}
-
-func userBlocks(c gjson.Result, path string) ([]anthropicBlock, error) {
-	if !c.IsArray() {
-		return textBlocks(c, path)
-	}
-	var out []anthropicBlock
-	for j, p := range c.Array() {
-		pp := path + ".content[" + strconv.Itoa(j) + "]"
-		cc, err := anthropicCacheControl(p, pp)
-		if err != nil {
-			return nil, err
-		}
-		switch typ := p.Get("type").String(); typ {
-		case "text":
-			t := p.Get("text")
-			if t.Type != gjson.String {
-				return nil, BadRequest("invalid_messages", pp+": text part needs a string 'text'")
-			}
-			if t.Str != "" {
-				out = append(out, anthropicBlock{Type: "text", Text: t.Str, CacheControl: cc})
-			}
-		case "image_url":
-			src, err := imageSource(p.Get("image_url.url").String(), pp)
-			if err != nil {
+			b = anthropicBlock{Type: "image", Source: src}
+		case partFile:
+			var err error
+			if b, err = documentBlock(p); err != nil {
 				return nil, err
 			}
-			out = append(out, anthropicBlock{Type: "image", Source: src, CacheControl: cc})
-		case "file":
-			b, err := documentBlock(p.Get("file"), pp)
-			if err != nil {
-				return nil, err
-			}
-			b.CacheControl = cc
-			out = append(out, b)
-		case "input_audio":
-			return nil, BadRequest("unsupported_parameter", pp+": content part type "+strconv.Quote(typ)+" is not supported by Anthropic models")
-		default:
-			return nil, BadRequest("invalid_messages", pp+": unknown content part type "+strconv.Quote(typ))
+		case partAudio:
+			return nil, BadRequest("unsupported_parameter", p.path()+`: content part type "input_audio" is not supported by Anthropic models`)
 		}
+		b.CacheControl = p.CacheControl
+		out = append(out, b)
 	}
 	return out, nil
 }
 
 // imageSource maps an OpenAI image_url to an Anthropic image source: data:
 // URLs are sent inline, http(s) URLs by reference.
-func imageSource(url, path string) (*anthropicImageSource, error) {
-	if rest, ok := strings.CutPrefix(url, "data:"); ok {
-		meta, data, ok := strings.Cut(rest, ",")
-		if !ok || !strings.HasSuffix(meta, ";base64") || data == "" {
-			return nil, BadRequest("invalid_value", path+": image data URL must be base64 (data:image/...;base64,...)")
-		}
-		mediaType, _, _ := strings.Cut(meta, ";")
+func imageSource(p chatPart) (*anthropicImageSource, error) {
+	if p.Data != "" {
+		mediaType := p.MediaType
 		if !strings.HasPrefix(mediaType, "image/") {
-			return nil, BadRequest("invalid_value", path+": data URL media type "+strconv.Quote(mediaType)+" is not an image")
+			return nil, BadRequest("invalid_value", p.path()+": data URL media type "+strconv.Quote(mediaType)+" is not an image")
 		}
 		switch mediaType = strings.ToLower(mediaType); mediaType {
 		case "image/jpeg", "image/png", "image/gif", "image/webp":
 		case "image/jpg": // a common misspelling Anthropic would reject
 			mediaType = "image/jpeg"
 		default:
-			return nil, BadRequest("unsupported_parameter", path+": image type "+strconv.Quote(mediaType)+" is not supported by Anthropic models (jpeg, png, gif and webp are)")
+			return nil, BadRequest("unsupported_parameter", p.path()+": image type "+strconv.Quote(mediaType)+" is not supported by Anthropic models (jpeg, png, gif and webp are)")
 		}
-		return &anthropicImageSource{Type: "base64", MediaType: mediaType, Data: data}, nil
+		return &anthropicImageSource{Type: "base64", MediaType: mediaType, Data: p.Data}, nil
 	}
-	if l := strings.ToLower(url); strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
-		return &anthropicImageSource{Type: "url", URL: url}, nil
+	if l := strings.ToLower(p.URL); strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
+		return &anthropicImageSource{Type: "url", URL: p.URL}, nil
 	}
-	return nil, BadRequest("invalid_value", path+": image_url.url must be a data: URL or an http(s) URL")
+	return nil, BadRequest("invalid_value", p.path()+": image_url.url must be a data: URL or an http(s) URL")
 }
 
 // documentBlock maps an OpenAI file part to an Anthropic document block
 // (https://docs.anthropic.com/en/docs/build-with-claude/pdf-support): a
-// PDF data URL as a base64 source, plain text as a text source. The
-// filename becomes the title.
-func documentBlock(f gjson.Result, path string) (anthropicBlock, error) {
-	fd := f.Get("file_data").String()
-	if fd == "" {
-		return anthropicBlock{}, BadRequest("unsupported_parameter", path+": a file part needs 'file_data' (a data: URL); 'file_id' refers to OpenAI's file store, which Anthropic cannot read")
+// PDF as a base64 source, plain text as a text source. The filename
+// becomes the title.
+func documentBlock(p chatPart) (anthropicBlock, error) {
+	if p.Data == "" {
+		return anthropicBlock{}, fileIDError(p, "Anthropic")
 	}
-	meta, data, ok := strings.Cut(strings.TrimPrefix(fd, "data:"), ",")
-	if !strings.HasPrefix(fd, "data:") || !ok || !strings.HasSuffix(meta, ";base64") || data == "" {
-		return anthropicBlock{}, BadRequest("invalid_value", path+": file_data must be a base64 data URL (data:application/pdf;base64,...)")
-	}
-	b := anthropicBlock{Type: "document", Title: f.Get("filename").String()}
-	switch mediaType, _, _ := strings.Cut(meta, ";"); strings.ToLower(mediaType) {
+	b := anthropicBlock{Type: "document", Title: p.FileName}
+	switch mediaType := strings.ToLower(p.MediaType); mediaType {
 	case "application/pdf":
-		b.Source = &anthropicImageSource{Type: "base64", MediaType: "application/pdf", Data: data}
+		b.Source = &anthropicImageSource{Type: "base64", MediaType: "application/pdf", Data: p.Data}
 	case "text/plain":
-		text, err := base64.StdEncoding.DecodeString(data)
+		text, err := base64.StdEncoding.DecodeString(p.Data)
 		if err != nil {
-			return anthropicBlock{}, BadRequest("invalid_value", path+": file_data is not valid base64")
+			return anthropicBlock{}, BadRequest("invalid_value", p.path()+": file_data is not valid base64")
 		}
 		b.Source = &anthropicImageSource{Type: "text", MediaType: "text/plain", Data: string(text)}
 	default:
-		return anthropicBlock{}, BadRequest("unsupported_parameter", path+": file type "+strconv.Quote(mediaType)+" is not supported by Anthropic models (application/pdf and text/plain are)")
+		return anthropicBlock{}, BadRequest("unsupported_parameter", p.path()+": file type "+strconv.Quote(p.MediaType)+" is not supported by Anthropic models (application/pdf and text/plain are)")
 	}
 	return b, nil
 }
 
-func assistantBlocks(m gjson.Result, path string) ([]anthropicBlock, error) {
-	calls, err := assistantToolCalls(m, path)
-	if err != nil {
-		return nil, err
-	}
-	out, err := anthropicThinkingBlocks(m.Get("reasoning_details"), path)
-	if err != nil {
-		return nil, err
-	}
-	text, err := textBlocks(m.Get("content"), path)
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, text...)
-	for _, tc := range calls {
-		out = append(out, anthropicBlock{Type: "tool_use", ID: tc.ID, Name: tc.Name, Input: tc.Input})
-	}
-	return out, nil
-}
-
-// anthropicThinkingBlocks turns the reasoning_details of an earlier assistant answer
-// back into the thinking and redacted_thinking blocks Claude needs to
-// continue, signatures included, placed before the text and tool calls.
-// Details Claude cannot verify (no signature, or another provider's format)
-// are left out, as are summaries. A streamed answer echoed back piece by
-// piece, consecutive entries of one index, is joined into one block.
-func anthropicThinkingBlocks(details gjson.Result, path string) ([]anthropicBlock, error) {
-	if !details.Exists() || details.Type == gjson.Null {
-		return nil, nil
-	}
-	if !details.IsArray() {
-		return nil, BadRequest("invalid_messages", path+".reasoning_details must be an array")
-	}
-	var out []anthropicBlock
-	var text strings.Builder
-	lastIndex, open := "", false // open: out's last block is a thinking block still taking pieces
-	flush := func() {
-		if open {
-			t := text.String()
-			out[len(out)-1].Thinking = &t
-			text.Reset()
-			open = false
-		}
-	}
-	for j, d := range details.Array() {
-		if f := d.Get("format"); f.Exists() && f.Type != gjson.Null && f.String() != anthropicReasoningFormat {
+// anthropicAssistantBlocks puts the thinking Claude needs to continue,
+// signatures included, before the text and tool calls it led to.
+func anthropicAssistantBlocks(m *chatMessage) []anthropicBlock {
+	thinking := claudeThinking(m.Reasoning, func(f string) bool { return f == "" || f == anthropicReasoningFormat })
+	out := make([]anthropicBlock, 0, len(thinking)+len(m.Parts)+len(m.ToolCalls))
+	for _, t := range thinking {
+		if t.Redacted != "" {
+			out = append(out, anthropicBlock{Type: "redacted_thinking", Data: t.Redacted})
 			continue
 		}
-		idx := d.Get("index").Raw
-		switch d.Get("type").String() {
-		case "reasoning.text":
-			if open && idx != "" && idx == lastIndex {
-				text.WriteString(d.Get("text").String())
-				if sig := d.Get("signature").String(); sig != "" {
-					out[len(out)-1].Signature = sig
-				}
-				continue
-			}
-			flush()
-			out = append(out, anthropicBlock{Type: "thinking", Signature: d.Get("signature").String()})
-			text.WriteString(d.Get("text").String())
-			open, lastIndex = true, idx
-		case "reasoning.encrypted":
-			flush()
-			data := d.Get("data")
-			if data.Type != gjson.String || data.Str == "" {
-				return nil, BadRequest("invalid_messages", path+".reasoning_details["+strconv.Itoa(j)+"]: reasoning.encrypted needs a string 'data'")
-			}
-			out = append(out, anthropicBlock{Type: "redacted_thinking", Data: data.Str})
-		}
+		text := t.Text
+		out = append(out, anthropicBlock{Type: "thinking", Thinking: &text, Signature: t.Signature})
 	}
-	flush()
-	kept := out[:0]
-	for _, b := range out {
-		if b.Type == "redacted_thinking" || b.Signature != "" {
-			kept = append(kept, b)
-		}
+	out = append(out, anthropicTextBlocks(m.Parts)...)
+	for _, tc := range m.ToolCalls {
+		out = append(out, anthropicBlock{Type: "tool_use", ID: tc.ID, Name: tc.Name, Input: tc.Input})
 	}
-	return kept, nil
+	return out
 }
 
-func toolResultBlocks(m gjson.Result, path string) ([]anthropicBlock, error) {
-	id := m.Get("tool_call_id").String()
-	if id == "" {
-		return nil, BadRequest("invalid_messages", path+": tool message needs a 'tool_call_id'")
+// anthropicToolResult keeps a string result a string; parts stay blocks,
+// with their cache breakpoints.
+func anthropicToolResult(m *chatMessage) anthropicBlock {
+	b := anthropicBlock{Type: "tool_result", ToolUseID: m.ToolCallID}
+	switch {
+	case m.Plain && len(m.Parts) == 1:
+		b.Content = m.Parts[0].Text
+	case len(m.Parts) > 0:
+		b.Content = anthropicTextBlocks(m.Parts)
 	}
-	b := anthropicBlock{Type: "tool_result", ToolUseID: id}
-	c := m.Get("content")
-	if c.Type == gjson.String {
-		if c.Str != "" {
-			b.Content = c.Str
-		}
-	} else {
-		texts, err := textBlocks(c, path)
-		if err != nil {
-			return nil, err
-		}
-		if len(texts) > 0 {
-			b.Content = texts
-		}
-	}
-	return []anthropicBlock{b}, nil
+	return b
 }
 
 func anthropicTools(tools gjson.Result) ([]anthropicTool, error) {
@@ -699,9 +551,9 @@ func anthropicTools(tools gjson.Result) ([]anthropicTool, error) {
 		if t.Name == anthropicJSONTool {
 			return nil, BadRequest("invalid_value", t.Path+".function.name: the name "+strconv.Quote(anthropicJSONTool)+" is reserved for response_format json_object")
 		}
-		cc, err := anthropicCacheControl(t.Entry, t.Path)
-		if err != nil {
-			return nil, err
+		cc, ok := cacheControl(t.Entry)
+		if !ok {
+			return nil, cacheControlError(t.Path)
 		}
 		out = append(out, anthropicTool{Name: t.Name, Description: t.Description, InputSchema: t.schemaOrDefault(), CacheControl: cc})
 	}

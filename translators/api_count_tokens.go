@@ -37,7 +37,7 @@ var countTokensAPI = &API{
 			req.Path, req.Stream = t.PathPrefix+"/v1/messages/count_tokens", false
 			return req, nil
 		case x.spec.Schema == SchemaGemini,
-			x.spec.Schema == SchemaVertexAI && !strings.HasPrefix(t.Model, "claude"):
+			x.spec.Schema == SchemaVertexAI && x.Publisher == publisherGoogle:
 			return geminiCountTokensRequest(x.spec.Schema, body, t)
 		}
 		n, err := EstimateInputTokens(body)

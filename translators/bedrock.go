@@ -80,8 +80,12 @@ func (b *bedrockBuilder) drop(name string) { b.dropped = append(b.dropped, name)
 
 func (b *bedrockBuilder) build() (bedrockRequest, error) {
 	root := b.root
-	b.unsupported()
-	if err := b.messages(root.Get("messages")); err != nil {
+	conv, err := readChat(root.Get("messages"))
+	if err != nil {
+		return bedrockRequest{}, err
+	}
+	b.unsupported(conv.Names)
+	if err := b.messages(conv); err != nil {
 		return bedrockRequest{}, err
 	}
 	req := bedrockRequest{Messages: b.msgs, System: b.system}
@@ -177,7 +181,7 @@ func (b *bedrockBuilder) sampling(ic *bedrockInferenceConfig, extra *bedrockAddi
 }
 
 // unsupported lists the OpenAI parameters Converse has no field for.
-func (b *bedrockBuilder) unsupported() {
+func (b *bedrockBuilder) unsupported(names bool) {
 	root := b.root
 	set := func(p string) bool { r := root.Get(p); return r.Exists() && r.Type != gjson.Null }
 	for _, p := range []string{"seed", "logit_bias", "top_logprobs", "prediction", "audio", "web_search_options"} {
@@ -199,7 +203,7 @@ func (b *bedrockBuilder) unsupported() {
 	if root.Get("parallel_tool_calls").Type == gjson.False {
 		b.drop("parallel_tool_calls")
 	}
-	if hasMessageNames(root.Get("messages")) {
+	if names {
 		b.drop(droppedMessageNames) // Converse has no participant names
 	}
 }
@@ -294,31 +298,24 @@ func (b *bedrockBuilder) add(role string, blocks []bedrockBlock) {
 	b.msgs = append(b.msgs, bedrockMessage{Role: role, Content: blocks})
 }
 
-func (b *bedrockBuilder) messages(msgs gjson.Result) error {
-	for i, m := range msgs.Array() {
-		path := "messages[" + strconv.Itoa(i) + "]"
-		if !m.IsObject() {
-			return BadRequest("invalid_messages", path+" must be an object")
-		}
+func (b *bedrockBuilder) messages(conv chatConversation) error {
+	for i := range conv.Messages {
+		m := &conv.Messages[i]
 		var blocks []bedrockBlock
 		var err error
-		role := m.Get("role").String()
-		switch role {
-		case "system", "developer":
-			if blocks, err = bedrockTextBlocks(m.Get("content"), path); err != nil {
-				return err
-			}
-			b.system = append(b.system, blocks...)
+		role := "user" // tool results travel in a user turn
+		switch m.Role {
+		case roleSystem:
+			b.system = append(b.system, bedrockTextBlocks(m.Parts)...)
 			continue
-		case "user":
-			blocks, err = b.userBlocks(m.Get("content"), path)
-		case "assistant":
-			blocks, err = b.assistantBlocks(m, path)
-		case "tool":
-			blocks, err = b.toolResult(m, path)
-			role = "user" // tool results travel in a user turn
+		case roleUser:
+			blocks, err = b.userBlocks(m.Parts)
+		case roleAssistant:
+			role, blocks = "assistant", b.assistantBlocks(m)
+		case roleTool:
+			blocks = b.toolResult(m)
 		default:
-			return BadRequest("invalid_messages", path+".role: unsupported role "+strconv.Quote(role))
+			return m.unsupportedRole()
 		}
 		if err != nil {
 			return err
@@ -326,213 +323,115 @@ func (b *bedrockBuilder) messages(msgs gjson.Result) error {
 		b.add(role, blocks)
 	}
 	if len(b.msgs) == 0 {
-		return BadRequest("invalid_messages", "at least one user or assistant message with content is required")
+		return errNoTurns()
 	}
 	return b.checkDocuments()
 }
 
 // withCache appends a cache point after a part that carries cache_control.
-func withCache(blocks []bedrockBlock, part gjson.Result) []bedrockBlock {
-	if part.Get("cache_control").IsObject() {
+func withCache(blocks []bedrockBlock, p chatPart) []bedrockBlock {
+	if p.CacheControl != nil {
 		blocks = append(blocks, bedrockBlock{CachePoint: &bedrockCachePoint{Type: "default"}})
 	}
 	return blocks
 }
 
-// bedrockTextBlocks reads content that may only hold text.
-func bedrockTextBlocks(c gjson.Result, path string) ([]bedrockBlock, error) {
-	switch {
-	case !c.Exists() || c.Type == gjson.Null:
-		return nil, nil
-	case c.Type == gjson.String:
-		if c.Str == "" {
-			return nil, nil // Bedrock rejects blank text blocks
-		}
-		return []bedrockBlock{{Text: c.Str}}, nil
-	case c.IsArray():
-		var out []bedrockBlock
-		for j, p := range c.Array() {
-			pp := path + ".content[" + strconv.Itoa(j) + "]"
-			var text gjson.Result
-			switch typ := p.Get("type").String(); typ {
-			case "text":
-				text = p.Get("text")
-			case "refusal": // an assistant's earlier refusal, replayed as text
-				text = p.Get("refusal")
-			default:
-				return nil, BadRequest("invalid_messages", pp+": content part type "+strconv.Quote(typ)+" is not allowed here, only text")
-			}
-			if text.Type != gjson.String {
-				return nil, BadRequest("invalid_messages", pp+": text part needs a string 'text'")
-			}
-			if text.Str != "" {
-				out = withCache(append(out, bedrockBlock{Text: text.Str}), p)
-			}
-		}
-		return out, nil
+func bedrockTextBlocks(parts []chatPart) []bedrockBlock {
+	var out []bedrockBlock
+	for _, p := range parts {
+		out = withCache(append(out, bedrockBlock{Text: p.Text}), p)
 	}
-	return nil, BadRequest("invalid_messages", path+".content must be a string or an array of content parts")
+	return out
 }
 
-func (b *bedrockBuilder) userBlocks(c gjson.Result, path string) ([]bedrockBlock, error) {
-	if !c.IsArray() {
-		return bedrockTextBlocks(c, path)
-	}
+func (b *bedrockBuilder) userBlocks(parts []chatPart) ([]bedrockBlock, error) {
 	var out []bedrockBlock
-	for j, p := range c.Array() {
-		pp := path + ".content[" + strconv.Itoa(j) + "]"
-		switch typ := p.Get("type").String(); typ {
-		case "text":
-			t := p.Get("text")
-			if t.Type != gjson.String {
-				return nil, BadRequest("invalid_messages", pp+": text part needs a string 'text'")
-			}
-			if t.Str != "" {
-				out = withCache(append(out, bedrockBlock{Text: t.Str}), p)
-			}
-		case "image_url":
-			img, err := bedrockImageOf(p.Get("image_url.url").String(), pp)
+	for _, p := range parts {
+		var bl bedrockBlock
+		switch p.Kind {
+		case partText:
+			bl = bedrockBlock{Text: p.Text}
+		case partImage:
+			img, err := bedrockImageOf(p)
 			if err != nil {
 				return nil, err
 			}
-			out = withCache(append(out, bedrockBlock{Image: img}), p)
-		case "file":
-			d, err := bedrockDocumentOf(p.Get("file"), pp)
+			bl = bedrockBlock{Image: img}
+		case partFile:
+			d, err := bedrockDocumentOf(p)
 			if err != nil {
 				return nil, err
 			}
 			if b.docPaths == nil {
 				b.docPaths = map[*bedrockDocument]string{}
 			}
-			b.docPaths[d] = pp
-			out = withCache(append(out, bedrockBlock{Document: d}), p)
-		case "input_audio":
-			return nil, BadRequest("unsupported_parameter", pp+": content part type "+strconv.Quote(typ)+" is not supported by the Bedrock translation")
-		default:
-			return nil, BadRequest("invalid_messages", pp+": unknown content part type "+strconv.Quote(typ))
+			b.docPaths[d] = p.path()
+			bl = bedrockBlock{Document: d}
+		case partAudio:
+			return nil, BadRequest("unsupported_parameter", p.path()+`: content part type "input_audio" is not supported by the Bedrock translation`)
 		}
+		out = withCache(append(out, bl), p)
 	}
 	return out, nil
 }
 
 // bedrockImageOf maps an OpenAI image_url to a Converse image block. Only
 // inline data: URLs work: Converse cannot fetch http(s) URLs.
-func bedrockImageOf(url, path string) (*bedrockImage, error) {
-	rest, ok := strings.CutPrefix(url, "data:")
-	if !ok {
-		if l := strings.ToLower(url); strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
-			return nil, BadRequest("unsupported_parameter", path+": image URLs are not supported by Bedrock; send the image inline as a base64 data: URL")
+func bedrockImageOf(p chatPart) (*bedrockImage, error) {
+	if p.Data == "" {
+		if l := strings.ToLower(p.URL); strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
+			return nil, BadRequest("unsupported_parameter", p.path()+": image URLs are not supported by Bedrock; send the image inline as a base64 data: URL")
 		}
-		return nil, BadRequest("invalid_value", path+": image_url.url must be a base64 data: URL")
+		return nil, BadRequest("invalid_value", p.path()+": image_url.url must be a base64 data: URL")
 	}
-	meta, data, ok := strings.Cut(rest, ",")
-	if !ok || !strings.HasSuffix(meta, ";base64") || data == "" {
-		return nil, BadRequest("invalid_value", path+": image data URL must be base64 (data:image/...;base64,...)")
-	}
-	mediaType, _, _ := strings.Cut(meta, ";")
-	format, ok := bedrockImageFormat(mediaType)
+	format, ok := bedrockImageFormat(p.MediaType)
 	if !ok {
-		return nil, BadRequest("invalid_value", path+": image media type "+strconv.Quote(mediaType)+" is not supported by Bedrock (png, jpeg, gif, webp)")
+		return nil, BadRequest("invalid_value", p.path()+": image media type "+strconv.Quote(p.MediaType)+" is not supported by Bedrock (png, jpeg, gif, webp)")
 	}
-	return &bedrockImage{Format: format, Source: bedrockImageSource{Bytes: data}}, nil
+	return &bedrockImage{Format: format, Source: bedrockImageSource{Bytes: p.Data}}, nil
 }
 
-func (b *bedrockBuilder) assistantBlocks(m gjson.Result, path string) ([]bedrockBlock, error) {
-	calls, err := assistantToolCalls(m, path)
-	if err != nil {
-		return nil, err
-	}
+func (b *bedrockBuilder) assistantBlocks(m *chatMessage) []bedrockBlock {
 	// Reasoning comes first: Anthropic models want their thinking ahead of
 	// the text and tool calls it led to.
-	out := bedrockReasoningBlocks(m.Get("reasoning_details"))
-	texts, err := bedrockTextBlocks(m.Get("content"), path)
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, texts...)
-	for _, tc := range calls {
-		id, name, input := tc.ID, tc.Name, tc.Input
-		out = append(out, bedrockBlock{ToolUse: &bedrockToolUse{ToolUseID: id, Name: name, Input: input}})
-		b.historyToolBlocks = true
-		b.historyTools = append(b.historyTools, name)
-	}
-	return out, nil
-}
-
-// bedrockReasoningBlocks turns the reasoning_details a client sends back
-// into reasoning blocks. Stream deltas of one block share an index and are
-// merged. Details without a signature, or made for another provider's
-// models, cannot be verified by the model and are left out.
-func bedrockReasoningBlocks(details gjson.Result) []bedrockBlock {
 	var out []bedrockBlock
-	lastIndex := ""
-	for _, d := range details.Array() {
-		if f := d.Get("format").Str; f != "" && f != "anthropic-claude-v1" && f != "unknown" {
-			continue
+	for _, t := range claudeThinking(m.Reasoning, bedrockReasoningFormat) {
+		r := &bedrockReasoning{RedactedContent: t.Redacted}
+		if t.Redacted == "" {
+			r.ReasoningText = &bedrockReasoningText{Text: t.Text, Signature: t.Signature}
 		}
-		idx := d.Get("index").Raw
-		merge := idx != "" && idx == lastIndex && len(out) > 0
-		lastIndex = idx
-		switch d.Get("type").Str {
-		case "reasoning.text":
-			if merge && out[len(out)-1].ReasoningContent.ReasoningText != nil {
-				rt := out[len(out)-1].ReasoningContent.ReasoningText
-				rt.Text += d.Get("text").Str
-				if s := d.Get("signature").Str; s != "" {
-					rt.Signature = s
-				}
-				continue
-			}
-			out = append(out, bedrockBlock{ReasoningContent: &bedrockReasoning{ReasoningText: &bedrockReasoningText{
-				Text: d.Get("text").Str, Signature: d.Get("signature").Str,
-			}}})
-		case "reasoning.encrypted":
-			if data := d.Get("data").Str; data != "" {
-				out = append(out, bedrockBlock{ReasoningContent: &bedrockReasoning{RedactedContent: data}})
-			}
-		default:
-			lastIndex = ""
-		}
+		out = append(out, bedrockBlock{ReasoningContent: r})
 	}
-	// Drop the unsigned text blocks only now: the signature of a streamed
-	// block comes in its last detail.
-	kept := out[:0]
-	for _, bl := range out {
-		if rt := bl.ReasoningContent.ReasoningText; rt == nil || rt.Signature != "" {
-			kept = append(kept, bl)
-		}
+	out = append(out, bedrockTextBlocks(m.Parts)...)
+	for _, tc := range m.ToolCalls {
+		out = append(out, bedrockBlock{ToolUse: &bedrockToolUse{ToolUseID: tc.ID, Name: tc.Name, Input: tc.Input}})
+		b.historyToolBlocks = true
+		b.historyTools = append(b.historyTools, tc.Name)
 	}
-	return kept
+	return out
 }
 
-func (b *bedrockBuilder) toolResult(m gjson.Result, path string) ([]bedrockBlock, error) {
-	id := m.Get("tool_call_id").String()
-	if id == "" {
-		return nil, BadRequest("invalid_messages", path+": tool message needs a 'tool_call_id'")
-	}
-	content, err := bedrockTextBlocks(m.Get("content"), path)
-	if err != nil {
-		return nil, err
-	}
+// bedrockReasoningFormat accepts the reasoning_details Claude on Bedrock
+// can verify: Claude's own, and those of clients that name no format or
+// an unknown one.
+func bedrockReasoningFormat(f string) bool {
+	return f == "" || f == anthropicReasoningFormat || f == "unknown"
+}
+
+func (b *bedrockBuilder) toolResult(m *chatMessage) []bedrockBlock {
 	// Cache points belong after the result block, not inside it.
-	var inner []bedrockBlock
+	inner := make([]bedrockBlock, 0, len(m.Parts))
 	cached := false
-	for _, c := range content {
-		if c.CachePoint != nil {
-			cached = true
-			continue
-		}
-		inner = append(inner, c)
-	}
-	if inner == nil {
-		inner = []bedrockBlock{}
+	for _, p := range m.Parts {
+		inner = append(inner, bedrockBlock{Text: p.Text})
+		cached = cached || p.CacheControl != nil
 	}
 	b.historyToolBlocks = true
-	out := []bedrockBlock{{ToolResult: &bedrockToolResult{ToolUseID: id, Content: inner}}}
+	out := []bedrockBlock{{ToolResult: &bedrockToolResult{ToolUseID: m.ToolCallID, Content: inner}}}
 	if cached {
 		out = append(out, bedrockBlock{CachePoint: &bedrockCachePoint{Type: "default"}})
 	}
-	return out, nil
+	return out
 }
 
 // bedrockChoice is a parsed tool_choice.

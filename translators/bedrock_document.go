@@ -3,8 +3,6 @@ package translators
 import (
 	"strconv"
 	"strings"
-
-	"github.com/tidwall/gjson"
 )
 
 // Converse document blocks
@@ -36,22 +34,15 @@ var bedrockDocumentFormats = map[string]string{
 // work: file_id refers to OpenAI's file store. The name is made to follow
 // Converse's rules by bedrockDocumentName; names are made unique within
 // the request by checkDocuments.
-func bedrockDocumentOf(f gjson.Result, path string) (*bedrockDocument, error) {
-	fd := f.Get("file_data").String()
-	if fd == "" {
-		return nil, BadRequest("unsupported_parameter", path+": a file part needs 'file_data' (a data: URL); 'file_id' refers to OpenAI's file store, which Bedrock cannot read")
+func bedrockDocumentOf(p chatPart) (*bedrockDocument, error) {
+	if p.Data == "" {
+		return nil, fileIDError(p, "Bedrock")
 	}
-	rest, isData := strings.CutPrefix(fd, "data:")
-	meta, data, ok := strings.Cut(rest, ",")
-	if !isData || !ok || !strings.HasSuffix(meta, ";base64") || data == "" {
-		return nil, BadRequest("invalid_value", path+": file_data must be a base64 data URL (data:application/pdf;base64,...)")
-	}
-	mediaType, _, _ := strings.Cut(meta, ";")
-	format, ok := bedrockDocumentFormats[strings.ToLower(mediaType)]
+	format, ok := bedrockDocumentFormats[strings.ToLower(p.MediaType)]
 	if !ok {
-		return nil, BadRequest("unsupported_parameter", path+": file type "+strconv.Quote(mediaType)+" is not supported by Bedrock (pdf, csv, doc, docx, xls, xlsx, html, txt and md documents are)")
+		return nil, BadRequest("unsupported_parameter", p.path()+": file type "+strconv.Quote(p.MediaType)+" is not supported by Bedrock (pdf, csv, doc, docx, xls, xlsx, html, txt and md documents are)")
 	}
-	return &bedrockDocument{Format: format, Name: bedrockDocumentName(f.Get("filename").String(), format), Source: bedrockImageSource{Bytes: data}}, nil
+	return &bedrockDocument{Format: format, Name: bedrockDocumentName(p.FileName, format), Source: bedrockImageSource{Bytes: p.Data}}, nil
 }
 
 // bedrockDocumentName turns a file name into a Converse document name:

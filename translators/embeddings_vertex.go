@@ -27,7 +27,7 @@ func (openAIToVertex) EmbeddingsRequest(body []byte, t Target) (Request, error) 
 		return Request{}, &APIError{Status: 500, Type: TypeServer, Code: "provider_misconfigured",
 			Message: "the vertex-ai provider needs a project and a region"}
 	}
-	if strings.HasPrefix(t.Model, "claude") {
+	if vertexPublisher(t.Model) == publisherAnthropic {
 		// predict on a Claude id would be a 404 from Vertex AI; say why.
 		return Request{}, BadRequest("embeddings_unsupported", "Claude models on Vertex AI do not serve embeddings; use one of Google's embedding models such as gemini-embedding-001")
 	}

@@ -33,6 +33,11 @@ type Facts struct {
 	// OpenAI chat form (the router hop's plugins rewrote it), whatever
 	// API the client called; answers still go back in the client's API.
 	ChatForm bool
+	// Publisher: who serves the model behind the schema (Vertex AI:
+	// "anthropic" for Claude, "google"), so answers are read as that
+	// publisher's. "" from an older upstream hop: the answer's shape
+	// decides.
+	Publisher string
 }
 
 // Price is what an answer costs, in USD per million tokens (Request: per
@@ -114,7 +119,10 @@ type Exchange struct {
 func Begin(api *API, spec *Spec, body []byte, t Target, key string, f Facts) (*Exchange, error) {
 	f.API, f.Schema, f.Model = api.Endpoint, spec.Schema, t.Model
 	f.Native = NativeFor(api, spec, t) && !f.ChatForm
-	x := &Exchange{Facts: f, api: api, spec: spec, tr: spec.translator}
+	if spec.publisher != nil {
+		f.Publisher = spec.publisher(t.Model)
+	}
+	x := &Exchange{Facts: f, api: api, spec: spec, tr: spec.translatorFor(f.Publisher)}
 	req, err := api.begin(x, body, t)
 	if err != nil {
 		return nil, err
@@ -136,7 +144,7 @@ func Resume(f Facts, client ClientContext) (*Exchange, bool) {
 	if !ok {
 		return nil, false
 	}
-	return &Exchange{Facts: f, api: api, spec: spec, tr: spec.translator, client: client}, true
+	return &Exchange{Facts: f, api: api, spec: spec, tr: spec.translatorFor(f.Publisher), client: client}, true
 }
 
 // native reports whether the client's API is the provider's own, so

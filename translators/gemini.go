@@ -81,14 +81,17 @@ func buildGemini(body []byte, model string, vertex bool) (geminiBuilt, error) {
 		return geminiBuilt{}, err
 	}
 	root := gjson.ParseBytes(body)
+	conv, err := readChat(root.Get("messages"))
+	if err != nil {
+		return geminiBuilt{}, err
+	}
 	var g geminiBuilt
-	var err error
-	if g.dropped, err = geminiDropped(body, root); err != nil {
+	if g.dropped, err = geminiDropped(body, root, conv.Names); err != nil {
 		return geminiBuilt{}, err
 	}
 	var req geminiRequest
 	mb := geminiMessageBuilder{vertex: vertex, gen3: geminiGeneration(model) >= 3}
-	if req.SystemInstruction, req.Contents, err = mb.build(root.Get("messages")); err != nil {
+	if req.SystemInstruction, req.Contents, err = mb.build(conv); err != nil {
 		return geminiBuilt{}, err
 	}
 	decls, err := geminiTools(root.Get("tools"))
@@ -118,7 +121,7 @@ func buildGemini(body []byte, model string, vertex bool) (geminiBuilt, error) {
 
 // geminiDropped lists the parameters Gemini cannot honour that the request
 // sets, or rejects them under provider.require_parameters.
-func geminiDropped(body []byte, root gjson.Result) ([]string, error) {
+func geminiDropped(body []byte, root gjson.Result, names bool) ([]string, error) {
 	var set []string
 	for _, p := range []string{"logit_bias", "top_logprobs", "prediction", "web_search_options", "audio", "service_tier"} {
 		if r := root.Get(p); r.Exists() && r.Type != gjson.Null {
@@ -134,13 +137,13 @@ func geminiDropped(body []byte, root gjson.Result) ([]string, error) {
 	}
 	// Gemini contents have no participant names (a legacy function
 	// message's name is its function's, which is kept).
-	if hasMessageNames(root.Get("messages")) {
+	if names {
 		set = append(set, droppedMessageNames)
 	}
 	return dropOrReject(body, SchemaGemini, set...)
 }
 
-// geminiMessageBuilder turns OpenAI messages into Gemini contents.
+// geminiMessageBuilder renders the conversation as Gemini contents.
 type geminiMessageBuilder struct {
 	vertex bool
 	gen3   bool
@@ -163,36 +166,30 @@ func (b *geminiMessageBuilder) add(role string, parts []geminiPart) {
 	b.contents = append(b.contents, geminiContent{Role: role, Parts: parts})
 }
 
-func (b *geminiMessageBuilder) build(msgs gjson.Result) (*geminiContent, []geminiContent, error) {
+// build renders the conversation. cache_control has no Gemini
+// counterpart: Gemini caches implicitly.
+func (b *geminiMessageBuilder) build(conv chatConversation) (*geminiContent, []geminiContent, error) {
 	var system []geminiPart
-	for i, m := range msgs.Array() {
-		path := "messages[" + strconv.Itoa(i) + "]"
-		if !m.IsObject() {
-			return nil, nil, BadRequest("invalid_messages", path+" must be an object")
-		}
+	for i := range conv.Messages {
+		m := &conv.Messages[i]
 		var parts []geminiPart
 		var err error
-		role := m.Get("role").String()
-		switch role {
-		case "system", "developer":
-			if parts, err = geminiTextParts(m.Get("content"), path); err != nil {
-				return nil, nil, err
-			}
-			system = append(system, parts...)
+		role := "user" // function responses travel in a user turn
+		switch m.Role {
+		case roleSystem:
+			system = append(system, geminiTextParts(m.Parts)...)
 			continue
-		case "user":
-			parts, err = b.userParts(m.Get("content"), path)
-		case "assistant":
-			parts, err = b.assistantParts(m, path)
-			role = "model"
-		case "tool":
-			parts, err = b.toolResult(m, path)
-			role = "user" // function responses travel in a user turn
-		case "function": // the legacy function-calling result
-			parts, err = b.functionResult(m, path)
-			role = "user"
-		default:
-			return nil, nil, BadRequest("invalid_messages", path+".role: unsupported role "+strconv.Quote(role))
+		case roleUser:
+			parts, err = b.userParts(m.Parts)
+		case roleAssistant:
+			role, parts = "model", b.assistantParts(m)
+		case roleTool:
+			parts, err = b.toolResult(m)
+		case roleFunction: // the legacy function-calling result
+			if m.Name == "" {
+				return nil, nil, BadRequest("invalid_messages", m.path()+": function message needs a 'name'")
+			}
+			parts = geminiResultParts(m.Name, m.Parts)
 		}
 		if err != nil {
 			return nil, nil, err
@@ -200,7 +197,7 @@ func (b *geminiMessageBuilder) build(msgs gjson.Result) (*geminiContent, []gemin
 		b.add(role, parts)
 	}
 	if len(b.contents) == 0 {
-		return nil, nil, BadRequest("invalid_messages", "at least one user or assistant message with content is required")
+		return nil, nil, errNoTurns()
 	}
 	var sys *geminiContent
 	if len(system) > 0 {
@@ -209,61 +206,40 @@ func (b *geminiMessageBuilder) build(msgs gjson.Result) (*geminiContent, []gemin
 	return sys, b.contents, nil
 }
 
-// geminiTextParts reads content that may only hold text.
-func geminiTextParts(c gjson.Result, path string) ([]geminiPart, error) {
-	blocks, err := textBlocks(c, path)
-	if err != nil {
-		return nil, err
+func geminiTextParts(parts []chatPart) []geminiPart {
+	out := make([]geminiPart, len(parts))
+	for i, p := range parts {
+		out[i] = geminiPart{Text: p.Text}
 	}
-	parts := make([]geminiPart, len(blocks))
-	for i, bl := range blocks {
-		parts[i] = geminiPart{Text: bl.Text}
-	}
-	return parts, nil
+	return out
 }
 
-func (b *geminiMessageBuilder) userParts(c gjson.Result, path string) ([]geminiPart, error) {
-	if !c.IsArray() {
-		return geminiTextParts(c, path)
-	}
-	var out []geminiPart
-	for j, p := range c.Array() {
-		pp := path + ".content[" + strconv.Itoa(j) + "]"
-		// cache_control has no Gemini counterpart: Gemini caches implicitly.
-		switch typ := p.Get("type").String(); typ {
-		case "text":
-			t := p.Get("text")
-			if t.Type != gjson.String {
-				return nil, BadRequest("invalid_messages", pp+": text part needs a string 'text'")
-			}
-			if t.Str != "" {
-				out = append(out, geminiPart{Text: t.Str})
-			}
-		case "image_url":
-			part, err := b.media(p.Get("image_url.url").String(), pp)
+func (b *geminiMessageBuilder) userParts(parts []chatPart) ([]geminiPart, error) {
+	out := make([]geminiPart, 0, len(parts))
+	for _, p := range parts {
+		switch p.Kind {
+		case partText:
+			out = append(out, geminiPart{Text: p.Text})
+		case partImage:
+			part, err := b.media(p)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, part)
-		case "input_audio":
-			data, format := p.Get("input_audio.data").String(), p.Get("input_audio.format").String()
-			if data == "" || format == "" {
-				return nil, BadRequest("invalid_messages", pp+": input_audio needs 'data' and 'format'")
+		case partAudio:
+			if p.Data == "" || p.Format == "" {
+				return nil, BadRequest("invalid_messages", p.path()+": input_audio needs 'data' and 'format'")
 			}
-			out = append(out, geminiPart{InlineData: &geminiBlob{MimeType: "audio/" + format, Data: data}})
-		case "file":
-			f := p.Get("file")
-			if fd := f.Get("file_data").String(); fd != "" {
-				blob, err := geminiDataURL(fd, pp)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, geminiPart{InlineData: blob})
-				continue
+			out = append(out, geminiPart{InlineData: &geminiBlob{MimeType: "audio/" + p.Format, Data: p.Data}})
+		case partFile:
+			if p.Data == "" {
+				return nil, fileIDError(p, "Gemini")
 			}
-			return nil, BadRequest("unsupported_parameter", pp+": a file part needs 'file_data' (a data: URL); 'file_id' refers to OpenAI's file store, which Gemini cannot read")
-		default:
-			return nil, BadRequest("invalid_messages", pp+": unknown content part type "+strconv.Quote(typ))
+			blob, err := geminiInline(p)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, geminiPart{InlineData: blob})
 		}
 	}
 	return out, nil
@@ -272,39 +248,35 @@ func (b *geminiMessageBuilder) userParts(c gjson.Result, path string) ([]geminiP
 // media maps an image URL to a part: data: URLs inline, https:// and gs://
 // URLs by reference, which Gemini fetches itself. Plain http:// is refused
 // because Gemini does not fetch it.
-func (b *geminiMessageBuilder) media(u, path string) (geminiPart, error) {
-	if strings.HasPrefix(u, "data:") {
-		blob, err := geminiDataURL(u, path)
+func (b *geminiMessageBuilder) media(p chatPart) (geminiPart, error) {
+	if p.Data != "" {
+		blob, err := geminiInline(p)
 		if err != nil {
 			return geminiPart{}, err
 		}
 		return geminiPart{InlineData: blob}, nil
 	}
-	l := strings.ToLower(u)
+	l := strings.ToLower(p.URL)
 	if strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "gs://") {
 		mt := geminiMediaType(l)
 		if mt == "" && b.vertex {
 			mt = "image/jpeg" // Vertex AI requires one; Gemini reads the bytes
 		}
-		return geminiPart{FileData: &geminiFileData{MimeType: mt, FileURI: u}}, nil
+		return geminiPart{FileData: &geminiFileData{MimeType: mt, FileURI: p.URL}}, nil
 	}
 	if strings.HasPrefix(l, "http://") {
-		return geminiPart{}, BadRequest("invalid_value", path+": Gemini only fetches https:// and gs:// URLs; send this image as https:// or as a data: URL")
+		return geminiPart{}, BadRequest("invalid_value", p.path()+": Gemini only fetches https:// and gs:// URLs; send this image as https:// or as a data: URL")
 	}
-	return geminiPart{}, BadRequest("invalid_value", path+": image_url.url must be a data: URL, an https:// URL or a gs:// URL")
+	return geminiPart{}, BadRequest("invalid_value", p.path()+": image_url.url must be a data: URL, an https:// URL or a gs:// URL")
 }
 
-// geminiDataURL parses a base64 data: URL into an inline blob.
-func geminiDataURL(u, path string) (*geminiBlob, error) {
-	meta, data, ok := strings.Cut(strings.TrimPrefix(u, "data:"), ",")
-	if !ok || !strings.HasSuffix(meta, ";base64") || data == "" {
-		return nil, BadRequest("invalid_value", path+": data URL must be base64 (data:<media type>;base64,...)")
+// geminiInline is an inline blob of a data URL part; Gemini needs its
+// media type.
+func geminiInline(p chatPart) (*geminiBlob, error) {
+	if !strings.Contains(p.MediaType, "/") {
+		return nil, BadRequest("invalid_value", p.path()+": data URL needs a media type such as image/png")
 	}
-	mediaType, _, _ := strings.Cut(meta, ";")
-	if !strings.Contains(mediaType, "/") {
-		return nil, BadRequest("invalid_value", path+": data URL needs a media type such as image/png")
-	}
-	return &geminiBlob{MimeType: mediaType, Data: data}, nil
+	return &geminiBlob{MimeType: p.MediaType, Data: p.Data}, nil
 }
 
 // geminiMediaType guesses a media type from a URL's file extension; a fixed
@@ -333,24 +305,16 @@ func geminiMediaType(u string) string {
 	return ""
 }
 
-func (b *geminiMessageBuilder) assistantParts(m gjson.Result, path string) ([]geminiPart, error) {
-	calls, err := assistantToolCalls(m, path)
-	if err != nil {
-		return nil, err
-	}
-	parts, err := geminiTextParts(m.Get("content"), path)
-	if err != nil {
-		return nil, err
-	}
+func (b *geminiMessageBuilder) assistantParts(m *chatMessage) []geminiPart {
+	parts := geminiTextParts(m.Parts)
 	texts := len(parts)
-	bySig, loose := geminiSignatures(m.Get("reasoning_details"))
-	for _, tc := range calls {
-		id, name, args := tc.ID, tc.Name, tc.Input
+	bySig, loose := geminiSignatures(m.Reasoning)
+	for _, tc := range m.ToolCalls {
 		if b.toolNames == nil {
 			b.toolNames = map[string]string{}
 		}
-		b.toolNames[id] = name
-		parts = append(parts, geminiPart{FunctionCall: &geminiFunctionCall{Name: name, Args: args}, ThoughtSignature: bySig[id]})
+		b.toolNames[tc.ID] = tc.Name
+		parts = append(parts, geminiPart{FunctionCall: &geminiFunctionCall{Name: tc.Name, Args: tc.Input}, ThoughtSignature: bySig[tc.ID]})
 	}
 	// A signature without a tool call id goes where Gemini put it: on the
 	// first function call of the turn, else on its last text part.
@@ -365,71 +329,53 @@ func (b *geminiMessageBuilder) assistantParts(m gjson.Result, path string) ([]ge
 	if b.gen3 && texts < len(parts) && parts[texts].ThoughtSignature == "" {
 		parts[texts].ThoughtSignature = geminiSkipSignature
 	}
-	return parts, nil
+	return parts
 }
 
 // geminiSignatures reads the thought signatures an assistant message
 // carries back in reasoning_details: by tool call id, and those without.
 // Entries of other providers (another format) are left out.
-func geminiSignatures(details gjson.Result) (map[string]string, []string) {
+func geminiSignatures(details []reasoningDetail) (map[string]string, []string) {
 	var byID map[string]string
 	var loose []string
-	for _, d := range details.Array() {
-		if d.Get("type").Str != "reasoning.encrypted" {
+	for _, d := range details {
+		if d.Type != "reasoning.encrypted" {
 			continue // reasoning text is not sent back: Gemini keeps its thoughts in the signature
 		}
-		if f := d.Get("format").Str; f != "" && f != geminiDetailFormat {
+		if d.Format != "" && d.Format != geminiDetailFormat {
 			continue
 		}
-		data := d.Get("data").Str
-		if data == "" {
-			continue
-		}
-		if id := d.Get("id").Str; id != "" {
+		if d.ID != "" {
 			if byID == nil {
 				byID = map[string]string{}
 			}
-			byID[id] = data
+			byID[d.ID] = d.Data
 			continue
 		}
-		loose = append(loose, data)
+		loose = append(loose, d.Data)
 	}
 	return byID, loose
 }
 
-func (b *geminiMessageBuilder) toolResult(m gjson.Result, path string) ([]geminiPart, error) {
-	id := m.Get("tool_call_id").String()
-	if id == "" {
-		return nil, BadRequest("invalid_messages", path+": tool message needs a 'tool_call_id'")
-	}
-	name, ok := b.toolNames[id]
+func (b *geminiMessageBuilder) toolResult(m *chatMessage) ([]geminiPart, error) {
+	name, ok := b.toolNames[m.ToolCallID]
 	if !ok {
-		return nil, BadRequest("invalid_messages", path+": tool_call_id "+strconv.Quote(id)+" matches no tool call of an earlier assistant message")
+		return nil, BadRequest("invalid_messages", m.path()+": tool_call_id "+strconv.Quote(m.ToolCallID)+" matches no tool call of an earlier assistant message")
 	}
-	return b.functionResponse(name, m.Get("content"), path)
+	return geminiResultParts(name, m.Parts), nil
 }
 
-func (b *geminiMessageBuilder) functionResult(m gjson.Result, path string) ([]geminiPart, error) {
-	name := m.Get("name").String()
-	if name == "" {
-		return nil, BadRequest("invalid_messages", path+": function message needs a 'name'")
-	}
-	return b.functionResponse(name, m.Get("content"), path)
-}
-
-// functionResponse wraps a tool result: a JSON object result is the
+// geminiResultParts wraps a tool result: a JSON object result is the
 // response itself, anything else goes under "output", the key Gemini's
 // documentation uses for a function's output.
-func (b *geminiMessageBuilder) functionResponse(name string, c gjson.Result, path string) ([]geminiPart, error) {
-	text := c.Str
-	if c.Type != gjson.String {
-		blocks, err := textBlocks(c, path)
-		if err != nil {
-			return nil, err
-		}
+func geminiResultParts(name string, parts []chatPart) []geminiPart {
+	text := ""
+	if len(parts) == 1 {
+		text = parts[0].Text
+	} else {
 		var sb strings.Builder
-		for _, bl := range blocks {
-			sb.WriteString(bl.Text)
+		for _, p := range parts {
+			sb.WriteString(p.Text)
 		}
 		text = sb.String()
 	}
@@ -440,7 +386,7 @@ func (b *geminiMessageBuilder) functionResponse(name string, c gjson.Result, pat
 		resp = appendJSONString([]byte(`{"output":`), text)
 		resp = append(resp, '}')
 	}
-	return []geminiPart{{FunctionResponse: &geminiFunctionResponse{Name: name, Response: resp}}}, nil
+	return []geminiPart{{FunctionResponse: &geminiFunctionResponse{Name: name, Response: resp}}}
 }
 
 func geminiTools(tools gjson.Result) ([]geminiFunctionDeclaration, error) {

@@ -19,18 +19,6 @@ func RequireParameters(body []byte) bool {
 // (messages[].name) it leaves out. It is a report, not a gjson path.
 const droppedMessageNames = "messages[].name"
 
-// hasMessageNames reports whether a message other than a legacy function
-// result (whose name is its function's) carries a participant name.
-func hasMessageNames(msgs gjson.Result) bool {
-	found := false
-	msgs.ForEach(func(_, m gjson.Result) bool {
-		n := m.Get("name")
-		found = n.Type == gjson.String && n.Str != "" && m.Get("role").Str != "function"
-		return !found
-	})
-	return found
-}
-
 // dropOrReject records unsupported parameters that the request sets. With
 // provider.require_parameters it returns a 400 naming them instead.
 // droppedMessageNames is kept as given: callers add it only when a message
@@ -148,57 +136,4 @@ func (t functionTool) schemaOrDefault() json.RawMessage {
 		return json.RawMessage(t.Params.Raw)
 	}
 	return defaultToolSchema
-}
-
-// toolInput parses an OpenAI tool call's arguments string into the JSON
-// object Anthropic and Bedrock take as tool input.
-func toolInput(args gjson.Result, path string) (json.RawMessage, error) {
-	raw := ""
-	switch args.Type {
-	case gjson.String:
-		raw = strings.TrimSpace(args.Str)
-	case gjson.JSON:
-		raw = args.Raw // some clients send the object itself
-	}
-	if raw == "" {
-		return json.RawMessage("{}"), nil
-	}
-	if !gjson.Valid(raw) {
-		return nil, BadRequest("invalid_value", path+".function.arguments is not valid JSON")
-	}
-	if !gjson.Parse(raw).IsObject() {
-		return nil, BadRequest("invalid_value", path+".function.arguments must be a JSON object")
-	}
-	return json.RawMessage(raw), nil
-}
-
-// assistantToolCall is one tool call of an assistant message in the history.
-type assistantToolCall struct {
-	ID, Name string
-	Input    json.RawMessage // the arguments as a JSON object
-}
-
-// assistantToolCalls reads an assistant message's tool_calls (and refuses
-// the legacy function_call), for the schemas that rebuild the history.
-func assistantToolCalls(m gjson.Result, path string) ([]assistantToolCall, error) {
-	if fc := m.Get("function_call"); fc.Exists() && fc.Type != gjson.Null {
-		return nil, BadRequest("unsupported_parameter", path+": legacy 'function_call' is not supported, use 'tool_calls'")
-	}
-	var out []assistantToolCall
-	for j, tc := range m.Get("tool_calls").Array() {
-		pp := path + ".tool_calls[" + strconv.Itoa(j) + "]"
-		if typ := tc.Get("type"); typ.Exists() && typ.Str != "function" {
-			return nil, BadRequest("invalid_messages", pp+": unsupported tool call type "+strconv.Quote(typ.String()))
-		}
-		id, name := tc.Get("id").String(), tc.Get("function.name").String()
-		if id == "" || name == "" {
-			return nil, BadRequest("invalid_messages", pp+": tool call needs an id and a function name")
-		}
-		input, err := toolInput(tc.Get("function.arguments"), pp)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, assistantToolCall{ID: id, Name: name, Input: input})
-	}
-	return out, nil
 }

@@ -44,6 +44,11 @@ type Spec struct {
 	NativeFor func(e Endpoint, t Target) bool
 
 	translator Translator
+	// publisher, when set, names the publisher of an attempt's model
+	// (Facts.Publisher); published is the translator that reads that
+	// publisher's answers, false for a name it does not know.
+	publisher func(model string) string
+	published func(publisher string) (Translator, bool)
 }
 
 // Requirement is a provider field a schema needs, with why.
@@ -130,9 +135,12 @@ var specs = []Spec{
 	},
 	{
 		Schema: SchemaVertexAI, Auth: AuthGoogleOAuth, translator: openAIToVertex{},
+		publisher: vertexPublisher, published: vertexPublishedBy,
 		// Claude on Vertex takes Anthropic's Messages body (rawPredict).
-		Native:    []Endpoint{EndpointMessages},
-		NativeFor: func(e Endpoint, t Target) bool { return e != EndpointMessages || strings.HasPrefix(t.Model, "claude") },
+		Native: []Endpoint{EndpointMessages},
+		NativeFor: func(e Endpoint, t Target) bool {
+			return e != EndpointMessages || vertexPublisher(t.Model) == publisherAnthropic
+		},
 		Requires: []Requirement{
 			{"project", "is required for schema vertex-ai"},
 			{"region", "is required for schema vertex-ai (the location, e.g. us-central1)"},
@@ -204,6 +212,17 @@ func New(s Schema) (Translator, error) {
 		names[i] = string(k)
 	}
 	return nil, fmt.Errorf("unsupported schema %q (known: %s)", s, strings.Join(names, ", "))
+}
+
+// translatorFor is the translator of an attempt on publisher; the
+// schema's own when the publisher is unknown or not said.
+func (s *Spec) translatorFor(publisher string) Translator {
+	if s.published != nil && publisher != "" {
+		if tr, ok := s.published(publisher); ok {
+			return tr
+		}
+	}
+	return s.translator
 }
 
 // ServesEndpoint reports whether the schema can answer endpoint e.

@@ -15,10 +15,29 @@ import (
 // models (ids starting with "claude") take the Anthropic Messages body at
 // publishers/anthropic through rawPredict. The OAuth bearer token is added
 // by the auth package after translation.
+//
+// Its answer side tells the publishers apart by the answer's shape; an
+// exchange that knows the publisher (Facts.Publisher) reads answers with
+// vertexPublished instead.
 type openAIToVertex struct{}
 
 // vertexAnthropicVersion replaces the anthropic-version header on Vertex.
 const vertexAnthropicVersion = "vertex-2023-10-16"
+
+// Vertex AI publishers, as Facts.Publisher and the path name them.
+const (
+	publisherAnthropic = "anthropic"
+	publisherGoogle    = "google"
+)
+
+// vertexPublisher is the publisher of a model id: the one decision the
+// request, the pass-through and the answer sides share.
+func vertexPublisher(model string) string {
+	if strings.HasPrefix(model, "claude") {
+		return publisherAnthropic
+	}
+	return publisherGoogle
+}
 
 func (openAIToVertex) Request(body []byte, t Target) (Request, error) {
 	base, err := vertexBase(t)
@@ -26,7 +45,7 @@ func (openAIToVertex) Request(body []byte, t Target) (Request, error) {
 		return Request{}, err
 	}
 	model := url.PathEscape(t.Model)
-	if strings.HasPrefix(t.Model, "claude") {
+	if vertexPublisher(t.Model) == publisherAnthropic {
 		return vertexAnthropic(body, t.Model, base+"anthropic/models/"+model)
 	}
 	g, err := buildGemini(body, t.Model, true)
@@ -108,8 +127,10 @@ func vertexAnthropicAdjust(req Request, path string) (Request, error) {
 	return req, nil
 }
 
-// Response tells the two publishers' bodies apart by shape: an Anthropic
-// message has a "type", a GenerateContentResponse has none.
+// Response tells the two publishers' bodies apart by shape (an Anthropic
+// message has a "type", a GenerateContentResponse has none), for an
+// exchange whose facts name no publisher: one begun by an upstream hop of
+// an older version.
 func (openAIToVertex) Response(body []byte) ([]byte, Usage, error) {
 	if vertexIsAnthropic(body) {
 		return openAIToAnthropic{}.Response(body)
@@ -118,7 +139,9 @@ func (openAIToVertex) Response(body []byte) ([]byte, Usage, error) {
 }
 
 // Error reads Anthropic's error shape, which Vertex passes through for
-// Claude models, and Google's otherwise (quota, auth, Gemini).
+// Claude models, and Google's otherwise (quota, auth, Gemini). It goes by
+// shape even when the publisher is known: Google's front end answers
+// quota and auth errors for Claude models too.
 func (openAIToVertex) Error(status int, retryAfter string, body []byte) *APIError {
 	if gjson.GetBytes(body, "type").Str == "error" {
 		return openAIToAnthropic{}.Error(status, retryAfter, body)
@@ -213,7 +236,43 @@ func sniffVertexStream(b []byte) (anthropic, decided bool) {
 	return false, false
 }
 
+// vertexPublished is the Vertex translator of an exchange whose request
+// side named the publisher: answers are read as that publisher's, with
+// nothing sniffed or held back.
+type vertexPublished struct {
+	openAIToVertex
+	claude bool
+}
+
+// vertexPublishedBy is the translator for a publisher; false for one this
+// version does not know (a newer upstream hop's), which is sniffed.
+func vertexPublishedBy(publisher string) (Translator, bool) {
+	switch publisher {
+	case publisherAnthropic:
+		return vertexPublished{claude: true}, true
+	case publisherGoogle:
+		return vertexPublished{}, true
+	}
+	return nil, false
+}
+
+func (v vertexPublished) Response(body []byte) ([]byte, Usage, error) {
+	if v.claude {
+		return openAIToAnthropic{}.Response(body)
+	}
+	return geminiResponse(body)
+}
+
+func (v vertexPublished) NewStream(opts StreamOptions) StreamTranslator {
+	if v.claude {
+		return openAIToAnthropic{}.NewStream(opts)
+	}
+	return &geminiStream{opts: opts}
+}
+
 var (
 	_ Translator       = openAIToVertex{}
+	_ Translator       = vertexPublished{}
+	_ Embedder         = vertexPublished{}
 	_ StreamTranslator = (*vertexStream)(nil)
 )

@@ -405,7 +405,17 @@ func BenchmarkVertexRequestClaude(b *testing.B) {
 // BenchmarkVertexStreamTextDelta is the steady state behind the sniffing
 // wrapper: one Gemini text event in, one chunk out.
 func BenchmarkVertexStreamTextDelta(b *testing.B) {
-	st := openAIToVertex{}.NewStream(StreamOptions{IncludeUsage: true})
+	benchmarkVertexTextDelta(b, openAIToVertex{})
+}
+
+// BenchmarkVertexStreamTextDeltaPublished is the same chunk when the
+// exchange names the publisher: no wrapper.
+func BenchmarkVertexStreamTextDeltaPublished(b *testing.B) {
+	benchmarkVertexTextDelta(b, vertexPublished{})
+}
+
+func benchmarkVertexTextDelta(b *testing.B, tr Translator) {
+	st := tr.NewStream(StreamOptions{IncludeUsage: true})
 	ev := []byte("data: {\"candidates\": [{\"content\": {\"role\": \"model\",\"parts\": [{\"text\": \" zones are isolated failure domains\"}]}}],\"usageMetadata\": {\"trafficType\": \"ON_DEMAND\"},\"modelVersion\": \"gemini-2.5-flash\",\"createTime\": \"2025-11-18T12:04:13.661048Z\",\"responseId\": \"7VgcabWhKYuc2PgP0rLJsQ4\"}\r\n\r\n")
 	dst := st.Translate(nil, ev)
 	b.ReportAllocs()
@@ -440,4 +450,58 @@ func TestVertexRetryAfter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVertexPublisherFact: the request side names the publisher from the
+// model, the fact rebuilds the same translator in the router hop, and
+// answers are read as that publisher's, the same as the shape-sniffing
+// translator reads them. Without the fact (an older upstream hop) or with
+// a publisher this version does not know, the answer's shape decides.
+func TestVertexPublisherFact(t *testing.T) {
+	spec, _ := SpecFor(SchemaVertexAI)
+	body := []byte(`{"messages":[{"role":"user","content":"hi"}]}`)
+	for _, tc := range []struct{ model, want string }{{vertexClaude, publisherAnthropic}, {"gemini-2.5-flash", publisherGoogle}} {
+		t.Run("begin "+tc.model, func(t *testing.T) {
+			x, err := Begin(chatAPI, spec, body, Target{Model: tc.model, Project: "p", Region: "r"}, "", Facts{Provider: "v"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if x.Publisher != tc.want || !strings.Contains(x.Upstream.Path, "/publishers/"+tc.want+"/") {
+				t.Errorf("publisher %q, path %s; want %q", x.Publisher, x.Upstream.Path, tc.want)
+			}
+			r, ok := Resume(x.Facts, ClientContext{})
+			if !ok || r.tr != x.tr || r.tr != (vertexPublished{claude: tc.want == publisherAnthropic}) {
+				t.Errorf("Resume translator %#v, Begin's %#v", r.tr, x.tr)
+			}
+		})
+	}
+	for _, tc := range []struct{ name, publisher string }{
+		{"claude_tool_stream", publisherAnthropic}, {"claude_stream_truncated", publisherAnthropic},
+		{"gemini_tool_stream", publisherGoogle}, {"gemini_max_tokens_stream", publisherGoogle},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := readTranscript(t, "vertex", tc.name).body
+			opts := StreamOptions{IncludeUsage: true}
+			want, wantUsage := runStream(openAIToVertex{}, opts, body, whole)
+			for _, p := range []string{tc.publisher, "", "meta"} {
+				got, u := runStream(spec.translatorFor(p), opts, body, randomSplits(7, 16))
+				if !bytes.Equal(normalize(got), normalize(want)) || u != wantUsage {
+					t.Errorf("publisher %q:\n%s\nwant\n%s", p, got, want)
+				}
+			}
+		})
+	}
+	t.Run("the fact wins over the shape", func(t *testing.T) {
+		// A Gemini stream that opens with an event: line would be sniffed
+		// as Claude's.
+		body := append([]byte("event: ping\n\n"), readTranscript(t, "vertex", "gemini_tool_stream").body...)
+		out, _ := runStream(spec.translatorFor(publisherGoogle), StreamOptions{}, body, whole)
+		if !bytes.Contains(out, []byte(`"name":"lookup_order"`)) {
+			t.Errorf("Gemini's tool call not translated:\n%s", out)
+		}
+		whole := readTranscript(t, "vertex", "claude_text").body
+		if _, _, err := spec.translatorFor(publisherAnthropic).Response(whole); err != nil {
+			t.Errorf("Claude answer: %v", err)
+		}
+	})
 }
