@@ -49,6 +49,7 @@ type settings struct {
 	HoldInterval  time.Duration
 	EnvoyThreads  int
 	Profile       time.Duration
+	ProfileAll    string
 	LogLevel      string
 	QuietWait     time.Duration
 	// Phases are the phases to run, in the order of allPhases.
@@ -105,6 +106,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.StringVar(&s.LogLevel, "log-level", "info", "switchboard --log-level (info, the default, logs one line per completion)")
 	fs.DurationVar(&s.QuietWait, "quiet-wait", time.Minute, "before each run, wait up to this long for other programs to go idle")
 	fs.DurationVar(&s.Profile, "profile", 10*time.Second, "CPU-profile a pprof build of switchboard this long (0 skips)")
+	fs.StringVar(&s.ProfileAll, "profile-all", "", "also profile (CPU and allocations) whole answers and streams at 1 and 16 concurrent, keeping the files in this directory")
 	phases := fs.String("phases", strings.Join(allPhases, ","), "phases to run, of "+strings.Join(allPhases, ","))
 	fs.IntVar(&s.Soak, "soak", 100000, "requests the soak phase sends to look for goroutine and memory growth (0 skips)")
 	fs.IntVar(&s.SoakConcurrency, "soak-c", 16, "concurrent workers in the soak phase")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -226,9 +227,14 @@ func (h *harness) probeMessages(ctx context.Context, gw *target.Stack, targets [
 			}
 			m := msgProbe{Target: t.name, Stream: stream, Chunks: h.s.Chunks,
 				GRPCStreams: per(".streams_started"), MessagesSent: per(".stream_msgs_sent"), MessagesReceived: per(".stream_msgs_received")}
+			// Per hop, by the filters' stat prefixes (xds/resources.go).
+			for _, hop := range []string{"switchboard_router", "switchboard_upstream"} {
+				m.Hops = append(m.Hops, hopProbe{Hop: hop, MessagesSent: per(hop + ".stream_msgs_sent"), MessagesReceived: per(hop + ".stream_msgs_received")})
+			}
 			h.rep.Messages = append(h.rep.Messages, m)
-			fmt.Printf("  ext_proc per request: %-12s stream=%-5v %.1f gRPC streams, %.1f messages to switchboard, %.1f back\n",
-				t.name, stream, m.GRPCStreams, m.MessagesSent, m.MessagesReceived)
+			fmt.Printf("  ext_proc per request: %-12s stream=%-5v %.1f gRPC streams, %.1f messages to switchboard, %.1f back (router %.1f/%.1f, upstream %.1f/%.1f)\n",
+				t.name, stream, m.GRPCStreams, m.MessagesSent, m.MessagesReceived,
+				m.Hops[0].MessagesSent, m.Hops[0].MessagesReceived, m.Hops[1].MessagesSent, m.Hops[1].MessagesReceived)
 		}
 	}
 	return nil
@@ -450,7 +456,13 @@ func (h *harness) profilePhase(ctx context.Context) error {
 	}
 	pprofAddr := fmt.Sprintf("127.0.0.1:%d", port)
 	env.SwitchboardArgs = []string{"--pprof", pprofAddr}
-	_, _, gw, stop, err := h.stacks(env, h.holdFake(), false, true)
+	fo := h.holdFake()
+	if h.s.ProfileAll != "" {
+		// The extra profiles need streams that end; the heap profile
+		// below then holds streams of the latency phase's pace.
+		fo = fake.Options{Chunks: h.s.Chunks, ChunkText: h.s.ChunkText, Interval: h.s.ChunkInterval}
+	}
+	_, _, gw, stop, err := h.stacks(env, fo, false, true)
 	defer stop()
 	if err != nil {
 		return err
@@ -474,6 +486,12 @@ func (h *harness) profilePhase(ctx context.Context) error {
 		return err
 	}
 
+	if h.s.ProfileAll != "" {
+		if prof.Runs, err = h.profileRuns(ctx, env.Switchboard, pprofAddr, url, c); err != nil {
+			return err
+		}
+	}
+
 	held := load.Hold(ctx, load.NewH2CClient(), load.Request{URL: url, Body: chatBody(target.ModelAnthropic, true), Stream: true}, 1000, 256, time.Minute)
 	defer held.Close()
 	time.Sleep(time.Second)
@@ -487,6 +505,84 @@ func (h *harness) profilePhase(ctx context.Context) error {
 	}
 	h.rep.Profile = prof
 	return nil
+}
+
+// profileRuns takes a CPU profile and an allocation profile (the delta
+// of allocs over the run) of whole answers and streams, at 1 and 16
+// concurrent, for translation, and keeps the files in -profile-all.
+func (h *harness) profileRuns(ctx context.Context, bin, pprofAddr, url string, c *http.Client) ([]profileRun, error) {
+	if err := os.MkdirAll(h.s.ProfileAll, 0o755); err != nil {
+		return nil, err
+	}
+	var runs []profileRun
+	for _, stream := range []bool{false, true} {
+		for _, conc := range []int{1, 16} {
+			name := fmt.Sprintf("whole-c%d", conc)
+			if stream {
+				name = fmt.Sprintf("stream-c%d", conc)
+			}
+			req := load.Request{URL: url, Body: chatBody(target.ModelAnthropic, stream), Stream: stream}
+			load.Closed(ctx, c, req, conc, h.s.Warmup)
+			cpuFile := filepath.Join(h.s.ProfileAll, name+".cpu.pprof")
+			allocFile := filepath.Join(h.s.ProfileAll, name+".allocs.pprof")
+			secs := int(h.s.Profile.Seconds())
+			before, err := turnCounts(ctx, pprofAddr)
+			if err != nil {
+				return nil, err
+			}
+			got := make(chan error, 2)
+			go func() {
+				got <- fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs), cpuFile)
+			}()
+			go func() {
+				got <- fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/allocs?seconds=%d", pprofAddr, secs), allocFile)
+			}()
+			res := load.Closed(ctx, c, req, conc, h.s.Profile+time.Second)
+			for range 2 {
+				if err := <-got; err != nil {
+					return nil, fmt.Errorf("%s profile: %w", name, err)
+				}
+			}
+			after, err := turnCounts(ctx, pprofAddr)
+			if err != nil {
+				return nil, err
+			}
+			r := profileRun{Load: fmt.Sprintf("translation, %s, %.0f req/s, %d requests", name, res.Throughput(), res.Requests), Dir: h.s.ProfileAll,
+				PerRequest: map[string]map[string]float64{}}
+			for hop, a := range after {
+				r.PerRequest[hop] = map[string]float64{}
+				for k, v := range a {
+					r.PerRequest[hop][k] = float64(v-before[hop][k]) / float64(max(res.Requests, 1))
+				}
+				fmt.Printf("  %s %s per request: %.2f streams, %.2f messages in, %.2f out, %.2f turns\n", name, hop,
+					r.PerRequest[hop]["streams"], r.PerRequest[hop]["recv"], r.PerRequest[hop]["sent"], r.PerRequest[hop]["turns"])
+			}
+			if r.CPUTop, err = pprofTop(bin, cpuFile, "-nodecount=25"); err != nil {
+				return nil, err
+			}
+			if r.AllocsTop, err = pprofTop(bin, allocFile, "-sample_index=alloc_space", "-nodecount=25"); err != nil {
+				return nil, err
+			}
+			fmt.Printf("  profile %s: %s\n", name, r.Load)
+			runs = append(runs, r)
+		}
+	}
+	return runs, nil
+}
+
+// turnCounts reads sbprof's per-hop message and turn totals.
+func turnCounts(ctx context.Context, pprofAddr string) (map[string]map[string]int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+pprofAddr+"/debug/turns", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string]map[string]int64{}
+	return out, json.NewDecoder(resp.Body).Decode(&out)
 }
 
 func fetch(ctx context.Context, url, path string) error {

@@ -81,6 +81,14 @@ type msgProbe struct {
 	GRPCStreams      float64 `json:"grpc_streams"`
 	MessagesSent     float64 `json:"messages_to_extproc"`
 	MessagesReceived float64 `json:"messages_from_extproc"`
+	// Hops splits the messages by hop (router, upstream).
+	Hops []hopProbe `json:"hops,omitempty"`
+}
+
+type hopProbe struct {
+	Hop              string  `json:"hop"`
+	MessagesSent     float64 `json:"messages_to_extproc"`
+	MessagesReceived float64 `json:"messages_from_extproc"`
 }
 
 type memResult struct {
@@ -99,10 +107,23 @@ type memResult struct {
 }
 
 type profile struct {
-	Load        string   `json:"load"`
-	CPUTop      []string `json:"cpu_top"`
-	HeapStreams int      `json:"heap_open_streams"`
-	HeapTop     []string `json:"heap_inuse_top"`
+	Load   string   `json:"load"`
+	CPUTop []string `json:"cpu_top"`
+	// Runs are the extra profiles (-profile-all): whole answers and
+	// streams at 1 and 16 concurrent, CPU and allocations each.
+	Runs        []profileRun `json:"runs,omitempty"`
+	HeapStreams int          `json:"heap_open_streams"`
+	HeapTop     []string     `json:"heap_inuse_top"`
+}
+
+type profileRun struct {
+	Load      string   `json:"load"`
+	Dir       string   `json:"dir"`
+	CPUTop    []string `json:"cpu_top"`
+	AllocsTop []string `json:"alloc_space_top"`
+	// PerRequest is, per hop, sbprof's streams, messages each way and
+	// turns (exchanges) per request.
+	PerRequest map[string]map[string]float64 `json:"per_request"`
 }
 
 type verdict struct {

@@ -81,8 +81,11 @@ func run(ctx context.Context, args []string) error {
 	}
 	// The product's options (cmd/switchboard): its codec and stream
 	// workers shape the profile.
+	var counts turns
+	http.Handle("/debug/turns", &counts)
 	eg := grpc.NewServer(append(extproc.ServerOptions(),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}))...)
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.StreamInterceptor(counts.interceptor))...)
 	ep.Register(eg)
 
 	errc := make(chan error, 3)
