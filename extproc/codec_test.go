@@ -1,6 +1,11 @@
 package extproc
 
 import (
+	"context"
+
+	gmd "google.golang.org/grpc/metadata"
+
+	"github.com/switchboard-gw/switchboard/xds"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -122,5 +127,20 @@ func BenchmarkCodecUnmarshalChunk(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkStreamMetadata is what every ext_proc stream reads of its
+// gRPC metadata: the hop and the config version.
+func BenchmarkStreamMetadata(b *testing.B) {
+	md := gmd.Pairs(xds.HopMetadata, xds.HopUpstream, xds.ConfigVersionMetadata, "v42",
+		"content-type", "application/grpc", "user-agent", "envoy/1.40.0", "x-envoy-internal", "true",
+		"x-forwarded-proto", "http", ":authority", "extproc", "te", "trailers")
+	ctx := gmd.NewIncomingContext(context.Background(), md)
+	b.ReportAllocs()
+	for b.Loop() {
+		if hop(ctx) != xds.HopUpstream || streamVersion(ctx) != "v42" {
+			b.Fatal("wrong metadata")
+		}
 	}
 }

@@ -99,7 +99,9 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 			err = status.Error(codes.Internal, "extproc: internal error")
 		}
 	}()
-	if hop(ctx) == xds.HopStream {
+	// Once per stream.
+	hopName := hop(ctx)
+	if hopName == xds.HopStream {
 		return s.processStreamHop(stream) // stall.go: timers, its own loop
 	}
 	cfg := s.configFor(streamVersion(ctx), s.configs.Current())
@@ -107,7 +109,7 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 		return status.Error(codes.Unavailable, "extproc: no config loaded yet")
 	}
 	var p processor
-	switch hop(ctx) {
+	switch hopName {
 	case xds.HopRouter:
 		p = &routerProcessor{s: s, cfg: cfg}
 	case xds.HopUpstream:
@@ -160,8 +162,9 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 }
 
 func hop(ctx context.Context) string {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get(xds.HopMetadata); len(v) > 0 {
+	// ValueFromIncomingContext copies only the one key's values, not
+	// the whole metadata (FromIncomingContext).
+	if v := metadata.ValueFromIncomingContext(ctx, xds.HopMetadata); len(v) > 0 {
 		return v[0]
 	}
 	return ""

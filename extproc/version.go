@@ -36,8 +36,7 @@ func (s *Server) configFor(version string, cur *config.Loaded) *config.Loaded {
 
 // streamVersion is the config version Envoy sent on the stream.
 func streamVersion(ctx context.Context) string {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get(xds.ConfigVersionMetadata); len(v) > 0 {
+	if v := metadata.ValueFromIncomingContext(ctx, xds.ConfigVersionMetadata); len(v) > 0 {
 		return v[0]
 	}
 	return ""
