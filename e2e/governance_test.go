@@ -240,13 +240,7 @@ func TestKeyCreatedLive(t *testing.T) {
 
 func adminMetrics(t *testing.T, gw *gateway) string {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", gw.adminHTTPPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return metricsAt(t, gw.adminHTTPPort)
 }
 
 func gwGet(t *testing.T, gw *gateway, path, key string) (*http.Response, []byte) {
@@ -258,16 +252,11 @@ func gwGet(t *testing.T, gw *gateway, path, key string) (*http.Response, []byte)
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return resp, []byte(b.String())
+	return resp, b
 }
 
 // TestStreamBudget: a stream that would cross a hard budget ends with the
