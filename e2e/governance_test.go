@@ -163,20 +163,8 @@ func TestBudgetAndUsageRecord(t *testing.T) {
 	if d := gjson.GetBytes(out, "usage.cost_details"); d.Get("upstream_inference_prompt_cost").Float() < 0.239 || d.Get("upstream_inference_completions_cost").Float() < 0.079 {
 		t.Errorf("usage.cost_details %s, want $0.24 prompt and $0.08 completion", d.Raw)
 	}
-	var rec []byte
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		r, b := gwGet(t, gw, "/api/v1/generation?id="+id, keyB)
-		if r.StatusCode == 200 {
-			rec = b
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("generation: %d %s", r.StatusCode, b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	d := gjson.GetBytes(rec, "data")
+	d := waitGeneration(t, gw, id, keyB)
+	rec := d.Raw
 	if d.Get("id").Str != id || d.Get("tokens_prompt").Int() != 24 || d.Get("tokens_completion").Int() != 8 ||
 		d.Get("total_cost").Float() != cost || d.Get("provider_name").Str != "up" || d.Get("tenant").Str != "team-b" || d.Get("model").Str != "gpt-test" {
 		t.Errorf("generation record %s does not match the response (id %s, cost %v)", rec, id, cost)
@@ -369,18 +357,7 @@ governance:
 		if resp.StatusCode != 200 {
 			t.Fatalf("%d %s", resp.StatusCode, out)
 		}
-		id := gjson.GetBytes(out, "id").Str
-		deadline := time.Now().Add(3 * time.Second)
-		for {
-			r, b := gwGet(t, gw, "/api/v1/generation?id="+id, key)
-			if r.StatusCode == 200 {
-				return gjson.GetBytes(b, "data")
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("record: %d %s", r.StatusCode, b)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		return waitGeneration(t, gw, gjson.GetBytes(out, "id").Str, key)
 	}
 	a := record(keyA)
 	want := transcriptText(t, fakeprovider.MustLoad(t, transcript("openai", "chat")), "openai")
@@ -398,18 +375,23 @@ governance:
 		t.Fatalf("%d %s", resp.StatusCode, out)
 	}
 	first, _, _ := strings.Cut(strings.TrimPrefix(string(out), "data: "), "\n")
-	id := gjson.Get(first, "id").Str
-	deadline := time.Now().Add(3 * time.Second)
+	if c := waitGeneration(t, gw, gjson.Get(first, "id").Str, keyB).Get("capture"); c.Exists() && c.Type != gjson.Null {
+		t.Errorf("team-b's request was captured: %s", c.Raw)
+	}
+}
+
+// waitGeneration is the usage record of a response, read with key once
+// the batched writer has stored it (within 5 s).
+func waitGeneration(t *testing.T, gw *gateway, id, key string) gjson.Result {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
 	for {
-		r, b := gwGet(t, gw, "/api/v1/generation?id="+id, keyB)
+		r, b := gwGet(t, gw, "/api/v1/generation?id="+id, key)
 		if r.StatusCode == 200 {
-			if c := gjson.GetBytes(b, "data.capture"); c.Exists() && c.Type != gjson.Null {
-				t.Errorf("team-b's request was captured: %s", c.Raw)
-			}
-			break
+			return gjson.GetBytes(b, "data")
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("team-b record %q: %d %s", id, r.StatusCode, b)
+			t.Fatalf("generation %q: %d %s", id, r.StatusCode, b)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -55,18 +55,8 @@ governance:
 	// Every record reaches PostgreSQL, whichever replica wrote it.
 	// (The fake replays one transcript, so every answer has its id: the
 	// first record holds it.)
-	deadline := time.Now().Add(5 * time.Second)
-	for _, id := range ids[:1] {
-		for {
-			r, b := gwGet(t, gw, "/api/v1/generation?id="+id, keyA)
-			if r.StatusCode == 200 && gjson.GetBytes(b, "data.tenant").Str == "team-a" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("record %s: %d %s", id, r.StatusCode, b)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+	if tenant := waitGeneration(t, gw, ids[0], keyA).Get("tenant").Str; tenant != "team-a" {
+		t.Errorf("record of %s names tenant %q, want team-a", ids[0], tenant)
 	}
 	var mu sync.Mutex
 	codes := map[int]int{}

@@ -3,18 +3,12 @@ package translators
 import (
 	"bytes"
 	"slices"
-	"strconv"
 )
 
-// addUsageCost adds "cost" as the first member of the first usage object
-// in SSE bytes (translators send exactly one, in the last chunk; usage on
-// other chunks is null or absent). It reports whether it found one.
-func addUsageCost(b []byte, cost float64) ([]byte, bool) {
-	return addUsageFields(b, `"cost":`+strconv.FormatFloat(cost, 'f', -1, 64))
-}
-
 // addUsageFields adds JSON members (without braces) first in the first
-// usage object in SSE bytes.
+// usage object in SSE bytes (translators send exactly one, in the last
+// chunk; usage on other chunks is null or absent). It reports whether it
+// found one.
 func addUsageFields(b []byte, field string) ([]byte, bool) {
 	const key = `"usage":{`
 	i := bytes.Index(b, []byte(key))

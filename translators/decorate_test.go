@@ -30,7 +30,7 @@ func TestTagProvider(t *testing.T) {
 	}
 }
 
-func TestAddUsageCost(t *testing.T) {
+func TestAddUsageFields(t *testing.T) {
 	for in, want := range map[string]string{
 		`data: {"choices":[],"usage":{"prompt_tokens":1}}` + "\n\n": `data: {"choices":[],"usage":{"cost":0.5,"prompt_tokens":1}}` + "\n\n",
 		`data: {"usage":{}}`:              `data: {"usage":{"cost":0.5}}`,
@@ -38,9 +38,9 @@ func TestAddUsageCost(t *testing.T) {
 		`data: {"choices":[{"index":0}]}`: `data: {"choices":[{"index":0}]}`,
 		`"usage":{`:                       `"usage":{`,
 	} {
-		got, ok := addUsageCost([]byte(in), 0.5)
+		got, ok := addUsageFields([]byte(in), `"cost":0.5`)
 		if string(got) != want || ok != (in != want) {
-			t.Errorf("addUsageCost(%q) = %q, %v; want %q", in, got, ok, want)
+			t.Errorf("addUsageFields(%q) = %q, %v; want %q", in, got, ok, want)
 		}
 	}
 }
