@@ -116,6 +116,8 @@ type Price struct {
 	CachedPrompt float64 `yaml:"cached_prompt"`
 	// Request is a flat USD fee per request.
 	Request float64 `yaml:"request"`
+	// Image is USD per image made (image models).
+	Image float64 `yaml:"image"`
 }
 
 // Model types: the endpoints that serve each say which they take
@@ -123,6 +125,7 @@ type Price struct {
 const (
 	ModelChat       = translators.ModelTypeChat
 	ModelEmbeddings = translators.ModelTypeEmbeddings
+	ModelImage      = translators.ModelTypeImage
 )
 
 // Capabilities a request may need.
@@ -262,7 +265,8 @@ type Model struct {
 	// OwnedBy is shown in /v1/models. Default: the first provider's name.
 	OwnedBy string `yaml:"owned_by"`
 	// Type is what the model serves: chat (/v1/chat/completions and
-	// /v1/messages) or embeddings (/v1/embeddings). Default chat.
+	// /v1/messages), embeddings (/v1/embeddings) or image
+	// (/v1/images/generations). Default chat.
 	Type string `yaml:"type"`
 	// Providers serve this model.
 	Providers []ModelProvider `yaml:"providers"`

@@ -317,8 +317,8 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 		if len(m.Providers) == 0 {
 			add(at+".providers", "", "must list at least one provider")
 		}
-		if m.Type != ModelChat && m.Type != ModelEmbeddings {
-			add(at+".type", m.Type, "must be chat or embeddings")
+		if m.Type != ModelChat && m.Type != ModelEmbeddings && m.Type != ModelImage {
+			add(at+".type", m.Type, "must be chat, embeddings or image")
 		}
 		// A model's capabilities and context length are its providers'
 		// defaults (applyDefaults copies them): check them once, here.
@@ -337,6 +337,11 @@ func (c *Config) validate(env Env) (errs Errors, warns []string) {
 				add(pat+".provider", mp.Provider, "provider listed twice for this model")
 			}
 			serving[mp.Provider] = true
+			if pr := known[mp.Provider]; pr != nil && m.Type == ModelImage {
+				if spec, ok := translators.SpecFor(translators.Schema(pr.Schema)); ok && !spec.ServesEndpoint(translators.EndpointImages) {
+					add(pat+".provider", mp.Provider, "schema %s makes no images (image models need openai, azure-openai, gemini, vertex-ai or bedrock)", pr.Schema)
+				}
+			}
 			if mp.Weight < 0 {
 				add(pat+".weight", strconv.Itoa(mp.Weight), "must not be negative")
 			}
@@ -517,7 +522,7 @@ func checkPrice(path string, p Price, add func(string, string, string, ...any)) 
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"prompt", p.Prompt}, {"completion", p.Completion}, {"cached_prompt", p.CachedPrompt}, {"request", p.Request}} {
+	}{{"prompt", p.Prompt}, {"completion", p.Completion}, {"cached_prompt", p.CachedPrompt}, {"request", p.Request}, {"image", p.Image}} {
 		if f.v < 0 {
 			add(path+"."+f.name, strconv.FormatFloat(f.v, 'g', -1, 64), "must not be negative")
 		}

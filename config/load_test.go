@@ -469,6 +469,22 @@ models:
 cfg.yaml:10: models[0].providers[0].pricing.cached_prompt "-0.1": must not be negative`,
 		},
 		{
+			name: "image model on a schema that makes no images",
+			yaml: `providers:
+  - {name: claude, schema: anthropic, base_url: "http://127.0.0.1:9100"}
+  - {name: local, schema: openai, base_url: "http://127.0.0.1:9100/v1"}
+models:
+  - name: pictures
+    type: image
+    providers: [{provider: local}, {provider: claude}]
+  - name: sounds
+    type: audio
+    providers: [{provider: local}]
+`,
+			exact: `cfg.yaml:7: models[0].providers[1].provider "claude": schema anthropic makes no images (image models need openai, azure-openai, gemini, vertex-ai or bedrock)
+cfg.yaml:9: models[1].type "audio": must be chat, embeddings or image`,
+		},
+		{
 			name: "unknown capability",
 			yaml: `providers:
   - {name: local, schema: openai, base_url: "http://127.0.0.1:9100/v1"}
@@ -750,21 +766,21 @@ func TestExampleConfig(t *testing.T) {
 	}{
 		{
 			name:      "no keys",
-			models:    []string{"demo", "demo-claude"},
+			models:    []string{"demo", "demo-claude", "demo-image"},
 			providers: []string{"demo", "demo-anthropic"},
 			warnings:  2 + 4, // two providers disabled, four models left out
 		},
 		{
 			name:      "openai key",
 			env:       map[string]string{"OPENAI_API_KEY": "sk-test"},
-			models:    []string{"demo", "demo-claude", "gpt-4o-mini", "gpt-4.1"},
+			models:    []string{"demo", "demo-claude", "demo-image", "gpt-4o-mini", "gpt-4.1"},
 			providers: []string{"demo", "demo-anthropic", "openai"},
 			warnings:  1 + 2,
 		},
 		{
 			name:      "both keys",
 			env:       map[string]string{"OPENAI_API_KEY": "sk-test", "ANTHROPIC_API_KEY": "sk-ant-test"},
-			models:    []string{"demo", "demo-claude", "gpt-4o-mini", "gpt-4.1", "claude-sonnet-4-5", "claude-haiku-4-5"},
+			models:    []string{"demo", "demo-claude", "demo-image", "gpt-4o-mini", "gpt-4.1", "claude-sonnet-4-5", "claude-haiku-4-5"},
 			providers: []string{"demo", "demo-anthropic", "openai", "anthropic"},
 		},
 	}

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+
+	"github.com/tidwall/gjson"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +28,11 @@ models:
     providers: [{provider: demo, model: demo-1}]
   - name: demo-claude
     providers: [{provider: demo-anthropic, model: demo-claude-1}]
+  - name: demo-image
+    type: image
+    providers: [{provider: demo, model: demo-image-1, pricing: {image: 0.01}}]
+plugins:
+  web: {backend: searxng, base_url: "http://127.0.0.1:%[1]d"}
 `, demoPort))
 	demo := gw.start("demo", switchboardBin, "demo", "--listen", fmt.Sprintf("127.0.0.1:%d", demoPort))
 	t.Cleanup(demo.stop)
@@ -64,4 +71,34 @@ models:
 			}
 		})
 	}
+
+	t.Run("demo-image", func(t *testing.T) {
+		img, err := client.Images.Generate(ctxT(t), openai.ImageGenerateParams{Model: "demo-image", Prompt: "a red fox", N: openai.Int(2)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(img.Data) != 2 || img.Usage.OutputTokens == 0 {
+			t.Fatalf("images %d usage %+v", len(img.Data), img.Usage)
+		}
+		for _, d := range img.Data {
+			assertPNG(t, d.B64JSON)
+		}
+		if img.Data[0].B64JSON == img.Data[1].B64JSON {
+			t.Error("two images of one request are the same")
+		}
+		// The cost (2 images at 0.01) is in usage, as on chat answers.
+		resp, out := gw.post(t, "/v1/images/generations", []byte(`{"model":"demo-image","prompt":"a red fox","n":2}`))
+		if resp.StatusCode != 200 || gjson.GetBytes(out, "usage.cost").Float() != 0.02 {
+			t.Fatalf("%d usage %s", resp.StatusCode, gjson.GetBytes(out, "usage").Raw)
+		}
+	})
+	t.Run("web plugin", func(t *testing.T) {
+		for _, stream := range []bool{false, true} {
+			body := fmt.Sprintf(`{"model":"demo","stream":%v,"plugins":[{"id":"web"}],"messages":[{"role":"user","content":"gateway news"}]}`, stream)
+			resp, out := gw.post(t, "/v1/chat/completions", []byte(body))
+			if resp.StatusCode != 200 || !strings.Contains(string(out), `"url_citation"`) || !strings.Contains(string(out), "https://example.com/news/gateway-news") {
+				t.Fatalf("stream %v: %d\n%.2000s", stream, resp.StatusCode, out)
+			}
+		}
+	})
 }

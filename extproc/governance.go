@@ -230,10 +230,14 @@ func (p *routerProcessor) reserve(ctx context.Context, body []byte, plan routing
 	if out <= 0 {
 		out = defaultOutputEstimate
 	}
+	est := translators.Usage{PromptTokens: prompt, CompletionTokens: out}
+	if p.api.ModelType == translators.ModelTypeImage {
+		est.Images = max(1, gjson.GetBytes(body, "n").Int())
+	}
 	var cost float64
 	for _, grp := range plan.Groups {
 		for _, c := range grp {
-			if v, ok := translators.Price(c.Spec.Pricing).Cost(translators.Usage{PromptTokens: prompt, CompletionTokens: out}); ok && v > cost {
+			if v, ok := translators.Price(c.Spec.Pricing).Cost(est); ok && v > cost {
 				cost = v
 			}
 		}
@@ -319,7 +323,7 @@ func readAttemptUsage(a map[string]*structpb.Value) attemptUsage {
 	n := func(k string) int64 { return int64(u[k].GetNumberValue()) }
 	return attemptUsage{
 		Usage: translators.Usage{PromptTokens: n("prompt"), CompletionTokens: n("completion"), CachedTokens: n("cached"),
-			CacheWriteTokens: n("cache_write"), ReasoningTokens: n("reasoning")},
+			CacheWriteTokens: n("cache_write"), ReasoningTokens: n("reasoning"), Images: n("images")},
 		cost: u["cost"].GetNumberValue(), provider: u["provider"].GetStringValue(), model: u["model"].GetStringValue(),
 		id: u["id"].GetStringValue(), status: int(n("status")),
 	}
@@ -337,7 +341,7 @@ func (p *upstreamProcessor) usageMetadata() *structpb.Struct {
 	}
 	md, err := structpb.NewStruct(map[string]any{xds.AttemptNamespace: map[string]any{"usage": map[string]any{
 		"prompt": float64(p.usage.PromptTokens), "completion": float64(p.usage.CompletionTokens), "cached": float64(p.usage.CachedTokens),
-		"cache_write": float64(p.usage.CacheWriteTokens), "reasoning": float64(p.usage.ReasoningTokens),
+		"cache_write": float64(p.usage.CacheWriteTokens), "reasoning": float64(p.usage.ReasoningTokens), "images": float64(p.usage.Images),
 		"cost": c, "provider": p.provider.Name, "model": p.cand.Model, "id": p.respID, "status": float64(status),
 	}}})
 	if err != nil {

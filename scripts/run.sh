@@ -33,7 +33,14 @@ Switchboard is up on http://localhost:$port (logs in $logdir). Try:
 
   curl http://localhost:$port/v1/models
 
-Models: demo (OpenAI schema), demo-claude (Anthropic schema, translated);
+  curl http://localhost:$port/v1/images/generations -H 'content-type: application/json' \\
+    -d '{"model":"demo-image","prompt":"a red fox in the snow"}'
+
+  curl http://localhost:$port/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"demo","plugins":[{"id":"web"}],"messages":[{"role":"user","content":"gateway news"}]}'
+
+Models: demo (OpenAI schema), demo-claude (Anthropic schema, translated),
+demo-image (POST /v1/images/generations); the web plugin searches the demo backend;
 real providers are enabled when OPENAI_API_KEY / ANTHROPIC_API_KEY are set.
 Ctrl-C stops everything.
 MSG

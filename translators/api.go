@@ -52,6 +52,7 @@ func plain(validate func([]byte) error) func([]byte) (Normalized, error) {
 const (
 	ModelTypeChat       = "chat"
 	ModelTypeEmbeddings = "embeddings"
+	ModelTypeImage      = "image"
 )
 
 // FromChat renders a whole chat.completion the gateway made itself (a
@@ -80,7 +81,7 @@ func (a *API) ErrorBody(e *APIError) []byte {
 	return e.Body()
 }
 
-var apis = []*API{chatAPI, messagesAPI, embeddingsAPI, responsesAPI, completionsAPI, countTokensAPI}
+var apis = []*API{chatAPI, messagesAPI, embeddingsAPI, responsesAPI, completionsAPI, countTokensAPI, imagesAPI}
 
 var chatAPI = &API{
 	Endpoint: EndpointChat, Path: "/v1/chat/completions", ModelType: ModelTypeChat,

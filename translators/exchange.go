@@ -41,8 +41,8 @@ type Facts struct {
 }
 
 // Price is what an answer costs, in USD per million tokens (Request: per
-// request). Zero prices nothing.
-type Price struct{ Prompt, Completion, CachedPrompt, Request float64 }
+// request, Image: per image made). Zero prices nothing.
+type Price struct{ Prompt, Completion, CachedPrompt, Request, Image float64 }
 
 // Cost prices usage; false when there is no price.
 func (p Price) Cost(u Usage) (float64, bool) {
@@ -55,7 +55,7 @@ func (p Price) Cost(u Usage) (float64, bool) {
 	}
 	uncached := u.PromptTokens - u.CachedTokens
 	// One sum, one division: the figure does not depend on how it splits.
-	return (float64(uncached)*p.Prompt+float64(u.CachedTokens)*cached+float64(u.CompletionTokens)*p.Completion)/1e6 + p.Request, true
+	return (float64(uncached)*p.Prompt+float64(u.CachedTokens)*cached+float64(u.CompletionTokens)*p.Completion)/1e6 + p.Request + float64(u.Images)*p.Image, true
 }
 
 // Split prices the prompt side (the per-request fee included) and the
@@ -69,7 +69,7 @@ func (p Price) Split(u Usage) (prompt, completion float64, ok bool) {
 		cached = p.Prompt
 	}
 	uncached := u.PromptTokens - u.CachedTokens
-	return (float64(uncached)*p.Prompt+float64(u.CachedTokens)*cached)/1e6 + p.Request, float64(u.CompletionTokens) * p.Completion / 1e6, true
+	return (float64(uncached)*p.Prompt+float64(u.CachedTokens)*cached)/1e6 + p.Request, float64(u.CompletionTokens)*p.Completion/1e6 + float64(u.Images)*p.Image, true
 }
 
 // costFields are the usage members an answer's cost goes in, OpenRouter's

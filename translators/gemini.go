@@ -531,10 +531,37 @@ func geminiGenConfig(root gjson.Result, model string) (*geminiGenerationConfig, 
 	if gc.ThinkingConfig, err = geminiThinking(root, model); err != nil {
 		return nil, err
 	}
+	if gc.ResponseModalities, err = geminiModalities(root.Get("modalities")); err != nil {
+		return nil, err
+	}
 	if gc.empty() {
 		return nil, nil
 	}
 	return gc, nil
+}
+
+// geminiModalities maps OpenRouter's output modalities (["image",
+// "text"]) to Gemini's responseModalities; nil leaves the model's
+// default (text).
+func geminiModalities(m gjson.Result) ([]string, error) {
+	if !m.Exists() || m.Type == gjson.Null {
+		return nil, nil
+	}
+	if !m.IsArray() {
+		return nil, BadRequest("invalid_value", "'modalities' must be an array of \"text\" and \"image\"")
+	}
+	var out []string
+	for _, v := range m.Array() {
+		switch v.Str {
+		case "text":
+			out = append(out, "TEXT")
+		case "image":
+			out = append(out, "IMAGE")
+		default:
+			return nil, BadRequest("invalid_value", "'modalities' may hold \"text\" and \"image\"; Gemini models cannot answer "+strconv.Quote(v.String()))
+		}
+	}
+	return out, nil
 }
 
 // geminiPositiveInt reads an optional positive integer parameter; 0 when absent.

@@ -69,6 +69,7 @@ type geminiChoice struct {
 	details   []geminiDetail
 	calls     []byte // rendered tool call objects, comma separated
 	ncalls    int
+	images    []byte // rendered message.images entries, comma separated
 	finish    string
 }
 
@@ -153,8 +154,14 @@ func (a *geminiAccumulator) part(ch *geminiChoice, p gjson.Result) {
 			ch.hasText = true
 		}
 	}
-	// Other parts (executable code, inline images) have no chat
-	// completions counterpart; a signature on any part is kept.
+	if img, ok := geminiImage(p.Get("inlineData")); ok {
+		if len(ch.images) > 0 {
+			ch.images = append(ch.images, ',')
+		}
+		ch.images = appendImageURL(ch.images, img)
+	}
+	// Other parts (executable code) have no chat completions
+	// counterpart; a signature on any part is kept.
 	if sig := p.Get("thoughtSignature"); sig.Type == gjson.String && sig.Str != "" {
 		ch.details = append(ch.details, geminiDetail{encrypted: true, data: []byte(sig.Str), id: id})
 	}
@@ -203,6 +210,11 @@ func (a *geminiAccumulator) render(out []byte) []byte {
 				}
 				out = appendGeminiDetail(out, d.encrypted, bytesString(d.data), d.id, j, false)
 			}
+			out = append(out, ']')
+		}
+		if len(ch.images) > 0 {
+			out = append(out, `,"images":[`...)
+			out = append(out, ch.images...)
 			out = append(out, ']')
 		}
 		if ch.ncalls > 0 {
@@ -341,4 +353,56 @@ func googleRetryDelay(d string) string {
 		return ""
 	}
 	return strconv.FormatInt(max(int64(math.Ceil(f)), 1), 10)
+}
+
+// geminiImage is an inline image part's data, when it is an image.
+func geminiImage(inline gjson.Result) (gjson.Result, bool) {
+	if !inline.IsObject() || !strings.HasPrefix(inline.Get("mimeType").Str, "image/") {
+		return gjson.Result{}, false
+	}
+	d := inline.Get("data")
+	return inline, d.Type == gjson.String && d.Str != ""
+}
+
+// appendImageURL appends one OpenRouter message.images entry,
+// {"type":"image_url","image_url":{"url":"data:<mime>;base64,<data>"}}.
+// Base64 needs no JSON escaping, so well-formed data is copied as it
+// came; anything else is escaped.
+func appendImageURL(dst []byte, inline gjson.Result) []byte {
+	mime, data := jsonEscapedMIME(inline.Get("mimeType").Str), inline.Get("data").Str
+	dst = append(dst, `{"type":"image_url","image_url":{"url":`...)
+	if base64Text(data) {
+		dst = append(dst, `"data:`...)
+		dst = append(dst, mime...)
+		dst = append(dst, ";base64,"...)
+		dst = append(dst, data...)
+		dst = append(dst, '"')
+	} else {
+		dst = appendJSONString(dst, "data:"+mime+";base64,"+data)
+	}
+	return append(dst, `}}`...)
+}
+
+// base64Text reports whether s holds base64 characters only (either
+// alphabet, padded or not).
+func base64Text(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonEscapedMIME keeps a MIME type safe inside a JSON string: anything
+// but a token character is dropped.
+func jsonEscapedMIME(m string) string {
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !(c == '/' || c == '.' || c == '+' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return "image/png"
+		}
+	}
+	return m
 }

@@ -188,9 +188,11 @@ func (s *geminiStream) part(dst []byte, idx int, p gjson.Result) []byte {
 	if !p.IsObject() {
 		return dst
 	}
-	var text, thought, call, sig gjson.Result
+	var text, thought, call, sig, inline gjson.Result
 	p.ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
+		case "inlineData":
+			inline = v
 		case "text":
 			text = v
 		case "thought":
@@ -249,6 +251,15 @@ func (s *geminiStream) part(dst []byte, idx int, p gjson.Result) []byte {
 			dst = append(dst, text.Raw...)
 			dst = append(dst, '}')
 		}
+		dst = closeDelta(dst)
+	}
+	if img, ok := geminiImage(inline); ok {
+		// An image model's picture: OpenRouter's delta.images.
+		st.inText = false
+		dst = s.openDelta(dst, idx)
+		dst = append(dst, `{"images":[`...)
+		dst = appendImageURL(dst, img)
+		dst = append(dst, "]}"...)
 		dst = closeDelta(dst)
 	}
 	if sig.Type == gjson.String && sig.Str != "" && !s.opts.ExcludeReasoning {

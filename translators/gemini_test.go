@@ -301,6 +301,8 @@ func TestGeminiRequestErrors(t *testing.T) {
 		{"allowed_tools bad mode", `{"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"sometimes","tools":[{"type":"function","function":{"name":"f"}}]}},"messages":[` + user + `]}`, "invalid_value", `must be auto or required: got "sometimes"`},
 		{"custom tool_choice", `{"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"custom"},"messages":[` + user + `]}`, "unsupported_parameter", "'tool_choice' must be auto, none, required"},
 		{"required without tools", `{"tool_choice":"required","messages":[` + user + `]}`, "invalid_value", "'tool_choice' requires 'tools'"},
+		{"audio modality", `{"modalities":["text","audio"],"messages":[` + user + `]}`, "invalid_value", `Gemini models cannot answer "audio"`},
+		{"modalities not an array", `{"modalities":"image","messages":[` + user + `]}`, "invalid_value", "'modalities' must be an array"},
 		{"audio response_format", `{"response_format":{"type":"grammar"},"messages":[` + user + `]}`, "unsupported_parameter", `'response_format' of type "grammar" is not supported by Gemini models`},
 		{"json_schema schema not object", `{"response_format":{"type":"json_schema","json_schema":{"schema":"x"}},"messages":[` + user + `]}`, "invalid_value", "'response_format.json_schema.schema' must be a JSON Schema object"},
 		{"unknown effort", `{"reasoning_effort":"maximum","messages":[` + user + `]}`, "invalid_value", `'reasoning_effort' must be one of none, minimal, low, medium, high, xhigh: got "maximum"`},
@@ -385,6 +387,8 @@ func TestGeminiResponseGolden(t *testing.T) {
 		{"prompt_blocked", Usage{PromptTokens: 14}},
 		{"multi_candidate", Usage{PromptTokens: 11, CompletionTokens: 31}},
 		{"structured", Usage{PromptTokens: 61, CompletionTokens: 39 + 188, ReasoningTokens: 188}},
+		// An image model's picture becomes message.images (OpenRouter's shape).
+		{"image_generate", Usage{PromptTokens: 9, CompletionTokens: 1297}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -573,6 +577,12 @@ func TestGeminiStreamGolden(t *testing.T) {
 		{name: "thinking_stream", transcript: "thinking_stream", usage: true, wantUsage: Usage{PromptTokens: 12, CompletionTokens: 14 + 202, ReasoningTokens: 202}},
 		{name: "tool_call_stream", transcript: "tool_call_stream", usage: true, wantUsage: Usage{PromptTokens: 131, CompletionTokens: 42 + 88, ReasoningTokens: 88}},
 		{name: "stream_safety", transcript: "stream_safety", usage: true, wantUsage: Usage{PromptTokens: 19, CompletionTokens: 7}},
+		{name: "image_generate_stream", transcript: "image_generate_stream", usage: true, wantUsage: Usage{PromptTokens: 9, CompletionTokens: 1295}},
+		{
+			// Data that is not base64 is escaped, never copied raw.
+			name: "stream_image_hostile", usage: false,
+			body: gemEvent(`{"candidates":[{"content":{"parts":[{"inlineData":{"mimeType":"image/png\"x","data":"AA\"}"}}]},"finishReason":"STOP"}],"responseId":"g6"}`),
+		},
 		{
 			name: "stream_truncated", transcript: "stream_truncated", usage: true, wantUsage: Usage{PromptTokens: 10},
 			wantErr: "upstream_stream_error", wantErrMsg: "provider stream ended before the response was complete",

@@ -101,12 +101,14 @@ type geminiGenerationConfig struct {
 	ResponseMimeType string                `json:"responseMimeType,omitempty"`
 	ResponseSchema   json.RawMessage       `json:"responseSchema,omitempty"`
 	ThinkingConfig   *geminiThinkingConfig `json:"thinkingConfig,omitempty"`
+	// ResponseModalities asks image models for images ("IMAGE").
+	ResponseModalities []string `json:"responseModalities,omitempty"`
 }
 
 func (g *geminiGenerationConfig) empty() bool {
 	return g.Temperature == nil && g.TopP == nil && g.TopK == nil && g.MaxOutputTokens == 0 &&
 		g.StopSequences == nil && g.CandidateCount == 0 && g.Seed == nil && g.PresencePenalty == nil &&
-		g.FrequencyPenalty == nil && g.ResponseMimeType == "" && g.ThinkingConfig == nil
+		g.FrequencyPenalty == nil && g.ResponseMimeType == "" && g.ThinkingConfig == nil && g.ResponseModalities == nil
 }
 
 type geminiThinkingConfig struct {

@@ -81,6 +81,7 @@ const (
 	EndpointResponses   Endpoint = "responses"   // POST /v1/responses
 	EndpointCompletions Endpoint = "completions" // POST /v1/completions (legacy)
 	EndpointCountTokens Endpoint = "count_tokens"
+	EndpointImages      Endpoint = "images" // POST /v1/images/generations
 )
 
 func bearer(key string) []Header {
@@ -111,14 +112,14 @@ func azureKey(key string) []Header {
 var specs = []Spec{
 	{
 		Schema: SchemaOpenAI, Credential: bearer, translator: openAIToOpenAI{},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages},
 		Native: []Endpoint{EndpointChat, EndpointEmbeddings, EndpointResponses, EndpointCompletions},
 		// Hosts that copy OpenAI's chat API seldom have its Responses API.
 		NativeFor: func(e Endpoint, t Target) bool { return e != EndpointResponses || t.Host == "api.openai.com" },
 	},
 	{
 		Schema: SchemaAzureOpenAI, DefaultAPIVersion: azureDefaultAPIVersion, Credential: azureKey, translator: openAIToAzure{},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages},
 		Native: []Endpoint{EndpointChat, EndpointEmbeddings, EndpointResponses},
 	},
 	{
@@ -131,7 +132,7 @@ var specs = []Spec{
 	{
 		Schema: SchemaGemini, BaseURL: fixed("https://generativelanguage.googleapis.com"), Credential: headerKey("x-goog-api-key"),
 		translator: openAIToGemini{},
-		Serves:     []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens},
+		Serves:     []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages},
 	},
 	{
 		Schema: SchemaVertexAI, Auth: AuthGoogleOAuth, translator: openAIToVertex{},
@@ -154,7 +155,7 @@ var specs = []Spec{
 			}
 			return "https://" + region + "-aiplatform.googleapis.com"
 		},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages},
 	},
 	{
 		Schema: SchemaBedrock, Auth: AuthSigV4, Credential: bearer, translator: openAIToBedrock{},
@@ -176,7 +177,7 @@ var specs = []Spec{
 			}
 			return ""
 		},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages},
 	},
 }
 

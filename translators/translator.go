@@ -69,6 +69,8 @@ type Usage struct {
 	CachedTokens     int64
 	CacheWriteTokens int64
 	ReasoningTokens  int64
+	// Images is how many images an answer made (image generation).
+	Images int64
 }
 
 // Total is prompt plus completion tokens.

@@ -180,6 +180,8 @@ func modelList(cfg *config.Loaded) (models, error) {
 		Completion string `json:"completion"`
 		Request    string `json:"request,omitempty"`
 		CacheRead  string `json:"input_cache_read,omitempty"`
+		// ImageOutput is USD per image made (OpenRouter's "image" prices input images).
+		ImageOutput string `json:"image_output,omitempty"`
 	}
 	type model struct {
 		ID            string   `json:"id"`
@@ -211,6 +213,9 @@ func modelList(cfg *config.Loaded) (models, error) {
 				}
 				if pr.CachedPrompt > 0 {
 					m.Pricing.CacheRead = perTokenPrice(pr.CachedPrompt)
+				}
+				if pr.Image > 0 {
+					m.Pricing.ImageOutput = strconv.FormatFloat(pr.Image, 'f', -1, 64)
 				}
 			}
 		}

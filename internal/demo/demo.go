@@ -27,7 +27,7 @@ const maxEcho = 200
 
 // modelIDs are the models GET /v1/models lists. Requests may name any model:
 // the reply echoes it.
-var modelIDs = []string{"switchboard-demo", "switchboard-demo-small"}
+var modelIDs = []string{"switchboard-demo", "switchboard-demo-small", "switchboard-demo-image"}
 
 // ModelIDs returns the model ids the demo provider lists.
 func ModelIDs() []string { return append([]string(nil), modelIDs...) }
@@ -59,6 +59,8 @@ func NewHandlerWithOptions(log *zap.Logger, opts Options) http.Handler {
 	mux.HandleFunc("POST /v1/chat/completions", h.chatCompletions)
 	mux.HandleFunc("POST /v1/messages", h.messages)
 	mux.HandleFunc("GET /v1/models", h.models)
+	mux.HandleFunc("POST /v1/images/generations", h.imagesGenerations)
+	mux.HandleFunc("GET /search", h.search)
 	return mux
 }
 
