@@ -155,6 +155,9 @@ type GovernanceRules struct {
 	MaxConcurrent int64 `yaml:"max_concurrent"`
 	// Budgets cap USD spend per UTC day, UTC month and lifetime.
 	Budgets Budgets `yaml:"budgets"`
+	// Plugins limits the plugins these requests may enable and forces
+	// some on (PluginPolicy). Default: any plugin offered, none forced.
+	Plugins PluginPolicy `yaml:"plugins"`
 }
 
 // Budgets are USD caps by period; each is `10` or `{usd: 10, soft: true}`.
@@ -340,7 +343,9 @@ func (c *Config) checkGovernance(dir string, env Env, add func(path, value, form
 	for _, p := range c.Providers {
 		providers[p.Name] = true
 	}
+	offered := c.Plugins.Offered()
 	tenants := map[string]bool{}
+	tenantPlugins := map[string]*PluginPolicy{}
 	for i, t := range g.Tenants {
 		at := fmt.Sprintf("governance.tenants[%d]", i)
 		if !nameRE.MatchString(t.Name) {
@@ -349,7 +354,9 @@ func (c *Config) checkGovernance(dir string, env Env, add func(path, value, form
 			add(at+".name", t.Name, "duplicate tenant name")
 		}
 		tenants[t.Name] = true
+		tenantPlugins[t.Name] = &g.Tenants[i].Plugins
 		checkRules(at, t.GovernanceRules, models, providers, add)
+		checkPluginPolicy(at, &t.Plugins, nil, offered, add)
 	}
 	ids, hashes := map[string]bool{}, map[string]bool{}
 	for i, k := range g.Keys {
@@ -375,6 +382,7 @@ func (c *Config) checkGovernance(dir string, env Env, add func(path, value, form
 			add(at+".prefix", "", "must be sk-sb- and at most 8 more characters of the key")
 		}
 		checkRules(at, k.GovernanceRules, models, providers, add)
+		checkPluginPolicy(at, &k.Plugins, tenantPlugins[k.Tenant], offered, add)
 	}
 	if c := g.Capture; c != nil {
 		if len(c.Tenants) == 0 {

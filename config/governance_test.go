@@ -147,6 +147,64 @@ func TestGovernanceErrors(t *testing.T) {
     - {id: k1, tenant: a, hash: ` + hashA + `}
     - {id: k1, tenant: a, hash: sha256:` + strings.Repeat("ab", 32) + `}
 `, `cfg.yaml:11: governance.keys[1].id "k1": duplicate key id`},
+		{"unknown plugin denied", `governance:
+  tenants:
+    - name: a
+      plugins: {deny: [middle-out, x]}
+`, `cfg.yaml:10: governance.tenants[0].plugins.deny[1] "x": unknown plugin (known: file-parser, middle-out, response-healing)`},
+		{"web without plugins.web", `governance:
+  tenants:
+    - name: a
+      plugins:
+        allow: [web]
+`, `cfg.yaml:11: governance.tenants[0].plugins.allow[0] "web": unknown plugin (known: file-parser, middle-out, response-healing; web is offered when plugins.web configures a search backend)`},
+		{"forced and denied", `governance:
+  tenants:
+    - name: a
+      plugins:
+        deny: [response-healing]
+        force:
+          - middle-out
+          - {id: response-healing}
+`, `cfg.yaml:14: governance.tenants[0].plugins.force[1] "response-healing": the plugin is also denied`},
+		{"forced twice", `governance:
+  tenants:
+    - name: a
+      plugins: {force: [middle-out, {id: middle-out}]}
+`, `cfg.yaml:10: governance.tenants[0].plugins.force[1] "middle-out": the plugin is forced twice`},
+		{"forced without an id", `governance:
+  tenants:
+    - name: a
+      plugins:
+        force:
+          - {engine: pdf-text}
+`, `cfg.yaml:12: governance.tenants[0].plugins.force[0].id: a forced plugin needs an id`},
+		{"forced plugin not a block", `governance:
+  tenants:
+    - name: a
+      plugins:
+        force:
+          - [file-parser]
+`, `cfg.yaml:12: a forced plugin must be a plugin id or {id: ID, ...}`},
+		{"key forces what its tenant does not allow", `governance:
+  tenants:
+    - {name: a, plugins: {allow: [file-parser]}}
+  keys:
+    - id: k1
+      tenant: a
+      hash: ` + hashA + `
+      plugins: {force: [response-healing]}
+`, `cfg.yaml:14: governance.keys[0].plugins.force[0] "response-healing": the tenant does not allow this plugin; a key cannot widen its tenant`},
+		{"key denies what its tenant forces", `governance:
+  tenants:
+    - {name: a, plugins: {force: [response-healing]}}
+  keys:
+    - id: k1
+      tenant: a
+      hash: ` + hashA + `
+      plugins:
+        deny: [response-healing]
+`, `cfg.yaml:15: governance.keys[0].plugins.deny[0] "response-healing": the tenant forces this plugin; a key cannot turn it off`},
 		{"long prefix", `governance:
   tenants: [{name: a}]
   keys:
@@ -246,5 +304,38 @@ func TestGovernanceBackends(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGovernancePlugins: a plugins block on tenants and keys, forced
+// plugins as blocks (converted to JSON) or bare ids; web may be named
+// once plugins.web configures it.
+func TestGovernancePlugins(t *testing.T) {
+	l := mustParse(t, govBase+`plugins:
+  web: {base_url: "http://127.0.0.1:8888"}
+governance:
+  tenants:
+    - name: team-a
+      plugins:
+        allow: [web, response-healing]
+        deny: [file-parser]
+        force: [{id: response-healing}, {id: web, max_results: 3}]
+  keys:
+    - id: ci
+      tenant: team-a
+      hash: `+hashA+`
+      plugins: {allow: [response-healing], force: [response-healing]}
+`, noEnv)
+	if got, want := l.Plugins.Offered(), []string{"file-parser", "middle-out", "response-healing", "web"}; !cmp.Equal(got, want) {
+		t.Errorf("offered %v, want %v", got, want)
+	}
+	want := PluginPolicy{Allow: []string{"web", "response-healing"}, Deny: []string{"file-parser"},
+		Force: []ForcedPlugin{{ID: "response-healing", Options: []byte(`{"id":"response-healing"}`)}, {ID: "web", Options: []byte(`{"id":"web","max_results":3}`)}}}
+	if d := cmp.Diff(want, l.Governance.Tenants[0].Plugins); d != "" {
+		t.Errorf("tenant plugins (-want +got):\n%s", d)
+	}
+	want = PluginPolicy{Allow: []string{"response-healing"}, Force: []ForcedPlugin{{ID: "response-healing"}}}
+	if d := cmp.Diff(want, l.Governance.Keys[0].Plugins); d != "" {
+		t.Errorf("key plugins (-want +got):\n%s", d)
 	}
 }

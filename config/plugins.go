@@ -2,11 +2,15 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Plugins configures the middleware chain: plugins a request may enable
@@ -14,6 +18,125 @@ import (
 // suffix). A plugin without a block here is not offered.
 type Plugins struct {
 	Web *WebPlugin `yaml:"web"`
+}
+
+// The plugin ids of the chain cmd/switchboard builds (each plugin
+// package's own id); buildPlugins checks that its chain is Offered.
+const (
+	PluginWeb        = "web"
+	PluginFileParser = "file-parser"
+	PluginHealing    = "response-healing"
+	PluginMiddleOut  = "middle-out"
+)
+
+// Offered lists the ids of the plugins the gateway runs with this config,
+// sorted: file-parser, middle-out and response-healing always, web when
+// plugins.web configures it. Plugin policies may name only these.
+func (p Plugins) Offered() []string {
+	ids := []string{PluginFileParser, PluginMiddleOut, PluginHealing}
+	if p.Web != nil {
+		ids = append(ids, PluginWeb)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// PluginPolicy is what a tenant's or a key's requests may do with the
+// plugins (docs/plugins.md). A key's policy narrows its tenant's. Default:
+// a request may enable any plugin the gateway offers, and none is forced.
+type PluginPolicy struct {
+	// Allow lists the plugins a request may enable. Default: all.
+	Allow []string `yaml:"allow"`
+	// Deny lists plugins a request may not enable; it wins over allow.
+	Deny []string `yaml:"deny"`
+	// Force lists plugins that run on every request whether it asks or
+	// not, each as a request's plugin block ({id: web, max_results: 3})
+	// or a bare id. A request that enables a forced plugin itself keeps
+	// its own block; a key cannot deny a plugin its tenant forces.
+	Force []ForcedPlugin `yaml:"force"`
+}
+
+// Empty reports whether the policy changes nothing.
+func (p PluginPolicy) Empty() bool { return len(p.Allow) == 0 && len(p.Deny) == 0 && len(p.Force) == 0 }
+
+// ForcedPlugin is one always-on plugin of a PluginPolicy.
+type ForcedPlugin struct {
+	ID string
+	// Options is the plugin block as a JSON object, id included.
+	Options []byte
+}
+
+// UnmarshalYAML takes a plugin block (a mapping with an id) or a bare id.
+func (f *ForcedPlugin) UnmarshalYAML(n *yaml.Node) error {
+	bad := func(msg string) error {
+		return &yaml.TypeError{Errors: []string{"line " + strconv.Itoa(n.Line) + ": " + msg}}
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*f = ForcedPlugin{ID: n.Value}
+		return nil
+	case yaml.MappingNode:
+		var m map[string]any
+		if err := n.Decode(&m); err != nil {
+			return bad("a forced plugin must be a plugin id or {id: ID, ...}")
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return bad("forced plugin block: " + err.Error())
+		}
+		id, _ := m["id"].(string)
+		*f = ForcedPlugin{ID: id, Options: b}
+		return nil
+	}
+	return bad("a forced plugin must be a plugin id or {id: ID, ...}")
+}
+
+// checkPluginPolicy validates a tenant's or key's plugins block; at is
+// its owner's path. For a key, tenant is its tenant's policy.
+func checkPluginPolicy(at string, p, tenant *PluginPolicy, offered []string, add func(string, string, string, ...any)) {
+	at += ".plugins"
+	unknown := func(path, id string) bool {
+		if slices.Contains(offered, id) {
+			return false
+		}
+		hint := ""
+		if id == PluginWeb {
+			hint = "; web is offered when plugins.web configures a search backend"
+		}
+		add(path, id, "unknown plugin (known: %s%s)", strings.Join(offered, ", "), hint)
+		return true
+	}
+	for i, id := range p.Allow {
+		unknown(fmt.Sprintf("%s.allow[%d]", at, i), id)
+	}
+	for i, id := range p.Deny {
+		path := fmt.Sprintf("%s.deny[%d]", at, i)
+		if !unknown(path, id) && tenant != nil && tenant.forces(id) {
+			add(path, id, "the tenant forces this plugin; a key cannot turn it off")
+		}
+	}
+	for i, f := range p.Force {
+		path := fmt.Sprintf("%s.force[%d]", at, i)
+		switch {
+		case f.ID == "":
+			add(path+".id", "", "a forced plugin needs an id")
+		case unknown(path, f.ID):
+		case slices.Contains(p.Deny, f.ID):
+			add(path, f.ID, "the plugin is also denied")
+		case slices.ContainsFunc(p.Force[:i], func(g ForcedPlugin) bool { return g.ID == f.ID }):
+			add(path, f.ID, "the plugin is forced twice")
+		case tenant != nil && !tenant.forces(f.ID) && !tenant.allows(f.ID):
+			add(path, f.ID, "the tenant does not allow this plugin; a key cannot widen its tenant")
+		}
+	}
+}
+
+func (p *PluginPolicy) forces(id string) bool {
+	return slices.ContainsFunc(p.Force, func(f ForcedPlugin) bool { return f.ID == id })
+}
+
+func (p *PluginPolicy) allows(id string) bool {
+	return !slices.Contains(p.Deny, id) && (len(p.Allow) == 0 || slices.Contains(p.Allow, id))
 }
 
 // WebPlugin is the web search plugin: the gateway searches, adds the

@@ -324,6 +324,28 @@ func TestKeysAPI(t *testing.T) {
 	if st, b = call("PATCH", "/api/v1/keys/a1", mgmtKey, `{"disabled":true}`); st != 409 {
 		t.Errorf("patching a config key: %d %s", st, b)
 	}
+	// A key's plugin policy: checked against the chain, shown, applied,
+	// replaced by PATCH.
+	if st, b = call("POST", "/api/v1/keys", mgmtKey, `{"tenant":"team-c","plugins":{"deny":["nope"]}}`); st != 400 || gjson.GetBytes(b, "error.code").Str != "invalid_plugins" ||
+		!strings.Contains(gjson.GetBytes(b, "error.message").Str, `deny "nope": unknown plugin (known: file-parser, middle-out, response-healing)`) {
+		t.Errorf("unknown plugin in a key's policy: %d %s", st, b)
+	}
+	st, b = call("POST", "/api/v1/keys", mgmtKey, `{"tenant":"team-c","plugins":{"deny":["response-healing"],"force":["middle-out"]}}`)
+	if st != 201 || gjson.GetBytes(b, "data.plugins.deny.0").Str != "response-healing" || gjson.GetBytes(b, "data.plugins.force.0.id").Str != "middle-out" {
+		t.Fatalf("create with plugins: %d %s", st, b)
+	}
+	pkey, pid := gjson.GetBytes(b, "key").Str, gjson.GetBytes(b, "data.id").Str
+	healChat := []byte(`{"model":"gpt-test","max_tokens":5,"plugins":[{"id":"response-healing"}],"messages":[{"role":"user","content":"hi"}]}`)
+	if resp, out := gw.post(t, "/v1/chat/completions", healChat, "authorization", "Bearer "+pkey); resp.StatusCode != 403 ||
+		gjson.GetBytes(out, "error.message").Str != `plugin "response-healing" (plugins[0]) is not allowed for key "`+pid+`" (plugins.deny)` {
+		t.Errorf("denied plugin: %d %s", resp.StatusCode, out)
+	}
+	if st, b = call("PATCH", "/api/v1/keys/"+pid, mgmtKey, `{"plugins":{}}`); st != 200 || gjson.GetBytes(b, "data.plugins").Exists() {
+		t.Errorf("patch plugins: %d %s", st, b)
+	}
+	if resp, out := gw.post(t, "/v1/chat/completions", healChat, "authorization", "Bearer "+pkey); resp.StatusCode != 200 {
+		t.Errorf("after the policy was cleared: %d %s", resp.StatusCode, out)
+	}
 	if st, b = call("DELETE", "/api/v1/keys/"+id, mgmtKey, ""); st != 200 || !gjson.GetBytes(b, "data.deleted").Bool() {
 		t.Fatalf("delete: %d %s", st, b)
 	}

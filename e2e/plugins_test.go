@@ -170,3 +170,97 @@ models:
 		t.Error("transforms reached the provider")
 	}
 }
+
+// TestPluginPolicy: plugin policies of tenants and keys, through Envoy.
+// team-a may not use web (403 naming the rule, in the client's shape);
+// team-h has response-healing forced, so a fenced JSON answer is healed
+// without the request asking; team-h's key h2 narrows its tenant by
+// denying web, which h1 may use.
+func TestPluginPolicy(t *testing.T) {
+	search, queries := fakeSearXNG(t)
+	up := fakeprovider.New(t)
+	gw := startGateway(t, fmt.Sprintf(`providers:
+  - name: up
+    schema: openai
+    base_url: %s/v1
+models:
+  - name: gpt-test
+    providers: [{provider: up, model: gpt-4.1-mini}]
+plugins:
+  web: {backend: searxng, base_url: %s}
+governance:
+  tenants:
+    - {name: team-a, plugins: {deny: [web]}}
+    - name: team-h
+      plugins:
+        force: [{id: response-healing}]
+  keys:
+    - {id: a1, tenant: team-a, hash: "%s"}
+    - {id: h1, tenant: team-h, hash: "%s"}
+    - {id: h2, tenant: team-h, hash: "%s", plugins: {deny: [web]}}
+`, up.URL(), search.URL, keyHash(keyA), keyHash(keyB), keyHash(keyC)))
+	fenced := `{"id":"chatcmpl-heal","object":"chat.completion","created":1,"model":"gpt-4.1-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Sure:\n` + "```json" + `\n{\"city\": \"Paris\", \"temp\": 21,}\n` + "```" + `"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":9,"total_tokens":19}}`
+	up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: &fakeprovider.Transcript{Status: 200,
+		Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(fenced)}})
+	const webChat = `{"model":"gpt-test","plugins":[{"id":"web"}],"messages":[{"role":"user","content":"What is new in Go 1.26?"}]}`
+	const jsonChat = `{"model":"gpt-test","response_format":{"type":"json_object"},"messages":[{"role":"user","content":"weather as JSON"}]}`
+
+	for _, tc := range []struct {
+		name, path, body, key string
+		msg                   string // the 403's message
+	}{
+		{"tenant denied web", "/v1/chat/completions", webChat, keyA, `plugin "web" (plugins[0]) is not allowed for tenant "team-a" (plugins.deny)`},
+		{":online on /v1/messages", "/v1/messages", `{"model":"gpt-test:online","max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`, keyA,
+			`plugin "web" (model) is not allowed for tenant "team-a" (plugins.deny)`},
+		{"key narrowing its tenant", "/v1/chat/completions", webChat, keyC, `plugin "web" (plugins[0]) is not allowed for key "h2" (plugins.deny)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, searched := len(up.Requests()), len(queries())
+			resp, out := gw.post(t, tc.path, []byte(tc.body), "authorization", "Bearer "+tc.key, "anthropic-version", "2023-06-01")
+			if resp.StatusCode != 403 {
+				t.Fatalf("%d %s", resp.StatusCode, out)
+			}
+			if tc.path == "/v1/messages" {
+				if gjson.GetBytes(out, "type").Str != "error" || gjson.GetBytes(out, "error.type").Str != "permission_error" {
+					t.Errorf("not Anthropic's error shape: %s", out)
+				}
+			} else if code := gjson.GetBytes(out, "error.code").Str; code != "plugin_forbidden" {
+				t.Errorf("code %q: %s", code, out)
+			}
+			if m := gjson.GetBytes(out, "error.message").Str; m != tc.msg {
+				t.Errorf("message %q, want %q", m, tc.msg)
+			}
+			if len(up.Requests()) != before || len(queries()) != searched {
+				t.Error("a refused request reached the provider or the search backend")
+			}
+		})
+	}
+
+	t.Run("forced healing, unasked", func(t *testing.T) {
+		for _, key := range []string{keyB, keyC} { // h2's deny leaves its tenant's forced plugin on
+			resp, out := gw.post(t, "/v1/chat/completions", []byte(jsonChat), "authorization", "Bearer "+key)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%d %s", resp.StatusCode, out)
+			}
+			content := gjson.GetBytes(out, "choices.0.message.content").Str
+			if !gjson.Valid(content) || gjson.Get(content, "city").Str != "Paris" || gjson.Get(content, "temp").Int() != 21 {
+				t.Errorf("key %s…: content %q, want the healed JSON", key[:10], content)
+			}
+		}
+		// team-a has nothing forced: the same answer reaches it as sent.
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(jsonChat), "authorization", "Bearer "+keyA)
+		if c := gjson.GetBytes(out, "choices.0.message.content").Str; resp.StatusCode != 200 || !strings.Contains(c, "```json") {
+			t.Errorf("team-a: %d, content %q, want the fenced answer untouched", resp.StatusCode, c)
+		}
+	})
+
+	t.Run("the tenant's other key may use web", func(t *testing.T) {
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(webChat), "authorization", "Bearer "+keyB)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+		if q := queries(); len(q) == 0 || !strings.Contains(q[len(q)-1], "Go 1.26") {
+			t.Errorf("search queries %q", q)
+		}
+	})
+}

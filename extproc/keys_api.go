@@ -5,13 +5,16 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
 
 	"github.com/switchboard-gw/switchboard/governance"
+	"github.com/switchboard-gw/switchboard/middleware"
 	"github.com/switchboard-gw/switchboard/translators"
 )
 
@@ -42,6 +45,49 @@ type keyRequest struct {
 	Limit     *float64 `json:"limit"` // lifetime budget in USD
 	Disabled  *bool    `json:"disabled"`
 	ExpiresAt *string  `json:"expires_at"`
+	// Plugins is the key's plugin policy (it narrows its tenant's);
+	// on PATCH it replaces the key's.
+	Plugins *pluginsRequest `json:"plugins"`
+}
+
+// pluginsRequest is a plugin policy as the key API takes and shows it,
+// as the config's plugins block: force items are plugin blocks
+// ({"id": "web", "max_results": 3}) or bare ids.
+type pluginsRequest struct {
+	Allow []string          `json:"allow,omitempty"`
+	Deny  []string          `json:"deny,omitempty"`
+	Force []json.RawMessage `json:"force,omitempty"`
+}
+
+// keyPlugins reads a key's plugin policy from the key API and checks it
+// against the plugins this gateway runs and the key's tenant.
+func (p *routerProcessor) keyPlugins(r *pluginsRequest, tenant governance.Tenant) (middleware.Policy, *translators.APIError) {
+	bad := func(msg string) (middleware.Policy, *translators.APIError) {
+		e := translators.BadRequest("invalid_plugins", msg)
+		e.Param = "plugins"
+		return middleware.Policy{}, e
+	}
+	pol := middleware.Policy{Allow: r.Allow, Deny: r.Deny}
+	for i, raw := range r.Force {
+		f := middleware.Forced{ID: gjson.GetBytes(raw, "id").Str, Options: raw}
+		if s := gjson.ParseBytes(raw); s.Type == gjson.String {
+			f = middleware.Forced{ID: s.Str}
+		} else if !s.IsObject() || f.ID == "" {
+			return bad("'plugins.force[" + strconv.Itoa(i) + "]' must be a plugin id or an object with an 'id'")
+		}
+		pol.Force = append(pol.Force, f)
+	}
+	var known []string
+	if p.s.chain != nil {
+		known = p.s.chain.IDs()
+	}
+	if err := pol.Validate(known); err != nil {
+		return bad(strings.TrimPrefix(err.Error(), "middleware: policy: "))
+	}
+	if err := tenant.Rules.Plugins.ValidateKey(pol); err != nil {
+		return bad("tenant " + tenant.Name + ": " + strings.TrimPrefix(err.Error(), "middleware: policy: "))
+	}
+	return pol, nil
 }
 
 func (p *routerProcessor) keysAPI(ctx context.Context, endpoint string, body []byte) *extprocv3.ProcessingResponse {
@@ -72,19 +118,22 @@ func (p *routerProcessor) keysAPI(ctx context.Context, endpoint string, body []b
 		if req.Tenant == "" {
 			return bad("missing_tenant", "a new key needs 'tenant'")
 		}
-		tenants, _ := g.Auth.Snapshot()
-		found := false
-		for _, t := range tenants {
-			found = found || t.Name == req.Tenant
-		}
-		if !found {
+		tenant, ok := g.tenant(req.Tenant)
+		if !ok {
 			return p.fail(&translators.APIError{Status: 404, Type: translators.TypeNotFound, Code: "tenant_not_found", Message: "no tenant " + quoteTrunc(req.Tenant)})
+		}
+		var plugins middleware.Policy
+		if req.Plugins != nil {
+			var e *translators.APIError
+			if plugins, e = p.keyPlugins(req.Plugins, tenant); e != nil {
+				return p.fail(e)
+			}
 		}
 		secret, k, err := governance.NewSecret(now)
 		if err != nil {
 			return p.storeFailed(err)
 		}
-		k.Tenant, k.Label = req.Tenant, firstNonEmpty(req.Label, req.Name)
+		k.Tenant, k.Label, k.Rules.Plugins = req.Tenant, firstNonEmpty(req.Label, req.Name), plugins
 		if req.Limit != nil {
 			k.Rules.Budgets.Lifetime = governance.Budget{USD: governance.USD(*req.Limit)}
 		}
@@ -120,6 +169,14 @@ func (p *routerProcessor) keysAPI(ctx context.Context, endpoint string, body []b
 			return p.fail(&translators.APIError{Status: 409, Type: translators.TypeInvalidRequest, Code: "declared_in_config",
 				Message: "key " + quoteTrunc(id) + " is declared in the config; change it there"})
 		}
+		var plugins middleware.Policy
+		if req.Plugins != nil && p.method == "PATCH" {
+			tenant, _ := g.tenant(k.Tenant)
+			var e *translators.APIError
+			if plugins, e = p.keyPlugins(req.Plugins, tenant); e != nil {
+				return p.fail(e)
+			}
+		}
 		err := g.Store.UpdateKey(ctx, id, func(k *governance.Key) error {
 			if p.method == "DELETE" {
 				k.RevokedAt = now
@@ -133,6 +190,9 @@ func (p *routerProcessor) keysAPI(ctx context.Context, endpoint string, body []b
 			}
 			if req.Limit != nil {
 				k.Rules.Budgets.Lifetime = governance.Budget{USD: governance.USD(*req.Limit)}
+			}
+			if req.Plugins != nil {
+				k.Rules.Plugins = plugins
 			}
 			return nil
 		})
@@ -161,6 +221,17 @@ func (p *routerProcessor) storeFailed(err error) *extprocv3.ProcessingResponse {
 	return p.fail(&translators.APIError{Status: 503, Type: translators.TypeServer, Code: "store_unavailable", Message: "the key store cannot be changed right now; retry"})
 }
 
+// tenant is a tenant requests are checked against now.
+func (g *Gov) tenant(name string) (governance.Tenant, bool) {
+	tenants, _ := g.Auth.Snapshot()
+	for _, t := range tenants {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return governance.Tenant{}, false
+}
+
 // refresh makes a change through the API take effect at once on this
 // replica (others follow within a poll).
 func (g *Gov) refresh(ctx context.Context) {
@@ -183,6 +254,17 @@ func keyJSON(k *governance.Key, now time.Time) map[string]any {
 		out["limit"] = b.USD.Dollars()
 	} else {
 		out["limit"] = nil
+	}
+	if pl := k.Rules.Plugins; !pl.Empty() {
+		r := pluginsRequest{Allow: pl.Allow, Deny: pl.Deny}
+		for _, f := range pl.Force {
+			block := f.Options
+			if len(block) == 0 {
+				block, _ = json.Marshal(map[string]string{"id": f.ID})
+			}
+			r.Force = append(r.Force, block)
+		}
+		out["plugins"] = r
 	}
 	return out
 }

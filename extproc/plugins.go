@@ -29,7 +29,13 @@ func (p *routerProcessor) startPlugins(ctx context.Context, body []byte) ([]byte
 	if p.s.chain == nil {
 		return body, nil
 	}
-	run, err := p.s.chain.Begin(ctx, middleware.Request{Body: body})
+	req := middleware.Request{Body: body}
+	if w := p.caller.who; w != nil {
+		// The caller's tenant and key: what it may enable, what is
+		// always on. No key (auth off) is no policy.
+		req.Policy = w.Plugins
+	}
+	run, err := p.s.chain.Begin(ctx, req)
 	if err != nil {
 		return nil, p.fail(asAPIError(err))
 	}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/middleware"
 )
 
 func TestNewSecret(t *testing.T) {
@@ -120,6 +121,12 @@ func TestAuthenticate(t *testing.T) {
 	wantScopes := []ScopeLimits{{Scope: KeyScope(p.KeyID), Rules: k.Rules}, {Scope: "tenant:team-a", Rules: tenant.Rules}}
 	if d := cmp.Diff(wantScopes, p.Scopes); d != "" {
 		t.Errorf("scopes (-want +got):\n%s", d)
+	}
+	tp, kp := tenant.Rules.Plugins, k.Rules.Plugins
+	tp.Owner, kp.Owner = `tenant "team-a"`, `key "`+p.KeyID+`"`
+	wantPlugins := middleware.Policy{Allow: kp.Allow, Deny: tp.Deny, Force: tp.Force, Owner: kp.Owner, Within: []middleware.Policy{tp, kp}}
+	if d := cmp.Diff(wantPlugins, p.Plugins); d != "" {
+		t.Errorf("plugin policy (-want +got):\n%s", d)
 	}
 	if p, err := a.Authenticate(ctx, inOverlap); err != nil || !p.Rotated || !p.OverlapUntil.Equal(day1.Add(time.Minute)) {
 		t.Errorf("key in its rotation overlap: %+v, %v; want it working, marked rotated", p, err)

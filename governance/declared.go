@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/middleware"
 )
 
 // FromConfig turns the tenants and keys the config declares into the
@@ -38,5 +39,15 @@ func RulesFromConfig(r config.GovernanceRules) Rules {
 		return Budget{USD: USD(c.USD), Soft: c.Soft}
 	}
 	return Rules{Models: r.Models, Policy: r.Policy, RPM: r.RPM, TPM: r.TPM, Concurrent: r.MaxConcurrent,
-		Budgets: Budgets{Daily: b(r.Budgets.Daily), Monthly: b(r.Budgets.Monthly), Lifetime: b(r.Budgets.Lifetime)}}
+		Budgets: Budgets{Daily: b(r.Budgets.Daily), Monthly: b(r.Budgets.Monthly), Lifetime: b(r.Budgets.Lifetime)},
+		Plugins: PluginsFromConfig(r.Plugins)}
+}
+
+// PluginsFromConfig converts a config plugins block.
+func PluginsFromConfig(p config.PluginPolicy) middleware.Policy {
+	out := middleware.Policy{Allow: p.Allow, Deny: p.Deny}
+	for _, f := range p.Force {
+		out.Force = append(out.Force, middleware.Forced{ID: f.ID, Options: f.Options})
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/middleware"
 )
 
 // NanoUSD is money in billionths of a US dollar. Integers keep budgets exact
@@ -76,6 +77,10 @@ type Rules struct {
 	TPM        int64
 	Concurrent int64
 	Budgets    Budgets
+	// Plugins is what requests may do with the plugin chain: allowed,
+	// denied and forced plugins. A key's narrows its tenant's
+	// (middleware.Policy.Narrow).
+	Plugins middleware.Policy
 }
 
 // Source says where a tenant or key is declared.
@@ -153,6 +158,9 @@ type Principal struct {
 	// Policy is the tenant's policy narrowed by the key's. Narrow the
 	// central policy with it (MergePolicy) before planning.
 	Policy config.Policy
+	// Plugins is the tenant's plugin policy narrowed by the key's, for
+	// middleware.Request; its refusals name the tenant or the key.
+	Plugins middleware.Policy
 	// Scopes are the counters the request draws on, key first, then
 	// tenant; pass them to Limiter.Reserve as they are.
 	Scopes []ScopeLimits
@@ -191,6 +199,11 @@ func principal(k *Key, t *Tenant) (Principal, error) {
 		return Principal{}, &ForbiddenError{Rule: "key " + k.ID + " policy", Msg: err.Error() + " (tenant " + t.Name + ")"}
 	}
 	p.Policy = pol
+	if tp, kp := t.Rules.Plugins, k.Rules.Plugins; !tp.Empty() || !kp.Empty() {
+		// Refusals name the tenant or the key.
+		tp.Owner, kp.Owner = "tenant "+strconv.Quote(t.Name), "key "+strconv.Quote(k.ID)
+		p.Plugins = tp.Narrow(kp)
+	}
 	// Both scopes always: spend is counted per key and tenant even with
 	// no budget yet, so a budget set later starts from the truth.
 	p.Scopes = []ScopeLimits{{Scope: KeyScope(k.ID), Rules: k.Rules}, {Scope: TenantScope(t.Name), Rules: t.Rules}}

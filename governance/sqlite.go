@@ -17,6 +17,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/middleware"
 )
 
 // migrations are applied in order, each once, in its own transaction; the
@@ -532,6 +533,21 @@ type rulesJSON struct {
 	TPM        int64       `json:"tpm,omitempty"`
 	Concurrent int64       `json:"concurrent,omitempty"`
 	Budgets    budgetsJSON `json:"budgets,omitzero"`
+	// Plugins was added after the first release: rules stored before
+	// it have none, which is the zero policy (nothing changes).
+	Plugins pluginsJSON `json:"plugins,omitzero"`
+}
+
+type pluginsJSON struct {
+	Allow []string     `json:"allow,omitempty"`
+	Deny  []string     `json:"deny,omitempty"`
+	Force []forcedJSON `json:"force,omitempty"`
+}
+
+type forcedJSON struct {
+	ID string `json:"id"`
+	// Options is the plugin block, a JSON object (absent: {"id": ID}).
+	Options json.RawMessage `json:"options,omitempty"`
 }
 
 type policyJSON struct {
@@ -568,6 +584,10 @@ func encodeRules(r Rules) (string, error) {
 		return &budgetJSON{NanoUSD: int64(b.USD), Soft: b.Soft}
 	}
 	j.Budgets = budgetsJSON{Daily: enc(r.Budgets.Daily), Monthly: enc(r.Budgets.Monthly), Lifetime: enc(r.Budgets.Lifetime)}
+	j.Plugins = pluginsJSON{Allow: r.Plugins.Allow, Deny: r.Plugins.Deny}
+	for _, f := range r.Plugins.Force {
+		j.Plugins.Force = append(j.Plugins.Force, forcedJSON{ID: f.ID, Options: f.Options})
+	}
 	b, err := json.Marshal(j)
 	if err != nil {
 		return "", fmt.Errorf("encode rules: %w", err)
@@ -586,8 +606,12 @@ func decodeRules(s string) (Rules, error) {
 		}
 		return Budget{USD: NanoUSD(b.NanoUSD), Soft: b.Soft}
 	}
+	plugins := middleware.Policy{Allow: j.Plugins.Allow, Deny: j.Plugins.Deny}
+	for _, f := range j.Plugins.Force {
+		plugins.Force = append(plugins.Force, middleware.Forced{ID: f.ID, Options: []byte(f.Options)})
+	}
 	p := j.Policy
-	return Rules{Models: j.Models, RPM: j.RPM, TPM: j.TPM, Concurrent: j.Concurrent,
+	return Rules{Plugins: plugins, Models: j.Models, RPM: j.RPM, TPM: j.TPM, Concurrent: j.Concurrent,
 		Policy: config.Policy{ZDR: p.ZDR, DenyDataCollection: p.DenyDataCollection, Providers: p.Providers, Regions: p.Regions,
 			MaxPrice: config.Price{Prompt: p.MaxPrompt, Completion: p.MaxCompletion, CachedPrompt: p.MaxCachedPrompt, Request: p.MaxRequest}},
 		Budgets: Budgets{Daily: dec(j.Budgets.Daily), Monthly: dec(j.Budgets.Monthly), Lifetime: dec(j.Budgets.Lifetime)}}, nil

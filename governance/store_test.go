@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/middleware"
 )
 
 func openTestStore(t *testing.T, path string) *SQLite {
@@ -36,6 +37,8 @@ func sampleTenant() Tenant {
 			MaxPrice: config.Price{Prompt: 3, Completion: 15}},
 		RPM: 60, TPM: 100_000, Concurrent: 4,
 		Budgets: Budgets{Daily: Budget{USD: USD(5)}, Monthly: Budget{USD: USD(100), Soft: true}, Lifetime: Budget{USD: USD(1000)}},
+		Plugins: middleware.Policy{Deny: []string{"web"}, Force: []middleware.Forced{
+			{ID: "response-healing"}, {ID: "file-parser", Options: []byte(`{"id":"file-parser","pdf":{"engine":"pdf-text"}}`)}}},
 	}}
 }
 
@@ -47,7 +50,7 @@ func sampleKey(t *testing.T) (string, Key) {
 	}
 	k.Tenant, k.Label = "team-a", "ci"
 	k.ExpiresAt = day1.Add(90 * 24 * time.Hour)
-	k.Rules = Rules{RPM: 10, Budgets: Budgets{Daily: Budget{USD: USD(1)}}}
+	k.Rules = Rules{RPM: 10, Budgets: Budgets{Daily: Budget{USD: USD(1)}}, Plugins: middleware.Policy{Allow: []string{"response-healing", "middle-out"}}}
 	return secret, k
 }
 
@@ -400,4 +403,29 @@ func TestPurgeCaptures(t *testing.T) {
 			t.Errorf("new record %+v, %v: want its capture", nw, err)
 		}
 	})
+}
+
+// TestRulesStoredBeforePlugins: rules written before plugin policies
+// existed (no "plugins" in the JSON) read as the zero policy, and a
+// policy survives the round trip.
+func TestRulesStoredBeforePlugins(t *testing.T) {
+	r, err := decodeRules(`{"models":["gpt-4o-mini"],"rpm":5,"budgets":{"daily":{"nano_usd":1000000000}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Rules{Models: []string{"gpt-4o-mini"}, RPM: 5, Budgets: Budgets{Daily: Budget{USD: USD(1)}}}
+	if d := cmp.Diff(want, r); d != "" {
+		t.Errorf("old rules (-want +got):\n%s", d)
+	}
+	if s, _ := encodeRules(want); strings.Contains(s, "plugins") {
+		t.Errorf("no policy stored as %s, want no plugins field", s)
+	}
+	tenant := sampleTenant()
+	s, err := encodeRules(tenant.Rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s, `"plugins":{"deny":["web"],"force":[{"id":"response-healing"},{"id":"file-parser","options":{"id":"file-parser","pdf":{"engine":"pdf-text"}}}]}`) {
+		t.Errorf("stored rules %s", s)
+	}
 }

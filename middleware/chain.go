@@ -47,7 +47,8 @@ type Request struct {
 	// Body is the chat request in the OpenAI form (Normalized.Body), as
 	// the client sent it: plugins, transforms and :online included.
 	Body []byte
-	// Policy is the tenant's policy narrowed by the key's.
+	// Policy is the tenant's policy narrowed by the key's
+	// (Policy.Narrow); the zero Policy changes nothing.
 	Policy Policy
 }
 
@@ -89,6 +90,11 @@ func (c *Chain) Begin(ctx context.Context, req Request) (*Run, error) {
 	}
 	byID := make(map[string]Enabled, len(sel.Plugins))
 	for _, en := range sel.Plugins {
+		if !slices.Contains(c.ids, en.ID) && en.Path == "policy" {
+			// The config offers a plugin this chain, built at start, lacks.
+			return nil, &translators.APIError{Status: 503, Type: translators.TypeServer, Code: "plugin_unavailable",
+				Message: "plugin " + strconv.Quote(en.ID) + " is forced by the caller's plugin policy but this gateway does not run it (plugins.* changes take a restart)"}
+		}
 		if !slices.Contains(c.ids, en.ID) {
 			e := translators.BadRequest("unknown_plugin", "plugin "+strconv.Quote(en.ID)+" ("+en.Path+") is not served by this gateway (known: "+joinIDs(c.ids)+")")
 			e.Param = en.Path

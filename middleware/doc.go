@@ -45,7 +45,10 @@
 //
 // A tenant or key narrows what a request may do with a Policy: which plugins
 // are allowed, which are denied, which are forced on with a config block.
-// Policy.Narrow combines a tenant's policy with a key's.
+// Policy.Narrow combines a tenant's policy with a key's, so that the key
+// only narrows: the tenant's forced plugins stay on, and a key forces only
+// what its tenant allows. A refused plugin is a 403 plugin_forbidden
+// naming the policy's Owner and the rule (plugins.deny or plugins.allow).
 //
 // # Config and limits
 //

@@ -19,6 +19,12 @@ type Policy struct {
 	// A request that enables a forced plugin itself keeps its own block.
 	// A forced plugin is on even when Allow does not list it.
 	Force []Forced
+	// Owner names whose policy this is when it refuses a plugin, e.g.
+	// `tenant "team-a"`. Default "this key".
+	Owner string
+	// Within are the policies Narrow combined, tenant first: a refusal
+	// names the first of them that refuses. Nil for a policy of its own.
+	Within []Policy
 }
 
 // Forced is one always-on plugin of a Policy.
@@ -30,11 +36,19 @@ type Forced struct {
 // Empty reports whether p changes nothing.
 func (p Policy) Empty() bool { return len(p.Allow) == 0 && len(p.Deny) == 0 && len(p.Force) == 0 }
 
-// Narrow combines a tenant's policy (p) with a key's (key): a plugin must
-// be allowed by both, denied by either is denied, forced by either is
-// forced (the key's block wins for a plugin both force).
+// Narrow combines a tenant's policy (p) with a key's (key), so that a key
+// only narrows its tenant: a plugin a request enables must be allowed by
+// both, and denied by either is denied; the tenant's forced plugins stay
+// on (a key cannot turn them off, and its block wins for a plugin both
+// force); a key's forced plugin the tenant does not allow is dropped.
 func (p Policy) Narrow(key Policy) Policy {
-	out := Policy{Deny: append(slices.Clone(p.Deny), key.Deny...)}
+	switch {
+	case key.Empty():
+		return p
+	case p.Empty():
+		return key
+	}
+	out := Policy{Deny: append(slices.Clone(p.Deny), key.Deny...), Owner: key.Owner, Within: []Policy{p, key}}
 	switch {
 	case len(p.Allow) == 0:
 		out.Allow = slices.Clone(key.Allow)
@@ -52,9 +66,13 @@ func (p Policy) Narrow(key Policy) Policy {
 			out.Allow = slices.Clone(p.Allow)
 		}
 	}
-	out.Force = slices.Clone(key.Force)
+	for _, f := range key.Force {
+		if p.forced(f.ID) || p.allowed(f.ID) {
+			out.Force = append(out.Force, f)
+		}
+	}
 	for _, f := range p.Force {
-		if !slices.ContainsFunc(out.Force, func(k Forced) bool { return k.ID == f.ID }) {
+		if !out.forced(f.ID) {
 			out.Force = append(out.Force, f)
 		}
 	}
@@ -91,6 +109,24 @@ func (p Policy) Validate(known []string) error {
 	return nil
 }
 
+// ValidateKey checks a key's policy against its tenant's (p): a key
+// narrows its tenant, so it may not force a plugin the tenant does not
+// allow, nor deny one the tenant forces. Narrow would drop the one and
+// ignore the other; this says so when the key is made.
+func (p Policy) ValidateKey(key Policy) error {
+	for _, f := range key.Force {
+		if !p.forced(f.ID) && !p.allowed(f.ID) {
+			return &policyError{"force " + strconv.Quote(f.ID) + ": the tenant does not allow the plugin (a key cannot widen its tenant)"}
+		}
+	}
+	for _, id := range key.Deny {
+		if p.forced(id) {
+			return &policyError{"deny " + strconv.Quote(id) + ": the tenant forces the plugin (a key cannot turn it off)"}
+		}
+	}
+	return nil
+}
+
 type policyError struct{ msg string }
 
 func (e *policyError) Error() string { return "middleware: policy: " + e.msg }
@@ -112,7 +148,7 @@ func (p Policy) apply(sel Selection) (Selection, *translators.APIError) {
 		}
 		if !p.allowed(e.ID) {
 			return Selection{}, &translators.APIError{Status: 403, Type: translators.TypeInvalidRequest, Code: "plugin_forbidden", Param: e.Path,
-				Message: "plugin " + strconv.Quote(e.ID) + " (" + e.Path + ") is not allowed for this key"}
+				Message: "plugin " + strconv.Quote(e.ID) + " (" + e.Path + ") is not allowed for " + p.refusal(e.ID)}
 		}
 	}
 	if len(p.Force) == 0 {
@@ -130,6 +166,26 @@ func (p Policy) apply(sel Selection) (Selection, *translators.APIError) {
 		out.Plugins = append(out.Plugins, Enabled{ID: f.ID, Options: opts, Path: "policy"})
 	}
 	return out, nil
+}
+
+// refusal names who refuses id and by which rule: `tenant "team-a"
+// (plugins.deny)`.
+func (p Policy) refusal(id string) string {
+	by := p
+	for _, w := range p.Within {
+		if !w.forced(id) && !w.allowed(id) {
+			by = w
+			break
+		}
+	}
+	owner, rule := by.Owner, "plugins.allow"
+	if owner == "" {
+		owner = "this key"
+	}
+	if slices.Contains(by.Deny, id) {
+		rule = "plugins.deny"
+	}
+	return owner + " (" + rule + ")"
 }
 
 func (p Policy) forced(id string) bool {

@@ -8,6 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+var tenantA = Policy{Owner: `tenant "team-a"`, Deny: []string{"web"}}
+
 func TestPolicy(t *testing.T) {
 	web, heal := &fakePlugin{id: "web"}, &fakePlugin{id: "response-healing"}
 	c, _ := NewChain(web, heal)
@@ -20,11 +22,17 @@ func TestPolicy(t *testing.T) {
 		wantErr string
 	}{
 		{name: "denied", policy: Policy{Deny: []string{"web"}}, body: `{"model":"m:online"}`,
-			wantErr: `plugin "web" (model) is not allowed for this key`},
+			wantErr: `plugin "web" (model) is not allowed for this key (plugins.deny)`},
 		{name: "not in allow", policy: Policy{Allow: []string{"response-healing"}}, body: `{"plugins":[{"id":"web"}]}`,
-			wantErr: `plugin "web" (plugins[0]) is not allowed for this key`},
+			wantErr: `plugin "web" (plugins[0]) is not allowed for this key (plugins.allow)`},
 		{name: "deny wins over allow", policy: Policy{Allow: []string{"web"}, Deny: []string{"web"}}, body: `{"plugins":[{"id":"web"}]}`,
-			wantErr: `plugin "web" (plugins[0]) is not allowed for this key`},
+			wantErr: `plugin "web" (plugins[0]) is not allowed for this key (plugins.deny)`},
+		{name: "the refusing tenant is named", policy: tenantA.Narrow(Policy{Owner: `key "k1"`, Allow: []string{"web"}}), body: `{"model":"m:online"}`,
+			wantErr: `plugin "web" (model) is not allowed for tenant "team-a" (plugins.deny)`},
+		{name: "the refusing key is named", policy: Policy{Owner: `tenant "team-b"`, Deny: []string{"response-healing"}}.Narrow(Policy{Owner: `key "k2"`, Allow: []string{"response-healing"}}),
+			body: `{"plugins":[{"id":"web"}]}`, wantErr: `plugin "web" (plugins[0]) is not allowed for key "k2" (plugins.allow)`},
+		{name: "a tenant's forced plugin runs though the key denies it", policy: Policy{Owner: `tenant "t"`, Force: []Forced{{ID: "response-healing"}}}.Narrow(Policy{Owner: `key "k"`, Deny: []string{"response-healing"}}),
+			body: `{"model":"m"}`, started: []string{"response-healing"}, options: []string{`{"id":"response-healing"}`}},
 		{name: "allowed", policy: Policy{Allow: []string{"web"}}, body: `{"plugins":[{"id":"web","max_results":2}]}`,
 			started: []string{"web"}, options: []string{`{"id":"web","max_results":2}`}},
 		{name: "forced with its block", policy: Policy{Force: []Forced{{ID: "web", Options: []byte(`{"id":"web","max_results":1}`)}}}, body: `{"model":"m"}`,
@@ -76,6 +84,13 @@ func TestPolicyNarrow(t *testing.T) {
 			tenant: Policy{Force: []Forced{{ID: "web", Options: []byte(`{"id":"web","max_results":1}`)}, {ID: "x"}}},
 			key:    Policy{Force: []Forced{{ID: "web", Options: []byte(`{"id":"web","max_results":3}`)}}},
 			forced: []string{`web {"id":"web","max_results":3}`, "x "}, allowed: map[string]bool{"web": true}},
+		{name: "key cannot force what its tenant denies", tenant: Policy{Deny: []string{"web"}}, key: Policy{Force: []Forced{{ID: "web"}}},
+			allowed: map[string]bool{"web": false}},
+		{name: "key cannot force outside its tenant's allow", tenant: Policy{Allow: []string{"x"}}, key: Policy{Force: []Forced{{ID: "web"}, {ID: "x"}}},
+			forced: []string{"x "}, allowed: map[string]bool{"web": false}},
+		{name: "key cannot unforce its tenant's", tenant: Policy{Force: []Forced{{ID: "x"}}}, key: Policy{Deny: []string{"x"}},
+			forced: []string{"x "}},
+		{name: "empty key keeps the tenant's owner", tenant: Policy{Owner: "t", Deny: []string{"web"}}, allowed: map[string]bool{"web": false}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,4 +131,37 @@ func TestPolicyValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPolicyValidateKey(t *testing.T) {
+	tenant := Policy{Allow: []string{"web"}, Force: []Forced{{ID: "response-healing"}}}
+	tests := []struct {
+		name    string
+		key     Policy
+		wantErr string
+	}{
+		{name: "forced and denied by the key itself", key: Policy{Deny: []string{"web"}, Force: []Forced{{ID: "web"}}}, wantErr: `force "web": the plugin is also denied`},
+		{name: "forces an allowed plugin", key: Policy{Force: []Forced{{ID: "web"}, {ID: "response-healing", Options: []byte(`{"id":"response-healing"}`)}}}},
+		{name: "forces outside the allow list", key: Policy{Force: []Forced{{ID: "file-parser"}}}, wantErr: `force "file-parser": the tenant does not allow the plugin (a key cannot widen its tenant)`},
+		{name: "denies a forced plugin", key: Policy{Deny: []string{"response-healing"}}, wantErr: `deny "response-healing": the tenant forces the plugin (a key cannot turn it off)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.key.Validate([]string{"web", "response-healing", "file-parser"})
+			if err == nil {
+				err = tenant.ValidateKey(tc.key)
+			}
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("error = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestPolicyForcesAbsentPlugin: a policy forcing a plugin the chain does
+// not run (config changed without a restart) is the gateway's fault: 503.
+func TestPolicyForcesAbsentPlugin(t *testing.T) {
+	c, _ := NewChain(&fakePlugin{id: "response-healing"})
+	_, err := c.Begin(context.Background(), Request{Body: []byte(`{"model":"m"}`), Policy: Policy{Force: []Forced{{ID: "web"}}}})
+	wantAPIError(t, err, 503, `plugin "web" is forced by the caller's plugin policy but this gateway does not run it (plugins.* changes take a restart)`)
 }

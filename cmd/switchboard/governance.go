@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,20 +17,25 @@ import (
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/governance"
+	"github.com/switchboard-gw/switchboard/middleware"
 )
 
 const governanceUsage = `Usage:
   switchboard tenants create NAME [--rpm N] [--tpm N] [--max-concurrent N]
-                      [--budget-daily USD] [--budget-monthly USD] [--budget-lifetime USD] --config FILE
+                      [--budget-daily USD] [--budget-monthly USD] [--budget-lifetime USD]
+                      [--plugins-allow IDS] [--plugins-deny IDS] [--plugins-force ID[=JSON]] --config FILE
   switchboard tenants list --config FILE
-  switchboard keys create --tenant NAME [--label TEXT] [--expires-in DURATION] --config FILE
+  switchboard keys create --tenant NAME [--label TEXT] [--expires-in DURATION]
+                      [--plugins-allow IDS] [--plugins-deny IDS] [--plugins-force ID[=JSON]] --config FILE
   switchboard keys list [--tenant NAME] --config FILE
   switchboard keys show ID --config FILE
   switchboard keys revoke ID --config FILE
   switchboard keys rotate ID [--overlap DURATION] --config FILE
 
 The store is the one the config's governance.store names. A new key is
-printed once, alone on the last line of stdout.
+printed once, alone on the last line of stdout. IDS is a comma-separated
+list of plugin ids; --plugins-force repeats, each a plugin id with its
+block as JSON if it needs one (web={"max_results":3}).
 `
 
 // runGovernance runs `switchboard tenants ...` and `switchboard keys ...`
@@ -151,6 +158,8 @@ func (g *govCLI) tenantsCreate(ctx context.Context, args []string) error {
 	fs.Var(&daily, "budget-daily", "hard USD budget per UTC day")
 	fs.Var(&monthly, "budget-monthly", "hard USD budget per UTC month")
 	fs.Var(&lifetime, "budget-lifetime", "hard USD budget for the tenant's life")
+	var plugins pluginFlags
+	plugins.register(fs, "the tenant's")
 	pos, err := parse(fs, args, 1)
 	if err != nil {
 		return err
@@ -181,6 +190,9 @@ func (g *govCLI) tenantsCreate(ctx context.Context, args []string) error {
 			return fmt.Errorf("tenant %q is declared in %s; change it there", name, *path)
 		}
 	}
+	if r.Plugins, err = plugins.policy(g.cfg.Plugins.Offered()); err != nil {
+		return err
+	}
 	t := governance.Tenant{Name: name, Rules: r, Created: g.now().UTC(), Source: governance.CreatedInStore}
 	if err := g.store.CreateTenant(ctx, t); err != nil {
 		return err
@@ -206,6 +218,14 @@ func describeRules(r governance.Rules) string {
 				soft = " (soft)"
 			}
 			parts = append(parts, fmt.Sprintf("%s budget %s%s", pk, b.USD, soft))
+		}
+	}
+	for _, l := range []struct {
+		label string
+		ids   []string
+	}{{"plugins allow", r.Plugins.Allow}, {"plugins deny", r.Plugins.Deny}, {"plugins force", forcedIDs(r.Plugins)}} {
+		if len(l.ids) > 0 {
+			parts = append(parts, l.label+" "+strings.Join(l.ids, "+"))
 		}
 	}
 	if len(parts) == 0 {
@@ -260,23 +280,22 @@ func (g *govCLI) tenantsList(ctx context.Context, args []string) error {
 	return w.Flush()
 }
 
-// findTenant reports whether a tenant exists in the config or the store.
-func (g *govCLI) findTenant(ctx context.Context, name string) error {
+// findTenant finds a tenant in the config or the store.
+func (g *govCLI) findTenant(ctx context.Context, name string) (governance.Tenant, error) {
 	declared, _, err := g.declared()
 	if err != nil {
-		return err
+		return governance.Tenant{}, err
 	}
 	for _, t := range declared {
 		if t.Name == name {
-			return nil
+			return t, nil
 		}
 	}
-	if _, err := g.store.Tenant(ctx, name); errors.Is(err, governance.ErrNotFound) {
-		return fmt.Errorf("tenant %q does not exist (create it with `switchboard tenants create %s`)", name, name)
-	} else if err != nil {
-		return err
+	t, err := g.store.Tenant(ctx, name)
+	if errors.Is(err, governance.ErrNotFound) {
+		return governance.Tenant{}, fmt.Errorf("tenant %q does not exist (create it with `switchboard tenants create %s`)", name, name)
 	}
-	return nil
+	return t, err
 }
 
 func (g *govCLI) keysCreate(ctx context.Context, args []string) error {
@@ -285,6 +304,8 @@ func (g *govCLI) keysCreate(ctx context.Context, args []string) error {
 	tenant := fs.String("tenant", "", "the tenant the key spends for (required)")
 	label := fs.String("label", "", "free text shown in listings")
 	expiresIn := fs.Duration("expires-in", 0, "the key stops working after this long (e.g. 720h; default never)")
+	var plugins pluginFlags
+	plugins.register(fs, "the key's (within its tenant's)")
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -298,14 +319,22 @@ func (g *govCLI) keysCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer g.close()
-	if err := g.findTenant(ctx, *tenant); err != nil {
+	t, err := g.findTenant(ctx, *tenant)
+	if err != nil {
 		return err
+	}
+	pol, err := plugins.policy(g.cfg.Plugins.Offered())
+	if err != nil {
+		return err
+	}
+	if err := t.Rules.Plugins.ValidateKey(pol); err != nil {
+		return fmt.Errorf("tenant %s: %w", t.Name, err)
 	}
 	secret, k, err := governance.NewSecret(g.now())
 	if err != nil {
 		return err
 	}
-	k.Tenant, k.Label = *tenant, *label
+	k.Tenant, k.Label, k.Rules.Plugins = *tenant, *label, pol
 	if *expiresIn > 0 {
 		k.ExpiresAt = k.Created.Add(*expiresIn)
 	}
@@ -501,4 +530,77 @@ func (g *govCLI) keysRotate(ctx context.Context, args []string) error {
 	fmt.Fprintf(g.out, "rotated key %s: it keeps working until %s\n", id, until.Format(time.RFC3339))
 	g.printNewKey(next, secret)
 	return nil
+}
+
+// pluginFlags are the plugin policy flags of tenants and keys create.
+type pluginFlags struct {
+	allow, deny idsFlag
+	force       forceFlag
+}
+
+func (f *pluginFlags) register(fs *flag.FlagSet, whose string) {
+	fs.Var(&f.allow, "plugins-allow", "plugins "+whose+" requests may enable, comma-separated (default: all)")
+	fs.Var(&f.deny, "plugins-deny", "plugins "+whose+" requests may not enable, comma-separated")
+	fs.Var(&f.force, "plugins-force", `a plugin always on for `+whose+` requests: ID, or ID={"option": ...}; repeat for more`)
+}
+
+// policy is the flags' policy, checked against the plugins the config
+// offers.
+func (f *pluginFlags) policy(offered []string) (middleware.Policy, error) {
+	p := middleware.Policy{Allow: f.allow, Deny: f.deny, Force: f.force}
+	if err := p.Validate(offered); err != nil {
+		return middleware.Policy{}, err
+	}
+	return p, nil
+}
+
+// idsFlag is a comma-separated list of plugin ids; it may repeat.
+type idsFlag []string
+
+func (l *idsFlag) String() string { return strings.Join(*l, ",") }
+func (l *idsFlag) Set(s string) error {
+	for _, id := range strings.Split(s, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			*l = append(*l, id)
+		}
+	}
+	return nil
+}
+
+// forceFlag is a forced plugin per use: ID or ID=JSON-object.
+type forceFlag []middleware.Forced
+
+func (f *forceFlag) String() string {
+	return strings.Join(forcedIDs(middleware.Policy{Force: *f}), ",")
+}
+func (f *forceFlag) Set(s string) error {
+	id, block, hasBlock := strings.Cut(s, "=")
+	if id = strings.TrimSpace(id); id == "" {
+		return fmt.Errorf("%q: want a plugin id, or ID={...}", s)
+	}
+	if slices.ContainsFunc(*f, func(g middleware.Forced) bool { return g.ID == id }) {
+		return fmt.Errorf("%q: the plugin is forced twice", s)
+	}
+	forced := middleware.Forced{ID: id}
+	if hasBlock {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(block), &m); err != nil || m == nil {
+			return fmt.Errorf("%q: the block after = must be a JSON object", s)
+		}
+		if other, ok := m["id"]; ok && other != id {
+			return fmt.Errorf("%q: the block names another id", s)
+		}
+		m["id"] = id
+		forced.Options, _ = json.Marshal(m) // strings, numbers, lists and objects from JSON
+	}
+	*f = append(*f, forced)
+	return nil
+}
+
+func forcedIDs(p middleware.Policy) []string {
+	ids := make([]string, len(p.Force))
+	for i, f := range p.Force {
+		ids[i] = f.ID
+	}
+	return ids
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +151,26 @@ func TestGovernanceCLI(t *testing.T) {
 	if out := mustCLI(t, "keys", "list", "--tenant", "team-a", "--config", cfg); !strings.Contains(out, "revoked") || strings.Contains(out, "gitops") {
 		t.Errorf("keys list --tenant team-a:\n%s", out)
 	}
+	// Plugin policies: the tenant's, narrowed by its key's.
+	out = mustCLI(t, "tenants", "create", "team-p", "--plugins-deny", "file-parser", "--plugins-force", "response-healing",
+		"--plugins-force", `middle-out={"note":"x"}`, "--config", cfg)
+	if want := "created tenant team-p: plugins deny file-parser, plugins force response-healing+middle-out\n"; out != want {
+		t.Errorf("tenants create printed %q, want %q", out, want)
+	}
+	out = mustCLI(t, "keys", "create", "--tenant", "team-p", "--plugins-allow", "response-healing,middle-out", "--config", cfg)
+	if err := auth.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err = auth.Authenticate(ctx, lastLine(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := p.Plugins
+	if !slices.Equal(pl.Allow, []string{"response-healing", "middle-out"}) || !slices.Equal(pl.Deny, []string{"file-parser"}) ||
+		!slices.Equal(forcedIDs(pl), []string{"response-healing", "middle-out"}) || string(pl.Force[1].Options) != `{"id":"middle-out","note":"x"}` ||
+		len(pl.Within) != 2 || pl.Within[0].Owner != `tenant "team-p"` {
+		t.Errorf("plugin policy %+v", pl)
+	}
 	// Keys of a tenant the config declares live in the store too.
 	if out := mustCLI(t, "keys", "create", "--config", cfg, "--tenant", "gitops"); !strings.HasPrefix(lastLine(out), "sk-sb-") {
 		t.Errorf("key for a declared tenant:\n%s", out)
@@ -159,6 +180,7 @@ func TestGovernanceCLI(t *testing.T) {
 func TestGovernanceCLIErrors(t *testing.T) {
 	cfg, _ := govConfig(t)
 	mustCLI(t, "tenants", "create", "team-a", "--config", cfg)
+	mustCLI(t, "tenants", "create", "team-d", "--plugins-allow", "file-parser", "--plugins-force", "response-healing", "--config", cfg)
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -176,6 +198,14 @@ func TestGovernanceCLIErrors(t *testing.T) {
 		{"revoke unknown key", []string{"keys", "revoke", "k_nope", "--config", cfg}, "governance: key k_nope: not found"},
 		{"revoke a config key", []string{"keys", "revoke", "declared", "--config", cfg}, "key declared is declared in " + cfg + "; change it there"},
 		{"unknown subcommand", []string{"keys", "delete", "x"}, `unknown command "keys delete"`},
+		{"unknown plugin", []string{"tenants", "create", "b", "--plugins-deny", "pdf", "--config", cfg}, `middleware: policy: deny "pdf": unknown plugin (known: file-parser, middle-out, response-healing)`},
+		{"web not configured", []string{"tenants", "create", "b", "--plugins-force", "web", "--config", cfg}, `middleware: policy: force "web": unknown plugin`},
+		{"forced and denied", []string{"tenants", "create", "b", "--plugins-force", "middle-out", "--plugins-deny", "middle-out", "--config", cfg}, `force "middle-out": the plugin is also denied`},
+		{"force block not an object", []string{"tenants", "create", "b", "--plugins-force", "middle-out=[1]", "--config", cfg}, `"middle-out=[1]": the block after = must be a JSON object`},
+		{"key forcing outside its tenant", []string{"keys", "create", "--tenant", "team-d", "--plugins-force", "middle-out", "--config", cfg},
+			`tenant team-d: middleware: policy: force "middle-out": the tenant does not allow the plugin (a key cannot widen its tenant)`},
+		{"key denying its tenant's forced plugin", []string{"keys", "create", "--tenant", "team-d", "--plugins-deny", "response-healing", "--config", cfg},
+			`tenant team-d: middleware: policy: deny "response-healing": the tenant forces the plugin (a key cannot turn it off)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := cli(t, tc.args...)

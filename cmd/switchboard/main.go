@@ -175,6 +175,9 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		if l.ExtProc.Address != store.Current().ExtProc.Address || l.XDS.Address != store.Current().XDS.Address {
 			log.Warn("listen addresses changed in the config; restart switchboard to apply them")
 		}
+		if withExtProc && !reflect.DeepEqual(l.Plugins, store.Current().Plugins) {
+			log.Warn("plugins changed in the config; restart switchboard to apply them")
+		}
 		if !reflect.DeepEqual(l.Telemetry, store.Current().Telemetry) {
 			log.Warn("telemetry changed in the config; restart switchboard to apply it")
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -16,7 +17,10 @@ import (
 // buildPlugins wires the middleware chain: the file parser, middle-out
 // and response healing always, web search when the config names a
 // backend. Plugins are built at start: changing plugins.* takes a
-// restart. Answers go back through the chain reversed: healing, last in,
+// restart: plugin policies are checked at load against the config's
+// plugins (config.Plugins.Offered, which must match what is built here),
+// so web added to a running gateway is refused by the chain until then,
+// with 503 plugin_unavailable where a policy forces it. Answers go back through the chain reversed: healing, last in,
 // repairs an answer before web search cites it.
 func buildPlugins(cfg *config.Loaded, current func() *config.Loaded, log *zap.Logger) (*middleware.Chain, error) {
 	// Plugins that need no outside service are always offered; a
@@ -59,5 +63,16 @@ func buildPlugins(cfg *config.Loaded, current func() *config.Loaded, log *zap.Lo
 		}
 		plugins = append(plugins, p)
 	}
-	return middleware.NewChain(plugins...)
+	chain, err := middleware.NewChain(plugins...)
+	if err != nil {
+		return nil, err
+	}
+	// Config validates plugin policies against the ids it says the chain
+	// has; they must be the ones built here.
+	ids := chain.IDs()
+	slices.Sort(ids)
+	if offered := cfg.Plugins.Offered(); !slices.Equal(ids, offered) {
+		return nil, fmt.Errorf("plugins: the chain has %v but config.Plugins.Offered says %v", ids, offered)
+	}
+	return chain, nil
 }
