@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/anthropics/anthropic-sdk-go"
+	aoption "github.com/anthropics/anthropic-sdk-go/option"
 	"github.com/tidwall/gjson"
 
 	"github.com/switchboard-gw/switchboard/internal/fakeprovider"
@@ -95,13 +97,17 @@ plugins:
 
 	t.Run("chat, streamed, :online", func(t *testing.T) {
 		up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat_stream"))})
-		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"gpt-test:online","stream":true,"messages":[{"role":"user","content":"What is new in Go 1.26?"}]}`))
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"gpt-test:online","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"What is new in Go 1.26?"}]}`))
 		if resp.StatusCode != 200 || !strings.HasSuffix(strings.TrimSpace(string(out)), "data: [DONE]") {
 			t.Fatalf("%d %s", resp.StatusCode, out)
 		}
 		sentNote(t)
 		if !strings.Contains(string(out), `"url_citation"`) || !strings.Contains(string(out), "https://go.dev/doc/go1.26") {
 			t.Errorf("no url_citation in the stream:\n%s", out)
+		}
+		// The search is counted in the usage chunk, as on whole answers.
+		if !strings.Contains(string(out), `"server_tool_use":{"web_search_requests":1}`) {
+			t.Errorf("no server_tool_use in the stream's usage:\n%s", out)
 		}
 	})
 
@@ -261,6 +267,112 @@ governance:
 		}
 		if q := queries(); len(q) == 0 || !strings.Contains(q[len(q)-1], "Go 1.26") {
 			t.Errorf("search queries %q", q)
+		}
+	})
+}
+
+// TestWebServerTool: Anthropic's web_search server tool (Claude Code's
+// WebSearch) on an OpenAI-schema model. The gateway runs the search,
+// keeps what the tool's domain lists allow, gives the results to the
+// model and answers with server_tool_use and web_search_tool_result
+// blocks before the text, whole and streamed (read by anthropic-sdk-go).
+func TestWebServerTool(t *testing.T) {
+	search, queries := fakeSearXNG(t)
+	up := fakeprovider.New(t)
+	gw := startGateway(t, fmt.Sprintf(`providers:
+  - name: up
+    schema: openai
+    base_url: %s/v1
+models:
+  - name: gpt-test
+    providers: [{provider: up, model: gpt-4.1-mini}]
+plugins:
+  web: {backend: searxng, base_url: %s, max_results: 5}
+`, up.URL(), search.URL))
+	const query = "Perform a web search for the query: Go 1.26 release"
+	body := func(stream bool, tool string) []byte {
+		return []byte(fmt.Sprintf(`{"model":"gpt-test","max_tokens":200,"stream":%v,"tools":[%s],"messages":[{"role":"user","content":%q}]}`, stream, tool, query))
+	}
+	const tool = `{"type":"web_search_20250305","name":"web_search","max_uses":8}`
+
+	t.Run("whole", func(t *testing.T) {
+		up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+		resp, out := gw.post(t, "/v1/messages", body(false, tool), "anthropic-version", "2023-06-01")
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+		content := gjson.GetBytes(out, "content").Array()
+		if len(content) < 3 || content[0].Get("type").Str != "server_tool_use" || content[1].Get("type").Str != "web_search_tool_result" || content[2].Get("type").Str != "text" {
+			t.Fatalf("content %s", gjson.GetBytes(out, "content").Raw)
+		}
+		if content[0].Get("input.query").Str != query || content[1].Get("tool_use_id").Str != content[0].Get("id").Str ||
+			!strings.HasPrefix(content[0].Get("id").Str, "srvtoolu_") {
+			t.Errorf("blocks %s %s", content[0].Raw, content[1].Raw)
+		}
+		if r := content[1].Get("content").Array(); len(r) != 2 || r[0].Get("url").Str != "https://go.dev/blog/go1.26" || r[0].Get("type").Str != "web_search_result" {
+			t.Errorf("results %s", content[1].Get("content").Raw)
+		}
+		if n := gjson.GetBytes(out, "usage.server_tool_use.web_search_requests").Int(); n != 1 {
+			t.Errorf("usage %s", gjson.GetBytes(out, "usage").Raw)
+		}
+		sent := lastRequest(t, up).Body
+		if gjson.GetBytes(sent, "tools").Exists() && strings.Contains(gjson.GetBytes(sent, "tools").Raw, "web_search_20250305") {
+			t.Errorf("the server tool reached the provider: %s", sent)
+		}
+		if !strings.Contains(string(sent), "https://go.dev/blog/go1.26") {
+			t.Errorf("the provider did not get the results: %s", sent)
+		}
+		if q := queries(); len(q) == 0 || q[len(q)-1] != query {
+			t.Errorf("queries %q", q)
+		}
+	})
+
+	t.Run("streamed, through the SDK", func(t *testing.T) {
+		up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat_stream"))})
+		up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat_stream"))})
+		client := anthropic.NewClient(aoption.WithBaseURL(gw.url("/")), aoption.WithAPIKey(clientKey), aoption.WithMaxRetries(0))
+		stream := client.Messages.NewStreaming(ctxT(t), anthropic.MessageNewParams{
+			Model: "gpt-test", MaxTokens: 200,
+			Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(query))},
+			Tools:    []anthropic.ToolUnionParam{{OfWebSearchTool20250305: &anthropic.WebSearchTool20250305Param{MaxUses: anthropic.Int(8), AllowedDomains: []string{"go.dev"}}}},
+		})
+		var msg anthropic.Message
+		for stream.Next() {
+			if err := msg.Accumulate(stream.Current()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := stream.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(msg.Content) < 3 {
+			t.Fatalf("content %s", msg.RawJSON())
+		}
+		use, res := msg.Content[0].AsServerToolUse(), msg.Content[1].AsWebSearchToolResult()
+		in, _ := json.Marshal(use.Input)
+		if msg.Content[0].Type != "server_tool_use" || gjson.GetBytes(in, "query").Str != query || res.ToolUseID != use.ID ||
+			len(res.Content.OfWebSearchResultBlockArray) != 2 || res.Content.OfWebSearchResultBlockArray[1].URL != "https://go.dev/doc/go1.26" {
+			t.Fatalf("blocks: %s / %s", msg.Content[0].RawJSON(), msg.Content[1].RawJSON())
+		}
+		if msg.Content[2].Type != "text" || msg.Content[2].Text == "" || msg.Usage.ServerToolUse.WebSearchRequests != 1 {
+			t.Fatalf("text %q usage %s", msg.Content[2].Text, msg.Usage.RawJSON())
+		}
+	})
+
+	t.Run("blocked domains filter results", func(t *testing.T) {
+		up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+		resp, out := gw.post(t, "/v1/messages", body(false, `{"type":"web_search_20250305","name":"web_search","blocked_domains":["go.dev"]}`), "anthropic-version", "2023-06-01")
+		if resp.StatusCode != 200 || gjson.GetBytes(out, "content.1.type").Str != "web_search_tool_result" || gjson.GetBytes(out, "content.1.content.#").Int() != 0 {
+			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+	})
+
+	t.Run("a failed search is an unavailable result", func(t *testing.T) {
+		search.Close()
+		up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+		resp, out := gw.post(t, "/v1/messages", body(false, tool), "anthropic-version", "2023-06-01")
+		if resp.StatusCode != 200 || gjson.GetBytes(out, "content.1.content.error_code").Str != "unavailable" || gjson.GetBytes(out, "content.2.type").Str != "text" {
+			t.Fatalf("%d %s", resp.StatusCode, out)
 		}
 	})
 }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"strconv"
+	"strings"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/switchboard-gw/switchboard/middleware"
@@ -53,6 +56,40 @@ func (p *routerProcessor) startPlugins(ctx context.Context, body []byte) ([]byte
 	return run.Body, nil
 }
 
+// webServerTool enables the web plugin for a /v1/messages request that
+// declares Anthropic's web_search server tool, when this gateway has the
+// plugin: the gateway runs the search on every provider (providers never
+// see the tool; plugins/web/server_tool.go). Without the plugin the tool
+// goes natively to Anthropic-schema providers and is refused elsewhere.
+func (p *routerProcessor) webServerTool(client, chat []byte) []byte {
+	if p.s.chain == nil || p.api.Endpoint != translators.EndpointMessages || !p.s.chain.Has(middleware.WebID) {
+		return chat
+	}
+	var tool gjson.Result
+	gjson.GetBytes(client, "tools").ForEach(func(_, t gjson.Result) bool {
+		if strings.HasPrefix(t.Get("type").Str, "web_search_") {
+			tool = t
+			return false
+		}
+		return true
+	})
+	if !tool.IsObject() {
+		return chat
+	}
+	block := `{"id":"` + middleware.WebID + `","server_tool":` + tool.Raw + `}`
+	var out []byte
+	var err error
+	if gjson.GetBytes(chat, "plugins").IsArray() {
+		out, err = sjson.SetRawBytes(chat, "plugins.-1", []byte(block))
+	} else {
+		out, err = sjson.SetRawBytes(chat, "plugins", []byte("["+block+"]"))
+	}
+	if err != nil {
+		return chat
+	}
+	return out
+}
+
 // pluginRequest is the request body answer when plugins rewrote the
 // request: the new body goes upstream, and the upstream hop is told it is
 // the chat form and to hand every answer over.
@@ -83,6 +120,7 @@ func (p *upstreamProcessor) applyRun(x *translators.Exchange) {
 		return middleware.ApplyUsage(out, run.Usage), nil
 	}
 	if t := run.Transformer(); t != nil {
+		t = middleware.WithUsage(t, run.Usage)
 		x.WrapChat = func(st translators.StreamTranslator) translators.StreamTranslator {
 			return middleware.WrapStream(st, t)
 		}

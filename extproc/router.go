@@ -127,10 +127,12 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	}
 	// Every API is planned on its OpenAI form.
 	n, err := p.api.Normalize(body)
+	client := body
 	body, p.client = n.Body, n.Client
 	if err != nil {
 		return p.fail(asAPIError(err))
 	}
+	body = p.webServerTool(client, body) // plugins.go
 	var local *extprocv3.ProcessingResponse
 	if body, local = p.startPlugins(ctx, body); local != nil {
 		return local

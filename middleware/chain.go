@@ -42,6 +42,9 @@ func NewChain(plugins ...Plugin) (*Chain, error) {
 // IDs lists the chain's plugin ids in order, for Policy.Validate.
 func (c *Chain) IDs() []string { return slices.Clone(c.ids) }
 
+// Has reports whether the chain has plugin id.
+func (c *Chain) Has(id string) bool { return slices.Contains(c.ids, id) }
+
 // Request is one client request as the chain sees it.
 type Request struct {
 	// Body is the chat request in the OpenAI form (Normalized.Body), as

@@ -40,3 +40,32 @@ func ApplyUsage(body []byte, us []Usage) []byte {
 	}
 	return out
 }
+
+// WithUsage makes t add what the plugins spent (ApplyUsage) to the
+// stream's usage chunk, as whole answers get it.
+func WithUsage(t StreamTransformer, us []Usage) StreamTransformer {
+	if Total(us).zero() {
+		return t
+	}
+	return &usageStream{next: t, us: us}
+}
+
+type usageStream struct {
+	next StreamTransformer
+	us   []Usage
+}
+
+func (s *usageStream) Chunk(chunk []byte, emit func([]byte)) {
+	s.next.Chunk(chunk, func(c []byte) { emit(s.apply(c)) })
+}
+
+func (s *usageStream) Finish(emit func([]byte)) {
+	s.next.Finish(func(c []byte) { emit(s.apply(c)) })
+}
+
+func (s *usageStream) apply(c []byte) []byte {
+	if !gjson.GetBytes(c, "usage").IsObject() {
+		return c
+	}
+	return ApplyUsage(c, s.us)
+}

@@ -91,6 +91,15 @@ func (AnthropicIngress) Response(openAIBody []byte) ([]byte, error) {
 		out = append(out, `,"signature":""}`...)
 	}
 
+	// Blocks a plugin made (a gateway-run web search) come before the
+	// text that uses them, as Anthropic's server tools answer.
+	msg.Get(ServerBlocksField).ForEach(func(_, b gjson.Result) bool {
+		if b.IsObject() {
+			sep()
+			out = append(out, b.Raw...)
+		}
+		return true
+	})
 	if text := ingressText(msg); text != "" {
 		sep()
 		out = append(out, `{"type":"text","text":`...)
@@ -117,6 +126,7 @@ func (AnthropicIngress) Response(openAIBody []byte) ([]byte, error) {
 	out = append(out, ingressStopReason(root.Get("choices.0.finish_reason").Str)...)
 	out = append(out, `","stop_sequence":null,"usage":`...)
 	out = appendAnthropicUsage(out, openAIUsage(root.Get("usage")))
+	out = appendServerToolUse(out, root.Get("usage"))
 	return append(out, '}'), nil
 }
 
@@ -216,4 +226,16 @@ func appendAnthropicUsage(dst []byte, u Usage) []byte {
 	dst = append(dst, `,"output_tokens":`...)
 	dst = strconv.AppendInt(dst, u.CompletionTokens, 10)
 	return append(dst, '}')
+}
+
+// appendServerToolUse adds usage.server_tool_use (searches the gateway
+// ran) inside the Anthropic usage object dst ends with.
+func appendServerToolUse(dst []byte, usage gjson.Result) []byte {
+	n := usage.Get("server_tool_use.web_search_requests").Int()
+	if n <= 0 || len(dst) == 0 || dst[len(dst)-1] != '}' {
+		return dst
+	}
+	dst = append(dst[:len(dst)-1], `,"server_tool_use":{"web_search_requests":`...)
+	dst = strconv.AppendInt(dst, n, 10)
+	return append(dst, "}}"...)
 }

@@ -21,6 +21,7 @@ const (
 	ingressTextBlock
 	ingressThinkingBlock
 	ingressToolUseBlock
+	ingressServerBlock // a plugin's block, sent whole
 )
 
 // anthropicIngressStream is fed OpenAI SSE bytes and writes Anthropic
@@ -43,6 +44,7 @@ type anthropicIngressStream struct {
 	next     int          // index of the next block
 	tools    []ingressToolBlock
 	stop     string // stop_reason, set by the finish_reason chunk
+	searches int64  // usage.server_tool_use.web_search_requests
 
 	started  bool // message_start was sent
 	finished bool // a finish_reason was seen
@@ -139,6 +141,9 @@ func (s *anthropicIngressStream) event(dst, data []byte) []byte {
 	}
 	if usage.IsObject() {
 		s.usage = openAIUsage(usage)
+		if n := usage.Get("server_tool_use.web_search_requests").Int(); n > 0 {
+			s.searches = n
+		}
 	}
 	if s.finished {
 		return dst // one choice only; nothing after its finish counts
@@ -177,9 +182,11 @@ func (s *anthropicIngressStream) start(dst []byte, id, model string) []byte {
 
 // delta streams one chunk's delta: reasoning, then text, then tool calls.
 func (s *anthropicIngressStream) delta(dst []byte, d gjson.Result) []byte {
-	var details, reasoning, reasoningContent, content, refusal, toolCalls gjson.Result
+	var details, reasoning, reasoningContent, content, refusal, toolCalls, server gjson.Result
 	d.ForEach(func(k, v gjson.Result) bool { // one pass over the delta
 		switch k.Str {
+		case ServerBlocksField:
+			server = v
 		case "reasoning_details":
 			details = v
 		case "reasoning":
@@ -195,6 +202,12 @@ func (s *anthropicIngressStream) delta(dst []byte, d gjson.Result) []byte {
 		}
 		return true
 	})
+	if server.IsArray() {
+		server.ForEach(func(_, b gjson.Result) bool {
+			dst = s.serverBlock(dst, b)
+			return true
+		})
+	}
 	n := 0 // reasoning_details entries; without any, the plain reasoning text
 	if details.IsArray() {
 		details.ForEach(func(_, v gjson.Result) bool {
@@ -363,6 +376,36 @@ func (s *anthropicIngressStream) toolCall(dst []byte, tc gjson.Result, pos int64
 	return append(dst, "}}\n\n"...)
 }
 
+// serverBlock streams one block a plugin made. A server_tool_use starts
+// with an empty input that one input_json_delta fills, as Anthropic
+// streams it (SDKs build the input from the deltas); other blocks
+// (web_search_tool_result) come whole in their content_block_start.
+func (s *anthropicIngressStream) serverBlock(dst []byte, b gjson.Result) []byte {
+	if !b.IsObject() {
+		return dst
+	}
+	dst = s.openBlock(dst, ingressServerBlock)
+	if b.Get("type").Str != "server_tool_use" {
+		dst = append(dst, b.Raw...)
+		dst = append(dst, "}\n\n"...)
+		return s.closeBlock(dst)
+	}
+	dst = append(dst, `{"type":"server_tool_use","id":`...)
+	dst = appendRawJSONString(dst, b.Get("id"))
+	dst = append(dst, `,"name":`...)
+	dst = appendRawJSONString(dst, b.Get("name"))
+	dst = append(dst, `,"input":{}}}`+"\n\n"...)
+	in := b.Get("input").Raw
+	if in == "" {
+		in = "{}"
+	}
+	dst = ingressBlockDelta(dst, s.openIdx)
+	dst = append(dst, `{"type":"input_json_delta","partial_json":`...)
+	dst = appendJSONString(dst, in)
+	dst = append(dst, "}}\n\n"...)
+	return s.closeBlock(dst)
+}
+
 // appendRawJSONString appends a string value, copying its literal.
 func appendRawJSONString(dst []byte, r gjson.Result) []byte {
 	if r.Type == gjson.String {
@@ -425,6 +468,11 @@ func (s *anthropicIngressStream) end(dst []byte) []byte {
 	dst = append(dst, stop...)
 	dst = append(dst, `","stop_sequence":null},"usage":`...)
 	dst = appendAnthropicUsage(dst, s.usage)
+	if s.searches > 0 {
+		dst = append(dst[:len(dst)-1], `,"server_tool_use":{"web_search_requests":`...)
+		dst = strconv.AppendInt(dst, s.searches, 10)
+		dst = append(dst, "}}"...)
+	}
 	return append(dst, "}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"...)
 }
 
