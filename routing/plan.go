@@ -166,8 +166,10 @@ func exclude(c config.Candidate, pol config.Policy, p Prefs) (string, bool) {
 			return "lacks capability " + need, false
 		}
 	}
-	if s.ContextLength > 0 && p.Tokens > s.ContextLength {
-		return fmt.Sprintf("context length %d is below the ~%d tokens this request needs", s.ContextLength, p.Tokens), false
+	if s.ContextLength > 0 {
+		if need := p.tokensOn(c.Model, s.ContextLength); need > s.ContextLength {
+			return fmt.Sprintf("context length %d is below the ~%d tokens this request needs", s.ContextLength, need), false
+		}
 	}
 	return "", false
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/plugins/compress"
 	"github.com/switchboard-gw/switchboard/translators"
 )
 
@@ -47,8 +48,22 @@ type Prefs struct {
 
 	// Needs are capabilities the request uses.
 	Needs []string
-	// Tokens estimates prompt plus requested completion tokens.
+	// Tokens estimates prompt plus requested completion tokens, at four
+	// bytes of body a token. The context-length check uses it only when
+	// need is nil (a body without messages, or Prefs made by hand).
 	Tokens int
+	// need counts a chat body's tokens per provider model, with the
+	// model's tokenizer, when bounds cannot show that it fits.
+	need *compress.Needs
+}
+
+// tokensOn is what the request needs of a provider model's context of
+// limit tokens.
+func (p Prefs) tokensOn(model string, limit int) int {
+	if p.need == nil {
+		return p.Tokens
+	}
+	return p.need.Of(model, limit)
 }
 
 // Caps on the lists a request may carry. Each list is walked against the
@@ -108,7 +123,11 @@ func ParsePrefs(body []byte, session string) (Prefs, *translators.APIError) {
 	if s := f.sessionID; s.Type == gjson.String && s.Str != "" {
 		p.Session = s.Str
 	}
-	p.Needs, p.Tokens = needs(f, len(body))
+	var completion int
+	p.Needs, p.Tokens, completion = needs(f, len(body))
+	if f.messages.Exists() {
+		p.need = compress.NewNeeds(body, completion)
+	}
 	return p, nil
 }
 
@@ -239,8 +258,9 @@ func threshold(v gjson.Result) float64 {
 }
 
 // needs lists the capabilities a chat body uses and estimates its tokens
-// (about four bytes a token, plus the completion it asks for).
-func needs(f fields, size int) ([]string, int) {
+// (about four bytes a token, plus the completion it asks for, which it
+// returns too).
+func needs(f fields, size int) ([]string, int, int) {
 	var n []string
 	if t := f.tools; t.IsArray() && len(t.Array()) > 0 {
 		n = append(n, config.CapTools)
@@ -267,5 +287,5 @@ func needs(f fields, size int) ([]string, int) {
 	if max == 0 {
 		max = f.maxTokens.Int()
 	}
-	return n, tokens + int(max)
+	return n, tokens + int(max), int(max)
 }

@@ -115,7 +115,7 @@ func TestParsePrefs(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParsePrefs: %v", err)
 			}
-			got.Needs, got.Tokens = nil, 0
+			got.Needs, got.Tokens, got.need = nil, 0, nil
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("ParsePrefs =\n%+v\nwant\n%+v", got, tc.want)
 			}
@@ -212,5 +212,66 @@ func TestParsePrefsNeeds(t *testing.T) {
 	p, _ := ParsePrefs([]byte(body), "")
 	if p.Tokens < 9000 || p.Tokens > 11000 {
 		t.Errorf("Tokens of a 40 KB prompt = %d, want about 10000", p.Tokens)
+	}
+}
+
+// TestContextCounted: for a chat body the context check counts with each
+// provider model's tokenizer (plugins/compress), not at four bytes a
+// token, and adds the margin for models it only approximates.
+func TestContextCounted(t *testing.T) {
+	cat := loadCatalog(t, `providers:
+  - {name: oa, schema: openai, base_url: "https://oa.example.test/v1"}
+  - {name: an, schema: anthropic, base_url: "https://an.example.test/v1"}
+models:
+  - name: m
+    context_length: 300
+    providers:
+      - {provider: oa, model: gpt-4o}
+      - {provider: an, model: claude-sonnet-4-5}
+`)
+	msg := func(text string) string {
+		return `{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"` + text + `"}]}`
+	}
+	tests := []struct {
+		name        string
+		body        string
+		want        string
+		wantSkipped []string
+	}{
+		// "hi" and 250 " hello"s: 251 tokens, a prompt of 3 + 4 + 1 + 251 =
+		// 259, and 10 for the completion: 269 on gpt-4o, where four bytes a
+		// token would say 386. With Claude's 30% margin: 337 + 10.
+		{name: "prose", body: msg("hi" + strings.Repeat(" hello", 250)),
+			want: "[oa@m]", wantSkipped: []string{"m on an: context length 300 is below the ~347 tokens this request needs"}},
+		// 150 " 7"s: 300 tokens in 300 bytes, about 90 at four bytes a
+		// token. A prompt of 308: 318, and 401 + 10 with the margin.
+		{name: "digits", body: msg(strings.Repeat(" 7", 150)),
+			want: "", wantSkipped: []string{
+				"m on oa: context length 300 is below the ~318 tokens this request needs",
+				"m on an: context length 300 is below the ~411 tokens this request needs"}},
+		{name: "short", body: msg("hello"), want: "[an@m oa@m]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, perr := ParsePrefs([]byte(tc.body), "")
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			plan, err := Build(cat, config.Policy{}, 10, p, nil)
+			var skipped []string
+			for _, s := range plan.Skipped {
+				skipped = append(skipped, s.String())
+			}
+			if tc.want == "" {
+				if err == nil {
+					t.Fatalf("plan %s, want no provider", show(plan.Groups))
+				}
+			} else if err != nil || levels(plan.Groups) != tc.want {
+				t.Fatalf("plan %s (%v), want %s", levels(plan.Groups), err, tc.want)
+			}
+			if strings.Join(skipped, "; ") != strings.Join(tc.wantSkipped, "; ") {
+				t.Errorf("skipped %q\nwant %q", skipped, tc.wantSkipped)
+			}
+		})
 	}
 }

@@ -31,9 +31,27 @@ func buildPlugins(cfg *config.Loaded, current func() *config.Loaded, log *zap.Lo
 		}
 		return compress.Limits{}
 	}
+	// Middle-out counts a model's tokens with its OpenAI encoding, or
+	// approximates with o200k_base and a margin when any of its providers
+	// serves another family. o200k_base is built now (about 25 ms), not on
+	// the first request that needs it.
+	countOf := func(model string) compress.Options {
+		r, ok := current().Catalog.Model(model)
+		if !ok {
+			return compress.Options{}
+		}
+		ids := make([]string, len(r.Candidates))
+		for i, c := range r.Candidates {
+			ids[i] = c.Model
+		}
+		return compress.ForModels(ids...)
+	}
+	if _, err := compress.Counter(compress.O200k); err != nil {
+		log.Warn("middle-out counts tokens by estimate", zap.Error(err))
+	}
 	plugins := []middleware.Plugin{
 		fileparser.Plugin{Parser: fileparser.New(fileparser.Config{})},
-		compress.Plugin{LimitsOf: contextOf},
+		compress.Plugin{LimitsOf: contextOf, OptionsOf: countOf},
 		healing.Plugin{},
 	}
 	if w := cfg.Plugins.Web; w != nil {

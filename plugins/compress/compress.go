@@ -7,25 +7,37 @@
 // turn are kept (the system prompt is never cut); an assistant tool call
 // stays with its tool results. Without the transform, Check answers an
 // over-long prompt with 400 context_length_exceeded before any provider
-// is called.
+// is called (the gateway does not call it yet; routing skips providers
+// whose context is too small, with Needs).
 //
 // It works on the OpenAI chat form and is pure: bytes in, bytes out.
 //
-// # Token estimate
+// # Token count
 //
-// Tokens are estimated, not counted, unless the caller passes a real
-// tokenizer as Options.Count. The default estimate of a string is its
-// UTF-8 length divided by 4, rounded up (about right for English with
-// BPE tokenizers, high for code, and roughly one token per character
-// for CJK text, which is 3 bytes a character). On top of that each
-// message costs 4 tokens, the request 3, each image part 765 (the cost
-// of a 1024x1024 high-detail image at OpenAI), each tool definition
-// its JSON length / 4. The completion budget (max_completion_tokens, or
-// max_tokens) must fit too. The estimate leans high so that a prompt
-// that "fits" is not rejected by the provider.
+// Texts are counted with OpenAI's tokenizers, compiled into the binary
+// (tokenizer.go): o200k_base by default, cl100k_base for the older
+// OpenAI models (Options.Encoding). On top of the texts each message
+// costs 4 tokens, the request 3, each image part 765 (the cost of a
+// 1024x1024 high-detail image at OpenAI), and tool definitions and the
+// response schema count as their JSON text. The completion budget
+// (max_completion_tokens, or max_tokens) must fit too.
+//
+// For OpenAI models the texts are counted exactly; the overheads are
+// OpenAI's documented figures and may be off by a few tokens a request.
+// Other models (Claude, Gemini, open-weight models) have tokenizers of
+// their own that are not shipped: o200k_base approximates them, and
+// Options.Margin (ApproxMargin, from ForModels) is added to the count
+// before it is compared with the context length.
+//
+// Counting costs about 20 ms per 100 KB of text (BenchmarkCount100K),
+// so it is skipped when the prompt's byte length proves the request
+// fits: a byte-level BPE token is at least one byte, so the byte count
+// of the texts, with the same overheads, is an upper bound (byteBound,
+// TestByteBound).
 package compress
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,7 +51,7 @@ import (
 // TransformMiddleOut is the transforms entry that turns this on.
 const TransformMiddleOut = "middle-out"
 
-// Per-item costs of the default estimate (see the package doc).
+// Per-item costs added to the texts' tokens (see the package doc).
 const (
 	messageOverhead = 4
 	requestOverhead = 3
@@ -68,23 +80,55 @@ type Limits struct {
 	MaxMessages int
 }
 
-// Options tune the estimate.
+// Options choose how tokens are counted. The zero value counts with
+// o200k_base, no margin.
 type Options struct {
-	// Count returns the tokens of a string. Nil means the default
-	// estimate, EstimateText.
+	// Encoding is the tokenizer: O200k (also when empty) or Cl100k.
+	Encoding Encoding
+	// Margin is added to the counted prompt, as a fraction of it, before
+	// it is compared with the context length: ApproxMargin for models the
+	// encoding only approximates, 0 (the default) for exact counts.
+	Margin float64
+	// Count, when set, replaces the tokenizer (a caller's own, or a
+	// test's). The byte-length shortcut is not taken with it.
 	Count func(string) int
 }
 
-func (o Options) count() func(string) int {
+// counter returns the count to use, and whether byteBound bounds it.
+func (o Options) counter() (count func(string) int, bounded bool) {
 	if o.Count != nil {
-		return o.Count
+		return o.Count, false
 	}
-	return EstimateText
+	// On a load failure Counter gives EstimateText, which byteBound
+	// bounds too.
+	count, _ = Counter(o.Encoding)
+	return count, true
 }
 
-// EstimateText is the default token estimate of a string: its UTF-8
-// length / 4, rounded up.
+// EstimateText is the fallback token estimate of a string, used only if
+// the tokenizer cannot be loaded: its UTF-8 length / 4, rounded up.
 func EstimateText(s string) int { return (len(s) + 3) / 4 }
+
+// withMargin is a counted prompt with the margin added, rounded up.
+func withMargin(n int, margin float64) int {
+	if margin <= 0 {
+		return n
+	}
+	return n + int(math.Ceil(float64(n)*margin))
+}
+
+// promptRoom is the most counted prompt tokens that, with the margin,
+// fit in room tokens.
+func promptRoom(room int, margin float64) int {
+	if margin <= 0 || room <= 0 {
+		return room
+	}
+	p := int(float64(room) / (1 + margin))
+	for p > 0 && withMargin(p, margin) > room { // float rounding
+		p--
+	}
+	return p
+}
 
 // Result is what MiddleOut did.
 type Result struct {
@@ -93,13 +137,15 @@ type Result struct {
 	Body []byte
 	// Changed reports whether anything was removed or cut.
 	Changed bool
-	// TokensBefore and TokensAfter are the estimated prompt tokens.
+	// TokensBefore and TokensAfter are the counted prompt tokens (before
+	// any margin). Both are 0 when nothing had to be counted: no limit
+	// applies, or the prompt's byte length shows that it fits.
 	TokensBefore, TokensAfter int
 	// Removed counts the messages removed, Truncated those cut short.
 	Removed, Truncated int
 }
 
-// message is one entry of messages, with its estimated cost.
+// message is one entry of messages, with its counted cost.
 type message struct {
 	raw    string
 	role   string
@@ -121,26 +167,43 @@ func (u unit) tokens() int {
 	return n
 }
 
-// Estimate returns the estimated prompt tokens of a chat request and
-// the completion budget it asks for.
+// Estimate returns the counted prompt tokens of a chat request (without
+// the margin) and the completion budget it asks for.
 func Estimate(body []byte, opts Options) (prompt, completion int) {
-	count := opts.count()
-	prompt = fixedTokens(body, count)
-	for _, m := range gjson.GetBytes(body, "messages").Array() {
-		prompt += messageTokens(m, count)
-	}
-	return prompt, completionBudget(body)
+	count, _ := opts.counter()
+	return promptTokens(body, tally{count: count}), completionBudget(body)
+}
+
+func promptTokens(body []byte, t tally) int {
+	return fixedTokens(body, t) + messagesTokens(gjson.GetBytes(body, "messages"), t)
+}
+
+func messagesTokens(msgs gjson.Result, t tally) int {
+	n := 0
+	msgs.ForEach(func(_, m gjson.Result) bool {
+		n += messageTokens(m, t)
+		return true
+	})
+	return n
 }
 
 // Check answers 400 context_length_exceeded when the request does not
-// fit lim and middle-out was not asked for; nil when it fits.
+// fit lim and middle-out was not asked for; nil when it fits. It counts
+// tokens only when the byte length cannot show that the request fits.
 func Check(body []byte, lim Limits, opts Options) error {
-	prompt, completion := Estimate(body, opts)
 	n := int(gjson.GetBytes(body, "messages.#").Int())
-	return fitError(prompt, completion, n, lim, false)
+	completion := completionBudget(body)
+	if lim.ContextTokens <= 0 {
+		return fitError(0, completion, n, lim, opts.Margin, false)
+	}
+	count, bounded := opts.counter()
+	if bounded && fitError(promptTokens(body, bytesTally), completion, n, lim, opts.Margin, false) == nil {
+		return nil
+	}
+	return fitError(promptTokens(body, tally{count: count}), completion, n, lim, opts.Margin, false)
 }
 
-func fitError(prompt, completion, n int, lim Limits, compressed bool) error {
+func fitError(prompt, completion, n int, lim Limits, margin float64, compressed bool) error {
 	tail := `; add "transforms": ["middle-out"] to compress it`
 	if compressed {
 		tail = " even after middle-out compression"
@@ -149,9 +212,12 @@ func fitError(prompt, completion, n int, lim Limits, compressed bool) error {
 		return translators.BadRequest("context_length_exceeded",
 			"this model takes at most "+strconv.Itoa(lim.MaxMessages)+" messages, the request has "+strconv.Itoa(n)+tail)
 	}
-	if lim.ContextTokens > 0 && prompt+completion > lim.ContextTokens {
+	if need := withMargin(prompt, margin); lim.ContextTokens > 0 && need+completion > lim.ContextTokens {
 		msg := "this model's context length is " + strconv.Itoa(lim.ContextTokens) + " tokens, the request needs about " +
-			strconv.Itoa(prompt+completion) + " (" + strconv.Itoa(prompt) + " in the prompt"
+			strconv.Itoa(need+completion) + " (" + strconv.Itoa(need) + " in the prompt"
+		if margin > 0 {
+			msg += ", counted with a " + strconv.Itoa(int(math.Round(margin*100))) + "% margin for the model's own tokenizer"
+		}
 		if completion > 0 {
 			msg += ", " + strconv.Itoa(completion) + " for the completion"
 		}
@@ -165,21 +231,30 @@ func fitError(prompt, completion, n int, lim Limits, compressed bool) error {
 // cannot fit (a system prompt or tool definitions larger than the
 // context). body is never modified.
 func MiddleOut(body []byte, lim Limits, opts Options) (Result, error) {
-	count := opts.count()
+	if lim.ContextTokens <= 0 && lim.MaxMessages <= 0 {
+		return Result{Body: body}, nil
+	}
+	count, bounded := opts.counter()
 	completion := completionBudget(body)
-	fixed := fixedTokens(body, count)
-	units := splitUnits(gjson.GetBytes(body, "messages"), count)
+	// room is the most counted prompt tokens that fit with the margin.
+	room := promptRoom(lim.ContextTokens-completion, opts.Margin)
+	tokensFit := func(total int) bool { return lim.ContextTokens <= 0 || total <= room }
+	msgs := gjson.GetBytes(body, "messages")
+	nmsgs := int(msgs.Get("#").Int())
+	if lim.MaxMessages <= 0 || nmsgs <= lim.MaxMessages {
+		if lim.ContextTokens <= 0 || bounded && tokensFit(fixedTokens(body, bytesTally)+messagesTokens(msgs, bytesTally)) {
+			return Result{Body: body}, nil
+		}
+	}
 
-	total, nmsgs := fixed, 0
+	t := tally{count: count}
+	units := splitUnits(msgs, t)
+	total := fixedTokens(body, t)
 	for _, u := range units {
 		total += u.tokens()
-		nmsgs += len(u.msgs)
 	}
 	res := Result{Body: body, TokensBefore: total, TokensAfter: total}
-	fits := func() bool {
-		return (lim.ContextTokens <= 0 || total+completion <= lim.ContextTokens) &&
-			(lim.MaxMessages <= 0 || nmsgs <= lim.MaxMessages)
-	}
+	fits := func() bool { return tokensFit(total) && (lim.MaxMessages <= 0 || nmsgs <= lim.MaxMessages) }
 	if fits() {
 		return res, nil
 	}
@@ -200,11 +275,11 @@ func MiddleOut(body []byte, lim Limits, opts Options) (Result, error) {
 			kept = append(kept, u.msgs...)
 		}
 	}
-	if !fits() && lim.ContextTokens > 0 && (lim.MaxMessages <= 0 || nmsgs <= lim.MaxMessages) {
-		total, res.Truncated = truncate(kept, total, lim.ContextTokens-completion, count)
+	if !fits() && lim.ContextTokens > 0 && room > 0 && (lim.MaxMessages <= 0 || nmsgs <= lim.MaxMessages) {
+		total, res.Truncated = truncate(kept, total, room, t)
 	}
 	if !fits() {
-		return Result{}, fitError(total, completion, nmsgs, lim, true)
+		return Result{}, fitError(total, completion, nmsgs, lim, opts.Margin, true)
 	}
 
 	var b strings.Builder
@@ -228,10 +303,10 @@ func MiddleOut(body []byte, lim Limits, opts Options) (Result, error) {
 // the unit before them, so a call is never kept without its results or
 // the other way round. System and developer messages, the first other
 // unit and the last unit are pinned.
-func splitUnits(msgs gjson.Result, count func(string) int) []unit {
+func splitUnits(msgs gjson.Result, t tally) []unit {
 	var units []unit
 	for _, m := range msgs.Array() {
-		msg := message{raw: m.Raw, role: m.Get("role").String(), tokens: messageTokens(m, count)}
+		msg := message{raw: m.Raw, role: m.Get("role").String(), tokens: messageTokens(m, t)}
 		if (msg.role == "tool" || msg.role == "function") && len(units) > 0 {
 			last := &units[len(units)-1]
 			last.msgs = append(last.msgs, msg)
@@ -278,7 +353,7 @@ func middleOutOrder(units []unit) []int {
 // budget: the oldest kept messages first, the latest turn last, the
 // system prompt never (a system prompt that cannot fit is the caller's
 // to shorten). It returns the new total and how many messages it cut.
-func truncate(kept []message, total, budget int, count func(string) int) (int, int) {
+func truncate(kept []message, total, budget int, t tally) (int, int) {
 	cut := map[int]bool{}
 	var order []int
 	for i, m := range kept {
@@ -286,31 +361,34 @@ func truncate(kept []message, total, budget int, count func(string) int) (int, i
 			order = append(order, i)
 		}
 	}
+	marker := t.count(TruncationMarker)
 	for _, i := range order {
 		if total <= budget {
 			break
 		}
-		m := gjson.Parse(kept[i].raw)
-		path, text := longestText(m)
+		orig := kept[i]
+		path, text := longestText(gjson.Parse(orig.raw))
 		if path == "" {
 			continue
 		}
-		excess := total - budget
-		// Bytes to drop: the excess in estimated tokens, with room for the
-		// marker and rounding.
-		drop := excess*4 + len(TruncationMarker) + 8
-		if drop >= len(text) {
-			drop = len(text)
+		// Bytes a token, from this message: tokens are not a fixed number
+		// of bytes (about 4 in English prose, 1 in digits, up to 15 in CJK).
+		perToken := float64(len(text)) / float64(max(1, orig.tokens))
+		keep, extra := len(text), marker
+		// The cut is sized from the excess, then counted; a cut that fell
+		// short is made deeper, from the same original text.
+		for try := 0; try < 8 && total > budget && keep > 0; try++ {
+			keep -= int(float64(total-budget+extra+1)*perToken) + 1
+			extra = 0
+			raw, err := sjson.Set(orig.raw, path, cutMiddle(text, keep))
+			if err != nil {
+				break
+			}
+			newTokens := messageTokens(gjson.Parse(raw), t)
+			total += newTokens - kept[i].tokens
+			kept[i] = message{raw: raw, role: orig.role, tokens: newTokens}
+			cut[i] = true
 		}
-		short := cutMiddle(text, len(text)-drop)
-		raw, err := sjson.Set(kept[i].raw, path, short)
-		if err != nil {
-			continue
-		}
-		newTokens := messageTokens(gjson.Parse(raw), count)
-		total += newTokens - kept[i].tokens
-		kept[i] = message{raw: raw, role: kept[i].role, tokens: newTokens}
-		cut[i] = true
 	}
 	return total, len(cut)
 }
@@ -348,51 +426,86 @@ func cutMiddle(s string, keep int) string {
 	return s[:head] + TruncationMarker + s[tail:]
 }
 
-// messageTokens estimates one message.
-func messageTokens(m gjson.Result, count func(string) int) int {
-	n := messageOverhead + count(m.Get("role").String()) + count(m.Get("name").String())
-	c := m.Get("content")
-	switch {
-	case c.Type == gjson.String:
-		n += count(c.String())
-	case c.IsArray():
+// tally counts a request's strings: with the tokenizer, or, for the
+// upper bound, by the bytes of their JSON text (see byteBound; escapes
+// only make the JSON text longer than the string, and measuring it
+// saves unescaping).
+type tally struct {
+	count func(string) int
+	bound bool
+}
+
+var bytesTally = tally{bound: true}
+
+// of counts a JSON value: a string's text, any other value as JSON.
+func (t tally) of(v gjson.Result) int {
+	if t.bound {
+		return byteBound(v.Raw)
+	}
+	return t.count(v.String())
+}
+
+// json counts JSON text as text.
+func (t tally) json(raw string) int {
+	if t.bound {
+		return byteBound(raw)
+	}
+	return t.count(raw)
+}
+
+// messageTokens counts one message, in one pass over its members.
+func messageTokens(m gjson.Result, t tally) int {
+	n := messageOverhead
+	m.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "role", "name", "reasoning_content", "refusal":
+			n += t.of(v)
+		case "content":
+			n += contentTokens(v, t)
+		case "tool_calls":
+			v.ForEach(func(_, tc gjson.Result) bool {
+				n += messageOverhead + t.of(tc.Get("function.name")) + t.of(tc.Get("function.arguments"))
+				return true
+			})
+		case "function_call":
+			n += t.of(v.Get("name")) + t.of(v.Get("arguments"))
+		}
+		return true
+	})
+	return n
+}
+
+func contentTokens(c gjson.Result, t tally) int {
+	if c.Type == gjson.String {
+		return t.of(c)
+	}
+	n := 0
+	if c.IsArray() {
 		c.ForEach(func(_, p gjson.Result) bool {
 			switch p.Get("type").String() {
 			case "text":
-				n += count(p.Get("text").String())
+				n += t.of(p.Get("text"))
 			case "image_url", "input_image":
 				n += imageTokens
 			default:
 				// Audio, files: by their JSON size, which leans high for
 				// base64 data (the file parser turns PDFs into text first).
-				n += count(p.Raw)
+				n += t.json(p.Raw)
 			}
 			return true
 		})
 	}
-	m.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
-		n += messageOverhead + count(tc.Get("function.name").String()) + count(tc.Get("function.arguments").String())
-		return true
-	})
-	if fc := m.Get("function_call"); fc.Exists() {
-		n += count(fc.Get("name").String()) + count(fc.Get("arguments").String())
-	}
-	n += count(m.Get("reasoning_content").String()) + count(m.Get("refusal").String())
 	return n
 }
 
 // fixedTokens is what compression cannot remove: the request overhead,
 // tool definitions and the response schema.
-func fixedTokens(body []byte, count func(string) int) int {
+func fixedTokens(body []byte, t tally) int {
 	n := requestOverhead
-	if t := gjson.GetBytes(body, "tools"); t.Exists() {
-		n += count(t.Raw)
-	}
-	if t := gjson.GetBytes(body, "functions"); t.Exists() {
-		n += count(t.Raw)
-	}
-	if s := gjson.GetBytes(body, "response_format.json_schema"); s.Exists() {
-		n += count(s.Raw)
+	for _, path := range []string{"tools", "functions", "response_format.json_schema"} {
+		if v := gjson.GetBytes(body, path); v.Exists() {
+			n += t.json(v.Raw)
+		}
 	}
 	return n
 }

@@ -10,9 +10,28 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// words makes a text of n estimated tokens (4 bytes each).
+// words makes a text of exactly n o200k_base tokens: the tag, then
+// " hello"s, one token each (TestWords checks it).
 func words(tag string, n int) string {
-	return strings.Repeat(fmt.Sprintf("%-4s", tag)[:4], n)
+	return tag + strings.Repeat(" hello", n-o200kCount(tag))
+}
+
+func o200kCount(s string) int {
+	count, err := Counter(O200k)
+	if err != nil {
+		panic(err)
+	}
+	return count(s)
+}
+
+func TestWords(t *testing.T) {
+	for _, tag := range []string{"sys", "u1", "a1", "res"} {
+		for _, n := range []int{10, 50, 100, 1000} {
+			if got := o200kCount(words(tag, n)); got != n {
+				t.Errorf("words(%q, %d) has %d tokens", tag, n, got)
+			}
+		}
+	}
 }
 
 type msg struct{ role, content string }
@@ -38,7 +57,7 @@ func request(extra string, msgs ...msg) []byte {
 }
 
 // shape lists the kept messages as role:tag, where tag is the first word
-// of the content or the tool call id.
+// of the content (its first 4 bytes, for a cut one) or the tool call id.
 func shape(body []byte) string {
 	var out []string
 	gjson.GetBytes(body, "messages").ForEach(func(_, m gjson.Result) bool {
@@ -46,8 +65,8 @@ func shape(body []byte) string {
 		if tag == "" {
 			tag = m.Get("tool_call_id").String()
 		}
-		if tag == "" {
-			tag = strings.TrimSpace(m.Get("content").String()[:4])
+		if f := strings.Fields(m.Get("content").String()); tag == "" && len(f) > 0 {
+			tag = f[0]
 		}
 		out = append(out, m.Get("role").String()+":"+tag)
 		return true
@@ -95,7 +114,8 @@ func TestMiddleOut(t *testing.T) {
 			want: "system:sys user:u1 assistant:a1 user:u2 assistant:a2 user:u3 assistant:a3 user:u4", unchanged: true,
 		},
 		{
-			// 8 messages of ~105 tokens + 3: 843. 600 leaves room for 5.
+			// 8 messages of 105 tokens (4 + role 1 + 100) + 3: 843. 600
+			// leaves room for 5.
 			name: "removes from the middle first", body: request("", conversation...), lim: Limits{ContextTokens: 600},
 			want: "system:sys user:u1 assistant:a1 assistant:a3 user:u4", removed: 3,
 		},
@@ -112,7 +132,10 @@ func TestMiddleOut(t *testing.T) {
 			want: "system:sys user:u1 user:u4", removed: 5, truncated: 1, cutFirst: true,
 		},
 		{
-			name: "tool calls stay with their results", body: request("", toolConversation...), lim: Limits{ContextTokens: 300},
+			// 3 + five texts of 55 + two call units of 66 (call 4 + role 1 +
+			// tool call 4 + name 1 + args 1, result 55): 410. Removing u2
+			// and a1 leaves 300; 290 takes the c2 unit too.
+			name: "tool calls stay with their results", body: request("", toolConversation...), lim: Limits{ContextTokens: 290},
 			want: "system:sys user:u1 assistant:c1 tool:c1 user:u3", removed: 4,
 		},
 		{
@@ -167,7 +190,7 @@ func TestMiddleOut(t *testing.T) {
 			}
 			prompt, completion := Estimate(res.Body, Options{})
 			if prompt != res.TokensAfter {
-				t.Errorf("TokensAfter %d, re-estimated %d", res.TokensAfter, prompt)
+				t.Errorf("TokensAfter %d, counted again %d", res.TokensAfter, prompt)
 			}
 			if tc.lim.ContextTokens > 0 && prompt+completion > tc.lim.ContextTokens {
 				t.Errorf("still over: %d + %d > %d", prompt, completion, tc.lim.ContextTokens)
@@ -237,15 +260,20 @@ func TestEstimate(t *testing.T) {
 		{"role":"user","content":[{"type":"text","text":"abcdefgh"},{"type":"image_url","image_url":{"url":"https://x/y.png"}}]},
 		{"role":"assistant","content":null,"tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":"{\"q\":1}"}}]}]}`)
 	prompt, completion := Estimate(body, Options{})
-	tools := (len(`[{"type":"function","function":{"name":"f"}}]`) + 3) / 4
-	// request + tools + user(4 + role 1 + text 2 + image) + assistant(4 + role 3 + call 4 + name 1 + args 2)
-	want := 3 + tools + (4 + 1 + 2 + 765) + (4 + 3 + 4 + 1 + 2)
+	// o200k_base: the tools JSON is 13 tokens, "abcdefgh" 1, "user" 1,
+	// "assistant" 1, "f" 1, {"q":1} 5.
+	// request + tools + user(4 + role + text + image) + assistant(4 + role + call 4 + name + args)
+	want := 3 + 13 + (4 + 1 + 1 + 765) + (4 + 1 + 4 + 1 + 5)
 	if prompt != want || completion != 10 {
 		t.Errorf("Estimate = %d, %d; want %d, 10", prompt, completion, want)
 	}
 	words := func(s string) int { return len(strings.Fields(s)) }
 	if p, _ := Estimate([]byte(`{"messages":[{"role":"user","content":"one two three"}]}`), Options{Count: words}); p != 3+4+1+3 {
 		t.Errorf("custom counter: %d", p)
+	}
+	// The estimate of old, and the fallback: bytes / 4.
+	if p, _ := Estimate(body, Options{Count: EstimateText}); p != 3+12+(4+1+2+765)+(4+3+4+1+2) {
+		t.Errorf("EstimateText: %d", p)
 	}
 }
 

@@ -14,17 +14,24 @@ import (
 type Plugin struct {
 	// LimitsOf gives the limits of a public model (from the catalog).
 	LimitsOf func(model string) Limits
-	Options  Options
+	// OptionsOf gives how to count a public model's tokens (ForModels of
+	// its providers' model ids). Nil counts every model with o200k_base,
+	// no margin.
+	OptionsOf func(model string) Options
 }
 
 func (Plugin) ID() string { return TransformMiddleOut }
 
 func (p Plugin) Start(_ context.Context, in middleware.Input) (middleware.Step, error) {
-	lim := Limits{}
+	model := modelOf(in.Body)
+	lim, opts := Limits{}, Options{}
 	if p.LimitsOf != nil {
-		lim = p.LimitsOf(modelOf(in.Body))
+		lim = p.LimitsOf(model)
 	}
-	res, err := MiddleOut(in.Body, lim, p.Options)
+	if p.OptionsOf != nil {
+		opts = p.OptionsOf(model)
+	}
+	res, err := MiddleOut(in.Body, lim, opts)
 	if err != nil {
 		return middleware.Step{}, err
 	}
