@@ -175,6 +175,15 @@ models:
 	if gjson.GetBytes(lastRequest(t, up).Body, "transforms").Exists() {
 		t.Error("transforms reached the provider")
 	}
+
+	// Without the transform the same prompt is the client's error, told
+	// before any provider is called.
+	n := len(up.Requests())
+	resp, out = gw.post(t, "/v1/chat/completions", []byte(strings.Replace(body, `"transforms":["middle-out"],`, "", 1)))
+	assertOpenAIError(t, resp, out, 400, "context_length_exceeded")
+	if !strings.Contains(string(out), "middle-out") || len(up.Requests()) != n {
+		t.Errorf("%s; provider called %d times", out, len(up.Requests())-n)
+	}
 }
 
 // TestPluginPolicy: plugin policies of tenants and keys, through Envoy.

@@ -168,11 +168,14 @@ func exclude(c config.Candidate, pol config.Policy, p Prefs) (string, bool) {
 	}
 	if s.ContextLength > 0 {
 		if need := p.tokensOn(c.Model, s.ContextLength); need > s.ContextLength {
-			return fmt.Sprintf("context length %d is below the ~%d tokens this request needs", s.ContextLength, need), false
+			return fmt.Sprintf(contextReason+"%d is below the ~%d tokens this request needs", s.ContextLength, need), false
 		}
 	}
 	return "", false
 }
+
+// contextReason starts the skip reason of a prompt over a context length.
+const contextReason = "context length "
 
 func overPrice(have, max config.Price) bool {
 	return (max.Prompt > 0 && have.Prompt > max.Prompt) ||
@@ -188,6 +191,12 @@ func noProvider(model string, skipped []Skip, policyOnly bool) *translators.APIE
 	msg := "no provider can serve model " + quote(model) + ": " + strings.Join(reasons, "; ")
 	if policyOnly && len(skipped) > 0 {
 		return &translators.APIError{Status: 403, Type: "permission_error", Code: "forbidden_by_policy", Message: msg}
+	}
+	// Too long for every provider: the request's fault, told before any
+	// provider is called, as OpenAI words it.
+	if len(skipped) > 0 && !slices.ContainsFunc(skipped, func(s Skip) bool { return !strings.HasPrefix(s.Reason, contextReason) }) {
+		return &translators.APIError{Status: 400, Type: translators.TypeInvalidRequest, Code: "context_length_exceeded", Param: "messages",
+			Message: msg + "; shorten the prompt or lower max_tokens, or add \"transforms\": [\"middle-out\"] to compress it"}
 	}
 	return &translators.APIError{Status: 503, Type: translators.TypeServer, Code: "no_provider_available", Message: msg}
 }
