@@ -181,7 +181,7 @@ func TestValidateCommand(t *testing.T) {
 		ok           bool
 		want         []string
 	}{
-		{"example config", "", true, []string{"ok (2 providers, 2 models)", "accepts the resources"}},
+		{"example config", "", true, []string{"ok (2 providers, 3 models)", "accepts the resources"}},
 		// Envoy rejected this one's routes (its model list is over Envoy's
 		// default 4 KiB direct response limit) while validate said ok:
 		// validate now asks Envoy too.

@@ -300,7 +300,8 @@ plugins:
 `, up.URL(), search.URL))
 	const query = "Perform a web search for the query: Go 1.26 release"
 	body := func(stream bool, tool string) []byte {
-		return []byte(fmt.Sprintf(`{"model":"gpt-test","max_tokens":200,"stream":%v,"tools":[%s],"messages":[{"role":"user","content":%q}]}`, stream, tool, query))
+		// As Claude Code's WebSearch sends it: the tool forced.
+		return []byte(fmt.Sprintf(`{"model":"gpt-test","max_tokens":200,"stream":%v,"tools":[%s],"tool_choice":{"type":"tool","name":"web_search"},"messages":[{"role":"user","content":%q}]}`, stream, tool, query))
 	}
 	const tool = `{"type":"web_search_20250305","name":"web_search","max_uses":8}`
 
@@ -314,7 +315,7 @@ plugins:
 		if len(content) < 3 || content[0].Get("type").Str != "server_tool_use" || content[1].Get("type").Str != "web_search_tool_result" || content[2].Get("type").Str != "text" {
 			t.Fatalf("content %s", gjson.GetBytes(out, "content").Raw)
 		}
-		if content[0].Get("input.query").Str != query || content[1].Get("tool_use_id").Str != content[0].Get("id").Str ||
+		if content[0].Get("input.query").Str != "Go 1.26 release" || content[1].Get("tool_use_id").Str != content[0].Get("id").Str ||
 			!strings.HasPrefix(content[0].Get("id").Str, "srvtoolu_") {
 			t.Errorf("blocks %s %s", content[0].Raw, content[1].Raw)
 		}
@@ -331,7 +332,11 @@ plugins:
 		if !strings.Contains(string(sent), "https://go.dev/blog/go1.26") {
 			t.Errorf("the provider did not get the results: %s", sent)
 		}
-		if q := queries(); len(q) == 0 || q[len(q)-1] != query {
+		if gjson.GetBytes(sent, "tool_choice").Exists() {
+			t.Errorf("the forced server tool's tool_choice reached the provider: %s", sent)
+		}
+		// Claude Code's wrapper is not part of the query.
+		if q := queries(); len(q) == 0 || q[len(q)-1] != "Go 1.26 release" {
 			t.Errorf("queries %q", q)
 		}
 	})
@@ -359,7 +364,7 @@ plugins:
 		}
 		use, res := msg.Content[0].AsServerToolUse(), msg.Content[1].AsWebSearchToolResult()
 		in, _ := json.Marshal(use.Input)
-		if msg.Content[0].Type != "server_tool_use" || gjson.GetBytes(in, "query").Str != query || res.ToolUseID != use.ID ||
+		if msg.Content[0].Type != "server_tool_use" || gjson.GetBytes(in, "query").Str != "Go 1.26 release" || res.ToolUseID != use.ID ||
 			len(res.Content.OfWebSearchResultBlockArray) != 2 || res.Content.OfWebSearchResultBlockArray[1].URL != "https://go.dev/doc/go1.26" {
 			t.Fatalf("blocks: %s / %s", msg.Content[0].RawJSON(), msg.Content[1].RawJSON())
 		}

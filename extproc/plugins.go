@@ -87,6 +87,14 @@ func (p *routerProcessor) webServerTool(client, chat []byte) []byte {
 	if err != nil {
 		return chat
 	}
+	// Claude Code forces the tool (tool_choice {"type":"tool","name":
+	// "web_search"}); with the search done here the model has no such
+	// function to call.
+	if tc := gjson.GetBytes(out, "tool_choice.function.name"); tc.Str == tool.Get("name").Str {
+		if o, err := sjson.DeleteBytes(out, "tool_choice"); err == nil {
+			out = o
+		}
+	}
 	return out
 }
 

@@ -207,6 +207,9 @@ func (p *Plugin) Start(ctx context.Context, in middleware.Input) (middleware.Ste
 	}
 	tool, isTool := serverToolOf(in.Options) // server_tool.go
 	q := Query(in.Body, p.cfg.MaxQueryBytes)
+	if isTool {
+		q = serverToolQuery(q)
+	}
 	if q == "" {
 		return middleware.Step{Warnings: []string{"no user text to search for; answered without web results"}}, nil
 	}

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -29,6 +30,19 @@ func serverToolOf(block []byte) (ServerTool, bool) {
 		return ServerTool{}, false
 	}
 	return AnthropicServerTool([]byte(`{"tools":[` + raw.Raw + `]}`))
+}
+
+// claudeCodePrefix starts the one message Claude Code's WebSearch sends
+// ("Perform a web search for the query: " + query).
+const claudeCodePrefix = "Perform a web search for the query: "
+
+// serverToolQuery is the search query of a server tool request: the
+// query itself when the user's turn is Claude Code's wrapper.
+func serverToolQuery(q string) string {
+	if rest, ok := strings.CutPrefix(q, claudeCodePrefix); ok && strings.TrimSpace(rest) != "" {
+		return strings.TrimSpace(rest)
+	}
+	return q
 }
 
 // newServerToolID is a server_tool_use id in Anthropic's shape.
