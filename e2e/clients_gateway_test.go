@@ -36,6 +36,13 @@ type clientsGateway struct {
 // upstream id "upstream-"+name on one fake provider of schema.
 func startClientsGateway(t *testing.T, schema string, models ...string) *clientsGateway {
 	t.Helper()
+	return startClientsGatewayWith(t, schema, "", models...)
+}
+
+// startClientsGatewayWith is startClientsGateway with more config (top
+// level YAML, such as a plugins block).
+func startClientsGatewayWith(t *testing.T, schema, extra string, models ...string) *clientsGateway {
+	t.Helper()
 	c := &clientsGateway{fake: fakeprovider.New(t)}
 	base, key := c.fake.URL(), anthropicKey
 	c.path = "/v1/messages"
@@ -47,6 +54,7 @@ func startClientsGateway(t *testing.T, schema string, models ...string) *clients
 	for _, m := range models {
 		fmt.Fprintf(&b, "  - name: %s\n    providers: [{provider: fake-%s, model: upstream-%s}]\n", m, schema, m)
 	}
+	b.WriteString(extra)
 	c.gw = startGateway(t, b.String(), "E2E_CLIENTS_KEY="+key)
 	c.proxy = startHeaderProxy(t, c.gw.url(""))
 	return c

@@ -89,8 +89,10 @@ func (p *routerProcessor) webServerTool(client, chat []byte) []byte {
 	}
 	// Claude Code forces the tool (tool_choice {"type":"tool","name":
 	// "web_search"}); with the search done here the model has no such
-	// function to call.
-	if tc := gjson.GetBytes(out, "tool_choice.function.name"); tc.Str == tool.Get("name").Str {
+	// function to call, and a tool_choice with no tools at all is a 400
+	// at OpenAI.
+	tools := gjson.GetBytes(out, "tools")
+	if tc := gjson.GetBytes(out, "tool_choice.function.name"); tc.Str == tool.Get("name").Str || !tools.IsArray() || len(tools.Array()) == 0 {
 		if o, err := sjson.DeleteBytes(out, "tool_choice"); err == nil {
 			out = o
 		}
