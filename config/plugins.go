@@ -162,6 +162,11 @@ type WebPlugin struct {
 	// CostPerResult is the USD price of one result used, added to the
 	// answer's cost. Default 0.
 	CostPerResult float64 `yaml:"cost_per_result"`
+	// PreferNative leaves Anthropic's web_search server tool to the
+	// provider when every provider of the model runs it natively
+	// (schema anthropic); otherwise the gateway searches. Default false:
+	// the gateway searches for every provider.
+	PreferNative bool `yaml:"prefer_native"`
 
 	key string
 }

@@ -390,3 +390,38 @@ plugins:
 		}
 	})
 }
+
+// TestWebServerToolPreferNative: with plugins.web.prefer_native, a model
+// served only by Anthropic-schema providers gets the server tool itself
+// (Anthropic searches); any other model still gets the gateway's search.
+func TestWebServerToolPreferNative(t *testing.T) {
+	search, queries := fakeSearXNG(t)
+	claude, gpt := fakeprovider.New(t), fakeprovider.New(t)
+	gw := startGateway(t, fmt.Sprintf(`providers:
+  - {name: claude, schema: anthropic, base_url: "%s", api_key: {env: E2E_ANTHROPIC_KEY}}
+  - {name: gpt, schema: openai, base_url: "%s/v1"}
+models:
+  - name: claude-test
+    providers: [{provider: claude, model: claude-sonnet-4-5}]
+  - name: gpt-test
+    providers: [{provider: gpt, model: gpt-4.1-mini}]
+plugins:
+  web: {backend: searxng, base_url: %s, prefer_native: true}
+`, claude.URL(), gpt.URL(), search.URL), "E2E_ANTHROPIC_KEY="+anthropicKey)
+	claude.Handle("POST", "/v1/messages", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("anthropic", "text"))})
+	gpt.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+	body := func(model string) []byte {
+		return []byte(`{"model":"` + model + `","max_tokens":100,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3}],"messages":[{"role":"user","content":"Go 1.26 news"}]}`)
+	}
+	resp, out := gw.post(t, "/v1/messages", body("claude-test"), "anthropic-version", "2023-06-01")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, out)
+	}
+	if tools := gjson.GetBytes(lastRequest(t, claude).Body, "tools").Raw; !strings.Contains(tools, `"web_search_20250305"`) || len(queries()) != 0 {
+		t.Fatalf("native: provider tools %s, gateway searches %q", tools, queries())
+	}
+	resp, out = gw.post(t, "/v1/messages", body("gpt-test"), "anthropic-version", "2023-06-01")
+	if resp.StatusCode != 200 || gjson.GetBytes(out, "content.0.type").Str != "server_tool_use" || len(queries()) != 1 {
+		t.Fatalf("gateway search: %d %s; searches %q", resp.StatusCode, out, queries())
+	}
+}

@@ -73,7 +73,7 @@ func (p *routerProcessor) webServerTool(client, chat []byte) []byte {
 		}
 		return true
 	})
-	if !tool.IsObject() {
+	if !tool.IsObject() || p.nativeServerTool(chat) {
 		return chat
 	}
 	block := `{"id":"` + middleware.WebID + `","server_tool":` + tool.Raw + `}`
@@ -98,6 +98,25 @@ func (p *routerProcessor) webServerTool(client, chat []byte) []byte {
 		}
 	}
 	return out
+}
+
+// nativeServerTool reports whether plugins.web.prefer_native leaves the
+// server tool to the providers: every candidate of the model is of the
+// anthropic schema, which runs it (the request passes through natively).
+func (p *routerProcessor) nativeServerTool(chat []byte) bool {
+	if w := p.cfg.Plugins.Web; w == nil || !w.PreferNative {
+		return false
+	}
+	route, ok := p.cfg.Catalog.Model(gjson.GetBytes(chat, "model").Str)
+	if !ok || len(route.Candidates) == 0 {
+		return false
+	}
+	for _, c := range route.Candidates {
+		if translators.Schema(c.Provider.Schema) != translators.SchemaAnthropic {
+			return false
+		}
+	}
+	return true
 }
 
 // pluginRequest is the request body answer when plugins rewrote the
