@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -273,8 +274,11 @@ func rateHeaders(st governance.Status) []*corev3.HeaderValueOption {
 	return out
 }
 
-// settle charges what the request really used and records it, once.
-func (p *routerProcessor) settle(u translators.Usage, cost float64, provider, upstreamModel, id string, status int) {
+// settle charges what the request really used and records it, once:
+// served is the attempt whose answer (or error) the client got, and
+// every attempt the upstream hops reported (p.attempts) is charged what
+// it billed, failed-over ones included.
+func (p *routerProcessor) settle(served attemptUsage) {
 	g := p.s.gov
 	if g == nil || p.caller.who == nil || p.caller.res == nil {
 		return
@@ -283,40 +287,119 @@ func (p *routerProcessor) settle(u translators.Usage, cost float64, provider, up
 	p.caller.res = nil
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	used := governance.Usage{Tokens: u.Total(), Cost: governance.USD(cost + p.pluginCost())}
+	attempts := withServed(p.attempts, served)
+	var used governance.Usage
+	var recs []governance.Attempt
+	for _, a := range attempts {
+		c := governance.USD(a.cost)
+		used.Tokens += a.Total()
+		used.Cost += c
+		recs = append(recs, governance.Attempt{Provider: a.provider, Model: a.model, Status: a.status, Error: a.errCode, Tokens: tokensOf(a.Usage), Cost: c})
+	}
+	used.Cost += governance.USD(p.pluginCost())
 	if err := g.Limiter.Settle(ctx, res, used); err != nil {
 		p.s.log.Error("governance: settle", zap.Error(err))
 	}
+	id := served.id
 	if id == "" {
 		id = "gen-" + res.ID
 	}
 	rec := governance.Generation{
 		ID: id, Created: res.At, KeyID: p.caller.who.KeyID, Tenant: p.caller.who.Tenant,
-		Model: p.caller.model, Provider: provider, UpstreamModel: upstreamModel, Streamed: p.caller.stream,
-		Cancelled: status == 0,
-		Tokens: governance.Tokens{Prompt: u.PromptTokens, Completion: u.CompletionTokens, Cached: u.CachedTokens,
-			CacheWrite: u.CacheWriteTokens, Reasoning: u.ReasoningTokens},
-		Cost: used.Cost, Latency: time.Since(p.caller.start), TimeToFirst: p.caller.ttft, GenerationTime: p.caller.gen,
-		UpstreamID: id, Capture: p.captured(),
+		Model: p.caller.model, Provider: served.provider, UpstreamModel: served.model, Streamed: p.caller.stream,
+		Cancelled: served.status == 0,
+		Tokens:    tokensOf(served.Usage),
+		Cost:      used.Cost, Latency: time.Since(p.caller.start), TimeToFirst: p.caller.ttft, GenerationTime: p.caller.gen,
+		UpstreamID: id, Capture: p.captured(), Attempts: recs,
 	}
 	if err := g.Recorder.Record(rec); err != nil {
 		p.s.log.Warn("governance: usage record dropped", zap.Error(err))
 	}
 }
 
-// attemptUsage is what the upstream hop reports of an answer it
-// translated itself (errors and small whole answers), in the attempt
-// metadata of its response headers: the router hop settles with it.
+func tokensOf(u translators.Usage) governance.Tokens {
+	return governance.Tokens{Prompt: u.PromptTokens, Completion: u.CompletionTokens, Cached: u.CachedTokens,
+		CacheWrite: u.CacheWriteTokens, Reasoning: u.ReasoningTokens}
+}
+
+// withServed is the request's attempts with the served one's final
+// figures in its place (the router hop counts what it translated
+// itself), in attempt order. Attempts from an upstream hop that reports
+// none of its own (an older version) are the served one alone.
+func withServed(attempts []attemptUsage, served attemptUsage) []attemptUsage {
+	if served.provider == "" {
+		return attempts
+	}
+	for i, a := range attempts {
+		if a.attempt == served.attempt {
+			out := slices.Clone(attempts)
+			out[i] = served
+			return out
+		}
+	}
+	return append(slices.Clone(attempts), served)
+}
+
+// billedByOthers is what the request's attempts other than attempt n
+// billed (USD): those that failed over before it.
+func billedByOthers(attempts []attemptUsage, n int) float64 {
+	var c float64
+	for _, a := range attempts {
+		if a.attempt != n {
+			c += a.cost
+		}
+	}
+	return c
+}
+
+// attemptUsage is what the upstream hop reports of one attempt, in the
+// attempt metadata: its usage and cost when the hop settled the answer
+// itself (errors, answers that were no answer, small whole answers),
+// else who it went to. The router hop charges every attempt with it.
 type attemptUsage struct {
 	translators.Usage
 	cost            float64
 	provider, model string // provider and upstream model
 	id              string // the answer's id
-	status          int
+	status          int    // 0: no response (yet)
+	attempt         int    // 1-based; 0 from an older upstream hop
+	errCode         string // the error the attempt answered with
 }
 
+// Attempt metadata fields: "usage" is the latest attempt the upstream hop
+// settled (what older router hops read), and attempt_<n> each attempt's.
+// Envoy merges every hop's metadata into the request's field by field,
+// and an attempt's upstream hop shares the request's, so the fields of a
+// failed-over attempt are still there when the router hop reads the
+// final response's: nothing is kept between hops in a process, and any
+// replica may serve any of them.
+const (
+	usageField         = "usage"
+	attemptFieldPrefix = "attempt_"
+)
+
+func attemptField(n int) string { return attemptFieldPrefix + strconv.Itoa(n) }
+
 func readAttemptUsage(a map[string]*structpb.Value) attemptUsage {
-	u := a["usage"].GetStructValue().GetFields()
+	return attemptFrom(a[usageField].GetStructValue().GetFields())
+}
+
+// readAttempts is every attempt the metadata reports, in order.
+func readAttempts(a map[string]*structpb.Value) []attemptUsage {
+	var out []attemptUsage
+	for k, v := range a {
+		if n, ok := strings.CutPrefix(k, attemptFieldPrefix); ok {
+			if u := attemptFrom(v.GetStructValue().GetFields()); u.provider != "" {
+				u.attempt, _ = strconv.Atoi(n)
+				out = append(out, u)
+			}
+		}
+	}
+	slices.SortFunc(out, func(x, y attemptUsage) int { return x.attempt - y.attempt })
+	return out
+}
+
+func attemptFrom(u map[string]*structpb.Value) attemptUsage {
 	if u == nil {
 		return attemptUsage{}
 	}
@@ -325,37 +408,48 @@ func readAttemptUsage(a map[string]*structpb.Value) attemptUsage {
 		Usage: translators.Usage{PromptTokens: n("prompt"), CompletionTokens: n("completion"), CachedTokens: n("cached"),
 			CacheWriteTokens: n("cache_write"), ReasoningTokens: n("reasoning"), Images: n("images")},
 		cost: u["cost"].GetNumberValue(), provider: u["provider"].GetStringValue(), model: u["model"].GetStringValue(),
-		id: u["id"].GetStringValue(), status: int(n("status")),
+		id: u["id"].GetStringValue(), status: int(n("status")), attempt: int(n("attempt")), errCode: u["error"].GetStringValue(),
 	}
 }
 
-// usageMetadata is attemptUsage as the upstream hop sends it.
-func (p *upstreamProcessor) usageMetadata() *structpb.Struct {
+// attemptMetadata is attemptUsage as the upstream hop sends it: with
+// the request (settled false: who the attempt goes to, no response yet)
+// and with the answer it settled itself.
+func (p *upstreamProcessor) attemptMetadata(settled bool) *structpb.Struct {
 	if p.provider == nil {
 		return nil
+	}
+	num := structpb.NewNumberValue
+	f := map[string]*structpb.Value{
+		"provider": structpb.NewStringValue(p.provider.Name), "model": structpb.NewStringValue(p.cand.Model),
+		"attempt": num(float64(p.attempt)),
+	}
+	if !settled {
+		return namespaceStruct(xds.AttemptNamespace, map[string]*structpb.Value{attemptField(p.attempt): structpb.NewStructValue(&structpb.Struct{Fields: f})})
 	}
 	c, _ := p.cost(p.usage)
 	status := p.status
 	if p.badAnswer {
 		status = 502
 	}
-	md, err := structpb.NewStruct(map[string]any{xds.AttemptNamespace: map[string]any{"usage": map[string]any{
-		"prompt": float64(p.usage.PromptTokens), "completion": float64(p.usage.CompletionTokens), "cached": float64(p.usage.CachedTokens),
-		"cache_write": float64(p.usage.CacheWriteTokens), "reasoning": float64(p.usage.ReasoningTokens), "images": float64(p.usage.Images),
-		"cost": c, "provider": p.provider.Name, "model": p.cand.Model, "id": p.respID, "status": float64(status),
-	}}})
-	if err != nil {
-		return nil // unreachable: strings and numbers only
+	u := p.usage
+	f["prompt"], f["completion"], f["cached"] = num(float64(u.PromptTokens)), num(float64(u.CompletionTokens)), num(float64(u.CachedTokens))
+	f["cache_write"], f["reasoning"], f["images"] = num(float64(u.CacheWriteTokens)), num(float64(u.ReasoningTokens)), num(float64(u.Images))
+	f["cost"], f["id"], f["status"] = num(c), structpb.NewStringValue(p.respID), num(float64(status))
+	if p.errCode != "" {
+		f["error"] = structpb.NewStringValue(p.errCode)
 	}
-	return md
+	v := structpb.NewStructValue(&structpb.Struct{Fields: f})
+	return namespaceStruct(xds.AttemptNamespace, map[string]*structpb.Value{usageField: v, attemptField(p.attempt): v})
 }
 
 // meter returns the budget check of a streamed answer: once its running
 // cost (tokens so far, or one per stream event before the provider says)
 // passes what was reserved, it reserves more; a hard budget that would
 // be crossed ends the stream with budget_exceeded. The overshoot is the
-// chunk that crossed it.
-func (p *routerProcessor) meter(price translators.Price) func(translators.Usage, int64) *translators.APIError {
+// chunk that crossed it. before is what the request's earlier attempts
+// billed.
+func (p *routerProcessor) meter(price translators.Price, before float64) func(translators.Usage, int64) *translators.APIError {
 	return func(u translators.Usage, events int64) *translators.APIError {
 		res := p.caller.res
 		if res == nil {
@@ -369,7 +463,7 @@ func (p *routerProcessor) meter(price translators.Price) func(translators.Usage,
 		if !ok {
 			return nil
 		}
-		need := governance.USD(c)
+		need := governance.USD(c + before) // with what failed-over attempts billed
 		if need <= res.Cost {
 			return nil
 		}

@@ -62,7 +62,7 @@ func (p *routerProcessor) management(ctx context.Context, endpoint string, eos b
 		if who == nil {
 			return jsonAnswer(200, map[string]any{"data": map[string]any{"label": "management key " + p.mgmt, "management": true}})
 		}
-		return jsonAnswer(200, map[string]any{"data": keyInfo(g, who)})
+		return jsonAnswer(200, map[string]any{"data": keyInfo(ctx, g, who)})
 	case "/api/v1/generation":
 		id := ""
 		if u, err := url.Parse(p.path); err == nil {
@@ -89,26 +89,18 @@ type spender interface {
 	Spent(scope governance.Scope, p governance.Period) (spent, reserved governance.NanoUSD)
 }
 
-// keyInfo is OpenRouter's GET /api/v1/key data for the calling key.
-func keyInfo(g *Gov, who *governance.Principal) map[string]any {
+// keyInfo is OpenRouter's GET /api/v1/key data for the calling key: its
+// spend from the counters (Memory's, or the Redis every replica
+// shares), left out when they cannot be read.
+func keyInfo(ctx context.Context, g *Gov, who *governance.Principal) map[string]any {
 	out := map[string]any{"label": who.KeyLabel, "key_id": who.KeyID, "tenant": who.Tenant, "is_free_tier": false}
 	key := who.Scopes[0]
 	now := time.Now()
-	var sp spender
-	if l, ok := g.Limiter.(*governance.Limits); ok && l.Memory != nil {
-		sp = l.Memory
-	} else if m, ok := g.Limiter.(spender); ok {
-		sp = m
-	}
-	if sp != nil {
-		spent := func(k governance.PeriodKind) float64 {
-			s, _ := sp.Spent(key.Scope, governance.PeriodOf(k, now))
-			return s.Dollars()
-		}
-		out["usage"], out["usage_daily"], out["usage_monthly"] = spent(governance.Lifetime), spent(governance.Day), spent(governance.Month)
+	if spent, ok := spendOf(ctx, g.Limiter, key.Scope, now); ok {
+		out["usage"], out["usage_daily"], out["usage_monthly"] = spent[governance.Lifetime], spent[governance.Day], spent[governance.Month]
 		// limit is the lifetime budget, as OpenRouter's credit limit.
 		if b := key.Rules.Budgets.Lifetime; b.Set() {
-			out["limit"], out["limit_remaining"] = b.USD.Dollars(), max(0, b.USD.Dollars()-spent(governance.Lifetime))
+			out["limit"], out["limit_remaining"] = b.USD.Dollars(), max(0, b.USD.Dollars()-spent[governance.Lifetime])
 		} else {
 			out["limit"], out["limit_remaining"] = nil, nil
 		}
@@ -117,6 +109,39 @@ func keyInfo(g *Gov, who *governance.Principal) map[string]any {
 		out["rate_limit"] = map[string]any{"requests": r, "interval": "1m"}
 	}
 	return out
+}
+
+// spendOf is a scope's spend (USD) per period kind at now, from the
+// limiter's counters: Memory's, or the Redis every replica shares.
+// False when the limiter keeps none or they cannot be read.
+func spendOf(ctx context.Context, lim governance.Limiter, scope governance.Scope, now time.Time) (map[governance.PeriodKind]float64, bool) {
+	var read func(governance.Period) (governance.NanoUSD, error)
+	l, _ := lim.(*governance.Limits)
+	m, ok := lim.(spender)
+	switch {
+	case l != nil && l.Memory != nil:
+		m, ok = l.Memory, true
+	case !ok && l != nil && l.Redis != nil:
+		read = func(p governance.Period) (governance.NanoUSD, error) {
+			s, _, err := l.Redis.Spent(ctx, scope, p)
+			return s, err
+		}
+	}
+	if ok {
+		read = func(p governance.Period) (governance.NanoUSD, error) { s, _ := m.Spent(scope, p); return s, nil }
+	}
+	if read == nil {
+		return nil, false
+	}
+	out := map[governance.PeriodKind]float64{}
+	for _, k := range []governance.PeriodKind{governance.Lifetime, governance.Day, governance.Month} {
+		s, err := read(governance.PeriodOf(k, now))
+		if err != nil {
+			return nil, false
+		}
+		out[k] = s.Dollars()
+	}
+	return out, true
 }
 
 // generationInfo is OpenRouter's GET /api/v1/generation data.

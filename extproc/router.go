@@ -43,8 +43,10 @@ type routerProcessor struct {
 	mgmt, mgmtPath string
 	// rate are the caller's x-ratelimit-* headers for the answer.
 	rate []*corev3.HeaderValueOption
-	// usage is what an attempt the upstream hop answered itself reported.
-	usage attemptUsage
+	// usage is what an attempt the upstream hop answered itself reported;
+	// attempts what every attempt reported (governance.go).
+	usage    attemptUsage
+	attempts []attemptUsage
 	// run is the middleware chain's state for this request (plugins.go).
 	run *middleware.Run
 	// capture holds the prompt and answer of a captured tenant (capture.go).
@@ -234,13 +236,13 @@ func planMetadata(model, endpoint string, plan routing.Plan) *structpb.Struct {
 // itself, Envoy's own replies) passes through, and the stream closes.
 func (p *routerProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
 	a := md.GetFilterMetadata()[xds.AttemptNamespace].GetFields()
-	p.usage = readAttemptUsage(a)
+	p.usage, p.attempts = readAttemptUsage(a), readAttempts(a)
 	if a["mode"] != nil && !h.GetEndOfStream() {
 		up := &upstreamProcessor{s: p.s, cfg: p.cfg, api: p.api, client: p.client, run: p.run, capture: p.capture, turn: p.turn}
 		if up.adoptResponse(h, a) {
 			p.answer = up
 			if p.caller.res != nil && up.stream != nil {
-				up.meter = p.meter(up.x.Price)
+				up.meter = p.meter(up.x.Price, billedByOthers(p.attempts, up.attempt))
 			}
 			if up.held != nil {
 				// A whole answer: the headers answer waits for the body.
@@ -295,11 +297,16 @@ func (p *routerProcessor) done() {
 			ttft, gen = a.first.Sub(p.caller.start), time.Since(a.first)
 		}
 		p.caller.ttft, p.caller.gen = ttft, gen
-		p.settle(u, c, a.provider.Name, a.cand.Model, a.respID, a.status)
+		served := attemptUsage{Usage: u, cost: c, provider: a.provider.Name, model: a.cand.Model, id: a.respID,
+			status: a.status, attempt: a.attempt, errCode: a.errCode}
+		if a.badAnswer {
+			served.status = 502
+		}
+		p.settle(served)
 		p.observe(a.provider.Name, a.status, u, ttft, gen)
 		return
 	}
-	p.settle(p.usage.Usage, p.usage.cost, p.usage.provider, p.usage.model, p.usage.id, p.usage.status)
+	p.settle(p.usage)
 	if p.caller.model != "" {
 		p.observe(p.usage.provider, p.usage.status, p.usage.Usage, 0, 0)
 	}

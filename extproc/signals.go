@@ -140,7 +140,7 @@ func (r *signalRouter) responseHeaders(ctx context.Context, h *extprocv3.HttpHea
 	if r.closed && r.answer == nil && r.usage.provider != "" {
 		// The upstream hop translated this answer itself: its usage
 		// came with the headers, and this is the hop's last answer.
-		setRequestFields(resp, usageFields(r.usage.Usage, r.usage.cost))
+		setRequestFields(resp, usageFields(r.usage.Usage, r.usage.cost+billedByOthers(r.attempts, r.usage.attempt)))
 	}
 	return resp
 }
@@ -149,7 +149,7 @@ func (r *signalRouter) responseBody(ctx context.Context, b *extprocv3.HttpBody) 
 	resp := r.routerProcessor.responseBody(ctx, b)
 	if b.GetEndOfStream() && r.answer != nil {
 		u, c := r.answer.answerUsage()
-		setRequestFields(resp, usageFields(u, c))
+		setRequestFields(resp, usageFields(u, c+billedByOthers(r.attempts, r.answer.attempt)))
 	}
 	return resp
 }

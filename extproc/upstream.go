@@ -116,6 +116,7 @@ type upstreamProcessor struct {
 	usage     translators.Usage
 	completed bool
 	badAnswer bool   // a 2xx whose body was no valid answer
+	errCode   string // the error this attempt answered with, if any
 	respID    string // the answer's id, for its usage record
 	// meter, in the router hop, checks a stream's running cost against
 	// the caller's budgets; events counts the provider's stream events
@@ -262,7 +263,10 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 		RemoveHeaders: p.strip,
 	}
 	p.sent = time.Now()
-	return continueRequestBody(m, replaceBody(req.Body), false)
+	resp := continueRequestBody(m, replaceBody(req.Body), false)
+	// The attempt is listed even if no response comes.
+	resp.DynamicMetadata = p.attemptMetadata(false)
+	return resp
 }
 
 func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHeaders, _ *corev3.Metadata) *extprocv3.ProcessingResponse {
@@ -459,10 +463,11 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		if err != nil {
 			// Not an answer, whatever the status said: a failure of the
 			// provider (health, fallback while the headers are held).
+			// What the body reports was billed all the same.
 			p.badAnswer = true
 			e := asAPIError(err)
 			p.s.log.Warn("untranslatable provider response", zap.String("provider", p.provider.Name), zap.String("error", p.secrets.scrub(err.Error())))
-			p.finish(ctx, translators.Usage{})
+			p.finish(ctx, usage)
 			return p.answer(e, nil)
 		}
 		p.respID = gjson.GetBytes(out, "id").Str
@@ -522,6 +527,7 @@ func (p *upstreamProcessor) collectHead(chunk []byte) {
 func (p *upstreamProcessor) answer(e *translators.APIError, body []byte) *extprocv3.ProcessingResponse {
 	if e != nil {
 		body = p.errorBody(e)
+		p.errCode = e.Code
 	}
 	if m := p.held; m != nil {
 		if e != nil {
@@ -546,7 +552,7 @@ func (p *upstreamProcessor) release() {
 	r := continueResponseHeaders(p.held)
 	if p.completed {
 		// The answer is settled here: its usage goes to the router hop.
-		r.DynamicMetadata = p.usageMetadata()
+		r.DynamicMetadata = p.attemptMetadata(true)
 	}
 	p.queue = append(p.queue, r)
 	for range p.heldChunks {

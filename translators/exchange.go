@@ -156,7 +156,8 @@ func (x *Exchange) API() *API { return x.api }
 
 // Answer translates a whole successful (2xx) provider body into the
 // client's API. A body that is no answer of the expected shape is an
-// error (the provider failed, whatever its status said).
+// error (the provider failed, whatever its status said); the usage the
+// body reports comes back with it all the same: the provider billed it.
 func (x *Exchange) Answer(body []byte) ([]byte, Usage, error) {
 	return x.api.answer(x, body)
 }
@@ -233,7 +234,7 @@ func (x *Exchange) chatAnswer(body []byte) ([]byte, Usage, error) {
 		out, err = x.AfterChat(out, usage)
 	}
 	if err != nil {
-		return nil, Usage{}, err
+		return nil, usage, err // what the body reports was billed
 	}
 	return out, usage, nil
 }

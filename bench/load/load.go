@@ -23,6 +23,8 @@ type Request struct {
 	URL    string
 	Body   []byte
 	Stream bool // read the body as a stream and record time to first byte
+	// Header is sent with every request (a gateway key); never changed.
+	Header http.Header
 }
 
 // Result is one run's raw measurements.
@@ -84,6 +86,9 @@ func Do(ctx context.Context, c *http.Client, r Request, start time.Time) (ttfb, 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
 		return 0, 0, err
+	}
+	for k, v := range r.Header {
+		req.Header[k] = v
 	}
 	req.Header["Content-Type"] = []string{"application/json"}
 	resp, err := c.Do(req)
@@ -293,6 +298,9 @@ start:
 			if err != nil {
 				fail(err)
 				return
+			}
+			for k, v := range r.Header {
+				req.Header[k] = v
 			}
 			req.Header["Content-Type"] = []string{"application/json"}
 			resp, err := c.Do(req)

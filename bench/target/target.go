@@ -6,6 +6,7 @@ package target
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -192,6 +193,8 @@ const (
 	ModelAnthropic = "bench-anthropic" // Anthropic schema: translated
 )
 
+// The models are priced (USD per million tokens), so answers carry
+// usage.cost and a governed gateway's budgets are charged.
 const gatewayConfig = `# switchboard config for the benchmark.
 listener: {address: 127.0.0.1, port: %d}
 xds: {address: "127.0.0.1:%d"}
@@ -207,26 +210,53 @@ providers:
     base_url: http://127.0.0.1:%d
 models:
   - name: ` + ModelOpenAI + `
-    providers: [{provider: fake-openai, model: bench-1}]
+    providers: [{provider: fake-openai, model: bench-1, pricing: {prompt: 1, completion: 2}}]
   - name: ` + ModelAnthropic + `
-    providers: [{provider: fake-anthropic, model: claude-bench-1}]
+    providers: [{provider: fake-anthropic, model: claude-bench-1, pricing: {prompt: 1, completion: 2}}]
 `
+
+// BenchKey is the gateway key of a governed gateway's one tenant
+// ("sk-sb-" and 43 base62 characters, as the CLI makes them).
+const BenchKey = "sk-sb-bench" + "00000000000000000000000000000000000000"
+
+// governanceConfig turns keys and limits on: one tenant and its key, with
+// every kind of limit set far above what the benchmark sends, so each
+// request runs the whole path (key check, reserve of rate, token,
+// concurrency and budget counters in Redis, settle, usage record)
+// and none is refused. Records go to the embedded store next to the
+// config.
+const governanceConfig = `governance:
+  limits: {kind: redis, address: "%s", on_store_failure: closed}
+  tenants:
+    - {name: bench, rpm: 1000000000, tpm: 1000000000, max_concurrent: 1000000, budgets: {daily: 1000000}}
+  keys:
+    - {id: bench, tenant: bench, hash: "sha256:%x", rpm: 1000000000, max_concurrent: 1000000}
+`
+
+// Governance, when set, turns a gateway's governance on with its limits
+// in the Redis at RedisAddr; requests need Authorization: Bearer BenchKey.
+type Governance struct{ RedisAddr string }
 
 // StartGateway runs `switchboard serve` and an Envoy bootstrapped from it.
 // Both schemas are served by one gateway; the model picks the provider.
-func StartGateway(env Env, fakePort int) (*Stack, error) {
+// With gov the gateway is governed, named "governed" (its files too).
+func StartGateway(env Env, fakePort int, gov *Governance) (*Stack, error) {
 	ports, err := freePorts(5)
 	if err != nil {
 		return nil, err
 	}
 	listen, xdsPort, extPort, admin, sbAdmin := ports[0], ports[1], ports[2], ports[3], ports[4]
-	cfg := filepath.Join(env.Dir, "switchboard.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, gatewayConfig, listen, xdsPort, extPort, sbAdmin, fakePort, fakePort), 0o644); err != nil {
+	name, file := "gateway", func(f string) string { return filepath.Join(env.Dir, f) }
+	if gov != nil {
+		name, file = "governed", func(f string) string { return filepath.Join(env.Dir, "governed-"+f) }
+	}
+	cfg := file("switchboard.yaml")
+	if err := os.WriteFile(cfg, gatewayYAML(listen, xdsPort, extPort, sbAdmin, fakePort, gov), 0o644); err != nil {
 		return nil, err
 	}
-	s := &Stack{Name: "gateway", Port: listen, SwitchboardAdmin: sbAdmin}
+	s := &Stack{Name: name, Port: listen, SwitchboardAdmin: sbAdmin}
 	args := append([]string{"serve", "--config", cfg, "--log-level", env.LogLevel}, env.SwitchboardArgs...)
-	sb, err := proc.Start(Switchboard, filepath.Join(env.Dir, "switchboard.log"), env.Switchboard, args...)
+	sb, err := proc.Start(Switchboard, file("switchboard.log"), env.Switchboard, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +270,7 @@ func StartGateway(env Env, fakePort int) (*Stack, error) {
 		s.Stop()
 		return nil, err
 	}
-	bootPath := filepath.Join(env.Dir, "gateway-envoy.yaml")
+	bootPath := filepath.Join(env.Dir, name+"-envoy.yaml")
 	if err := os.WriteFile(bootPath, boot, 0o644); err != nil {
 		s.Stop()
 		return nil, err
@@ -254,6 +284,70 @@ func StartGateway(env Env, fakePort int) (*Stack, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// gatewayYAML is a gateway's config: its ports, the fake's, and
+// governance when gov is set.
+func gatewayYAML(listen, xdsPort, extPort, sbAdmin, fakePort int, gov *Governance) []byte {
+	text := fmt.Appendf(nil, gatewayConfig, listen, xdsPort, extPort, sbAdmin, fakePort, fakePort)
+	if gov != nil {
+		text = fmt.Appendf(text, governanceConfig, gov.RedisAddr, sha256.Sum256([]byte(BenchKey)))
+	}
+	return text
+}
+
+// Redis is the process name of the limits' Redis.
+const Redis = "redis"
+
+// StartRedis runs redis-server bin on a free loopback port with no
+// persistence, as the test suite does (internal/testservers).
+func StartRedis(env Env, bin string) (*Stack, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	p, err := proc.Start(Redis, filepath.Join(env.Dir, "redis.log"), bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--dir", env.Dir, "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{Name: Redis, Port: port, Procs: []*proc.Proc{p}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := ping(s.Addr())
+		if err == nil {
+			return s, nil
+		}
+		if p.Exited() || time.Now().After(deadline) {
+			s.Stop()
+			return nil, fmt.Errorf("redis: not ready (%v):\n%s", err, p.Log(4000))
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// Addr is the stack's listener as host:port.
+func (s *Stack) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Port) }
+
+// ping sends Redis a PING and wants +PONG.
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	b := make([]byte, 7)
+	if _, err := io.ReadFull(c, b); err != nil {
+		return err
+	}
+	if string(b) != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", b)
+	}
+	return nil
 }
 
 func (s *Stack) startEnvoy(env Env, bootPath string, admin int) error {
@@ -325,14 +419,18 @@ func (s *Stack) Counters(filter string) (map[string]int64, error) {
 	return out, nil
 }
 
-// Check sends one whole and one streamed request and verifies that the
-// answers are in the OpenAI schema and carry the fake's text, so a
-// misconfigured target cannot produce fast, meaningless numbers.
-func Check(ctx context.Context, c *http.Client, url string, whole, stream []byte, text string) error {
+// Check sends one whole and one streamed request (with the headers hdr)
+// and verifies that the answers are in the OpenAI schema and carry the
+// fake's text, so a misconfigured target cannot produce fast,
+// meaningless numbers.
+func Check(ctx context.Context, c *http.Client, url string, hdr http.Header, whole, stream []byte, text string) error {
 	for _, body := range [][]byte{whole, stream} {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
 			return err
+		}
+		for k, v := range hdr {
+			req.Header[k] = v
 		}
 		req.Header.Set("content-type", "application/json")
 		resp, err := c.Do(req)

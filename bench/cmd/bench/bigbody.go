@@ -97,7 +97,7 @@ func (h *harness) bigBody(ctx context.Context, model string, res *bigBodyResult)
 	}
 	url := gw.URL("/v1/chat/completions")
 	c := load.NewClient(4)
-	if err := target.Check(ctx, c, url, chatBody(model, false), chatBody(model, true), h.s.ChunkText); err != nil {
+	if err := target.Check(ctx, c, url, nil, chatBody(model, false), chatBody(model, true), h.s.ChunkText); err != nil {
 		return gw.Logs(), fmt.Errorf("check: %w", err)
 	}
 	sb, ev := gw.Proc(target.Switchboard).Pid(), gw.Proc(target.Envoy).Pid()

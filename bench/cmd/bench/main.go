@@ -1,7 +1,9 @@
 // Command bench measures what switchboard adds to plain Envoy. It starts,
 // on loopback ports chosen at run time, a fake provider, a baseline Envoy
 // routing straight to it, and Envoy + `switchboard serve` (OpenAI
-// pass-through and OpenAI-to-Anthropic translation), then drives load at
+// pass-through and OpenAI-to-Anthropic translation; with -governed, the
+// default, also a gateway with a key, limits and a budget in a Redis it
+// starts, for what governance adds), then drives load at
 // fixed concurrencies and at a fixed rate, holds thousands of streams open
 // to measure ext_proc memory, soaks the gateway with 100,000 requests to
 // look for goroutine or memory growth, sends 20 MiB request bodies to
@@ -62,8 +64,12 @@ type settings struct {
 	// it); BigBodyRequests are sent per target.
 	BigBody         byteSize
 	BigBodyRequests int
+	// Governed adds the "governed (Redis)" target to the latency phase:
+	// pass-through through a gateway with a key, limits and a budget
+	// counted in a Redis the harness starts (redisBin).
+	Governed bool
 
-	out, envoyBin, switchboardBin string
+	out, envoyBin, switchboardBin, redisBin string
 }
 
 func main() {
@@ -116,6 +122,8 @@ func parseFlags(args []string) (settings, error) {
 	fs.StringVar(&s.out, "out", "bench/results/latest.json", "JSON report path")
 	fs.StringVar(&s.envoyBin, "envoy", "", "Envoy binary (default: $ENVOY_BIN, PATH, then .tools)")
 	fs.StringVar(&s.switchboardBin, "switchboard", "", "switchboard binary (default: go build ./cmd/switchboard)")
+	fs.BoolVar(&s.Governed, "governed", true, "also measure a governed gateway (key, limits and budget in Redis) in the latency phase")
+	fs.StringVar(&s.redisBin, "redis", "", "redis-server binary for -governed (default: $REDIS_SERVER_BIN, then .tools)")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
@@ -288,6 +296,11 @@ func runBench(ctx context.Context, s settings) error {
 			return err
 		}
 	}
+	if s.Governed && s.runs(phaseLatency) && s.redisBin == "" {
+		if s.redisBin, err = findRedis(); err != nil {
+			return err
+		}
+	}
 	if s.switchboardBin == "" {
 		s.switchboardBin = filepath.Join(dir, "switchboard")
 		if err := goBuild(s.switchboardBin, "./cmd/switchboard"); err != nil {
@@ -362,6 +375,19 @@ func findEnvoy() (string, error) {
 		return filepath.Abs(".tools/envoy-1.40.0/envoy")
 	}
 	return "", errors.New("no envoy binary: run `make envoy` or pass -envoy")
+}
+
+// findRedis takes REDIS_SERVER_BIN (set by the Makefile), then the
+// Makefile's install folder, as the test suite does.
+func findRedis() (string, error) {
+	p := os.Getenv("REDIS_SERVER_BIN")
+	if p == "" {
+		p = ".tools/redis-6.2.14/redis-server"
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("no redis-server for the governed target (%v): run `make redis`, pass -redis, or -governed=false", err)
+	}
+	return filepath.Abs(p)
 }
 
 // goBuild builds pkg (relative to the module root, the working directory

@@ -34,6 +34,9 @@ const (
 	baseline    = "baseline"
 	passthrough = "passthrough"
 	translation = "translation"
+	// governed is passthrough through a gateway with governance on: a
+	// key on every request, its limits and budget in Redis (-governed).
+	governed = "governed (Redis)"
 )
 
 // tgt is one thing under load: a listener, the model to ask for, and the
@@ -42,6 +45,8 @@ type tgt struct {
 	name   string
 	url    string
 	model  string
+	header http.Header // sent with every request (the gateway key)
+	stack  *target.Stack
 	procs  []*proc.Proc
 	client *http.Client
 }
@@ -82,7 +87,7 @@ func (h *harness) stacks(env target.Env, o fake.Options, withBaseline, withGatew
 		started = append(started, base)
 	}
 	if withGateway {
-		if gw, err = target.StartGateway(env, fk.Port); err != nil {
+		if gw, err = target.StartGateway(env, fk.Port, nil); err != nil {
 			return nil, nil, nil, stop, err
 		}
 		started = append(started, gw)
@@ -105,6 +110,23 @@ func (h *harness) latencyPhase(ctx context.Context) error {
 		return err
 	}
 	h.all = append(append(append([]*proc.Proc{}, fk.Procs...), base.Procs...), gw.Procs...)
+	var gov *tgt
+	if h.s.Governed {
+		rd, err := target.StartRedis(env, h.s.redisBin)
+		if err != nil {
+			return err
+		}
+		defer rd.Stop()
+		g, err := target.StartGateway(env, fk.Port, &target.Governance{RedisAddr: rd.Addr()})
+		if err != nil {
+			return err
+		}
+		defer g.Stop()
+		h.all = append(append(h.all, rd.Procs...), g.Procs...)
+		gov = &tgt{name: governed, url: g.URL("/v1/chat/completions"), model: target.ModelOpenAI, stack: g,
+			header: http.Header{"Authorization": {"Bearer " + target.BenchKey}},
+			procs:  []*proc.Proc{g.Proc(target.Envoy), g.Proc(target.Switchboard), rd.Proc(target.Redis), fk.Proc(target.Fake)}}
+	}
 	conns := 16
 	for _, c := range append(append([]int{}, h.s.Levels...), h.s.StreamLevels...) {
 		conns = max(conns, c)
@@ -112,19 +134,22 @@ func (h *harness) latencyPhase(ctx context.Context) error {
 	targets := []*tgt{
 		{name: baseline, url: base.URL("/v1/chat/completions"), model: target.ModelOpenAI,
 			procs: []*proc.Proc{base.Proc(target.Envoy), fk.Proc(target.Fake)}},
-		{name: passthrough, url: gw.URL("/v1/chat/completions"), model: target.ModelOpenAI,
+		{name: passthrough, url: gw.URL("/v1/chat/completions"), model: target.ModelOpenAI, stack: gw,
 			procs: []*proc.Proc{gw.Proc(target.Envoy), gw.Proc(target.Switchboard), fk.Proc(target.Fake)}},
-		{name: translation, url: gw.URL("/v1/chat/completions"), model: target.ModelAnthropic,
+		{name: translation, url: gw.URL("/v1/chat/completions"), model: target.ModelAnthropic, stack: gw,
 			procs: []*proc.Proc{gw.Proc(target.Envoy), gw.Proc(target.Switchboard), fk.Proc(target.Fake)}},
+	}
+	if gov != nil {
+		targets = append(targets, gov)
 	}
 	for _, t := range targets {
 		t.client = load.NewClient(conns + 64)
-		if err := target.Check(ctx, t.client, t.url, chatBody(t.model, false), chatBody(t.model, true), h.s.ChunkText); err != nil {
+		if err := target.Check(ctx, t.client, t.url, t.header, chatBody(t.model, false), chatBody(t.model, true), h.s.ChunkText); err != nil {
 			return fmt.Errorf("%s: check: %w\n%s%s", t.name, err, gw.Logs(), base.Logs())
 		}
 	}
 
-	if err := h.probeMessages(ctx, gw, targets[1:]); err != nil {
+	if err := h.probeMessages(ctx, targets[1:]); err != nil {
 		return err
 	}
 
@@ -170,7 +195,7 @@ func (h *harness) latencyPhase(ctx context.Context) error {
 					return ctx.Err()
 				}
 				r := p.req(t.model)
-				r.URL = t.url
+				r.URL, r.Header = t.url, t.header
 				h.waitQuiet(ctx)
 				if h.s.Warmup > 0 {
 					p.load(ctx, t, r, h.s.Warmup)
@@ -198,15 +223,16 @@ func (h *harness) latencyPhase(ctx context.Context) error {
 // probeMessages counts, from Envoy's ext_proc counters, the gRPC streams
 // and messages each gateway request costs: the round trips to switchboard
 // that every request waits for.
-func (h *harness) probeMessages(ctx context.Context, gw *target.Stack, targets []*tgt) error {
+func (h *harness) probeMessages(ctx context.Context, targets []*tgt) error {
 	const n = 50
 	for _, t := range targets {
+		gw := t.stack
 		for _, stream := range []bool{false, true} {
 			before, err := gw.Counters(`ext_proc\.`)
 			if err != nil {
 				return err
 			}
-			r := load.Request{URL: t.url, Body: chatBody(t.model, stream), Stream: stream}
+			r := load.Request{URL: t.url, Body: chatBody(t.model, stream), Stream: stream, Header: t.header}
 			for range n {
 				if _, _, err := load.Do(ctx, t.client, r, time.Now()); err != nil {
 					return fmt.Errorf("%s: %w", t.name, err)

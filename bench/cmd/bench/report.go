@@ -45,6 +45,23 @@ type targetResult struct {
 	Median run    `json:"median"`
 	// Added compares the median with the baseline's; nil for the baseline.
 	Added *added `json:"added_vs_baseline,omitempty"`
+	// Governance compares the governed target with the ungoverned
+	// pass-through: what the key check and the limits add.
+	Governance *governanceCost `json:"added_vs_ungoverned,omitempty"`
+}
+
+// governanceCost is the governed target's median less the pass-through's,
+// in the same run.
+type governanceCost struct {
+	P50Ms           float64  `json:"p50_ms"`
+	P99Ms           float64  `json:"p99_ms"`
+	TTFBP50Ms       *float64 `json:"ttfb_p50_ms,omitempty"`
+	ThroughputRatio float64  `json:"throughput_ratio"`
+	// CPU milliseconds per request added in Envoy and switchboard, and
+	// Redis's own.
+	EnvoyCPUMs       float64 `json:"envoy_cpu_ms_per_req"`
+	SwitchboardCPUMs float64 `json:"switchboard_cpu_ms_per_req"`
+	RedisCPUMs       float64 `json:"redis_cpu_ms_per_req"`
 }
 
 // run is one measured run, or the field-wise median of the repeats.
@@ -230,6 +247,19 @@ func (sc *scenario) compare() {
 		}
 		r.Added = a
 	}
+	if g, u := sc.result(governed), sc.result(passthrough); g != nil && u != nil {
+		gm, um := g.Median, u.Median
+		c := &governanceCost{P50Ms: gm.Latency.P50Ms - um.Latency.P50Ms, P99Ms: gm.Latency.P99Ms - um.Latency.P99Ms,
+			ThroughputRatio:  ratio(gm.ReqPerSec, um.ReqPerSec),
+			EnvoyCPUMs:       gm.CPUSecPer1k["envoy"] - um.CPUSecPer1k["envoy"],
+			SwitchboardCPUMs: gm.CPUSecPer1k["switchboard"] - um.CPUSecPer1k["switchboard"],
+			RedisCPUMs:       gm.CPUSecPer1k["redis"]}
+		if gm.TTFB != nil && um.TTFB != nil {
+			d := gm.TTFB.P50Ms - um.TTFB.P50Ms
+			c.TTFBP50Ms = &d
+		}
+		g.Governance = c
+	}
 }
 
 func (sc *scenario) result(name string) *targetResult {
@@ -391,6 +421,32 @@ func (rep *report) printScenarios(w io.Writer, tw *tabwriter.Writer) {
 	if len(noisy) > 0 {
 		fmt.Fprintf(w, "WARNING: other programs were busy during: %s; those figures are not reliable\n", strings.Join(noisy, ", "))
 	}
+	rep.printGovernance(w, tw)
+}
+
+// printGovernance writes what governance adds to the pass-through, if the
+// governed target ran.
+func (rep *report) printGovernance(w io.Writer, tw *tabwriter.Writer) {
+	header := false
+	for _, sc := range rep.Scenarios {
+		g := sc.result(governed)
+		if g == nil || g.Governance == nil {
+			continue
+		}
+		if !header {
+			fmt.Fprintf(w, "\n%s vs %s (same run): what the key check, limits and budget add\n\n", governed, passthrough)
+			fmt.Fprintln(tw, "scenario\t+p50 ms\t+p99 ms\t+ttfb p50\treq/s x\t+cpu ms/req envoy\tswitchboard\tredis\t")
+			header = true
+		}
+		c := g.Governance
+		ttfb := "-"
+		if c.TTFBP50Ms != nil {
+			ttfb = fmt.Sprintf("%+.3f", *c.TTFBP50Ms)
+		}
+		fmt.Fprintf(tw, "%s\t%+.3f\t%+.3f\t%s\t%.2f\t%+.3f\t%+.3f\t%.3f\t\n", sc.Name, c.P50Ms, c.P99Ms, ttfb, c.ThroughputRatio,
+			c.EnvoyCPUMs, c.SwitchboardCPUMs, c.RedisCPUMs)
+	}
+	tw.Flush()
 }
 
 func f3(v float64) string { return fmt.Sprintf("%.3f", v) }
@@ -406,7 +462,7 @@ func (rep *report) write(path string) error {
 		"chunk_interval": s.ChunkInterval.String(), "held_stream_chunk_interval": s.HoldInterval.String(),
 		"envoy_concurrency": s.EnvoyThreads, "profile": s.Profile.String(), "switchboard_log_level": s.LogLevel, "quiet_wait": s.QuietWait.String(),
 		"phases": s.Phases, "soak_requests": s.Soak, "soak_concurrency": s.SoakConcurrency,
-		"big_body_bytes": int64(s.BigBody), "big_body_requests": s.BigBodyRequests,
+		"big_body_bytes": int64(s.BigBody), "big_body_requests": s.BigBodyRequests, "governed": s.Governed,
 	}
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {

@@ -99,7 +99,7 @@ func (h *harness) soak(ctx context.Context, res *soakResult) (string, error) {
 	c := load.NewClient(h.s.SoakConcurrency + 16)
 	models := []string{target.ModelOpenAI, target.ModelAnthropic}
 	for _, m := range models {
-		if err := target.Check(ctx, c, url, chatBody(m, false), chatBody(m, true), h.s.ChunkText); err != nil {
+		if err := target.Check(ctx, c, url, nil, chatBody(m, false), chatBody(m, true), h.s.ChunkText); err != nil {
 			return gw.Logs(), fmt.Errorf("soak: %s: check: %w", m, err)
 		}
 	}
