@@ -73,6 +73,8 @@ func OpenGov(ctx context.Context, cfg *config.Loaded, log *zap.Logger) (*Gov, fu
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go auth.Run(runCtx)
+	seeding := make(chan struct{})
+	go func() { lim.KeepSeeded(runCtx, store, 5*time.Second, log); close(seeding) }()
 	if c := cfg.Governance.Capture; c != nil {
 		go g.purgeCaptures(runCtx, c.Retention.D())
 	}
@@ -80,6 +82,7 @@ func OpenGov(ctx context.Context, cfg *config.Loaded, log *zap.Logger) (*Gov, fu
 	stop := func() {
 		cancel()
 		<-done
+		<-seeding // before the store closes under it
 		if err := rec.Close(); err != nil {
 			log.Warn("governance: close the usage spool", zap.Error(err))
 		}

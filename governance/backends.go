@@ -87,6 +87,36 @@ func (l *Limits) Seed(ctx context.Context, s Store, now time.Time) error {
 	return nil
 }
 
+// KeepSeeded re-seeds Redis from the store whenever it comes back
+// without the counters (restarted empty, flushed), checking every
+// interval until ctx ends. Memory counters live as long as the process,
+// so it returns at once for them. Budgets then hold again from the spend
+// the store has: records still in the recorder's batch (seconds) and
+// reservations in flight at the loss are not in it.
+func (l *Limits) KeepSeeded(ctx context.Context, s Store, every time.Duration, log *zap.Logger) {
+	if l.Redis == nil {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ok, err := l.Redis.Seeded(ctx)
+		if err != nil || ok {
+			continue // down (the failure mode handles it), or intact
+		}
+		if err := l.Seed(ctx, s, time.Now()); err != nil {
+			log.Warn("governance: redis lost its counters and re-seeding failed; retrying", zap.Error(err))
+			continue
+		}
+		log.Info("governance: redis lost its counters; budgets re-seeded from the store")
+	}
+}
+
 // Close releases the Redis connections.
 func (l *Limits) Close() error {
 	if l.client == nil {

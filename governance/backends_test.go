@@ -3,6 +3,7 @@ package governance
 import (
 	"context"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -50,5 +51,38 @@ governance:
 	sc := []ScopeLimits{scope(TenantScope(tenant), Rules{Budgets: Budgets{Lifetime: Budget{USD: USD(1)}}})}
 	if le := refusal(t, lim, ReserveRequest{Scopes: sc, Cost: USD(0.2)}); le.Kind != LimitBudget {
 		t.Errorf("refusal %v, want the seeded lifetime budget", le)
+	}
+
+	// Redis loses everything (a restart without persistence): the
+	// budget is open until KeepSeeded notices and re-seeds it.
+	keys, err := lim.client.Keys(ctx, lim.Redis.prefix+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("keys %v, %v", keys, err)
+	}
+	if err := lim.client.Del(ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := lim.Redis.Seeded(ctx); ok || err != nil {
+		t.Fatalf("seeded %v, %v after a flush", ok, err)
+	}
+	res, err := lim.Reserve(ctx, ReserveRequest{Scopes: sc, Cost: USD(0.2)})
+	if err != nil {
+		t.Fatalf("after the flush the budget should be empty: %v", err)
+	}
+	_ = lim.Settle(ctx, res, Usage{})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { lim.KeepSeeded(runCtx, store, 10*time.Millisecond, zap.NewNop()); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for ok := false; !ok; ok, _ = lim.Redis.Seeded(ctx) {
+		if time.Now().After(deadline) {
+			t.Fatal("not re-seeded within 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if le := refusal(t, lim, ReserveRequest{Scopes: sc, Cost: USD(0.2)}); le.Kind != LimitBudget {
+		t.Errorf("refusal %v after the re-seed, want the lifetime budget", le)
 	}
 }

@@ -340,7 +340,21 @@ func (l *Redis) Seed(ctx context.Context, rows []SpendRow) error {
 		}
 		rows = rows[n:]
 	}
+	// The mark says these counters came from the store: a Redis that
+	// lost it (a restart without persistence, a flush) lost them too.
+	if err := l.c.Set(ctx, l.prefix+"seeded", l.now().UnixMilli(), 0).Err(); err != nil {
+		return fmt.Errorf("governance: redis mark seeded: %w", err)
+	}
 	return nil
+}
+
+// Seeded reports whether Redis still holds the counters Seed loaded.
+func (l *Redis) Seeded(ctx context.Context) (bool, error) {
+	n, err := l.c.Exists(ctx, l.prefix+"seeded").Result()
+	if err != nil {
+		return false, fmt.Errorf("governance: redis seeded: %w", err)
+	}
+	return n == 1, nil
 }
 
 // periodExpiry is when a period's spend key expires (Unix ms; 0 never).
