@@ -382,7 +382,10 @@ func (g *gateway) waitReady() error {
 				return nil
 			}
 		}
-		for _, p := range []*proc{g.xds, g.extproc, g.envoy} {
+		for _, p := range []*proc{g.xds, g.extproc, g.replica, g.envoy} {
+			if p == nil {
+				continue
+			}
 			select {
 			case <-p.done:
 				return fmt.Errorf("%s exited during start-up:\n%s", p.name, tail(p.log.String(), 4000))
@@ -398,12 +401,20 @@ func (g *gateway) waitReady() error {
 	return fmt.Errorf("gateway not ready after 30s")
 }
 
+// extProcUp reports whether every ext_proc process (the replica too)
+// accepts connections: Envoy balances over them, so a request that lands
+// on one still starting would fail.
 func (g *gateway) extProcUp() bool {
-	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", g.extPort), time.Second)
-	if err != nil {
-		return false
+	for _, port := range []int{g.extPort, g.replicaPort} {
+		if port == 0 {
+			continue
+		}
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
 	}
-	c.Close()
 	return true
 }
 
