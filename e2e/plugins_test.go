@@ -425,3 +425,60 @@ plugins:
 		t.Fatalf("gateway search: %d %s; searches %q", resp.StatusCode, out, queries())
 	}
 }
+
+// TestWebNativeSearch: the web plugin leaves the search to Gemini when
+// asked (engine "native") or when plugins.web.prefer_native is set and
+// every provider of the model searches itself: the request gets Google
+// Search grounding, the backend is not called, and the grounding sources
+// come back as url_citation annotations, whole and streamed. A model on
+// another schema still gets the gateway's search.
+func TestWebNativeSearch(t *testing.T) {
+	search, queries := fakeSearXNG(t)
+	gem, gpt := fakeprovider.New(t), fakeprovider.New(t)
+	gw := startGateway(t, fmt.Sprintf(`providers:
+  - {name: gem, schema: gemini, base_url: "%s", api_key: {env: E2E_GEMINI_KEY}}
+  - {name: gpt, schema: openai, base_url: "%s/v1"}
+models:
+  - name: gemini-test
+    providers: [{provider: gem, model: gemini-2.5-flash}]
+  - name: gpt-test
+    providers: [{provider: gpt, model: gpt-4.1-mini}]
+plugins:
+  web: {backend: searxng, base_url: %s, prefer_native: true}
+`, gem.URL(), gpt.URL(), search.URL), "E2E_GEMINI_KEY="+geminiKey)
+	const generate = "/v1beta/models/gemini-2.5-flash:generateContent"
+	const streamPath = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+	grounded := func(t *testing.T) {
+		t.Helper()
+		if tools := gjson.GetBytes(lastRequest(t, gem).Body, "tools").Raw; tools != `[{"googleSearch":{}}]` || len(queries()) != 0 {
+			t.Fatalf("provider tools %s, gateway searches %q", tools, queries())
+		}
+	}
+	t.Run("prefer_native, whole", func(t *testing.T) {
+		gem.Handle("POST", generate, fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("gemini", "grounding"))})
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"gemini-test","plugins":[{"id":"web"}],"messages":[{"role":"user","content":"What is new in Go 1.26?"}]}`))
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+		grounded(t)
+		ann := gjson.GetBytes(out, "choices.0.message.annotations").Array()
+		if len(ann) != 2 || ann[0].Get("type").Str != "url_citation" || !strings.Contains(ann[0].Get("url_citation.url").Str, "grounding-api-redirect") {
+			t.Fatalf("annotations %s", gjson.GetBytes(out, "choices.0.message.annotations").Raw)
+		}
+	})
+	t.Run(":online, prefer_native, streamed", func(t *testing.T) {
+		gem.Handle("POST", streamPath, fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("gemini", "grounding_stream"))})
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"gemini-test:online","stream":true,"messages":[{"role":"user","content":"What is new in Go 1.26?"}]}`))
+		if resp.StatusCode != 200 || !strings.Contains(string(out), `"url_citation"`) || !strings.HasSuffix(strings.TrimSpace(string(out)), "data: [DONE]") {
+			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+		grounded(t)
+	})
+	t.Run("another schema gets the gateway's search", func(t *testing.T) {
+		gpt.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"gpt-test","plugins":[{"id":"web"}],"messages":[{"role":"user","content":"What is new in Go 1.26?"}]}`))
+		if resp.StatusCode != 200 || len(queries()) != 1 || gjson.GetBytes(lastRequest(t, gpt).Body, "web_search_options").Exists() {
+			t.Fatalf("%d %s; searches %q", resp.StatusCode, out, queries())
+		}
+	})
+}

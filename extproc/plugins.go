@@ -32,7 +32,7 @@ func (p *routerProcessor) startPlugins(ctx context.Context, body []byte) ([]byte
 	if p.s.chain == nil {
 		return body, nil
 	}
-	req := middleware.Request{Body: body}
+	req := middleware.Request{Body: body, NativeSearch: p.providersSearch(body)}
 	if w := p.caller.who; w != nil {
 		// The caller's tenant and key: what it may enable, what is
 		// always on. No key (auth off) is no policy.
@@ -113,6 +113,27 @@ func (p *routerProcessor) nativeServerTool(chat []byte) bool {
 	}
 	for _, c := range route.Candidates {
 		if translators.Schema(c.Provider.Schema) != translators.SchemaAnthropic {
+			return false
+		}
+	}
+	return true
+}
+
+// providersSearch reports, when plugins.web.prefer_native is set,
+// whether every candidate of the request's model searches the web itself
+// (translators.Spec.WebSearch), so the web plugin may leave it to them.
+func (p *routerProcessor) providersSearch(chat []byte) bool {
+	if w := p.cfg.Plugins.Web; w == nil || !w.PreferNative {
+		return false
+	}
+	name, _ := strings.CutSuffix(gjson.GetBytes(chat, "model").Str, ":online")
+	route, ok := p.cfg.Catalog.Model(name)
+	if !ok || len(route.Candidates) == 0 {
+		return false
+	}
+	for _, c := range route.Candidates {
+		spec, ok := translators.SpecFor(translators.Schema(c.Provider.Schema))
+		if !ok || spec.WebSearch == nil || !spec.WebSearch(c.Model) {
 			return false
 		}
 	}

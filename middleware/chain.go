@@ -53,6 +53,9 @@ type Request struct {
 	// Policy is the tenant's policy narrowed by the key's
 	// (Policy.Narrow); the zero Policy changes nothing.
 	Policy Policy
+	// NativeSearch: every provider the request may reach searches the
+	// web itself (Input.NativeSearch).
+	NativeSearch bool
 }
 
 // Run is the chain on one request.
@@ -112,7 +115,7 @@ func (c *Chain) Begin(ctx context.Context, req Request) (*Run, error) {
 		if !ok {
 			continue
 		}
-		step, err := p.Start(ctx, Input{Body: run.Body, Options: en.Options, Stream: stream})
+		step, err := p.Start(ctx, Input{Body: run.Body, Options: en.Options, Stream: stream, NativeSearch: req.NativeSearch})
 		if err != nil {
 			return nil, startError(p.ID(), err)
 		}

@@ -25,6 +25,10 @@ type Input struct {
 	Options []byte
 	// Stream reports whether the client asked for a stream.
 	Stream bool
+	// NativeSearch reports whether every provider the request may reach
+	// grounds answers in a web search of its own (the web plugin may
+	// leave the search to them).
+	NativeSearch bool
 }
 
 // Step is what a plugin's Start decided.

@@ -104,6 +104,11 @@ func buildGemini(body []byte, model string, vertex bool) (geminiBuilt, error) {
 	if len(decls) > 0 {
 		req.Tools = []geminiTool{{FunctionDeclarations: decls}}
 	}
+	// OpenAI's web_search_options is Gemini's grounding with Google
+	// Search; its sources come back as url_citation annotations.
+	if w := root.Get("web_search_options"); w.IsObject() {
+		req.Tools = append(req.Tools, geminiTool{GoogleSearch: &struct{}{}})
+	}
 	if req.GenerationConfig, err = geminiGenConfig(root, model); err != nil {
 		return geminiBuilt{}, err
 	}
@@ -123,7 +128,7 @@ func buildGemini(body []byte, model string, vertex bool) (geminiBuilt, error) {
 // sets, or rejects them under provider.require_parameters.
 func geminiDropped(body []byte, root gjson.Result, names bool) ([]string, error) {
 	var set []string
-	for _, p := range []string{"logit_bias", "top_logprobs", "prediction", "web_search_options", "audio", "service_tier"} {
+	for _, p := range []string{"logit_bias", "top_logprobs", "prediction", "audio", "service_tier"} {
 		if r := root.Get(p); r.Exists() && r.Type != gjson.Null {
 			set = append(set, p)
 		}

@@ -70,6 +70,7 @@ type geminiChoice struct {
 	calls     []byte // rendered tool call objects, comma separated
 	ncalls    int
 	images    []byte // rendered message.images entries, comma separated
+	cites     []byte // rendered url_citation annotations, comma separated
 	finish    string
 }
 
@@ -115,6 +116,9 @@ func (a *geminiAccumulator) add(r gjson.Result) {
 		}
 		if fr := c.Get("finishReason"); fr.Type == gjson.String && fr.Str != "" {
 			ch.finish = fr.Str
+		}
+		if g := c.Get("groundingMetadata"); g.IsObject() && len(ch.cites) == 0 {
+			ch.cites = appendGroundingCitations(ch.cites, g)
 		}
 	}
 }
@@ -210,6 +214,11 @@ func (a *geminiAccumulator) render(out []byte) []byte {
 				}
 				out = appendGeminiDetail(out, d.encrypted, bytesString(d.data), d.id, j, false)
 			}
+			out = append(out, ']')
+		}
+		if len(ch.cites) > 0 {
+			out = append(out, `,"annotations":[`...)
+			out = append(out, ch.cites...)
 			out = append(out, ']')
 		}
 		if len(ch.images) > 0 {
@@ -405,4 +414,41 @@ func jsonEscapedMIME(m string) string {
 		}
 	}
 	return m
+}
+
+// appendGroundingCitations renders a candidate's groundingMetadata (Google
+// Search grounding) as OpenRouter's url_citation annotations, one per web
+// source, comma separated: the source's uri and title, and as content the
+// first answer segment it supports. start_index and end_index are 0, as
+// for the web plugin's sources the answer does not link.
+func appendGroundingCitations(dst []byte, g gjson.Result) []byte {
+	chunks := g.Get("groundingChunks").Array()
+	segment := make([]string, len(chunks))
+	g.Get("groundingSupports").ForEach(func(_, s gjson.Result) bool {
+		for _, i := range s.Get("groundingChunkIndices").Array() {
+			if n := int(i.Int()); n >= 0 && n < len(segment) && segment[n] == "" {
+				segment[n] = s.Get("segment.text").Str
+			}
+		}
+		return true
+	})
+	n := 0
+	for i, c := range chunks {
+		w := c.Get("web")
+		if w.Get("uri").Str == "" {
+			continue
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, `{"type":"url_citation","url_citation":{"url":`...)
+		dst = appendJSONString(dst, w.Get("uri").Str)
+		dst = append(dst, `,"title":`...)
+		dst = appendJSONString(dst, w.Get("title").Str)
+		dst = append(dst, `,"content":`...)
+		dst = appendJSONString(dst, segment[i])
+		dst = append(dst, `,"start_index":0,"end_index":0}}`...)
+	}
+	return dst
 }

@@ -36,6 +36,7 @@ type geminiCandidate struct {
 	calls    int  // tool calls so far, the next tool call index
 	details  int  // reasoning_details entries so far, the next entry index
 	inText   bool // the last entry is reasoning text that more text extends
+	cited    bool // its grounding annotations were sent
 }
 
 func (s *geminiStream) Usage() Usage { return s.usage.openAI() }
@@ -140,9 +141,11 @@ func (s *geminiStream) event(dst, data []byte) []byte {
 		if !c.IsObject() {
 			return true
 		}
-		var parts, finish gjson.Result
+		var parts, finish, grounding gjson.Result
 		c.ForEach(func(k, v gjson.Result) bool {
 			switch k.Str {
+			case "groundingMetadata":
+				grounding = v
 			case "index":
 				if v.Type == gjson.Number {
 					idx = int(v.Num)
@@ -157,7 +160,7 @@ func (s *geminiStream) event(dst, data []byte) []byte {
 		if idx < 0 || idx >= geminiMaxCandidates {
 			return true // not a candidate the request could have asked for
 		}
-		dst = s.candidate(dst, idx, parts, finish)
+		dst = s.candidate(dst, idx, parts, finish, grounding)
 		return true
 	})
 	if i == 0 && feedback.Get("blockReason").String() != "" && !s.blocked {
@@ -168,7 +171,7 @@ func (s *geminiStream) event(dst, data []byte) []byte {
 	return dst
 }
 
-func (s *geminiStream) candidate(dst []byte, idx int, parts, finish gjson.Result) []byte {
+func (s *geminiStream) candidate(dst []byte, idx int, parts, finish, grounding gjson.Result) []byte {
 	st := &s.cands[idx]
 	if st.finished {
 		return dst // nothing counts after a candidate's finish_reason
@@ -178,6 +181,18 @@ func (s *geminiStream) candidate(dst []byte, idx int, parts, finish gjson.Result
 		dst = s.part(dst, idx, p)
 		return true
 	})
+	if grounding.IsObject() && !st.cited {
+		// Grounding sources, as url_citation annotations in a delta of
+		// their own (Gemini sends them with the last parts).
+		if cites := appendGroundingCitations(nil, grounding); len(cites) > 0 {
+			st.cited = true
+			dst = s.openDelta(dst, idx)
+			dst = append(dst, `{"annotations":[`...)
+			dst = append(dst, cites...)
+			dst = append(dst, "]}"...)
+			dst = closeDelta(dst)
+		}
+	}
 	if finish.Type == gjson.String && finish.Str != "" {
 		dst = s.finish(dst, idx, geminiFinishReason(finish.Str, st.calls > 0))
 	}

@@ -389,6 +389,8 @@ func TestGeminiResponseGolden(t *testing.T) {
 		{"structured", Usage{PromptTokens: 61, CompletionTokens: 39 + 188, ReasoningTokens: 188}},
 		// An image model's picture becomes message.images (OpenRouter's shape).
 		{"image_generate", Usage{PromptTokens: 9, CompletionTokens: 1297}},
+		// Google Search grounding: its sources are url_citation annotations.
+		{"grounding", Usage{PromptTokens: 8 + 112, CompletionTokens: 19}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -578,6 +580,7 @@ func TestGeminiStreamGolden(t *testing.T) {
 		{name: "tool_call_stream", transcript: "tool_call_stream", usage: true, wantUsage: Usage{PromptTokens: 131, CompletionTokens: 42 + 88, ReasoningTokens: 88}},
 		{name: "stream_safety", transcript: "stream_safety", usage: true, wantUsage: Usage{PromptTokens: 19, CompletionTokens: 7}},
 		{name: "image_generate_stream", transcript: "image_generate_stream", usage: true, wantUsage: Usage{PromptTokens: 9, CompletionTokens: 1295}},
+		{name: "grounding_stream", transcript: "grounding_stream", usage: true, wantUsage: Usage{PromptTokens: 8 + 112, CompletionTokens: 19}},
 		{
 			// Data that is not base64 is escaped, never copied raw.
 			name: "stream_image_hostile", usage: false,

@@ -70,7 +70,10 @@ type geminiFunctionResponse struct {
 }
 
 type geminiTool struct {
-	FunctionDeclarations []geminiFunctionDeclaration `json:"functionDeclarations"`
+	FunctionDeclarations []geminiFunctionDeclaration `json:"functionDeclarations,omitempty"`
+	// GoogleSearch grounds the answer in Google Search (the request's
+	// web_search_options): {}.
+	GoogleSearch *struct{} `json:"googleSearch,omitempty"`
 }
 
 type geminiFunctionDeclaration struct {

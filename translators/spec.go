@@ -42,6 +42,10 @@ type Spec struct {
 	// OpenAI-compatible host may speak chat only; Vertex serves Claude's
 	// own API for Claude models only.
 	NativeFor func(e Endpoint, t Target) bool
+	// WebSearch, when set, reports whether a model grounds chat answers
+	// in the provider's own web search when asked (web_search_options),
+	// with its sources as url_citation annotations.
+	WebSearch func(model string) bool
 
 	translator Translator
 	// publisher, when set, names the publisher of an attempt's model
@@ -131,12 +135,13 @@ var specs = []Spec{
 	},
 	{
 		Schema: SchemaGemini, BaseURL: fixed("https://generativelanguage.googleapis.com"), Credential: headerKey("x-goog-api-key"),
-		translator: openAIToGemini{},
-		Serves:     []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages},
+		translator: openAIToGemini{}, WebSearch: func(string) bool { return true }, // grounding with Google Search
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages},
 	},
 	{
 		Schema: SchemaVertexAI, Auth: AuthGoogleOAuth, translator: openAIToVertex{},
 		publisher: vertexPublisher, published: vertexPublishedBy,
+		WebSearch: func(model string) bool { return vertexPublisher(model) == publisherGoogle },
 		// Claude on Vertex takes Anthropic's Messages body (rawPredict).
 		Native: []Endpoint{EndpointMessages},
 		NativeFor: func(e Endpoint, t Target) bool {

@@ -74,7 +74,7 @@ func buildPlugins(cfg *config.Loaded, current func() *config.Loaded, log *zap.Lo
 		p, err := web.New(web.Config{
 			Backends: []web.Backend{b}, DefaultResults: w.DefaultResults, MaxResults: w.MaxResults,
 			Timeout: w.Timeout.D(), FailureMode: web.FailureMode(w.FailureMode), CostPerResult: w.CostPerResult,
-			Log: log.Named("web"),
+			PreferNative: w.PreferNative, Log: log.Named("web"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("plugins.web: %w", err)

@@ -56,6 +56,9 @@ type Config struct {
 	// CostPerResult is the USD price of one result used (OpenRouter
 	// charges 0.004). Default 0.
 	CostPerResult float64
+	// PreferNative leaves the search to the providers when every one the
+	// request may reach searches itself (Input.NativeSearch).
+	PreferNative bool
 	// Now is the clock for the note's date. Default time.Now.
 	Now func() time.Time
 	// Log receives search failures (never queries or keys). Default nop.
@@ -146,6 +149,11 @@ type Options struct {
 	MaxResults   int
 	SearchPrompt string
 	Engine       Backend
+	// Native: engine "native", the provider's own search
+	// (web_search_options); Engine is nil then.
+	Native bool
+	// EngineSet: the request named an engine.
+	EngineSet bool
 }
 
 // ParseOptions reads a request's block ({"id":"web","max_results":5,
@@ -176,17 +184,16 @@ func (p *Plugin) ParseOptions(block []byte) (Options, error) {
 				o.Engine = b
 			}
 		}
-		if o.Engine == nil {
+		if o.Engine == nil && e.Str == EngineNative {
+			o.Native = true
+		} else if o.Engine == nil {
 			var names []string
 			for _, b := range p.cfg.Backends {
 				names = append(names, b.Name())
 			}
-			msg := "'engine' " + strconv.Quote(e.Str) + ": not configured on this gateway (configured: " + strings.Join(names, ", ") + ")"
-			if e.Str == EngineNative {
-				msg = "'engine' \"native\": the provider's own search is not served yet (configured: " + strings.Join(names, ", ") + ")"
-			}
-			return Options{}, badOption("engine", msg)
+			return Options{}, badOption("engine", "'engine' "+strconv.Quote(e.Str)+": not configured on this gateway (configured: native, "+strings.Join(names, ", ")+")")
 		}
+		o.EngineSet = true
 	}
 	return o, nil
 }
@@ -204,6 +211,9 @@ func (p *Plugin) Start(ctx context.Context, in middleware.Input) (middleware.Ste
 	o, err := p.ParseOptions(in.Options)
 	if err != nil {
 		return middleware.Step{}, err
+	}
+	if o.Native || (p.cfg.PreferNative && in.NativeSearch && !o.EngineSet) {
+		return nativeSearch(in.Body, o)
 	}
 	tool, isTool := serverToolOf(in.Options) // server_tool.go
 	q := Query(in.Body, p.cfg.MaxQueryBytes)
@@ -346,3 +356,19 @@ func Inject(body []byte, note string) ([]byte, error) {
 }
 
 var _ middleware.Plugin = (*Plugin)(nil)
+
+// nativeSearch leaves the search to the provider: OpenAI's
+// web_search_options on the request, which OpenAI's search models take as
+// they are and Gemini and Vertex AI Gemini models turn into grounding with
+// Google Search (their sources come back as url_citation annotations).
+// Other schemas report it dropped. The provider bills the search.
+func nativeSearch(body []byte, o Options) (middleware.Step, error) {
+	if gjson.GetBytes(body, "web_search_options").IsObject() {
+		return middleware.Step{}, nil
+	}
+	out, err := sjson.SetRawBytes(append([]byte(nil), body...), "web_search_options", []byte(`{}`))
+	if err != nil {
+		return middleware.Step{}, fmt.Errorf("web: native search: %w", err)
+	}
+	return middleware.Step{Body: out}, nil
+}

@@ -28,8 +28,8 @@ func TestParseOptions(t *testing.T) {
 		{name: "all set", block: `{"id":"web","max_results":10,"engine":"exa","search_prompt":"Results:"}`, wantN: 10, wantEngine: "exa"},
 		{name: "too many", block: `{"id":"web","max_results":11}`, wantErr: `plugin "web": 'max_results' 11: must be an integer from 1 to 10`},
 		{name: "not an integer", block: `{"id":"web","max_results":2.5}`, wantErr: "'max_results' 2.5: must be an integer"},
-		{name: "unknown engine", block: `{"id":"web","engine":"bing"}`, wantErr: `'engine' "bing": not configured on this gateway (configured: searxng, exa)`},
-		{name: "native", block: `{"id":"web","engine":"native"}`, wantErr: `'engine' "native": the provider's own search is not served yet`},
+		{name: "unknown engine", block: `{"id":"web","engine":"bing"}`, wantErr: `'engine' "bing": not configured on this gateway (configured: native, searxng, exa)`},
+		{name: "native", block: `{"id":"web","engine":"native"}`, wantN: 5, wantEngine: "native"},
 		{name: "long prompt", block: `{"id":"web","search_prompt":"` + strings.Repeat("x", 2001) + `"}`, wantErr: "'search_prompt' is 2001 bytes: at most 2000"},
 	}
 	for _, tc := range tests {
@@ -45,8 +45,12 @@ func TestParseOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if o.MaxResults != tc.wantN || o.Engine.Name() != tc.wantEngine {
-				t.Errorf("options = %d %s", o.MaxResults, o.Engine.Name())
+			engine := "native"
+			if !o.Native {
+				engine = o.Engine.Name()
+			}
+			if o.MaxResults != tc.wantN || engine != tc.wantEngine {
+				t.Errorf("options = %d %s", o.MaxResults, engine)
 			}
 		})
 	}
@@ -194,5 +198,38 @@ func TestInjectWithoutUser(t *testing.T) {
 	}
 	if _, err := Inject([]byte(`{}`), "note"); err == nil {
 		t.Error("no error without messages")
+	}
+}
+
+// TestNativeSearch: engine "native", or prefer_native when every provider
+// searches itself, asks the provider (web_search_options) and searches
+// nothing here; an engine the request names wins over prefer_native.
+func TestNativeSearch(t *testing.T) {
+	b := &stubBackend{name: "s", results: goResults}
+	p, err := New(Config{Backends: []Backend{b}, PreferNative: true, Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, block string
+		native      bool
+		wantNative  bool
+	}{
+		{"engine native", `{"id":"web","engine":"native"}`, false, true},
+		{"prefer native", `{"id":"web"}`, true, true},
+		{"a provider without search", `{"id":"web"}`, false, false},
+		{"the request names an engine", `{"id":"web","engine":"s"}`, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := len(b.queries)
+			st, err := p.Start(context.Background(), middleware.Input{Body: []byte(userBody), Options: []byte(tc.block), NativeSearch: tc.native})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := gjson.GetBytes(st.Body, "web_search_options").IsObject()
+			if got != tc.wantNative || (len(b.queries) > n) == tc.wantNative {
+				t.Errorf("web_search_options %v, searched %v; want native %v", got, len(b.queries) > n, tc.wantNative)
+			}
+		})
 	}
 }
