@@ -434,18 +434,21 @@ plugins:
 // another schema still gets the gateway's search.
 func TestWebNativeSearch(t *testing.T) {
 	search, queries := fakeSearXNG(t)
-	gem, gpt := fakeprovider.New(t), fakeprovider.New(t)
+	gem, gpt, claude := fakeprovider.New(t), fakeprovider.New(t), fakeprovider.New(t)
 	gw := startGateway(t, fmt.Sprintf(`providers:
   - {name: gem, schema: gemini, base_url: "%s", api_key: {env: E2E_GEMINI_KEY}}
   - {name: gpt, schema: openai, base_url: "%s/v1"}
+  - {name: claude, schema: anthropic, base_url: "%s", api_key: {env: E2E_ANTHROPIC_KEY}}
 models:
   - name: gemini-test
     providers: [{provider: gem, model: gemini-2.5-flash}]
   - name: gpt-test
     providers: [{provider: gpt, model: gpt-4.1-mini}]
+  - name: claude-test
+    providers: [{provider: claude, model: claude-sonnet-4-5}]
 plugins:
   web: {backend: searxng, base_url: %s, prefer_native: true}
-`, gem.URL(), gpt.URL(), search.URL), "E2E_GEMINI_KEY="+geminiKey)
+`, gem.URL(), gpt.URL(), claude.URL(), search.URL), "E2E_GEMINI_KEY="+geminiKey, "E2E_ANTHROPIC_KEY="+anthropicKey)
 	const generate = "/v1beta/models/gemini-2.5-flash:generateContent"
 	const streamPath = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
 	grounded := func(t *testing.T) {
@@ -473,6 +476,21 @@ plugins:
 			t.Fatalf("%d %s", resp.StatusCode, out)
 		}
 		grounded(t)
+	})
+	t.Run("engine native on Claude, chat", func(t *testing.T) {
+		claude.Handle("POST", "/v1/messages", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("anthropic", "web_search"))})
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"claude-test","plugins":[{"id":"web","engine":"native"}],"messages":[{"role":"user","content":"What is new in Go 1.26?"}]}`))
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+		if tools := gjson.GetBytes(lastRequest(t, claude).Body, "tools").Raw; !strings.Contains(tools, `"web_search_20250305"`) || len(queries()) != 0 {
+			t.Fatalf("provider tools %s, gateway searches %q", tools, queries())
+		}
+		msg := gjson.GetBytes(out, "choices.0.message")
+		if msg.Get("annotations.0.url_citation.url").Str != "https://go.dev/blog/go1.26" || msg.Get("tool_calls").Exists() ||
+			gjson.GetBytes(out, "usage.server_tool_use.web_search_requests").Int() != 1 {
+			t.Fatalf("answer %s", out)
+		}
 	})
 	t.Run("another schema gets the gateway's search", func(t *testing.T) {
 		gpt.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})

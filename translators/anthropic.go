@@ -65,6 +65,11 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 	if jsonObject {
 		req.Tools, req.ToolChoice = anthropicJSONObject(req.Tools, req.ToolChoice)
 	}
+	// OpenAI's web_search_options is Anthropic's web search server tool;
+	// the sources it cites come back as url_citation annotations.
+	if w := root.Get("web_search_options"); w.IsObject() {
+		req.Tools = append(req.Tools, anthropicWebSearch(w))
+	}
 	dropped, err := anthropicSampling(root, &req)
 	if err != nil {
 		return Request{}, err
@@ -111,7 +116,7 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 var anthropicDroppedParams = []string{
 	"frequency_penalty", "presence_penalty", "seed", "logit_bias", "top_logprobs",
 	"repetition_penalty", "min_p", "top_a", "service_tier", "prediction", "verbosity",
-	"web_search_options", "store", "metadata",
+	"store", "metadata",
 }
 
 // anthropicDropped appends the anthropicDroppedParams the request sets, in
@@ -607,3 +612,33 @@ func (openAIToAnthropic) NewStream(opts StreamOptions) StreamTranslator {
 }
 
 var _ Translator = openAIToAnthropic{}
+
+// anthropicWebSearchUses bounds the searches of one answer (Anthropic's
+// max_uses) when web_search_options asks for a search.
+const anthropicWebSearchUses = 5
+
+// anthropicWebSearch is the server tool for web_search_options; its
+// approximate user_location carries over ({"type":"approximate",
+// "approximate":{"city",...}} becomes {"type":"approximate","city",...}).
+func anthropicWebSearch(w gjson.Result) anthropicTool {
+	t := anthropicTool{Type: "web_search_20250305", Name: "web_search", MaxUses: anthropicWebSearchUses}
+	if a := w.Get("user_location.approximate"); a.IsObject() {
+		loc := []byte(`{"type":"approximate"}`)
+		for _, k := range []string{"city", "region", "country", "timezone"} {
+			if v := a.Get(k); v.Type == gjson.String && v.Str != "" {
+				loc = appendJSONMember(loc, k, v.Str)
+			}
+		}
+		t.UserLocation = loc
+	}
+	return t
+}
+
+// appendJSONMember adds "k":"v" to the JSON object obj ends with.
+func appendJSONMember(obj []byte, k, v string) []byte {
+	obj = append(obj[:len(obj)-1], ',')
+	obj = appendJSONString(obj, k)
+	obj = append(obj, ':')
+	obj = appendJSONString(obj, v)
+	return append(obj, '}')
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 )
 
 func (openAIToAnthropic) Response(body []byte) ([]byte, Usage, error) {
@@ -39,11 +40,16 @@ func anthropicResponse(body []byte, excludeReasoning bool) ([]byte, Usage, error
 	hasText := false
 	var jsonAnswer *gjson.Result // the input of the json_object tool
 	var calls, thoughts []gjson.Result
+	var cites []byte // url_citation annotations of web search citations
 	for _, b := range root.Get("content").Array() {
 		switch b.Get("type").Str {
 		case "text":
 			text.WriteString(b.Get("text").Str)
 			hasText = true
+			b.Get("citations").ForEach(func(_, c gjson.Result) bool {
+				cites = appendWebCitation(cites, c)
+				return true
+			})
 		case "tool_use":
 			if b.Get("name").Str != anthropicJSONTool {
 				calls = append(calls, b)
@@ -97,6 +103,11 @@ func anthropicResponse(body []byte, excludeReasoning bool) ([]byte, Usage, error
 		}
 		out = append(out, ']')
 	}
+	if len(cites) > 0 {
+		out = append(out, `,"annotations":[`...)
+		out = append(out, cites...)
+		out = append(out, ']')
+	}
 	if len(calls) > 0 {
 		out = append(out, `,"tool_calls":[`...)
 		for i, c := range calls {
@@ -127,7 +138,30 @@ func anthropicResponse(body []byte, excludeReasoning bool) ([]byte, Usage, error
 	out = append(out, `"}],"usage":`...)
 	out = appendUsage(out, usage)
 	out = append(out, '}')
+	if n := root.Get("usage.server_tool_use.web_search_requests").Int(); n > 0 {
+		out, _ = sjson.SetBytes(out, "usage.server_tool_use.web_search_requests", n)
+	}
 	return out, usage, nil
+}
+
+// appendWebCitation appends one web search citation of a text block
+// ({"type":"web_search_result_location","url","title","cited_text"}) as
+// a url_citation annotation, comma separated; other citation kinds
+// (documents) are left out.
+func appendWebCitation(dst []byte, c gjson.Result) []byte {
+	if c.Get("type").Str != "web_search_result_location" || c.Get("url").Str == "" {
+		return dst
+	}
+	if len(dst) > 0 {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `{"type":"url_citation","url_citation":{"url":`...)
+	dst = appendJSONString(dst, c.Get("url").Str)
+	dst = append(dst, `,"title":`...)
+	dst = appendJSONString(dst, c.Get("title").Str)
+	dst = append(dst, `,"content":`...)
+	dst = appendJSONString(dst, c.Get("cited_text").Str)
+	return append(dst, `,"start_index":0,"end_index":0}}`...)
 }
 
 // appendReasoningDetail appends one OpenRouter reasoning_details entry for a

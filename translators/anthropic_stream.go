@@ -197,8 +197,16 @@ func (s *anthropicStream) event(dst, data []byte) []byte {
 			dst = append(dst, `{"reasoning_details":[{"type":"reasoning.text","text":"","signature":`...)
 			dst = append(dst, sig.Raw...)
 			dst = appendDetailTail(dst, s.thinkIndex(root.Get("index").Int()))
+		case "citations_delta":
+			// A web search source the text cites: a url_citation.
+			if c := appendWebCitation(nil, d.Get("citation")); len(c) > 0 {
+				dst = s.openDelta(dst)
+				dst = append(dst, `{"annotations":[`...)
+				dst = append(dst, c...)
+				dst = append(dst, "]}"...)
+				dst = closeDelta(dst)
+			}
 		}
-		// citations_delta has no OpenAI chunk counterpart.
 	case "message_delta":
 		s.usage.read(root.Get("usage"))
 		if sr := root.Get("delta.stop_reason"); sr.Type == gjson.String {

@@ -72,9 +72,14 @@ type anthropicImageSource struct {
 }
 
 type anthropicTool struct {
+	// Type is set for a server tool (web_search_20250305) only.
+	Type        string          `json:"type,omitempty"`
 	Name        string          `json:"name"`
 	Description string          `json:"description,omitempty"`
-	InputSchema json.RawMessage `json:"input_schema"`
+	InputSchema json.RawMessage `json:"input_schema,omitempty"`
+	// MaxUses and UserLocation configure the web search server tool.
+	MaxUses      int             `json:"max_uses,omitempty"`
+	UserLocation json.RawMessage `json:"user_location,omitempty"`
 	// CacheControl marks a prompt-caching breakpoint after this tool.
 	CacheControl json.RawMessage `json:"cache_control,omitempty"`
 }

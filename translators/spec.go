@@ -130,8 +130,9 @@ var specs = []Spec{
 		Schema: SchemaAnthropic, BaseURL: fixed("https://api.anthropic.com"), Credential: headerKey("x-api-key"),
 		// Claude's feature flags; Vertex carries them in the body instead.
 		ForwardHeaders: []string{"anthropic-beta"}, translator: openAIToAnthropic{},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointResponses, EndpointCompletions, EndpointCountTokens},
-		Native: []Endpoint{EndpointMessages, EndpointCountTokens},
+		WebSearch: func(string) bool { return true }, // the web_search server tool
+		Serves:    []Endpoint{EndpointChat, EndpointMessages, EndpointResponses, EndpointCompletions, EndpointCountTokens},
+		Native:    []Endpoint{EndpointMessages, EndpointCountTokens},
 	},
 	{
 		Schema: SchemaGemini, BaseURL: fixed("https://generativelanguage.googleapis.com"), Credential: headerKey("x-goog-api-key"),
