@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 )
 
 func (openAIToAnthropic) Response(body []byte) ([]byte, Usage, error) {
@@ -138,9 +137,6 @@ func anthropicResponse(body []byte, excludeReasoning bool) ([]byte, Usage, error
 	out = append(out, `"}],"usage":`...)
 	out = appendUsage(out, usage)
 	out = append(out, '}')
-	if n := root.Get("usage.server_tool_use.web_search_requests").Int(); n > 0 {
-		out, _ = sjson.SetBytes(out, "usage.server_tool_use.web_search_requests", n)
-	}
 	return out, usage, nil
 }
 
@@ -249,7 +245,7 @@ func anthropicAPIError(status int, retryAfter, typ, msg string) *APIError {
 // output_tokens includes thinking; output_tokens_details.thinking_tokens,
 // when sent, is the thinking part (OpenAI's reasoning_tokens).
 type anthropicUsage struct {
-	input, cacheRead, cacheWrite, output, thinking int64
+	input, cacheRead, cacheWrite, output, thinking, searches int64
 }
 
 // read overwrites the counters u carries; message_delta counts are cumulative.
@@ -267,6 +263,7 @@ func (a *anthropicUsage) read(u gjson.Result) {
 	set(&a.cacheWrite, u.Get("cache_creation_input_tokens"))
 	set(&a.output, u.Get("output_tokens"))
 	set(&a.thinking, u.Get("output_tokens_details.thinking_tokens"))
+	set(&a.searches, u.Get("server_tool_use.web_search_requests"))
 }
 
 func (a anthropicUsage) openAI() Usage {
@@ -276,5 +273,6 @@ func (a anthropicUsage) openAI() Usage {
 		CachedTokens:     a.cacheRead,
 		CacheWriteTokens: a.cacheWrite,
 		ReasoningTokens:  a.thinking,
+		WebSearches:      a.searches,
 	}
 }

@@ -229,7 +229,7 @@ func TestAnthropicResponseGolden(t *testing.T) {
 		{"json_object", Usage{PromptTokens: 642, CompletionTokens: 41}},
 		// The web search server tool: its blocks are not tool calls, its
 		// citations are url_citation annotations.
-		{"web_search", Usage{PromptTokens: 6039, CompletionTokens: 186}},
+		{"web_search", Usage{PromptTokens: 6039, CompletionTokens: 186, WebSearches: 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -384,7 +384,7 @@ func TestAnthropicStreamGolden(t *testing.T) {
 		wantFinish string // checked when set
 	}{
 		{name: "text_stream", transcript: "text_stream", usage: true, wantUsage: Usage{PromptTokens: 18, CompletionTokens: 24}},
-		{name: "web_search_stream", transcript: "web_search_stream", usage: true, wantUsage: Usage{PromptTokens: 6039, CompletionTokens: 186}},
+		{name: "web_search_stream", transcript: "web_search_stream", usage: true, wantUsage: Usage{PromptTokens: 6039, CompletionTokens: 186, WebSearches: 1}},
 		{name: "text_stream.no_usage", transcript: "text_stream", wantUsage: Usage{PromptTokens: 18, CompletionTokens: 24}},
 		{name: "tool_use_stream", transcript: "tool_use_stream", usage: true, wantUsage: Usage{PromptTokens: 472, CompletionTokens: 118}},
 		{name: "thinking_stream", transcript: "thinking_stream", usage: true, wantUsage: Usage{PromptTokens: 46, CompletionTokens: 109}},

@@ -117,7 +117,13 @@ func appendUsage(dst []byte, u Usage) []byte {
 	}
 	dst = append(dst, `},"completion_tokens_details":{"reasoning_tokens":`...)
 	dst = strconv.AppendInt(dst, u.ReasoningTokens, 10)
-	return append(dst, "}}"...)
+	dst = append(dst, '}')
+	if u.WebSearches > 0 {
+		dst = append(dst, `,"server_tool_use":{"web_search_requests":`...)
+		dst = strconv.AppendInt(dst, u.WebSearches, 10)
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
 }
 
 // appendErrorChunk ends a broken stream the way OpenRouter does: a last chunk

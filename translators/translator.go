@@ -71,6 +71,9 @@ type Usage struct {
 	ReasoningTokens  int64
 	// Images is how many images an answer made (image generation).
 	Images int64
+	// WebSearches is how many web searches the provider ran for the
+	// answer (usage.server_tool_use.web_search_requests).
+	WebSearches int64
 }
 
 // Total is prompt plus completion tokens.
