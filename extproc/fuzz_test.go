@@ -27,8 +27,9 @@ func FuzzHopBodies(f *testing.F) {
 		`{"model":"gpt-4o","input":["a","b"]}`,
 		`{"x":` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `}`,
 		`{"model":"` + strings.Repeat("\\u0000", 100) + `"}`,
+		`{"model":"gpt-4o","prompt":"a fox","n":3,"size":"1024x1024","response_format":"url"}`,
 	} {
-		for _, path := range []string{xds.ChatPath, xds.MessagesPath, xds.EmbeddingsPath} {
+		for _, path := range []string{xds.ChatPath, xds.MessagesPath, xds.EmbeddingsPath, "/v1/images/generations"} {
 			f.Add(path, []byte(seed))
 		}
 	}

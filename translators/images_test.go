@@ -242,3 +242,34 @@ func TestNearestRatio(t *testing.T) {
 		}
 	}
 }
+
+// FuzzImages: any body on any image schema, and any provider answer,
+// gives a request or a clean error, and answers that are JSON with
+// base64 fields only where they should be, never a panic.
+func FuzzImages(f *testing.F) {
+	f.Add([]byte(`{"prompt":"a fox","n":2,"size":"1792x1024"}`), []byte(`{"images":["AA=="],"error":null}`))
+	f.Add([]byte(`{"prompt":"p","response_format":"url"}`), []byte(`{"predictions":[{"bytesBase64Encoded":"AA\""}]}`))
+	f.Add([]byte(`{"prompt":"p"}`), []byte(`{"candidates":[{"content":{"parts":[{"inlineData":{"mimeType":"image/png","data":"x\"y"}}]}}]}`))
+	models := map[Schema][]string{
+		SchemaOpenAI: {"gpt-image-1"}, SchemaGemini: {"imagen-4", "gemini-2.5-flash-image"},
+		SchemaVertexAI: {"imagen-4"}, SchemaBedrock: {"amazon.nova-canvas-v1:0", "stability.sd3-5-large-v1:0"},
+	}
+	f.Fuzz(func(t *testing.T, body, answer []byte) {
+		for schema, ms := range models {
+			spec, _ := SpecFor(schema)
+			for _, m := range ms {
+				x, err := Begin(imagesAPI, spec, body, Target{Model: m, Project: "p", Region: "r"}, "", Facts{Provider: "p"})
+				if err != nil {
+					continue
+				}
+				if !validJSON(x.Upstream.Body) {
+					t.Fatalf("%s %s: request is not JSON: %s", schema, m, x.Upstream.Body)
+				}
+				out, _, err := x.Answer(answer)
+				if err == nil && !validJSON(out) {
+					t.Fatalf("%s %s: answer is not JSON: %s", schema, m, out)
+				}
+			}
+		}
+	})
+}
