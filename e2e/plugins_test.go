@@ -44,14 +44,13 @@ func fakeSearXNG(t *testing.T) (*httptest.Server, func() []string) {
 	}
 }
 
-// TestWebPlugin: "plugins": [{"id": "web"}] (or the :online suffix) makes
-// the gateway search (a SearXNG backend), put the results before the last
-// user message, and cite them on the answer as url_citation annotations,
-// whole and streamed, on chat and on /v1/messages.
-func TestWebPlugin(t *testing.T) {
-	search, queries := fakeSearXNG(t)
-	up := fakeprovider.New(t)
-	gw := startGateway(t, fmt.Sprintf(`providers:
+// webGateway is a gateway with the web plugin on a fake SearXNG, in front
+// of one OpenAI-schema model, gpt-test.
+func webGateway(t *testing.T) (gw *gateway, up *fakeprovider.Server, search *httptest.Server, queries func() []string) {
+	t.Helper()
+	search, queries = fakeSearXNG(t)
+	up = fakeprovider.New(t)
+	gw = startGateway(t, fmt.Sprintf(`providers:
   - name: up
     schema: openai
     base_url: %s/v1
@@ -61,6 +60,15 @@ models:
 plugins:
   web: {backend: searxng, base_url: %s, max_results: 5}
 `, up.URL(), search.URL))
+	return gw, up, search, queries
+}
+
+// TestWebPlugin: "plugins": [{"id": "web"}] (or the :online suffix) makes
+// the gateway search (a SearXNG backend), put the results before the last
+// user message, and cite them on the answer as url_citation annotations,
+// whole and streamed, on chat and on /v1/messages.
+func TestWebPlugin(t *testing.T) {
+	gw, up, _, queries := webGateway(t)
 	sentNote := func(t *testing.T) {
 		t.Helper()
 		msgs := gjson.GetBytes(lastRequest(t, up).Body, "messages").Array()
@@ -286,18 +294,7 @@ governance:
 // model and answers with server_tool_use and web_search_tool_result
 // blocks before the text, whole and streamed (read by anthropic-sdk-go).
 func TestWebServerTool(t *testing.T) {
-	search, queries := fakeSearXNG(t)
-	up := fakeprovider.New(t)
-	gw := startGateway(t, fmt.Sprintf(`providers:
-  - name: up
-    schema: openai
-    base_url: %s/v1
-models:
-  - name: gpt-test
-    providers: [{provider: up, model: gpt-4.1-mini}]
-plugins:
-  web: {backend: searxng, base_url: %s, max_results: 5}
-`, up.URL(), search.URL))
+	gw, up, search, queries := webGateway(t)
 	const query = "Perform a web search for the query: Go 1.26 release"
 	body := func(stream bool, tool string) []byte {
 		// As Claude Code's WebSearch sends it: the tool forced.

@@ -11,6 +11,7 @@ import (
 	"github.com/tidwall/sjson"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/middleware"
 	"github.com/switchboard-gw/switchboard/translators"
 	"github.com/switchboard-gw/switchboard/xds"
@@ -104,25 +105,25 @@ func (p *routerProcessor) webServerTool(client, chat []byte) []byte {
 // server tool to the providers: every candidate of the model is of the
 // anthropic schema, which runs it (the request passes through natively).
 func (p *routerProcessor) nativeServerTool(chat []byte) bool {
-	if w := p.cfg.Plugins.Web; w == nil || !w.PreferNative {
-		return false
-	}
-	route, ok := p.cfg.Catalog.Model(gjson.GetBytes(chat, "model").Str)
-	if !ok || len(route.Candidates) == 0 {
-		return false
-	}
-	for _, c := range route.Candidates {
-		if translators.Schema(c.Provider.Schema) != translators.SchemaAnthropic {
-			return false
-		}
-	}
-	return true
+	return p.preferNative(chat, func(c config.Candidate) bool {
+		return translators.Schema(c.Provider.Schema) == translators.SchemaAnthropic
+	})
 }
 
 // providersSearch reports, when plugins.web.prefer_native is set,
 // whether every candidate of the request's model searches the web itself
 // (translators.Spec.WebSearch), so the web plugin may leave it to them.
 func (p *routerProcessor) providersSearch(chat []byte) bool {
+	return p.preferNative(chat, func(c config.Candidate) bool {
+		spec, ok := translators.SpecFor(translators.Schema(c.Provider.Schema))
+		return ok && spec.WebSearch != nil && spec.WebSearch(c.Model)
+	})
+}
+
+// preferNative reports whether plugins.web.prefer_native is set and
+// every candidate of the chat body's model (":online" looked through)
+// passes native.
+func (p *routerProcessor) preferNative(chat []byte, native func(config.Candidate) bool) bool {
 	if w := p.cfg.Plugins.Web; w == nil || !w.PreferNative {
 		return false
 	}
@@ -132,8 +133,7 @@ func (p *routerProcessor) providersSearch(chat []byte) bool {
 		return false
 	}
 	for _, c := range route.Candidates {
-		spec, ok := translators.SpecFor(translators.Schema(c.Provider.Schema))
-		if !ok || spec.WebSearch == nil || !spec.WebSearch(c.Model) {
+		if !native(c) {
 			return false
 		}
 	}

@@ -1,6 +1,8 @@
 package middleware
 
 import (
+	"bytes"
+
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
@@ -47,25 +49,35 @@ func WithUsage(t StreamTransformer, us []Usage) StreamTransformer {
 	if Total(us).zero() {
 		return t
 	}
-	return &usageStream{next: t, us: us}
+	s := &usageStream{next: t, us: us}
+	s.out = func(c []byte) { s.emit(s.apply(c)) } // made once, not per chunk
+	return s
 }
 
 type usageStream struct {
 	next StreamTransformer
 	us   []Usage
+	emit func([]byte) // the caller's, for the call in progress
+	out  func([]byte)
 }
 
 func (s *usageStream) Chunk(chunk []byte, emit func([]byte)) {
-	s.next.Chunk(chunk, func(c []byte) { emit(s.apply(c)) })
+	s.emit = emit
+	s.next.Chunk(chunk, s.out)
 }
 
 func (s *usageStream) Finish(emit func([]byte)) {
-	s.next.Finish(func(c []byte) { emit(s.apply(c)) })
+	s.emit = emit
+	s.next.Finish(s.out)
 }
 
+// apply adds the plugins' usage to the usage chunk; other chunks, the
+// most, pass after a byte search.
 func (s *usageStream) apply(c []byte) []byte {
-	if !gjson.GetBytes(c, "usage").IsObject() {
+	if !bytes.Contains(c, usageKey) || !gjson.GetBytes(c, "usage").IsObject() {
 		return c
 	}
 	return ApplyUsage(c, s.us)
 }
+
+var usageKey = []byte(`"usage"`)

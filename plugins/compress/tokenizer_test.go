@@ -3,6 +3,7 @@ package compress
 import (
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,23 +68,11 @@ func TestCounterIDs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ids, _, err := tc.c.Encode("tiktoken is great!")
-			if err != nil || !slicesEqual(ids, tc.want) {
+			if err != nil || !slices.Equal(ids, tc.want) {
 				t.Errorf("ids %v, %v; want %v", ids, err, tc.want)
 			}
 		})
 	}
-}
-
-func slicesEqual(a, b []uint) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestByteBound checks the claim the shortcut rests on: no string has
