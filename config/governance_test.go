@@ -339,3 +339,18 @@ governance:
 		t.Errorf("key plugins (-want +got):\n%s", d)
 	}
 }
+
+// TestWebLoopAddress: the web search loop forwards callers' credentials,
+// so its address is loopback only; it defaults to 127.0.0.1:18002.
+func TestWebLoopAddress(t *testing.T) {
+	l := mustParse(t, govBase+"plugins:\n  web: {base_url: \"http://127.0.0.1:8888\"}\n", noEnv)
+	if h, p := l.Plugins.Web.LoopHostPort(); h != "127.0.0.1" || p != 18002 {
+		t.Errorf("default loop address %s:%d", h, p)
+	}
+	for _, addr := range []string{"0.0.0.0:18002", "10.0.0.1:18002", "127.0.0.1", "127.0.0.1:0"} {
+		_, err := Parse("cfg.yaml", []byte(govBase+"plugins:\n  web: {base_url: \"http://127.0.0.1:8888\", loop_address: \""+addr+"\"}\n"), noEnv)
+		if err == nil || !strings.Contains(err.Error(), "plugins.web.loop_address") {
+			t.Errorf("%s: %v", addr, err)
+		}
+	}
+}

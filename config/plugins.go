@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -167,8 +168,25 @@ type WebPlugin struct {
 	// (schema anthropic); otherwise the gateway searches. Default false:
 	// the gateway searches for every provider.
 	PreferNative bool `yaml:"prefer_native"`
+	// LoopAddress is where the gateway serves Anthropic's web_search
+	// server tool in its tool form (the model calls the search, round
+	// after round): a loopback host:port that Envoy's loop cluster
+	// reaches and that calls Envoy's listener back for each round.
+	// Default 127.0.0.1:18002. It carries the caller's credentials, so it
+	// never listens off loopback.
+	LoopAddress string `yaml:"loop_address"`
 
 	key string
+}
+
+// DefaultLoopAddress is plugins.web.loop_address's default.
+const DefaultLoopAddress = "127.0.0.1:18002"
+
+// LoopHostPort splits LoopAddress.
+func (w *WebPlugin) LoopHostPort() (string, int) {
+	h, p, _ := net.SplitHostPort(w.LoopAddress)
+	n, _ := strconv.Atoi(p)
+	return h, n
 }
 
 // Key is the resolved backend key.
@@ -187,6 +205,14 @@ func (c *Config) checkPlugins(env Env, add func(path, value, format string, args
 	}
 	if w.FailureMode == "" {
 		w.FailureMode = "continue"
+	}
+	if w.LoopAddress == "" {
+		w.LoopAddress = DefaultLoopAddress
+	}
+	if h, p, err := net.SplitHostPort(w.LoopAddress); err != nil || !IsLoopback(h) {
+		add("plugins.web.loop_address", w.LoopAddress, "must be a loopback host:port (it carries callers' credentials)")
+	} else if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+		add("plugins.web.loop_address", w.LoopAddress, "port must be 1-65535")
 	}
 	if !slices.Contains(WebBackends, w.Backend) {
 		add("plugins.web.backend", w.Backend, "unknown backend (known: %s)", strings.Join(WebBackends, ", "))

@@ -199,16 +199,19 @@ func TestClaudeCodeOpenAITranslated(t *testing.T) {
 
 // TestClaudeCodeWebSearch: Claude Code's WebSearch on an OpenAI-schema
 // model. The model calls WebSearch; Claude Code asks the gateway with
-// Anthropic's web_search server tool; the gateway searches a fake SearXNG,
-// gives the model the results and answers with server_tool_use and
-// web_search_tool_result blocks, which Claude Code turns into its tool
-// result; the model's final text cites the search.
+// Anthropic's web_search server tool; the gateway's loop offers the model
+// a web_search function, the model calls it, the gateway searches a fake
+// SearXNG and gives the model the results in a second round, and answers
+// Claude Code with server_tool_use and web_search_tool_result blocks,
+// which Claude Code turns into its tool result; the model's final text
+// cites the search.
 func TestClaudeCodeWebSearch(t *testing.T) {
 	search, queries := fakeSearXNG(t)
 	c := startClientsGatewayWith(t, "openai", fmt.Sprintf("plugins:\n  web: {backend: searxng, base_url: %q}\n", search.URL), claudeCodeDefaultModel)
 	upstream := "upstream-" + claudeCodeDefaultModel
 	c.enqueue(t,
 		chatToolSSE(upstream, "call_ws_1", "WebSearch", map[string]any{"query": "Go 1.26 release"}),
+		chatToolSSE(upstream, "call_search_1", "web_search", map[string]any{"query": "Go 1.26 release notes"}),
 		chatTextSSE(upstream, "Go 1.26 brings the green tea garbage collector."),
 		chatTextSSE(upstream, "final answer: Go 1.26 is out, see https://go.dev/blog/go1.26"))
 	before := len(c.fake.Requests())
@@ -217,20 +220,27 @@ func TestClaudeCodeWebSearch(t *testing.T) {
 		t.Errorf("stdout %q", out)
 	}
 	reqs := c.fake.Requests()[before:]
-	if len(reqs) != 3 {
-		t.Fatalf("provider got %d requests, want 3 (the WebSearch call, the search's turn, the final answer)", len(reqs))
+	if len(reqs) != 4 {
+		t.Fatalf("provider got %d requests, want 4 (the WebSearch call, the search's two rounds, the final answer)", len(reqs))
 	}
-	if q := queries(); len(q) != 1 || q[0] != "Go 1.26 release" {
+	if q := queries(); len(q) != 1 || q[0] != "Go 1.26 release notes" {
 		t.Errorf("search backend got %q", q)
 	}
-	// The search's turn: the results before the user's question, no
-	// server tool and no forced tool_choice.
-	sb := fakeBody(t, reqs[1])
-	if strings.Contains(jsonOf(sb["tools"]), "web_search") || sb["tool_choice"] != nil || !strings.Contains(jsonOf(sb["messages"]), "https://go.dev/blog/go1.26") {
-		t.Errorf("the search's turn sent %s", jsonOf(sb))
+	// The search's first round: a web_search function in place of the
+	// server tool.
+	r1 := fakeBody(t, reqs[1])
+	if tools := jsonOf(r1["tools"]); strings.Contains(tools, "web_search_20250305") || !strings.Contains(tools, `"name":"web_search"`) {
+		t.Errorf("the search's first round sent tools %s", tools)
+	}
+	// The second: the model's call and its results, the choice free.
+	r2 := jsonOf(fakeBody(t, reqs[2])["messages"])
+	for _, want := range []string{`"tool_call_id":"call_search_1"`, "https://go.dev/blog/go1.26"} {
+		if !strings.Contains(r2, want) {
+			t.Errorf("the search's second round lacks %s: %.3000s", want, r2)
+		}
 	}
 	// Claude Code's tool result for the main loop holds the links.
-	last := jsonOf(fakeBody(t, reqs[2])["messages"])
+	last := jsonOf(fakeBody(t, reqs[3])["messages"])
 	for _, want := range []string{`"tool_call_id":"call_ws_1"`, "https://go.dev/blog/go1.26", "Go 1.26 is released"} {
 		if !strings.Contains(last, want) {
 			t.Errorf("the final request lacks %s: %.3000s", want, last)

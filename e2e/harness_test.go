@@ -149,12 +149,17 @@ type gateway struct {
 	// admin endpoint on replicaAdminPort (gatewayMode.replica).
 	replica                       *proc
 	replicaPort, replicaAdminPort int
+	loopPort                      int // plugins.web.loop_address
 	envoy                         *proc
 }
 
 // configTemplate fills the ports into a config body; body is the
 // providers and models part, and may set its own timeouts.
 func (g *gateway) render(body string) string {
+	if !strings.Contains(body, "loop_address") {
+		// Each gateway's web search loop on a port of its own.
+		body = strings.ReplaceAll(body, "\n  web: {", fmt.Sprintf("\n  web: {loop_address: \"127.0.0.1:%d\", ", g.loopPort))
+	}
 	timeouts := `timeouts:
   connect: 2s
   request: 60s
@@ -237,7 +242,7 @@ func firstLine(s string) string {
 
 func tryStart(t testing.TB, mode gatewayMode, body string, env []string) (*gateway, error) {
 	g := &gateway{t: t, dir: t.TempDir(), port: freePort(t), xdsPort: freePort(t), extPort: freePort(t), adminPort: freePort(t), adminHTTPPort: freePort(t), xdsAdminPort: freePort(t),
-		env: env, serve: mode.serve, tls: mode.tls}
+		loopPort: freePort(t), env: env, serve: mode.serve, tls: mode.tls}
 	if mode.replica {
 		g.replicaPort, g.replicaAdminPort = freePort(t), freePort(t)
 	}

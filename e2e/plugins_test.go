@@ -236,6 +236,8 @@ governance:
 		{":online on /v1/messages", "/v1/messages", `{"model":"gpt-test:online","max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`, keyA,
 			`plugin "web" (model) is not allowed for tenant "team-a" (plugins.deny)`},
 		{"key narrowing its tenant", "/v1/chat/completions", webChat, keyC, `plugin "web" (plugins[0]) is not allowed for key "h2" (plugins.deny)`},
+		{"the web_search server tool", "/v1/messages", `{"model":"gpt-test","max_tokens":20,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"hi"}]}`, keyA,
+			`plugin "web" (tools) is not allowed for tenant "team-a" (plugins.deny)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, searched := len(up.Requests()), len(queries())
@@ -288,11 +290,13 @@ governance:
 	})
 }
 
-// TestWebServerTool: Anthropic's web_search server tool (Claude Code's
-// WebSearch) on an OpenAI-schema model. The gateway runs the search,
-// keeps what the tool's domain lists allow, gives the results to the
-// model and answers with server_tool_use and web_search_tool_result
-// blocks before the text, whole and streamed (read by anthropic-sdk-go).
+// TestWebServerTool: Anthropic's web_search server tool on an
+// OpenAI-schema provider, in the tool form. The model gets a web_search
+// function; when it calls it, the gateway's loop searches (a SearXNG
+// backend) and sends the model a second round with the results, through
+// Envoy again; the client gets one message with server_tool_use and
+// web_search_tool_result blocks before the model's answer, whole and
+// streamed (anthropic-sdk-go's accumulator).
 func TestWebServerTool(t *testing.T) {
 	gw, up, search, queries := webGateway(t)
 	const query = "Perform a web search for the query: Go 1.26 release"
@@ -301,9 +305,19 @@ func TestWebServerTool(t *testing.T) {
 		return []byte(fmt.Sprintf(`{"model":"gpt-test","max_tokens":200,"stream":%v,"tools":[%s],"tool_choice":{"type":"tool","name":"web_search"},"messages":[{"role":"user","content":%q}]}`, stream, tool, query))
 	}
 	const tool = `{"type":"web_search_20250305","name":"web_search","max_uses":8}`
+	rounds := func(t *testing.T, stream bool) {
+		t.Helper()
+		call, answer := "web_search_call", "chat"
+		if stream {
+			call, answer = call+"_stream", answer+"_stream"
+		}
+		up.Enqueue("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", call))})
+		up.Enqueue("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", answer))})
+	}
 
 	t.Run("whole", func(t *testing.T) {
-		up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+		before := len(up.Requests())
+		rounds(t, false)
 		resp, out := gw.post(t, "/v1/messages", body(false, tool), "anthropic-version", "2023-06-01")
 		if resp.StatusCode != 200 {
 			t.Fatalf("%d %s", resp.StatusCode, out)
@@ -319,28 +333,36 @@ func TestWebServerTool(t *testing.T) {
 		if r := content[1].Get("content").Array(); len(r) != 2 || r[0].Get("url").Str != "https://go.dev/blog/go1.26" || r[0].Get("type").Str != "web_search_result" {
 			t.Errorf("results %s", content[1].Get("content").Raw)
 		}
-		if n := gjson.GetBytes(out, "usage.server_tool_use.web_search_requests").Int(); n != 1 {
-			t.Errorf("usage %s", gjson.GetBytes(out, "usage").Raw)
+		// Both rounds' tokens (61+18 and the answer's), one search.
+		if u := gjson.GetBytes(out, "usage"); u.Get("server_tool_use.web_search_requests").Int() != 1 || u.Get("input_tokens").Int() <= 61 || u.Get("output_tokens").Int() <= 18 {
+			t.Errorf("usage %s", u.Raw)
 		}
-		sent := lastRequest(t, up).Body
-		if gjson.GetBytes(sent, "tools").Exists() && strings.Contains(gjson.GetBytes(sent, "tools").Raw, "web_search_20250305") {
-			t.Errorf("the server tool reached the provider: %s", sent)
+		if gjson.GetBytes(out, "stop_reason").Str != "end_turn" {
+			t.Errorf("stop_reason %s", out)
 		}
-		if !strings.Contains(string(sent), "https://go.dev/blog/go1.26") {
-			t.Errorf("the provider did not get the results: %s", sent)
+		sent := up.Requests()[before:]
+		if len(sent) != 2 {
+			t.Fatalf("the provider got %d rounds", len(sent))
 		}
-		if gjson.GetBytes(sent, "tool_choice").Exists() {
-			t.Errorf("the forced server tool's tool_choice reached the provider: %s", sent)
+		first, second := sent[0].Body, sent[1].Body
+		if tools := gjson.GetBytes(first, "tools").Raw; strings.Contains(tools, "web_search_20250305") || gjson.GetBytes(first, "tools.0.function.name").Str != "web_search" {
+			t.Errorf("round 1 tools %s", tools)
 		}
-		// Claude Code's wrapper is not part of the query.
+		if gjson.GetBytes(first, "tool_choice.function.name").Str != "web_search" || gjson.GetBytes(second, "tool_choice").Str != "auto" {
+			t.Errorf("tool_choice %s then %s", gjson.GetBytes(first, "tool_choice").Raw, gjson.GetBytes(second, "tool_choice").Raw)
+		}
+		msgs := gjson.GetBytes(second, "messages").Array()
+		if len(msgs) != 3 || msgs[1].Get("tool_calls.0.function.name").Str != "web_search" || msgs[2].Get("role").Str != "tool" ||
+			!strings.Contains(msgs[2].Get("content").String(), "https://go.dev/blog/go1.26") {
+			t.Errorf("round 2 messages %s", gjson.GetBytes(second, "messages").Raw)
+		}
 		if q := queries(); len(q) == 0 || q[len(q)-1] != "Go 1.26 release" {
 			t.Errorf("queries %q", q)
 		}
 	})
 
 	t.Run("streamed, through the SDK", func(t *testing.T) {
-		up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat_stream"))})
-		up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat_stream"))})
+		rounds(t, true)
 		client := anthropic.NewClient(aoption.WithBaseURL(gw.url("/")), aoption.WithAPIKey(clientKey), aoption.WithMaxRetries(0))
 		stream := client.Messages.NewStreaming(ctxT(t), anthropic.MessageNewParams{
 			Model: "gpt-test", MaxTokens: 200,
@@ -365,27 +387,87 @@ func TestWebServerTool(t *testing.T) {
 			len(res.Content.OfWebSearchResultBlockArray) != 2 || res.Content.OfWebSearchResultBlockArray[1].URL != "https://go.dev/doc/go1.26" {
 			t.Fatalf("blocks: %s / %s", msg.Content[0].RawJSON(), msg.Content[1].RawJSON())
 		}
-		if msg.Content[2].Type != "text" || msg.Content[2].Text == "" || msg.Usage.ServerToolUse.WebSearchRequests != 1 {
-			t.Fatalf("text %q usage %s", msg.Content[2].Text, msg.Usage.RawJSON())
+		if msg.Content[2].Type != "text" || msg.Content[2].Text == "" || msg.Usage.ServerToolUse.WebSearchRequests != 1 || msg.StopReason != "end_turn" {
+			t.Fatalf("text %q usage %s stop %s", msg.Content[2].Text, msg.Usage.RawJSON(), msg.StopReason)
+		}
+	})
+
+	t.Run("a model that answers without searching", func(t *testing.T) {
+		up.Enqueue("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+		n := len(queries())
+		resp, out := gw.post(t, "/v1/messages", []byte(`{"model":"gpt-test","max_tokens":200,"tools":[`+tool+`],"messages":[{"role":"user","content":"Say hi"}]}`), "anthropic-version", "2023-06-01")
+		if resp.StatusCode != 200 || gjson.GetBytes(out, "content.0.type").Str != "text" || gjson.GetBytes(out, "usage.server_tool_use").Exists() || len(queries()) != n {
+			t.Fatalf("%d %s; searches %q", resp.StatusCode, out, queries()[n:])
 		}
 	})
 
 	t.Run("blocked domains filter results", func(t *testing.T) {
-		up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+		rounds(t, false)
 		resp, out := gw.post(t, "/v1/messages", body(false, `{"type":"web_search_20250305","name":"web_search","blocked_domains":["go.dev"]}`), "anthropic-version", "2023-06-01")
 		if resp.StatusCode != 200 || gjson.GetBytes(out, "content.1.type").Str != "web_search_tool_result" || gjson.GetBytes(out, "content.1.content.#").Int() != 0 {
 			t.Fatalf("%d %s", resp.StatusCode, out)
 		}
 	})
 
+	t.Run("a round's error reaches the client in Anthropic's shape", func(t *testing.T) {
+		up.Enqueue("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "error_429"))})
+		resp, out := gw.post(t, "/v1/messages", body(false, tool), "anthropic-version", "2023-06-01")
+		if resp.StatusCode != 429 || gjson.GetBytes(out, "type").Str != "error" || gjson.GetBytes(out, "error.type").Str != "rate_limit_error" {
+			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+	})
+
 	t.Run("a failed search is an unavailable result", func(t *testing.T) {
 		search.Close()
-		up.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+		rounds(t, false)
 		resp, out := gw.post(t, "/v1/messages", body(false, tool), "anthropic-version", "2023-06-01")
 		if resp.StatusCode != 200 || gjson.GetBytes(out, "content.1.content.error_code").Str != "unavailable" || gjson.GetBytes(out, "content.2.type").Str != "text" {
 			t.Fatalf("%d %s", resp.StatusCode, out)
 		}
 	})
+}
+
+// TestWebServerToolAnthropicProvider: the tool form on an Anthropic-
+// schema provider (prefer_native off): the provider gets a custom
+// web_search tool, never the server tool, and its tool_use call is run
+// by the gateway.
+func TestWebServerToolAnthropicProvider(t *testing.T) {
+	search, queries := fakeSearXNG(t)
+	claude := fakeprovider.New(t)
+	gw := startGateway(t, fmt.Sprintf(`providers:
+  - {name: claude, schema: anthropic, base_url: "%s", api_key: {env: E2E_ANTHROPIC_KEY}}
+models:
+  - name: claude-test
+    providers: [{provider: claude, model: claude-sonnet-4-5}]
+plugins:
+  web: {backend: searxng, base_url: %s}
+`, claude.URL(), search.URL), "E2E_ANTHROPIC_KEY="+anthropicKey)
+	claude.Enqueue("POST", "/v1/messages", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("anthropic", "web_search_call"))},
+		fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("anthropic", "text"))})
+	resp, out := gw.post(t, "/v1/messages", []byte(`{"model":"claude-test","max_tokens":100,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3}],"messages":[{"role":"user","content":"Go 1.26 news"}]}`), "anthropic-version", "2023-06-01")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, out)
+	}
+	var types []string
+	for _, c := range gjson.GetBytes(out, "content").Array() {
+		types = append(types, c.Get("type").Str)
+	}
+	if strings.Join(types, ",") != "text,server_tool_use,web_search_tool_result,text" || gjson.GetBytes(out, "usage.server_tool_use.web_search_requests").Int() != 1 {
+		t.Fatalf("content %v: %s", types, out)
+	}
+	reqs := claude.Requests()
+	if len(reqs) != 2 || len(queries()) != 1 || queries()[0] != "Go 1.26 release" {
+		t.Fatalf("%d provider requests, searches %q", len(reqs), queries())
+	}
+	for i, r := range reqs {
+		if tools := gjson.GetBytes(r.Body, "tools").Raw; strings.Contains(tools, "web_search_20250305") || gjson.GetBytes(r.Body, "tools.0.name").Str != "web_search" {
+			t.Errorf("round %d tools %s", i+1, tools)
+		}
+	}
+	msgs := gjson.GetBytes(reqs[1].Body, "messages").Array()
+	if len(msgs) != 3 || msgs[2].Get("content.0.type").Str != "tool_result" || !strings.Contains(msgs[2].Get("content.0.content").String(), "https://go.dev/blog/go1.26") {
+		t.Errorf("round 2 messages %s", gjson.GetBytes(reqs[1].Body, "messages").Raw)
+	}
 }
 
 // TestWebServerToolPreferNative: with plugins.web.prefer_native, a model
@@ -406,7 +488,8 @@ plugins:
   web: {backend: searxng, base_url: %s, prefer_native: true}
 `, claude.URL(), gpt.URL(), search.URL), "E2E_ANTHROPIC_KEY="+anthropicKey)
 	claude.Handle("POST", "/v1/messages", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("anthropic", "text"))})
-	gpt.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+	gpt.Enqueue("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "web_search_call"))},
+		fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
 	body := func(model string) []byte {
 		return []byte(`{"model":"` + model + `","max_tokens":100,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3}],"messages":[{"role":"user","content":"Go 1.26 news"}]}`)
 	}

@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"strings"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/switchboard-gw/switchboard/config"
@@ -57,48 +57,43 @@ func (p *routerProcessor) startPlugins(ctx context.Context, body []byte) ([]byte
 	return run.Body, nil
 }
 
-// webServerTool enables the web plugin for a /v1/messages request that
-// declares Anthropic's web_search server tool, when this gateway has the
-// plugin: the gateway runs the search on every provider (providers never
-// see the tool; plugins/web/server_tool.go). Without the plugin the tool
-// goes natively to Anthropic-schema providers and is refused elsewhere.
-func (p *routerProcessor) webServerTool(client, chat []byte) []byte {
-	if p.s.chain == nil || p.api.Endpoint != translators.EndpointMessages || !p.s.chain.Has(middleware.WebID) {
-		return chat
+// toWebLoop reports whether a /v1/messages request that declares
+// Anthropic's web_search server tool goes to the web search loop
+// (plugins/web.Loop): the model calls the search, the gateway runs it
+// and continues the turn, on any provider. The request goes there as the
+// client sent it; each round comes back through Envoy as a request of
+// its own, authenticated, routed and billed as any. With
+// plugins.web.prefer_native and only Anthropic-schema providers the tool
+// goes to them natively; without plugins.web it goes natively to
+// Anthropic-schema providers and is refused elsewhere.
+func (p *routerProcessor) toWebLoop(client, chat []byte) (bool, *translators.APIError) {
+	if p.s.chain == nil || p.cfg.Plugins.Web == nil || p.api.Endpoint != translators.EndpointMessages || !p.s.chain.Has(middleware.WebID) {
+		return false, nil
 	}
-	var tool gjson.Result
+	found := false
 	gjson.GetBytes(client, "tools").ForEach(func(_, t gjson.Result) bool {
-		if strings.HasPrefix(t.Get("type").Str, "web_search_") {
-			tool = t
-			return false
-		}
-		return true
+		found = strings.HasPrefix(t.Get("type").Str, "web_search_")
+		return !found
 	})
-	if !tool.IsObject() || p.nativeServerTool(chat) {
-		return chat
+	if !found || p.nativeServerTool(chat) {
+		return false, nil
 	}
-	block := `{"id":"` + middleware.WebID + `","server_tool":` + tool.Raw + `}`
-	var out []byte
-	var err error
-	if gjson.GetBytes(chat, "plugins").IsArray() {
-		out, err = sjson.SetRawBytes(chat, "plugins.-1", []byte(block))
-	} else {
-		out, err = sjson.SetRawBytes(chat, "plugins", []byte("["+block+"]"))
-	}
-	if err != nil {
-		return chat
-	}
-	// Claude Code forces the tool (tool_choice {"type":"tool","name":
-	// "web_search"}); with the search done here the model has no such
-	// function to call, and a tool_choice with no tools at all is a 400
-	// at OpenAI.
-	tools := gjson.GetBytes(out, "tools")
-	if tc := gjson.GetBytes(out, "tool_choice.function.name"); tc.Str == tool.Get("name").Str || !tools.IsArray() || len(tools.Array()) == 0 {
-		if o, err := sjson.DeleteBytes(out, "tool_choice"); err == nil {
-			out = o
+	if w := p.caller.who; w != nil {
+		if e := w.Plugins.Permits(middleware.WebID, "tools"); e != nil {
+			return false, e
 		}
 	}
-	return out
+	return true, nil
+}
+
+// webLoop sends the request to the loop's route, unchanged.
+func (p *routerProcessor) webLoop() *extprocv3.ProcessingResponse {
+	m := &extprocv3.HeaderMutation{RemoveHeaders: p.internal, SetHeaders: []*corev3.HeaderValueOption{header(xds.ModelHeader, xds.LoopModel)}}
+	resp := continueRequestBody(m, nil, true)
+	if p.reqID != "" {
+		resp.DynamicMetadata = namespaceStruct(xds.RequestNamespace, map[string]*structpb.Value{"request_id": structpb.NewStringValue(p.reqID)})
+	}
+	return resp
 }
 
 // nativeServerTool reports whether plugins.web.prefer_native leaves the

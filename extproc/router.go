@@ -134,7 +134,11 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	if err != nil {
 		return p.fail(asAPIError(err))
 	}
-	body = p.webServerTool(client, body) // plugins.go
+	if loop, e := p.toWebLoop(client, body); e != nil { // plugins.go
+		return p.fail(e)
+	} else if loop {
+		return p.webLoop()
+	}
 	var local *extprocv3.ProcessingResponse
 	if body, local = p.startPlugins(ctx, body); local != nil {
 		return local

@@ -139,16 +139,22 @@ func (p Policy) allowed(id string) bool {
 	return len(p.Allow) == 0 || slices.Contains(p.Allow, id)
 }
 
+// Permits is nil when a request may use plugin id (enabled where param
+// says), and otherwise the 403 that refuses it.
+func (p Policy) Permits(id, param string) *translators.APIError {
+	if p.forced(id) || p.allowed(id) {
+		return nil
+	}
+	return &translators.APIError{Status: 403, Type: translators.TypeInvalidRequest, Code: "plugin_forbidden", Param: param,
+		Message: "plugin " + strconv.Quote(id) + " (" + param + ") is not allowed for " + p.refusal(id)}
+}
+
 // apply checks a request's selection against p and adds the forced
 // plugins after the requested ones.
 func (p Policy) apply(sel Selection) (Selection, *translators.APIError) {
 	for _, e := range sel.Plugins {
-		if p.forced(e.ID) {
-			continue
-		}
-		if !p.allowed(e.ID) {
-			return Selection{}, &translators.APIError{Status: 403, Type: translators.TypeInvalidRequest, Code: "plugin_forbidden", Param: e.Path,
-				Message: "plugin " + strconv.Quote(e.ID) + " (" + e.Path + ") is not allowed for " + p.refusal(e.ID)}
+		if e := p.Permits(e.ID, e.Path); e != nil {
+			return Selection{}, e
 		}
 	}
 	if len(p.Force) == 0 {

@@ -114,11 +114,3 @@ func ingressErrorType(status int, code string) string {
 	}
 	return "api_error"
 }
-
-// ServerBlocksField carries content blocks a gateway plugin made for an
-// Anthropic client (a web search it ran for the web_search server tool:
-// server_tool_use and web_search_tool_result) in the chat form, in
-// message (whole answers) or delta (streams). The Anthropic ingress
-// renders them as content blocks before the text; no other API sees them,
-// since only a /v1/messages request asks for a server tool.
-const ServerBlocksField = "server_tool_blocks"

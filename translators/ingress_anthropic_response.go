@@ -91,15 +91,6 @@ func (AnthropicIngress) Response(openAIBody []byte) ([]byte, error) {
 		out = append(out, `,"signature":""}`...)
 	}
 
-	// Blocks a plugin made (a gateway-run web search) come before the
-	// text that uses them, as Anthropic's server tools answer.
-	msg.Get(ServerBlocksField).ForEach(func(_, b gjson.Result) bool {
-		if b.IsObject() {
-			sep()
-			out = append(out, b.Raw...)
-		}
-		return true
-	})
 	if text := ingressText(msg); text != "" {
 		sep()
 		out = append(out, `{"type":"text","text":`...)

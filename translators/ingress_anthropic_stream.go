@@ -21,7 +21,6 @@ const (
 	ingressTextBlock
 	ingressThinkingBlock
 	ingressToolUseBlock
-	ingressServerBlock // a plugin's block, sent whole
 )
 
 // anthropicIngressStream is fed OpenAI SSE bytes and writes Anthropic
@@ -182,11 +181,9 @@ func (s *anthropicIngressStream) start(dst []byte, id, model string) []byte {
 
 // delta streams one chunk's delta: reasoning, then text, then tool calls.
 func (s *anthropicIngressStream) delta(dst []byte, d gjson.Result) []byte {
-	var details, reasoning, reasoningContent, content, refusal, toolCalls, server gjson.Result
+	var details, reasoning, reasoningContent, content, refusal, toolCalls gjson.Result
 	d.ForEach(func(k, v gjson.Result) bool { // one pass over the delta
 		switch k.Str {
-		case ServerBlocksField:
-			server = v
 		case "reasoning_details":
 			details = v
 		case "reasoning":
@@ -202,12 +199,6 @@ func (s *anthropicIngressStream) delta(dst []byte, d gjson.Result) []byte {
 		}
 		return true
 	})
-	if server.IsArray() {
-		server.ForEach(func(_, b gjson.Result) bool {
-			dst = s.serverBlock(dst, b)
-			return true
-		})
-	}
 	n := 0 // reasoning_details entries; without any, the plain reasoning text
 	if details.IsArray() {
 		details.ForEach(func(_, v gjson.Result) bool {
@@ -374,36 +365,6 @@ func (s *anthropicIngressStream) toolCall(dst []byte, tc gjson.Result, pos int64
 		return dst
 	}
 	return append(dst, "}}\n\n"...)
-}
-
-// serverBlock streams one block a plugin made. A server_tool_use starts
-// with an empty input that one input_json_delta fills, as Anthropic
-// streams it (SDKs build the input from the deltas); other blocks
-// (web_search_tool_result) come whole in their content_block_start.
-func (s *anthropicIngressStream) serverBlock(dst []byte, b gjson.Result) []byte {
-	if !b.IsObject() {
-		return dst
-	}
-	dst = s.openBlock(dst, ingressServerBlock)
-	if b.Get("type").Str != "server_tool_use" {
-		dst = append(dst, b.Raw...)
-		dst = append(dst, "}\n\n"...)
-		return s.closeBlock(dst)
-	}
-	dst = append(dst, `{"type":"server_tool_use","id":`...)
-	dst = appendRawJSONString(dst, b.Get("id"))
-	dst = append(dst, `,"name":`...)
-	dst = appendRawJSONString(dst, b.Get("name"))
-	dst = append(dst, `,"input":{}}}`+"\n\n"...)
-	in := b.Get("input").Raw
-	if in == "" {
-		in = "{}"
-	}
-	dst = ingressBlockDelta(dst, s.openIdx)
-	dst = append(dst, `{"type":"input_json_delta","partial_json":`...)
-	dst = appendJSONString(dst, in)
-	dst = append(dst, "}}\n\n"...)
-	return s.closeBlock(dst)
 }
 
 // appendRawJSONString appends a string value, copying its literal.

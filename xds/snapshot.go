@@ -66,6 +66,10 @@ func BuildVersioned(cfg *config.Loaded) (*cache.Snapshot, string, error) {
 		}
 		modelRoutes = append(modelRoutes, set)
 	}
+	if w := cfg.Plugins.Web; w != nil {
+		clusters = append(clusters, makeLoopCluster(w))
+		modelRoutes = append(modelRoutes, modelRouteSet{Model: LoopModel, Routes: []*routev3.Route{makeLoopRoute(t)}})
+	}
 	unstamped := makeRouteConfig(models, modelRoutes, uint64(cfg.Limits.MaxRequestBytes), "")
 	stamp, err := hashResources(map[resource.Type][]types.Resource{resource.ClusterType: clusters, resource.RouteType: {unstamped}})
 	if err != nil {

@@ -250,12 +250,22 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		}
 		defer stopGov()
 		ep.SetGovernance(gov)
-		chain, err := buildPlugins(cfg, store.Current, log.Named("plugins"))
+		chain, webPlugin, err := buildPlugins(cfg, store.Current, log.Named("plugins"))
 		if err != nil {
 			return err
 		}
 		if chain != nil {
 			ep.SetPlugins(chain)
+		}
+		// Replicas (--listen) leave the loop to the main process: Envoy's
+		// loop cluster has the one address.
+		if webPlugin != nil && *listen == "" {
+			stop, err := serveWebLoop(cfg, webPlugin, log.Named("webloop"), errc)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			log.Info("web search loop serving", zap.String("address", cfg.Plugins.Web.LoopAddress))
 		}
 		responses, stopResponses, err := extproc.OpenResponseStore(ctx, gov, log.Named("responses"))
 		if err != nil {

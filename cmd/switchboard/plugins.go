@@ -1,8 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"slices"
+	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -22,7 +28,7 @@ import (
 // so web added to a running gateway is refused by the chain until then,
 // with 503 plugin_unavailable where a policy forces it. Answers go back through the chain reversed: healing, last in,
 // repairs an answer before web search cites it.
-func buildPlugins(cfg *config.Loaded, current func() *config.Loaded, log *zap.Logger) (*middleware.Chain, error) {
+func buildPlugins(cfg *config.Loaded, current func() *config.Loaded, log *zap.Logger) (*middleware.Chain, *web.Plugin, error) {
 	// Plugins that need no outside service are always offered; a
 	// request still has to ask for them.
 	contextOf := func(model string) compress.Limits {
@@ -49,6 +55,7 @@ func buildPlugins(cfg *config.Loaded, current func() *config.Loaded, log *zap.Lo
 	if _, err := compress.Counter(compress.O200k); err != nil {
 		log.Warn("middle-out counts tokens by estimate", zap.Error(err))
 	}
+	var webPlugin *web.Plugin
 	plugins := []middleware.Plugin{
 		fileparser.Plugin{Parser: fileparser.New(fileparser.Config{})},
 		compress.Plugin{LimitsOf: contextOf, OptionsOf: countOf},
@@ -69,7 +76,7 @@ func buildPlugins(cfg *config.Loaded, current func() *config.Loaded, log *zap.Lo
 			b, err = web.NewSearXNG(hc)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("plugins.web: %w", err)
+			return nil, nil, fmt.Errorf("plugins.web: %w", err)
 		}
 		p, err := web.New(web.Config{
 			Backends: []web.Backend{b}, DefaultResults: w.DefaultResults, MaxResults: w.MaxResults,
@@ -77,20 +84,55 @@ func buildPlugins(cfg *config.Loaded, current func() *config.Loaded, log *zap.Lo
 			PreferNative: w.PreferNative, Log: log.Named("web"),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("plugins.web: %w", err)
+			return nil, nil, fmt.Errorf("plugins.web: %w", err)
 		}
 		plugins = append(plugins, p)
+		webPlugin = p
 	}
 	chain, err := middleware.NewChain(plugins...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Config validates plugin policies against the ids it says the chain
 	// has; they must be the ones built here.
 	ids := chain.IDs()
 	slices.Sort(ids)
 	if offered := cfg.Plugins.Offered(); !slices.Equal(ids, offered) {
-		return nil, fmt.Errorf("plugins: the chain has %v but config.Plugins.Offered says %v", ids, offered)
+		return nil, nil, fmt.Errorf("plugins: the chain has %v but config.Plugins.Offered says %v", ids, offered)
 	}
-	return chain, nil
+	return chain, webPlugin, nil
+}
+
+// serveWebLoop serves the web search loop (plugins/web.Loop) on
+// plugins.web.loop_address until stop: Envoy's loop cluster sends it
+// server-tool requests, and it sends each round back to Envoy's
+// listener.
+func serveWebLoop(cfg *config.Loaded, p *web.Plugin, log *zap.Logger, errc chan<- error) (stop func(), err error) {
+	w := cfg.Plugins.Web
+	host := cfg.Listener.Address
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1" // the listener is on every address, loopback too
+	}
+	loop := &web.Loop{
+		Plugin:  p,
+		Gateway: "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Listener.Port)),
+		Client:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}},
+		MaxBody: cfg.Limits.MaxRequestBytes,
+		Log:     log,
+	}
+	lis, err := net.Listen("tcp", w.LoopAddress)
+	if err != nil {
+		return nil, fmt.Errorf("plugins.web.loop_address: %w", err)
+	}
+	srv := &http.Server{Handler: loop, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("web search loop: %w", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }

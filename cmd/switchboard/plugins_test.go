@@ -30,7 +30,7 @@ models:
 			if err != nil {
 				t.Fatal(err)
 			}
-			chain, err := buildPlugins(cfg, func() *config.Loaded { return cfg }, zap.NewNop())
+			chain, _, err := buildPlugins(cfg, func() *config.Loaded { return cfg }, zap.NewNop())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,9 +17,9 @@ import (
 //	{"type":"web_search_20250305","name":"web_search","max_uses":5,
 //	 "allowed_domains":["go.dev"],"blocked_domains":[...],"user_location":{...}}
 //
-// The gateway serves it on any provider with the tool form: OfferTool on
-// the chat form, Rounds{Max: MaxUses}, results filtered by the domains,
-// and the answer carrying AnthropicBlocks. user_location is not used.
+// The gateway serves it on any provider with the tool form (Loop): at
+// most MaxUses searches, results filtered by the domains, the answer
+// carrying AnthropicBlocks. user_location is not used.
 type ServerTool struct {
 	Type           string
 	MaxUses        int // default DefaultMaxUses

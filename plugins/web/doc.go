@@ -29,14 +29,14 @@
 //
 // # The tool form
 //
-// The gateway offers the model a web_search function (OfferTool). When
-// the model's answer calls it (Calls on a whole answer, CallStream on a
-// stream), the gateway runs the searches and sends the model the same
-// conversation plus its tool calls and their results (FollowUp), for at
-// most Rounds rounds; the last round forbids further calls. Anthropic's
-// web_search_20250305 server tool (what Claude Code sends) maps onto it:
-// AnthropicServerTool reads its limits, AnthropicBlocks renders the
-// server_tool_use and web_search_tool_result blocks the client expects.
+// Anthropic's web_search server tool (what Claude Code sends) on any
+// provider: Loop serves a /v1/messages request that declares it. The
+// model gets a web_search tool (ServerToolFunction); each round goes back
+// through the gateway as an ordinary request; when a round calls only
+// web_search, the loop searches, streams the server_tool_use and
+// web_search_tool_result blocks (AnthropicBlocks) and sends the next round
+// with the calls' results, at most the tool's max_uses searches
+// (AnthropicServerTool reads its limits and domain lists).
 //
 // # Backends and Envoy
 //

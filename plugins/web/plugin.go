@@ -215,11 +215,7 @@ func (p *Plugin) Start(ctx context.Context, in middleware.Input) (middleware.Ste
 	if o.Native || (p.cfg.PreferNative && in.NativeSearch && !o.EngineSet) {
 		return nativeSearch(in.Body, o)
 	}
-	tool, isTool := serverToolOf(in.Options) // server_tool.go
 	q := Query(in.Body, p.cfg.MaxQueryBytes)
-	if isTool {
-		q = serverToolQuery(q)
-	}
 	if q == "" {
 		return middleware.Step{Warnings: []string{"no user text to search for; answered without web results"}}, nil
 	}
@@ -230,25 +226,15 @@ func (p *Plugin) Start(ctx context.Context, in middleware.Input) (middleware.Ste
 			return middleware.Step{}, &translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "web_search_failed",
 				Message: "web search (" + o.Engine.Name() + ") failed: " + err.Error()}
 		}
-		st := middleware.Step{Usage: middleware.Usage{SearchCalls: 1},
-			Warnings: []string{"search (" + o.Engine.Name() + ") failed; answered without web results"}}
-		if isTool {
-			st.After = &serverToolAfter{blocks: serverBlocks(q, nil, true)}
-		}
-		return st, nil
+		return middleware.Step{Usage: middleware.Usage{SearchCalls: 1},
+			Warnings: []string{"search (" + o.Engine.Name() + ") failed; answered without web results"}}, nil
 	}
 	results = p.clean(results)
-	if isTool {
-		results = tool.Filter(results)
-	}
 	note, used := Note(NoteInput{Prompt: o.SearchPrompt, Date: p.cfg.Now(), Results: results, MaxBytes: p.cfg.MaxPromptBytes})
 	results = results[:used]
 	st := middleware.Step{Usage: middleware.Usage{SearchCalls: 1, Results: len(results), Cost: float64(len(results)) * p.cfg.CostPerResult}}
 	if len(results) == 0 {
 		st.Warnings = []string{"search (" + o.Engine.Name() + ") found nothing"}
-		if isTool {
-			st.After = &serverToolAfter{blocks: serverBlocks(q, nil, false)}
-		}
 		return st, nil
 	}
 	body, err := Inject(in.Body, note)
@@ -256,9 +242,6 @@ func (p *Plugin) Start(ctx context.Context, in middleware.Input) (middleware.Ste
 		return middleware.Step{}, fmt.Errorf("web: inject results: %w", err)
 	}
 	st.Body, st.After = body, &Citations{Results: results}
-	if isTool {
-		st.After = &serverToolAfter{blocks: serverBlocks(q, results, false), cite: &Citations{Results: results}}
-	}
 	return st, nil
 }
 
