@@ -260,7 +260,7 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		// Replicas (--listen) leave the loop to the main process: Envoy's
 		// loop cluster has the one address.
 		if webPlugin != nil && *listen == "" {
-			stop, err := serveWebLoop(cfg, webPlugin, log.Named("webloop"), errc)
+			stop, err := serveWebLoop(cfg, store.Current, webPlugin, log.Named("webloop"), errc)
 			if err != nil {
 				return err
 			}

@@ -107,15 +107,19 @@ func buildPlugins(cfg *config.Loaded, current func() *config.Loaded, log *zap.Lo
 // plugins.web.loop_address until stop: Envoy's loop cluster sends it
 // server-tool requests, and it sends each round back to Envoy's
 // listener.
-func serveWebLoop(cfg *config.Loaded, p *web.Plugin, log *zap.Logger, errc chan<- error) (stop func(), err error) {
+func serveWebLoop(cfg *config.Loaded, current func() *config.Loaded, p *web.Plugin, log *zap.Logger, errc chan<- error) (stop func(), err error) {
 	w := cfg.Plugins.Web
-	host := cfg.Listener.Address
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1" // the listener is on every address, loopback too
+	gateway := func() string {
+		l := current().Listener
+		host := l.Address
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			host = "127.0.0.1" // the listener is on every address, loopback too
+		}
+		return "http://" + net.JoinHostPort(host, strconv.Itoa(l.Port))
 	}
 	loop := &web.Loop{
 		Plugin:  p,
-		Gateway: "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Listener.Port)),
+		Gateway: gateway,
 		Client:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}},
 		MaxBody: cfg.Limits.MaxRequestBytes,
 		Log:     log,

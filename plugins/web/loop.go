@@ -34,8 +34,8 @@ type Loop struct {
 	// Plugin runs the searches (its backend, limits and cleaning).
 	Plugin *Plugin
 	// Gateway is the base URL of Envoy's listener the rounds go to, e.g.
-	// http://127.0.0.1:8080.
-	Gateway string
+	// http://127.0.0.1:8080, read per request (a reload may move it).
+	Gateway func() string
 	// Client sends the rounds. Default: a client with keep-alives and no
 	// overall timeout (Envoy's route timeouts bound each round, and the
 	// client's context ends them).
@@ -127,7 +127,7 @@ type loopRun struct {
 
 // send posts one round's body through the gateway.
 func (rt *loopRun) send(body []byte) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(rt.ctx, http.MethodPost, strings.TrimSuffix(rt.l.Gateway, "/")+MessagesPath, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(rt.ctx, http.MethodPost, strings.TrimSuffix(rt.l.Gateway(), "/")+MessagesPath, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("web loop: round request: %w", err)
 	}

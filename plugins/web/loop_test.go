@@ -59,7 +59,7 @@ func newLoop(t *testing.T, b Backend, rounds ...fakeRound) (*httptest.Server, *f
 	if err != nil {
 		t.Fatal(err)
 	}
-	loop := httptest.NewServer(&Loop{Plugin: p, Gateway: gw.URL})
+	loop := httptest.NewServer(&Loop{Plugin: p, Gateway: func() string { return gw.URL }})
 	t.Cleanup(loop.Close)
 	return loop, g
 }
