@@ -101,4 +101,21 @@ plugins:
 			}
 		}
 	})
+	// Anthropic's web_search server tool, keyless: the demo model calls
+	// the loop's web_search tool once, then answers from the results.
+	t.Run("web_search server tool", func(t *testing.T) {
+		for _, stream := range []bool{false, true} {
+			body := fmt.Sprintf(`{"model":"demo","max_tokens":200,"stream":%v,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"gateway news"}]}`, stream)
+			resp, out := gw.post(t, "/v1/messages", []byte(body), "anthropic-version", "2023-06-01")
+			found := "The web search found" // streamed, a word a delta
+			if stream {
+				found = `"text":" found:"`
+			}
+			for _, want := range []string{`"server_tool_use"`, `"web_search_tool_result"`, "https://example.com/news/gateway-news", found, `"web_search_requests":1`} {
+				if resp.StatusCode != 200 || !strings.Contains(string(out), want) {
+					t.Fatalf("stream %v: %d, no %s in\n%.3000s", stream, resp.StatusCode, want, out)
+				}
+			}
+		}
+	})
 }

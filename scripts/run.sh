@@ -39,6 +39,9 @@ Switchboard is up on http://localhost:$port (logs in $logdir). Try:
   curl http://localhost:$port/v1/chat/completions -H 'content-type: application/json' \\
     -d '{"model":"demo","plugins":[{"id":"web"}],"messages":[{"role":"user","content":"gateway news"}]}'
 
+  curl http://localhost:$port/v1/messages -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \\
+    -d '{"model":"demo","max_tokens":200,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"gateway news"}]}'
+
 Models: demo (OpenAI schema), demo-claude (Anthropic schema, translated),
 demo-image (POST /v1/images/generations); the web plugin searches the demo backend;
 real providers are enabled when OPENAI_API_KEY / ANTHROPIC_API_KEY are set.

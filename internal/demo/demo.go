@@ -92,7 +92,12 @@ type completion struct {
 }
 
 func complete(userText string, promptTokens, maxTokens int) completion {
-	words := strings.Fields(ReplyText(userText))
+	return completeFrom(ReplyText(userText), promptTokens, maxTokens)
+}
+
+// completeFrom splits a reply into its streamed words.
+func completeFrom(reply string, promptTokens, maxTokens int) completion {
+	words := strings.Fields(reply)
 	c := completion{promptTokens: promptTokens}
 	if maxTokens > 0 && len(words) > maxTokens {
 		words, c.truncated = words[:maxTokens], true

@@ -3,6 +3,7 @@ package demo
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -549,5 +550,36 @@ func TestStreamStopsOnCancel(t *testing.T) {
 				t.Error("body read after cancel returned no error")
 			}
 		})
+	}
+}
+
+// TestWebSearchTool: offered web_search, the demo model calls it with the
+// user's text, then answers from the tool's result.
+func TestWebSearchTool(t *testing.T) {
+	h := newTestHandler()
+	tools := `"tools":[{"type":"function","function":{"name":"web_search","parameters":{"type":"object"}}}]`
+	rec := do(t, h, "POST", "/v1/chat/completions", `{"model":"demo-1",`+tools+`,"messages":[{"role":"user","content":"gateway news"}]}`, nil)
+	var got struct {
+		Choices []struct {
+			Message struct {
+				Content   *string
+				ToolCalls []chatToolCall `json:"tool_calls"`
+			}
+			FinishReason string `json:"finish_reason"`
+		}
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || len(got.Choices) != 1 {
+		t.Fatalf("%v %s", err, rec.Body)
+	}
+	c := got.Choices[0]
+	if c.FinishReason != "tool_calls" || c.Message.Content != nil || len(c.Message.ToolCalls) != 1 ||
+		c.Message.ToolCalls[0].Function.Name != "web_search" || c.Message.ToolCalls[0].Function.Arguments != `{"query":"gateway news"}` {
+		t.Fatalf("%s", rec.Body)
+	}
+	rec = do(t, h, "POST", "/v1/chat/completions", `{"model":"demo-1",`+tools+`,"messages":[{"role":"user","content":"gateway news"},`+
+		`{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"web_search","arguments":"{}"}}]},`+
+		`{"role":"tool","tool_call_id":"c1","content":"[1] Gateway news (https://example.com/news)\nsnippet"}]}`, nil)
+	if !strings.Contains(rec.Body.String(), "The web search found: [1] Gateway news (https://example.com/news)") || strings.Contains(rec.Body.String(), "tool_calls\"") {
+		t.Fatalf("%s", rec.Body)
 	}
 }

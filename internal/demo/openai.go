@@ -3,6 +3,7 @@ package demo
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"go.uber.org/zap"
 )
@@ -16,6 +17,47 @@ type chatRequest struct {
 	} `json:"stream_options"`
 	MaxTokens           *int `json:"max_tokens"`
 	MaxCompletionTokens *int `json:"max_completion_tokens"`
+	Tools               []struct {
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	} `json:"tools"`
+}
+
+// searchTool is the tool the demo model calls, once per turn: the
+// gateway's web search loop offers it for Anthropic's web_search server
+// tool, so `make run` shows the tool form with no key.
+const searchTool = "web_search"
+
+// wantsSearch reports whether the demo model calls web_search: the tool
+// is offered and the turn has not had its results yet.
+func (r chatRequest) wantsSearch() bool {
+	if len(r.Messages) == 0 || r.Messages[len(r.Messages)-1].Role != "user" {
+		return false
+	}
+	for _, t := range r.Tools {
+		if t.Function.Name == searchTool {
+			return true
+		}
+	}
+	return false
+}
+
+type chatToolCall struct {
+	Index    *int   `json:"index,omitempty"`
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
+}
+
+func searchCall(id, query string, index *int) chatToolCall {
+	c := chatToolCall{Index: index, ID: id, Type: "function"}
+	c.Function.Name = searchTool
+	c.Function.Arguments = string(mustMarshal(map[string]string{"query": query}))
+	return c
 }
 
 type chatMessage struct {
@@ -46,9 +88,10 @@ type chatChoice struct {
 }
 
 type chatReply struct {
-	Role    string          `json:"role"`
-	Content string          `json:"content"`
-	Refusal json.RawMessage `json:"refusal"`
+	Role      string          `json:"role"`
+	Content   *string         `json:"content"`
+	Refusal   json.RawMessage `json:"refusal"`
+	ToolCalls []chatToolCall  `json:"tool_calls,omitempty"`
 }
 
 type chatChunk struct {
@@ -81,8 +124,9 @@ type chatChunkChoice struct {
 }
 
 type chatDelta struct {
-	Role    string  `json:"role,omitempty"`
-	Content *string `json:"content,omitempty"`
+	Role      string         `json:"role,omitempty"`
+	Content   *string        `json:"content,omitempty"`
+	ToolCalls []chatToolCall `json:"tool_calls,omitempty"`
 }
 
 var jsonNull = json.RawMessage("null")
@@ -135,13 +179,16 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	var userText string
+	var userText, results string
 	prompt := 0
 	for _, m := range req.Messages {
 		text := contentText(m.Content)
 		prompt += countWords(text)
-		if m.Role == "user" {
-			userText = text
+		switch m.Role {
+		case "user":
+			userText, results = text, ""
+		case "tool":
+			results = text
 		}
 	}
 	limit := 0
@@ -149,9 +196,17 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		limit = *maxTokens
 	}
 	c := complete(userText, prompt, limit)
+	if results != "" {
+		c = completeFrom(searchedText(results), prompt, limit)
+	}
 	finish := "stop"
 	if c.truncated {
 		finish = "length"
+	}
+	var calls []chatToolCall
+	if req.wantsSearch() {
+		c = completion{promptTokens: prompt}
+		calls, finish = []chatToolCall{searchCall("call_demo"+responseID(raw), userText, nil)}, "tool_calls"
 	}
 	usage := chatUsage{PromptTokens: c.promptTokens, CompletionTokens: c.outputTokens(), TotalTokens: c.promptTokens + c.outputTokens()}
 	id := "chatcmpl-demo" + responseID(raw)
@@ -163,7 +218,7 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, chatCompletion{
 			ID: id, Object: "chat.completion", Created: created, Model: req.Model,
 			Choices: []chatChoice{{
-				Message:      chatReply{Role: "assistant", Content: c.text(), Refusal: jsonNull},
+				Message:      chatReply{Role: "assistant", Content: textOrNull(c.text(), calls), Refusal: jsonNull, ToolCalls: calls},
 				Logprobs:     jsonNull,
 				FinishReason: finish,
 			}},
@@ -189,6 +244,10 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	for i := range c.pieces {
 		events = append(events, chunk(chatDelta{Content: &c.pieces[i]}, nil))
 	}
+	if len(calls) > 0 {
+		zero := 0
+		events = append(events, chunk(chatDelta{ToolCalls: []chatToolCall{searchCall(calls[0].ID, userText, &zero)}}, nil))
+	}
 	events = append(events, chunk(chatDelta{}, &finish))
 	if includeUsage {
 		events = append(events, mustMarshal(chatChunkUsageNull{
@@ -211,4 +270,21 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+func textOrNull(text string, calls []chatToolCall) *string {
+	if text == "" && len(calls) > 0 {
+		return nil
+	}
+	return &text
+}
+
+// searchedText is the demo's answer after a search: the first result's
+// line, as the loop numbered it ("[1] Title (URL) ...").
+func searchedText(results string) string {
+	first, _, _ := strings.Cut(strings.TrimSpace(results), "\n")
+	if len(first) > 200 {
+		first = first[:200]
+	}
+	return "Hello from the Switchboard demo provider. The web search found: " + first
 }
