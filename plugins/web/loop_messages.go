@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -151,18 +152,25 @@ func messageCalls(content gjson.Result) (calls []Call, others int) {
 	return calls, others
 }
 
-// runSearches runs a round's calls, in order.
+// runSearches runs a round's calls at once (a model may ask for several
+// in one turn); results keep the calls' order.
 func (rt *loopRun) runSearches(t *messagesTurn, calls []Call) []ToolResult {
 	out := make([]ToolResult, len(calls))
+	var wg sync.WaitGroup
 	for i, c := range calls {
 		out[i].Call = c
-		rs, err := rt.search(t.tool, c)
-		if err != nil {
-			out[i].Err = "The search failed: " + errText(err)
-		}
-		out[i].Results = rs
-		t.searches++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rs, err := rt.search(t.tool, c)
+			if err != nil {
+				out[i].Err = "The search failed: " + errText(err)
+			}
+			out[i].Results = rs
+		}()
 	}
+	wg.Wait()
+	t.searches += len(calls)
 	return out
 }
 

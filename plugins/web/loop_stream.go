@@ -212,7 +212,14 @@ func (s *loopStream) round(body io.Reader) roundResult {
 			r.err = err
 			return r
 		}
+		if !gjson.ValidBytes(data) {
+			r.err = errors.New("a round's event is not JSON")
+			return r
+		}
+		// The data's own type decides, as clients read it; the event
+		// line is written from it.
 		ev := gjson.ParseBytes(data)
+		typ = ev.Get("type").Str
 		switch typ {
 		case "message_start":
 			if !s.started {
@@ -275,6 +282,8 @@ func (s *loopStream) round(body io.Reader) roundResult {
 			s.event(typ, data)
 			r.failed = true
 			return r
+		case "":
+			// An event with no type is no event of the API: dropped.
 		default: // ping and events to come
 			s.event(typ, data)
 		}

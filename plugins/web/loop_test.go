@@ -305,3 +305,31 @@ func TestLoopStreamLaterRoundFails(t *testing.T) {
 		}
 	})
 }
+
+// FuzzLoopStream: whatever a round's stream holds, the loop never panics
+// and never forwards our web_search tool_use to the client.
+func FuzzLoopStream(f *testing.F) {
+	f.Add(sse(`{"type":"message_start","message":{"id":"m"}}`, `{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"web_search","input":{}}}`,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"query\":\"x\"}"}}`, `{"type":"message_stop"}`))
+	f.Add("event: content_block_delta\ndata: {\"index\":-1}\n\n")
+	f.Add("data: {\"type\":\"error\"}\n\n")
+	f.Add(":comment\n\nevent: x\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		rec := httptest.NewRecorder()
+		s := &loopStream{rt: &loopRun{w: rec, started: true}}
+		r := s.round(strings.NewReader(body))
+		_ = r.assistant()
+		for _, ev := range strings.Split(rec.Body.String(), "\n\n") {
+			_, data, ok := strings.Cut(ev, "\ndata: ")
+			if !ok {
+				continue
+			}
+			if !gjson.Valid(data) {
+				t.Fatalf("forwarded an event that is not JSON: %q", ev)
+			}
+			if cb := gjson.Get(data, "content_block"); gjson.Get(data, "type").Str == "content_block_start" && cb.Get("type").Str == "tool_use" && cb.Get("name").Str == ToolName {
+				t.Fatalf("our call reached the client: %s", ev)
+			}
+		}
+	})
+}
