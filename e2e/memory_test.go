@@ -179,8 +179,12 @@ func TestStuckBodiesMemoryHTTP2(t *testing.T) {
 			results <- err
 		}()
 	}
+	// The overload manager resets the heaviest streams until the heap is
+	// back under 85%; the last one or two may then be under it and end at
+	// client_request (30s) instead: the deadline waits for that, and the
+	// assertion below is that streams were reset at all.
 	peak, reset := int64(0), 0
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(40 * time.Second)
 	for got := 0; got < 10; {
 		select {
 		case err := <-results:
@@ -191,7 +195,7 @@ func TestStuckBodiesMemoryHTTP2(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 			peak = max(peak, rssBytes(pid))
 		case <-deadline:
-			t.Fatalf("%d of 10 stuck streams still open after 20s (client_request is 30s): none was reset", 10-got)
+			t.Fatalf("%d of 10 stuck streams still open after 40s (client_request is 30s); %d reset", 10-got, reset)
 		}
 	}
 	t.Logf("Envoy RSS %d MiB at start, %d MiB at peak, heap limit %d MiB; %d of 10 streams reset", base>>20, peak>>20, limit>>20, reset)
