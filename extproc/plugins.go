@@ -66,16 +66,17 @@ func (p *routerProcessor) startPlugins(ctx context.Context, body []byte) ([]byte
 // plugins.web.prefer_native and only Anthropic-schema providers the tool
 // goes to them natively; without plugins.web it goes natively to
 // Anthropic-schema providers and is refused elsewhere.
-func (p *routerProcessor) toWebLoop(client, chat []byte) (bool, *translators.APIError) {
+func (p *routerProcessor) toWebLoop(body []byte) (bool, *translators.APIError) {
 	if p.s.chain == nil || p.cfg.Plugins.Web == nil || p.api.Endpoint != translators.EndpointMessages || !p.s.chain.Has(middleware.WebID) {
 		return false, nil
 	}
 	found := false
-	gjson.GetBytes(client, "tools").ForEach(func(_, t gjson.Result) bool {
-		found = strings.HasPrefix(t.Get("type").Str, "web_search_")
+	gjson.GetBytes(body, "tools").ForEach(func(_, t gjson.Result) bool {
+		found = translators.IsWebSearchTool(t.Get("type").Str)
 		return !found
 	})
-	if !found || p.nativeServerTool(chat) {
+	// The client's Messages body names the model as the chat form does.
+	if !found || p.nativeServerTool(body) {
 		return false, nil
 	}
 	if w := p.caller.who; w != nil {
@@ -99,8 +100,8 @@ func (p *routerProcessor) webLoop() *extprocv3.ProcessingResponse {
 // nativeServerTool reports whether plugins.web.prefer_native leaves the
 // server tool to the providers: every candidate of the model is of the
 // anthropic schema, which runs it (the request passes through natively).
-func (p *routerProcessor) nativeServerTool(chat []byte) bool {
-	return p.preferNative(chat, func(c config.Candidate) bool {
+func (p *routerProcessor) nativeServerTool(body []byte) bool {
+	return p.preferNative(body, func(c config.Candidate) bool {
 		return translators.Schema(c.Provider.Schema) == translators.SchemaAnthropic
 	})
 }

@@ -122,6 +122,12 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	if e := translators.CheckRequestJSON(body); e != nil {
 		return p.fail(e)
 	}
+	// The web search loop takes the request as the client sent it.
+	if loop, e := p.toWebLoop(body); e != nil { // plugins.go
+		return p.fail(e)
+	} else if loop {
+		return p.webLoop()
+	}
 	// A Responses follow-up is planned on the whole conversation.
 	body, e := p.expandPrevious(ctx, body) // responses_store.go
 	if e != nil {
@@ -129,15 +135,9 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	}
 	// Every API is planned on its OpenAI form.
 	n, err := p.api.Normalize(body)
-	client := body
 	body, p.client = n.Body, n.Client
 	if err != nil {
 		return p.fail(asAPIError(err))
-	}
-	if loop, e := p.toWebLoop(client, body); e != nil { // plugins.go
-		return p.fail(e)
-	} else if loop {
-		return p.webLoop()
 	}
 	var local *extprocv3.ProcessingResponse
 	if body, local = p.startPlugins(ctx, body); local != nil {

@@ -307,6 +307,10 @@ func (s *ingressStream) hint() {
 	}
 }
 
+// IsWebSearchTool reports whether a Messages tool's type is Anthropic's
+// web search server tool, in any version (web_search_20250305, ...).
+func IsWebSearchTool(typ string) bool { return strings.HasPrefix(typ, "web_search_") }
+
 // withoutServerTools returns a Messages body without its Anthropic server
 // tools (those with a type other than "custom"); body itself when it has
 // none.

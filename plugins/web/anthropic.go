@@ -9,6 +9,8 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
+
+	"github.com/switchboard-gw/switchboard/translators"
 )
 
 // ServerTool is Anthropic's web search server tool as a /v1/messages
@@ -37,7 +39,7 @@ func AnthropicServerTool(body []byte) (ServerTool, bool) {
 	found := false
 	gjson.GetBytes(body, "tools").ForEach(func(_, t gjson.Result) bool {
 		typ := t.Get("type").Str
-		if !strings.HasPrefix(typ, "web_search_") {
+		if !translators.IsWebSearchTool(typ) {
 			return true
 		}
 		found = true

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -155,19 +156,10 @@ func (rt *loopRun) passError(resp *http.Response) {
 
 func (rt *loopRun) copyHeaders(resp *http.Response) {
 	for k, v := range resp.Header {
-		if ok := strings.HasPrefix(k, "X-Ratelimit-"); ok || contains(answerHeaders, k) {
+		if strings.HasPrefix(k, "X-Ratelimit-") || slices.Contains(answerHeaders, k) {
 			rt.w.Header()[k] = v
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // search runs one call's search: the tool's domain lists filter the
@@ -212,5 +204,3 @@ func readCapped(resp *http.Response, limit int64) ([]byte, error) {
 	}
 	return b, nil
 }
-
-func errField(err error) zap.Field { return zap.Error(err) }

@@ -8,6 +8,9 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
+	"go.uber.org/zap"
+
+	"github.com/switchboard-gw/switchboard/translators"
 )
 
 // ServerToolFunction is the custom tool a round declares in place of
@@ -37,7 +40,7 @@ func newMessagesTurn(body []byte, maxRounds int) (*messagesTurn, error) {
 	out = append(out, '[')
 	for _, t := range tools.Array() {
 		switch {
-		case strings.HasPrefix(t.Get("type").Str, "web_search_"):
+		case translators.IsWebSearchTool(t.Get("type").Str):
 			out = append(out, ServerToolFunction...)
 		case t.Get("name").Str == ToolName:
 			return nil, errors.New("tools: a tool named web_search conflicts with the web_search server tool")
@@ -188,7 +191,7 @@ func (rt *loopRun) whole(t *messagesTurn) {
 		t.next()
 		resp, err := rt.send(t.body)
 		if err != nil {
-			rt.l.log().Warn("web search loop: round failed", errField(err))
+			rt.l.log().Warn("web search loop: round failed", zap.Error(err))
 			loopError(rt.w, 502, "api_error", "web search: the gateway did not answer a round")
 			return
 		}

@@ -3,12 +3,14 @@ package web
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"io"
 	"strconv"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
+	"go.uber.org/zap"
 )
 
 // A streamed turn is one message to the client: the first round's
@@ -27,7 +29,7 @@ func (rt *loopRun) stream(t *messagesTurn) {
 		t.next()
 		resp, err := rt.send(t.body)
 		if err != nil {
-			rt.l.log().Warn("web search loop: round failed", errField(err))
+			rt.l.log().Warn("web search loop: round failed", zap.Error(err))
 			s.fail("api_error", "web search: the gateway did not answer a round")
 			return
 		}
@@ -38,7 +40,7 @@ func (rt *loopRun) stream(t *messagesTurn) {
 			}
 			msg, _ := readCapped(resp, 1<<20)
 			e := gjson.GetBytes(msg, "error")
-			s.fail(cmpStr(e.Get("type").Str, "api_error"), cmpStr(e.Get("message").Str, "a round of the web search failed with "+strconv.Itoa(resp.StatusCode)))
+			s.fail(cmp.Or(e.Get("type").Str, "api_error"), cmp.Or(e.Get("message").Str, "a round of the web search failed with "+strconv.Itoa(resp.StatusCode)))
 			return
 		}
 		if !rt.started {
@@ -203,7 +205,7 @@ func (s *loopStream) round(body io.Reader) roundResult {
 	byIdx := map[int64]*histBlock{}
 	br := bufio.NewReaderSize(body, 64<<10)
 	for {
-		typ, data, err := readEvent(br)
+		data, err := readEvent(br)
 		if err == io.EOF {
 			r.err = errors.New("the stream ended before message_stop")
 			return r
@@ -219,7 +221,7 @@ func (s *loopStream) round(body io.Reader) roundResult {
 		// The data's own type decides, as clients read it; the event
 		// line is written from it.
 		ev := gjson.ParseBytes(data)
-		typ = ev.Get("type").Str
+		typ := ev.Get("type").Str
 		switch typ {
 		case "message_start":
 			if !s.started {
@@ -299,8 +301,10 @@ func reindex(data []byte, i int) []byte {
 	return out
 }
 
-// readEvent reads one SSE event: its type and data (data lines joined).
-func readEvent(br *bufio.Reader) (typ string, data []byte, err error) {
+// readEvent reads one SSE event's data (its data lines joined). The
+// event line is not read: the data's own type names the event.
+func readEvent(br *bufio.Reader) ([]byte, error) {
+	var data []byte
 	size := 0
 	for {
 		line, err := br.ReadSlice('\n')
@@ -315,25 +319,20 @@ func readEvent(br *bufio.Reader) (typ string, data []byte, err error) {
 		}
 		if err != nil && err != bufio.ErrBufferFull {
 			if err == io.EOF && len(data) > 0 {
-				return typ, data, nil
+				return data, nil
 			}
-			return "", nil, err
+			return nil, err
 		}
 		size += len(line)
 		if size > maxEventBytes {
-			return "", nil, errors.New("an event over " + strconv.Itoa(maxEventBytes) + " bytes")
+			return nil, errors.New("an event over " + strconv.Itoa(maxEventBytes) + " bytes")
 		}
 		line = bytes.TrimRight(line, "\r\n")
 		switch {
 		case len(line) == 0:
-			if len(data) > 0 || typ != "" {
-				if typ == "" {
-					typ = gjson.GetBytes(data, "type").Str
-				}
-				return typ, data, nil
+			if len(data) > 0 {
+				return data, nil
 			}
-		case bytes.HasPrefix(line, []byte("event:")):
-			typ = string(bytes.TrimSpace(line[len("event:"):]))
 		case bytes.HasPrefix(line, []byte("data:")):
 			d := bytes.TrimPrefix(line[len("data:"):], []byte(" "))
 			if len(data) > 0 {
@@ -342,11 +341,4 @@ func readEvent(br *bufio.Reader) (typ string, data []byte, err error) {
 			data = append(data, d...)
 		}
 	}
-}
-
-func cmpStr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"net/http"
@@ -37,7 +38,7 @@ func (g *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a = fakeRound{status: 500, body: `{"type":"error","error":{"type":"api_error","message":"script ran out"}}`}
 	}
 	g.mu.Unlock()
-	w.Header().Set("Content-Type", cmpStr(a.ctype, "application/json"))
+	w.Header().Set("Content-Type", cmp.Or(a.ctype, "application/json"))
 	w.Header().Set("X-Switchboard-Provider", "fake")
 	w.Header().Set("Set-Cookie", "operator=secret")
 	w.WriteHeader(a.status)
