@@ -3,11 +3,13 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/anthropics/anthropic-sdk-go"
 	aoption "github.com/anthropics/anthropic-sdk-go/option"
@@ -423,6 +425,78 @@ func TestWebServerTool(t *testing.T) {
 		resp, out := gw.post(t, "/v1/messages", body(false, tool), "anthropic-version", "2023-06-01")
 		if resp.StatusCode != 200 || gjson.GetBytes(out, "content.1.content.error_code").Str != "unavailable" || gjson.GetBytes(out, "content.2.type").Str != "text" {
 			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+	})
+}
+
+// TestWebSearchBilling: searches cost cost_per_result for each result
+// used, charged to the caller's key and recorded, in the plugin form and
+// in the tool form (where each round reports the searches run before it).
+func TestWebSearchBilling(t *testing.T) {
+	search, _ := fakeSearXNG(t)
+	up := fakeprovider.New(t)
+	// An upstream model without a price: what the key spends is the
+	// searches alone.
+	gw := startGateway(t, fmt.Sprintf(`providers:
+  - name: up
+    schema: openai
+    base_url: %s/v1
+models:
+  - name: gpt-test
+    providers: [{provider: up, model: unpriced-model}]
+plugins:
+  web: {backend: searxng, base_url: %s, cost_per_result: 0.01}
+governance:
+  tenants: [{name: team}]
+  keys:
+    - {id: k1, tenant: team, hash: "%s"}
+`, up.URL(), search.URL, keyHash(keyA)))
+	spent := func(t *testing.T, want float64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			_, b := gwGet(t, gw, "/api/v1/key", keyA)
+			got := gjson.GetBytes(b, "data.usage").Float()
+			if math.Abs(got-want) < 1e-9 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("key usage %v, want %v: %s", got, want, b)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	t.Run("plugin form", func(t *testing.T) {
+		up.Enqueue("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"gpt-test","plugins":[{"id":"web"}],"messages":[{"role":"user","content":"What is new in Go 1.26?"}]}`), "authorization", "Bearer "+keyA)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+		if c := gjson.GetBytes(out, "usage.cost").Float(); math.Abs(c-0.02) > 1e-9 {
+			t.Errorf("usage.cost %v, want two results at 0.01: %s", c, gjson.GetBytes(out, "usage").Raw)
+		}
+		rec := waitGeneration(t, gw, gjson.GetBytes(out, "id").Str, keyA)
+		if rec.Get("num_web_searches").Int() != 1 || rec.Get("num_search_results").Int() != 2 || math.Abs(rec.Get("total_cost").Float()-0.02) > 1e-9 {
+			t.Errorf("record %s", rec.Raw)
+		}
+		spent(t, 0.02)
+	})
+
+	t.Run("tool form", func(t *testing.T) {
+		up.Enqueue("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "web_search_call"))})
+		up.Enqueue("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+		body := `{"model":"gpt-test","max_tokens":200,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"Search: Go 1.26 release"}]}`
+		resp, out := gw.post(t, "/v1/messages", []byte(body), "anthropic-version", "2023-06-01", "x-api-key", keyA)
+		if resp.StatusCode != 200 || gjson.GetBytes(out, "usage.server_tool_use.web_search_requests").Int() != 1 {
+			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+		spent(t, 0.04)
+		// A round cannot report searches that do not parse.
+		resp, out = gw.post(t, "/v1/chat/completions", []byte(`{"model":"gpt-test","messages":[{"role":"user","content":"hi"}]}`),
+			"authorization", "Bearer "+keyA, "x-switchboard-web-searches", "searches=-1;results=5")
+		if resp.StatusCode != 400 || !strings.Contains(gjson.GetBytes(out, "error.message").Str, "x-switchboard-web-searches") {
+			t.Errorf("%d %s", resp.StatusCode, out)
 		}
 	})
 }

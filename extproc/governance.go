@@ -299,7 +299,8 @@ func (p *routerProcessor) settle(served attemptUsage) {
 		used.Cost += c
 		recs = append(recs, governance.Attempt{Provider: a.provider, Model: a.model, Status: a.status, Error: a.errCode, Tokens: tokensOf(a.Usage), Cost: c})
 	}
-	used.Cost += governance.USD(p.pluginCost())
+	plugins := p.pluginUsage()
+	used.Cost += governance.USD(plugins.Cost)
 	if err := g.Limiter.Settle(ctx, res, used); err != nil {
 		p.s.log.Error("governance: settle", zap.Error(err))
 	}
@@ -314,6 +315,7 @@ func (p *routerProcessor) settle(served attemptUsage) {
 		Tokens:    tokensOf(served.Usage),
 		Cost:      used.Cost, Latency: time.Since(p.caller.start), TimeToFirst: p.caller.ttft, GenerationTime: p.caller.gen,
 		UpstreamID: id, Capture: p.captured(), Attempts: recs,
+		WebSearches: plugins.SearchCalls, SearchResults: plugins.Results,
 	}
 	if err := g.Recorder.Record(rec); err != nil {
 		p.s.log.Warn("governance: usage record dropped", zap.Error(err))

@@ -156,6 +156,7 @@ func generationInfo(g governance.Generation) map[string]any {
 		"total_cost": g.Cost.Dollars(), "cache_discount": g.CacheDiscount.Dollars(),
 		"latency": g.Latency.Milliseconds(), "generation_time": g.GenerationTime.Milliseconds(),
 		"key_id": g.KeyID, "tenant": g.Tenant, "attempts": g.Attempts, "capture": g.Capture,
+		"num_search_results": g.SearchResults, "num_web_searches": g.WebSearches,
 	}
 }
 

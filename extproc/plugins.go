@@ -173,10 +173,29 @@ func (p *upstreamProcessor) applyRun(x *translators.Exchange) {
 	}
 }
 
-// pluginCost is what the plugins' own calls cost (search results).
-func (p *routerProcessor) pluginCost() float64 {
-	if p.run == nil {
-		return 0
+// pluginUsage is what the plugins' own calls spent (searches and their
+// results), the web search loop's included.
+func (p *routerProcessor) pluginUsage() middleware.Usage {
+	us := []middleware.Usage{p.searched}
+	if p.run != nil {
+		us = append(us, p.run.Usage...)
 	}
-	return middleware.Total(p.run.Usage).Cost
+	return middleware.Total(us)
+}
+
+// readSearches takes the searches the web search loop reports on a round
+// (middleware.SearchesHeader) and prices them. Without plugins.web the
+// header is dropped unread: nothing here ran searches.
+func (p *routerProcessor) readSearches() *translators.APIError {
+	w := p.cfg.Plugins.Web
+	if p.searchesRaw == "" || w == nil {
+		return nil
+	}
+	u, err := middleware.ParseSearches(p.searchesRaw)
+	if err != nil {
+		return translators.BadRequest("invalid_header", err.Error())
+	}
+	u.Cost = float64(u.Results) * w.CostPerResult
+	p.searched = u
+	return nil
 }

@@ -49,6 +49,10 @@ type routerProcessor struct {
 	attempts []attemptUsage
 	// run is the middleware chain's state for this request (plugins.go).
 	run *middleware.Run
+	// searched is what the web search loop reported for the searches it
+	// ran before this round (middleware.SearchesHeader), charged here.
+	searched    middleware.Usage
+	searchesRaw string
 	// capture holds the prompt and answer of a captured tenant (capture.go).
 	capture *captureState
 	// answer translates the body the upstream hop handed over; closed
@@ -79,6 +83,9 @@ func (p *routerProcessor) requestHeaders(ctx context.Context, h *extprocv3.HttpH
 				p.api, _ = translators.APIFor(pathOnly(p.path)) // the error's shape follows the path
 				return p.fail(overloaded())
 			}
+		case k == middleware.SearchesHeader:
+			p.searchesRaw = headerString(kv)
+			p.internal = append(p.internal, k)
 		case strings.HasPrefix(k, "x-switchboard-"), slices.Contains(xds.ControlHeaders, k):
 			// Only the gateway decides providers, retries and timeouts.
 			p.internal = append(p.internal, k)
@@ -102,6 +109,9 @@ func (p *routerProcessor) requestHeaders(ctx context.Context, h *extprocv3.HttpH
 	}
 	if h.GetEndOfStream() {
 		return p.fail(translators.BadRequest("missing_body", "request body is required"))
+	}
+	if e := p.readSearches(); e != nil { // plugins.go
+		return p.fail(e)
 	}
 	if e := p.authenticate(ctx); e != nil {
 		return p.fail(e)

@@ -121,6 +121,11 @@ type Generation struct {
 	TimeToFirst    time.Duration `json:"ttft_ns,omitempty"`
 	GenerationTime time.Duration `json:"generation_time_ns,omitempty"`
 	Attempts       []Attempt     `json:"attempts,omitempty"`
+	// WebSearches and SearchResults are the searches plugins ran for the
+	// request (the web plugin, or the web search loop before this round)
+	// and the results they used; their cost is in Cost.
+	WebSearches   int `json:"web_searches,omitempty"`
+	SearchResults int `json:"search_results,omitempty"`
 	// Capture is the request's prompt and answer, for tenants whose
 	// requests are captured (governance.capture); removed after the
 	// retention period.

@@ -14,6 +14,8 @@ import (
 
 	"github.com/tidwall/sjson"
 	"go.uber.org/zap"
+
+	"github.com/switchboard-gw/switchboard/middleware"
 )
 
 // Loop serves the tool form of web search: the model decides to search,
@@ -126,9 +128,11 @@ type loopRun struct {
 	started bool
 }
 
-// send posts one round's body through the gateway.
-func (rt *loopRun) send(body []byte) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(rt.ctx, http.MethodPost, strings.TrimSuffix(rt.l.Gateway(), "/")+MessagesPath, bytes.NewReader(body))
+// send posts the turn's next round through the gateway. The round
+// reports the searches run since the last one (middleware.SearchesHeader)
+// so the gateway charges and records them with it.
+func (rt *loopRun) send(t *messagesTurn) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(rt.ctx, http.MethodPost, strings.TrimSuffix(rt.l.Gateway(), "/")+MessagesPath, bytes.NewReader(t.body))
 	if err != nil {
 		return nil, fmt.Errorf("web loop: round request: %w", err)
 	}
@@ -138,6 +142,10 @@ func (rt *loopRun) send(body []byte) (*http.Response, error) {
 		}
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if b := t.unbilled; b.calls > 0 {
+		req.Header.Set(middleware.SearchesHeader, middleware.FormatSearches(b.calls, b.results))
+		t.unbilled = billing{}
+	}
 	resp, err := rt.l.client().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("web loop: round: %w", err)

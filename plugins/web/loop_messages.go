@@ -26,7 +26,13 @@ type messagesTurn struct {
 	searches int // searches run
 	rounds   int // rounds sent
 	usage    usageSum
+	// unbilled are the searches run since the last round was sent: the
+	// next round reports them to the router hop, which charges them.
+	unbilled billing
 }
+
+// billing is searches and the results they returned.
+type billing struct{ calls, results int }
 
 // newMessagesTurn reads the client's request and builds its first round:
 // the server tool replaced by ServerToolFunction.
@@ -174,6 +180,10 @@ func (rt *loopRun) runSearches(t *messagesTurn, calls []Call) []ToolResult {
 	}
 	wg.Wait()
 	t.searches += len(calls)
+	t.unbilled.calls += len(calls)
+	for _, r := range out {
+		t.unbilled.results += len(r.Results)
+	}
 	return out
 }
 
@@ -189,7 +199,7 @@ func (rt *loopRun) whole(t *messagesTurn) {
 	var first gjson.Result
 	for {
 		t.next()
-		resp, err := rt.send(t.body)
+		resp, err := rt.send(t)
 		if err != nil {
 			rt.l.log().Warn("web search loop: round failed", zap.Error(err))
 			loopError(rt.w, 502, "api_error", "web search: the gateway did not answer a round")

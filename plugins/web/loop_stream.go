@@ -27,7 +27,7 @@ func (rt *loopRun) stream(t *messagesTurn) {
 	s := &loopStream{rt: rt}
 	for {
 		t.next()
-		resp, err := rt.send(t.body)
+		resp, err := rt.send(t)
 		if err != nil {
 			rt.l.log().Warn("web search loop: round failed", zap.Error(err))
 			s.fail("api_error", "web search: the gateway did not answer a round")

@@ -134,6 +134,11 @@ func TestLoopWhole(t *testing.T) {
 	if first.Header.Get("Authorization") != "Bearer sk-caller" || first.Header.Get("Cookie") != "" || first.Header.Get("Anthropic-Version") != "2023-06-01" {
 		t.Errorf("round headers %v", first.Header)
 	}
+	// The second round reports the search run before it, with the one
+	// result used (the blocked domain's is not), to be charged there.
+	if h, h2 := first.Header.Get("X-Switchboard-Web-Searches"), second.Header.Get("X-Switchboard-Web-Searches"); h != "" || h2 != "searches=1;results=1" {
+		t.Errorf("searches reported %q then %q", h, h2)
+	}
 	if tt := gjson.Get(first.Body, "tools.0"); tt.Get("type").Exists() || tt.Get("name").Str != "web_search" || !tt.Get("input_schema").IsObject() {
 		t.Errorf("the server tool was not replaced: %s", tt.Raw)
 	}
@@ -159,6 +164,12 @@ func TestLoopRoundsBounded(t *testing.T) {
 	got := g.requests()
 	if len(got) != 3 || gjson.Get(got[2].Body, "tool_choice.type").Str != "none" {
 		t.Fatalf("%d rounds; last tool_choice %s", len(got), gjson.Get(got[len(got)-1].Body, "tool_choice").Raw)
+	}
+	// Each search is reported once, on the round after it.
+	for i, want := range []string{"", "searches=1;results=1", "searches=1;results=1"} {
+		if h := got[i].Header.Get("X-Switchboard-Web-Searches"); h != want {
+			t.Errorf("round %d reports %q, want %q", i+1, h, want)
+		}
 	}
 	// The model called again on its last round: no tool_use of ours
 	// reaches the client, which never declared such a tool.
