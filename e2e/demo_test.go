@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/base64"
 	"fmt"
-
-	"github.com/tidwall/gjson"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -91,6 +93,17 @@ plugins:
 		if resp.StatusCode != 200 || gjson.GetBytes(out, "usage.cost").Float() != 0.02 {
 			t.Fatalf("%d usage %s", resp.StatusCode, gjson.GetBytes(out, "usage").Raw)
 		}
+		// Edits, keyless: the generated PNG sent back with a prompt.
+		raw, _ := base64.StdEncoding.DecodeString(img.Data[0].B64JSON)
+		ed, err := client.Images.Edit(ctxT(t), openai.ImageEditParams{Model: "demo-image", Prompt: "give it a hat",
+			Image: openai.ImageEditParamsImageUnion{OfFile: bytes.NewReader(raw)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ed.Data) != 1 || ed.Data[0].RevisedPrompt != "give it a hat (16x16)" {
+			t.Fatalf("edit %.300s", ed.RawJSON())
+		}
+		assertPNG(t, ed.Data[0].B64JSON)
 	})
 	t.Run("web plugin", func(t *testing.T) {
 		for _, stream := range []bool{false, true} {

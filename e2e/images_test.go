@@ -3,10 +3,14 @@ package e2e
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"math/rand/v2"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -303,4 +307,189 @@ models:
 		}
 		assertPNG(t, strings.TrimPrefix(url, "data:image/png;base64,"))
 	})
+}
+
+// TestImageEdits sends POST /v1/images/edits (multipart) with the
+// openai-go SDK through a real Envoy: natively to OpenAI (the provider
+// gets the form with its own model id and the same image bytes), as a
+// Gemini image model's generateContent with the image inline, and on to
+// OpenAI when Gemini fails first (every attempt reads the client's form,
+// whatever the attempt before set). Bad forms get OpenAI errors.
+func TestImageEdits(t *testing.T) {
+	oa, gem := fakeprovider.New(t), fakeprovider.New(t)
+	gw := startGateway(t, fmt.Sprintf(`routing:
+  max_attempts: 2
+providers:
+  - {name: fake-openai, schema: openai, base_url: "%s/v1", api_key: {env: E2E_OPENAI_KEY}}
+  - {name: fake-gemini, schema: gemini, base_url: "%s", api_key: {env: E2E_GEMINI_KEY}}
+models:
+  - name: img-openai
+    type: image
+    providers: [{provider: fake-openai, model: gpt-image-1, pricing: {prompt: 5, completion: 40}}]
+  - name: img-gemini
+    type: image
+    providers: [{provider: fake-gemini, model: gemini-2.5-flash-image}]
+  - name: img-fallback
+    type: image
+    providers:
+      - {provider: fake-gemini, model: gemini-2.5-flash-image, priority: 0}
+      - {provider: fake-openai, model: gpt-image-1, priority: 1}
+`, oa.URL(), gem.URL()), "E2E_OPENAI_KEY="+openAIKey, "E2E_GEMINI_KEY="+geminiKey)
+	client := openai.NewClient(option.WithBaseURL(gw.url("/v1/")), option.WithAPIKey(clientKey), option.WithMaxRetries(0))
+	pic := pngOf(t, 8, 8)
+	edit := func(t *testing.T, model string, mask bool) (*openai.ImagesResponse, error) {
+		p := openai.ImageEditParams{Model: model, Prompt: "give the fox a hat", N: openai.Int(1),
+			Image: openai.ImageEditParamsImageUnion{OfFileArray: []io.Reader{bytes.NewReader(pic)}}}
+		if mask {
+			p.Mask = bytes.NewReader(pic)
+		}
+		return client.Images.Edit(ctxT(t), p)
+	}
+	sentForm := func(t *testing.T, rec fakeprovider.Recorded) *multipart.Form {
+		t.Helper()
+		_, params, err := mime.ParseMediaType(rec.Header.Get("content-type"))
+		if err != nil {
+			t.Fatalf("provider content-type %q", rec.Header.Get("content-type"))
+		}
+		f, err := multipart.NewReader(bytes.NewReader(rec.Body), params["boundary"]).ReadForm(64 << 20)
+		if err != nil {
+			t.Fatalf("provider body is no form: %v", err)
+		}
+		return f
+	}
+	fileBytes := func(t *testing.T, fh *multipart.FileHeader) []byte {
+		f, err := fh.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		b, _ := io.ReadAll(f)
+		return b
+	}
+
+	t.Run("openai native, with a mask", func(t *testing.T) {
+		oa.Enqueue("POST", "/v1/images/edits", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "images"))})
+		got, err := edit(t, "img-openai", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Data) != 2 {
+			t.Fatalf("%d images: %.300s", len(got.Data), got.RawJSON())
+		}
+		assertPNG(t, got.Data[0].B64JSON)
+		if c := gjson.Get(got.RawJSON(), "usage.cost").Float(); c <= 0 {
+			t.Errorf("usage.cost %v", c)
+		}
+		rec := lastRequest(t, oa)
+		if rec.Path != "/v1/images/edits" || rec.Header.Get("authorization") != "Bearer "+openAIKey {
+			t.Fatalf("provider got %s %v", rec.Path, rec.Header)
+		}
+		f := sentForm(t, rec)
+		if f.Value["model"][0] != "gpt-image-1" || f.Value["prompt"][0] != "give the fox a hat" || f.Value["n"][0] != "1" {
+			t.Errorf("provider form values %v", f.Value)
+		}
+		if imgs := f.File["image[]"]; len(imgs) != 1 || !bytes.Equal(fileBytes(t, imgs[0]), pic) || imgs[0].Header.Get("Content-Type") != "image/png" {
+			t.Errorf("provider form files %v", f.File)
+		}
+		if m := f.File["mask"]; len(m) != 1 || !bytes.Equal(fileBytes(t, m[0]), pic) {
+			t.Errorf("provider form mask %v", f.File)
+		}
+	})
+
+	t.Run("gemini image model", func(t *testing.T) {
+		gem.Enqueue("POST", "/v1beta/models/gemini-2.5-flash-image:generateContent", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("gemini", "image_generate"))})
+		got, err := edit(t, "img-gemini", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertPNG(t, got.Data[0].B64JSON)
+		b := gjson.ParseBytes(lastRequest(t, gem).Body)
+		if b.Get("contents.0.parts.0.text").Str != "give the fox a hat" || b.Get("contents.0.parts.1.inlineData.data").Str != base64.StdEncoding.EncodeToString(pic) {
+			t.Errorf("provider got %.400s", b.Raw)
+		}
+	})
+
+	t.Run("gemini fails, openai serves", func(t *testing.T) {
+		gem.Enqueue("POST", "/v1beta/models/gemini-2.5-flash-image:generateContent", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("gemini", "error_503"))})
+		oa.Enqueue("POST", "/v1/images/edits", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "images"))})
+		gemBefore := len(gem.Requests())
+		var raw *http.Response
+		got, err := client.Images.Edit(ctxT(t), openai.ImageEditParams{Model: "img-fallback", Prompt: "a hat",
+			Image: openai.ImageEditParamsImageUnion{OfFile: bytes.NewReader(pic)}}, option.WithResponseInto(&raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Data) == 0 || raw.Header.Get("x-switchboard-provider") != "fake-openai" {
+			t.Fatalf("served by %q: %.200s", raw.Header.Get("x-switchboard-provider"), got.RawJSON())
+		}
+		if len(gem.Requests()) != gemBefore+1 {
+			t.Errorf("gemini got %d attempts, want the first", len(gem.Requests())-gemBefore)
+		}
+		if f := sentForm(t, lastRequest(t, oa)); f.Value["model"][0] != "gpt-image-1" || len(f.File["image"]) != 1 {
+			t.Errorf("the fallback's form %v %v", f.Value, f.File)
+		}
+	})
+
+	t.Run("refused", func(t *testing.T) {
+		before := len(oa.Requests()) + len(gem.Requests())
+		form := func(fields map[string]string, file []byte) (string, []byte) {
+			var b bytes.Buffer
+			w := multipart.NewWriter(&b)
+			for k, v := range fields {
+				w.WriteField(k, v)
+			}
+			if file != nil {
+				fw, _ := w.CreateFormFile("image", "x.png")
+				fw.Write(file)
+			}
+			w.Close()
+			return w.FormDataContentType(), b.Bytes()
+		}
+		for _, tc := range []struct {
+			name, ctype string
+			body        []byte
+			status      int
+			msg         string
+		}{
+			{"a PDF for an image", "", nil, 400, "image must be a PNG, JPEG or WebP image"},
+			{"JSON", "application/json", []byte(`{"model":"img-openai","prompt":"p"}`), 415, "multipart/form-data"},
+			{"an unknown field", "", nil, 400, `unknown form field "provider"`},
+			{"a mask on gemini", "", nil, 400, "take no mask"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				ct, body := tc.ctype, tc.body
+				switch tc.name {
+				case "a PDF for an image":
+					ct, body = form(map[string]string{"model": "img-openai", "prompt": "p"}, []byte("%PDF-1.7 not an image"))
+				case "an unknown field":
+					ct, body = form(map[string]string{"model": "img-openai", "prompt": "p", "provider": `{"only":["x"]}`}, pic)
+				case "a mask on gemini":
+					_, err := edit(t, "img-gemini", true)
+					var ae *openai.Error
+					if !errors.As(err, &ae) || ae.StatusCode != 400 || !strings.Contains(ae.Message, tc.msg) {
+						t.Fatalf("err %v", err)
+					}
+					return
+				}
+				resp, out := gw.post(t, "/v1/images/edits", body, "content-type", ct)
+				if resp.StatusCode != tc.status || !strings.Contains(gjson.GetBytes(out, "error.message").Str, tc.msg) || gjson.GetBytes(out, "error.type").Str == "" {
+					t.Errorf("%d %s", resp.StatusCode, out)
+				}
+			})
+		}
+		if n := len(oa.Requests()) + len(gem.Requests()); n != before {
+			t.Errorf("refused edits reached a provider (%d requests)", n-before)
+		}
+	})
+}
+
+// pngOf is a real w×h PNG.
+func pngOf(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

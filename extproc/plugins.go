@@ -30,7 +30,9 @@ func (s *Server) SetPlugins(c *middleware.Chain) { s.chain = c }
 // startPlugins runs the chain on the request's chat form. It returns the
 // body to plan on, or a response when the request is answered here.
 func (p *routerProcessor) startPlugins(ctx context.Context, body []byte) ([]byte, *extprocv3.ProcessingResponse) {
-	if p.s.chain == nil {
+	// Plugins work on conversations; embeddings and images pass (a
+	// forced plugin would otherwise turn them into chat requests).
+	if p.s.chain == nil || p.api.ModelType != translators.ModelTypeChat {
 		return body, nil
 	}
 	req := middleware.Request{Body: body, NativeSearch: p.providersSearch(body)}

@@ -32,6 +32,7 @@ type routerProcessor struct {
 	path    string
 	session string           // x-session-id, for sticky routing
 	reqID   string           // Envoy's x-request-id, kept for the access log
+	ctype   string           // content-type, for APIs whose body is no JSON
 	api     *translators.API // the client's API, by path
 	// client is what answers repeat of the client's request.
 	client   translators.ClientContext
@@ -78,6 +79,8 @@ func (p *routerProcessor) requestHeaders(ctx context.Context, h *extprocv3.HttpH
 			p.session = headerString(kv)
 		case k == "x-request-id":
 			p.reqID = headerString(kv)
+		case k == "content-type":
+			p.ctype = headerString(kv)
 		case k == "content-length":
 			if !p.held.takeLength(p.s.bodies, headerString(kv), p.cfg.Limits.MaxInflightBytes) {
 				p.api, _ = translators.APIFor(pathOnly(p.path)) // the error's shape follows the path
@@ -127,6 +130,11 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	}
 	if !p.held.take(p.s.bodies, int64(len(body)), p.cfg.Limits.MaxInflightBytes) {
 		return p.fail(overloaded())
+	}
+	// A multipart form (image edits) becomes the JSON form the rest reads.
+	body, err := p.api.DecodeBody(p.ctype, body)
+	if err != nil {
+		return p.fail(asAPIError(err))
 	}
 	// Before any parser reads it: bounded nesting, no repeated keys.
 	if e := translators.CheckRequestJSON(body); e != nil {
@@ -201,6 +209,11 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	resp.DynamicMetadata = planMetadata(prefs.Model, p.api.Path, plan)
 	stampVersion(resp.DynamicMetadata, p.cfg.Version)
 	p.stampTurn(resp.DynamicMetadata) // responses_store.go
+	if p.api.Decodes() {
+		// Every attempt's hop reads the client's form by its type; the
+		// header itself is the previous attempt's once one translated it.
+		resp.DynamicMetadata.Fields[xds.RequestNamespace].GetStructValue().Fields["content_type"] = structpb.NewStringValue(p.ctype)
+	}
 	if p.reqID != "" {
 		// The upstream hop strips x-request-id before the provider sees
 		// it, from the very headers Envoy logs: the access log reads it

@@ -81,6 +81,7 @@ type upstreamProcessor struct {
 	cand     config.Candidate
 	attempt  int              // 1-based, from Envoy's x-envoy-attempt-count
 	plan     string           // the router hop's encoded plan
+	ctype    string           // the client's content-type (router hop's metadata): how DecodeBody reads the body
 	api      *translators.API // the client's API
 	client   translators.ClientContext
 	beta     string // the client's anthropic-beta header
@@ -166,6 +167,7 @@ func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpH
 	p.chatForm, p.handoverAll = req["chat_form"].GetBoolValue(), req["handover_all"].GetBoolValue()
 	p.handOver = req["responses"].GetStringValue() == xds.HopRouter
 	p.turn = turnOf(req) // responses_store.go
+	p.ctype = req["content_type"].GetStringValue()
 	p.attempt, _ = strconv.Atoi(headerValue(h, "x-envoy-attempt-count"))
 	p.attempt = max(p.attempt, 1)
 	if !p.reserved.takeLength(p.s.bodies, headerValue(h, "content-length"), p.cfg.Limits.MaxInflightBytes) {
@@ -221,7 +223,11 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 		APIVersion: pr.APIVersion, Project: pr.Project, Region: pr.Region,
 		Host: pr.Host(), AnthropicBeta: p.beta,
 	}
-	body, e := p.turnBody(ctx, b.GetBody(), target) // responses_store.go: previous_response_id
+	body, err := p.api.DecodeBody(p.ctype, b.GetBody()) // a multipart form: its JSON form
+	if err != nil {
+		return p.fail(asAPIError(err))
+	}
+	body, e := p.turnBody(ctx, body, target) // responses_store.go: previous_response_id
 	if e != nil {
 		return p.fail(e)
 	}

@@ -43,7 +43,7 @@ Switchboard is up on http://localhost:$port (logs in $logdir). Try:
     -d '{"model":"demo","max_tokens":200,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"gateway news"}]}'
 
 Models: demo (OpenAI schema), demo-claude (Anthropic schema, translated),
-demo-image (POST /v1/images/generations); the web plugin searches the demo backend;
+demo-image (POST /v1/images/generations and /v1/images/edits); the web plugin searches the demo backend;
 real providers are enabled when OPENAI_API_KEY / ANTHROPIC_API_KEY are set.
 Ctrl-C stops everything.
 MSG

@@ -25,6 +25,9 @@ type API struct {
 	// plans on (model, preferences, needs), and what answering needs of
 	// the client's request.
 	Normalize func(body []byte) (Normalized, error)
+	// decode reads a body that is not JSON (a multipart form) into the
+	// JSON form Normalize and begin read (DecodeBody); nil for JSON APIs.
+	decode func(contentType string, body []byte) ([]byte, error)
 
 	begin  func(x *Exchange, body []byte, t Target) (Request, error)
 	answer func(x *Exchange, body []byte) ([]byte, Usage, error)
@@ -81,7 +84,7 @@ func (a *API) ErrorBody(e *APIError) []byte {
 	return e.Body()
 }
 
-var apis = []*API{chatAPI, messagesAPI, embeddingsAPI, responsesAPI, completionsAPI, countTokensAPI, imagesAPI}
+var apis = []*API{chatAPI, messagesAPI, embeddingsAPI, responsesAPI, completionsAPI, countTokensAPI, imagesAPI, imageEditsAPI}
 
 var chatAPI = &API{
 	Endpoint: EndpointChat, Path: "/v1/chat/completions", ModelType: ModelTypeChat,

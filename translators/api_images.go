@@ -20,19 +20,23 @@ var imagesAPI = &API{
 		}
 		return im.ImagesRequest(r, body, t)
 	},
-	answer: func(x *Exchange, body []byte) ([]byte, Usage, error) {
-		im, ok := x.tr.(Imager)
-		if !ok {
-			return nil, Usage{}, BadRequest("images_unsupported", "schema "+string(x.spec.Schema)+" makes no images")
-		}
-		out, u, err := im.ImagesResponse(x.Model, body)
-		if err != nil {
-			return nil, u, err
-		}
-		if fields, ok := x.costFields(u); ok {
-			out = setCost(out, fields)
-		}
-		return out, u, nil
-	},
+	answer: imagesAnswer,
 	stream: func(*Exchange) StreamTranslator { return &rawStream{} },
+}
+
+// imagesAnswer reads an images answer (generations and edits) in
+// OpenAI's shape, priced.
+func imagesAnswer(x *Exchange, body []byte) ([]byte, Usage, error) {
+	im, ok := x.tr.(Imager)
+	if !ok {
+		return nil, Usage{}, BadRequest("images_unsupported", "schema "+string(x.spec.Schema)+" makes no images")
+	}
+	out, u, err := im.ImagesResponse(x.Model, body)
+	if err != nil {
+		return nil, u, err
+	}
+	if fields, ok := x.costFields(u); ok {
+		out = setCost(out, fields)
+	}
+	return out, u, nil
 }

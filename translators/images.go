@@ -157,3 +157,12 @@ func setJSON(b []byte, path string, v any) []byte {
 	}
 	return out
 }
+
+// setRawJSON is sjson.SetRawBytes for values built here.
+func setRawJSON(b []byte, path string, raw []byte) []byte {
+	out, err := sjson.SetRawBytes(b, path, raw)
+	if err != nil {
+		panic("translators: " + path + ": " + err.Error())
+	}
+	return out
+}

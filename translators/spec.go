@@ -85,7 +85,8 @@ const (
 	EndpointResponses   Endpoint = "responses"   // POST /v1/responses
 	EndpointCompletions Endpoint = "completions" // POST /v1/completions (legacy)
 	EndpointCountTokens Endpoint = "count_tokens"
-	EndpointImages      Endpoint = "images" // POST /v1/images/generations
+	EndpointImages      Endpoint = "images"      // POST /v1/images/generations
+	EndpointImageEdits  Endpoint = "image_edits" // POST /v1/images/edits
 )
 
 func bearer(key string) []Header {
@@ -116,14 +117,14 @@ func azureKey(key string) []Header {
 var specs = []Spec{
 	{
 		Schema: SchemaOpenAI, Credential: bearer, translator: openAIToOpenAI{},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages, EndpointImageEdits},
 		Native: []Endpoint{EndpointChat, EndpointEmbeddings, EndpointResponses, EndpointCompletions},
 		// Hosts that copy OpenAI's chat API seldom have its Responses API.
 		NativeFor: func(e Endpoint, t Target) bool { return e != EndpointResponses || t.Host == "api.openai.com" },
 	},
 	{
 		Schema: SchemaAzureOpenAI, DefaultAPIVersion: azureDefaultAPIVersion, Credential: azureKey, translator: openAIToAzure{},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages, EndpointImageEdits},
 		Native: []Endpoint{EndpointChat, EndpointEmbeddings, EndpointResponses},
 	},
 	{
@@ -137,7 +138,7 @@ var specs = []Spec{
 	{
 		Schema: SchemaGemini, BaseURL: fixed("https://generativelanguage.googleapis.com"), Credential: headerKey("x-goog-api-key"),
 		translator: openAIToGemini{}, WebSearch: func(string) bool { return true }, // grounding with Google Search
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages, EndpointImageEdits},
 	},
 	{
 		Schema: SchemaVertexAI, Auth: AuthGoogleOAuth, translator: openAIToVertex{},
@@ -161,7 +162,7 @@ var specs = []Spec{
 			}
 			return "https://" + region + "-aiplatform.googleapis.com"
 		},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages, EndpointImageEdits},
 	},
 	{
 		Schema: SchemaBedrock, Auth: AuthSigV4, Credential: bearer, translator: openAIToBedrock{},
@@ -183,7 +184,7 @@ var specs = []Spec{
 			}
 			return ""
 		},
-		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages},
+		Serves: []Endpoint{EndpointChat, EndpointMessages, EndpointEmbeddings, EndpointResponses, EndpointCompletions, EndpointCountTokens, EndpointImages, EndpointImageEdits},
 	},
 }
 

@@ -281,7 +281,7 @@ func TestRoutes(t *testing.T) {
 	// In the match tree's order (TestRouteTable checks how it picks).
 	want := []string{"models_anthropic", "models", "model_not_found_anthropic", "model_not_found",
 		"unrouted_v1_chat_completions", "unrouted_v1_messages", "unrouted_v1_embeddings", "unrouted_v1_responses",
-		"unrouted_v1_completions", "unrouted_v1_messages_count_tokens", "unrouted_v1_images_generations", "management_api", "stored_responses", "messages_not_found", "not_found",
+		"unrouted_v1_completions", "unrouted_v1_messages_count_tokens", "unrouted_v1_images_generations", "unrouted_v1_images_edits", "management_api", "stored_responses", "messages_not_found", "not_found",
 		"model_gpt-4o_anthropic", "model_gpt-4o", "model_local-small_anthropic", "model_local-small",
 		"chat_model_gpt-4o_1", "chat_model_gpt-4o_2", "chat_model_gpt-4o_3", "unrouted_model_header",
 		"chat_model_local-small_1", "chat_model_local-small_2", "chat_model_local-small_3"}
@@ -567,7 +567,7 @@ models:
 		}
 	}
 	if want := []string{"models_anthropic", "models", "model_not_found_anthropic", "model_not_found", "unrouted_v1_chat_completions", "unrouted_v1_messages",
-		"unrouted_v1_embeddings", "unrouted_v1_responses", "unrouted_v1_completions", "unrouted_v1_messages_count_tokens", "unrouted_v1_images_generations", "management_api", "stored_responses", "messages_not_found", "not_found",
+		"unrouted_v1_embeddings", "unrouted_v1_responses", "unrouted_v1_completions", "unrouted_v1_messages_count_tokens", "unrouted_v1_images_generations", "unrouted_v1_images_edits", "management_api", "stored_responses", "messages_not_found", "not_found",
 		"model_m_anthropic", "model_m", "chat_model_m_1", "chat_model_m_2", "unrouted_model_header"}; !slices.Equal(names, want) {
 		t.Errorf("routes = %q, want %q (one per attempt count up to routing.max_attempts)", names, want)
 	}

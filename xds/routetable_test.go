@@ -97,6 +97,7 @@ func TestRouteTable(t *testing.T) {
 		{"count_tokens before the router hop", "/v1/messages/count_tokens", nil, "unrouted_v1_messages_count_tokens"},
 		{"count_tokens with a query", "/v1/messages/count_tokens?beta=true", nil, "unrouted_v1_messages_count_tokens"},
 		{"images before the router hop", "/v1/images/generations", nil, "unrouted_v1_images_generations"},
+		{"image edits before the router hop", "/v1/images/edits", nil, "unrouted_v1_images_edits"},
 		{"count_tokens after the router hop", "/v1/messages/count_tokens", map[string]string{ModelHeader: "local-small", AttemptsHeader: "1"}, "chat_model_local-small_1"},
 		{"other paths under messages", "/v1/messages/batches", nil, "messages_not_found"},
 		{"completions before the router hop", "/v1/completions", nil, "unrouted_v1_completions"},

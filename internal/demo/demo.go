@@ -60,6 +60,7 @@ func NewHandlerWithOptions(log *zap.Logger, opts Options) http.Handler {
 	mux.HandleFunc("POST /v1/messages", h.messages)
 	mux.HandleFunc("GET /v1/models", h.models)
 	mux.HandleFunc("POST /v1/images/generations", h.imagesGenerations)
+	mux.HandleFunc("POST /v1/images/edits", h.imagesEdits)
 	mux.HandleFunc("GET /search", h.search)
 	return mux
 }

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+
+	_ "image/jpeg" // edits decode the images they get
 )
 
 // The demo's image model and search backend, so image generation and the
@@ -67,7 +72,12 @@ func (h *handler) imagesGenerations(w http.ResponseWriter, r *http.Request) {
 		openAIError(w, http.StatusBadRequest, "invalid_request_error", "response_format", "the demo image model returns b64_json only")
 		return
 	}
-	n := max(req.N, 1)
+	h.images(w, req.Prompt, req.N)
+}
+
+// images answers n demo PNGs for prompt, as OpenAI's images API does.
+func (h *handler) images(w http.ResponseWriter, prompt string, n int) {
+	n = max(n, 1)
 	if n > 10 {
 		openAIError(w, http.StatusBadRequest, "invalid_request_error", "n", "n must be at most 10")
 		return
@@ -87,16 +97,64 @@ func (h *handler) imagesGenerations(w http.ResponseWriter, r *http.Request) {
 		} `json:"usage"`
 	}{Created: h.opts.Now().Unix(), OutputFormat: "png"}
 	for i := 0; i < n; i++ {
-		p := req.Prompt
+		p := prompt
 		if i > 0 {
 			p += " #" + string(rune('0'+i))
 		}
-		out.Data = append(out.Data, datum{B64: demoPNG(p), RevisedPrompt: req.Prompt})
+		out.Data = append(out.Data, datum{B64: demoPNG(p), RevisedPrompt: prompt})
 	}
-	out.Usage.InputTokens = countWords(req.Prompt)
+	out.Usage.InputTokens = countWords(prompt)
 	out.Usage.OutputTokens = 16 * n // one token per row of pixels
 	out.Usage.TotalTokens = out.Usage.InputTokens + out.Usage.OutputTokens
 	writeJSON(w, http.StatusOK, out)
+}
+
+// imagesEdits answers OpenAI's multipart POST /v1/images/edits: the
+// image must be a real PNG, JPEG or WebP; the answer is a demo PNG of the
+// prompt and the image's size, as generations makes.
+func (h *handler) imagesEdits(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if err := r.ParseMultipartForm(maxBodyBytes); err != nil {
+		openAIError(w, http.StatusBadRequest, "invalid_request_error", "", "the body must be a multipart/form-data form: "+err.Error())
+		return
+	}
+	defer r.MultipartForm.RemoveAll()
+	prompt := r.FormValue("prompt")
+	if strings.TrimSpace(prompt) == "" {
+		openAIError(w, http.StatusBadRequest, "invalid_request_error", "prompt", "prompt is required")
+		return
+	}
+	if r.FormValue("response_format") == "url" {
+		openAIError(w, http.StatusBadRequest, "invalid_request_error", "response_format", "the demo image model returns b64_json only")
+		return
+	}
+	files := append(r.MultipartForm.File["image"], r.MultipartForm.File["image[]"]...)
+	if len(files) == 0 {
+		openAIError(w, http.StatusBadRequest, "invalid_request_error", "image", "image is required")
+		return
+	}
+	for _, fh := range files {
+		f, err := fh.Open()
+		if err != nil {
+			openAIError(w, http.StatusBadRequest, "invalid_request_error", "image", "cannot read the image")
+			return
+		}
+		head := make([]byte, 512)
+		k, _ := io.ReadFull(f, head)
+		_, _ = f.Seek(0, io.SeekStart)
+		cfg, _, err := image.DecodeConfig(f)
+		f.Close()
+		if err != nil && http.DetectContentType(head[:k]) == "image/webp" {
+			continue // a real WebP: the standard library reads no WebP sizes
+		}
+		if err != nil {
+			openAIError(w, http.StatusBadRequest, "invalid_request_error", "image", "the image does not decode: "+err.Error())
+			return
+		}
+		prompt += fmt.Sprintf(" (%dx%d)", cfg.Width, cfg.Height)
+	}
+	n, _ := strconv.Atoi(r.FormValue("n"))
+	h.images(w, prompt, n)
 }
 
 // search answers SearXNG's JSON API (GET /search?q=...&format=json) with
