@@ -18,6 +18,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
 	"github.com/tidwall/gjson"
 
 	"github.com/switchboard-gw/switchboard/internal/fakeprovider"
@@ -306,6 +307,50 @@ models:
 			t.Fatalf("stream:\n%.1500s", out)
 		}
 		assertPNG(t, strings.TrimPrefix(url, "data:image/png;base64,"))
+	})
+
+	// OpenAI's image_generation tool on /v1/responses, through openai-go:
+	// the image model's pictures come back as image_generation_call items.
+	params := responses.ResponseNewParams{Model: "gemini-image-chat", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Draw a red fox")},
+		Tools: []responses.ToolUnionParam{{OfImageGeneration: &responses.ToolImageGenerationParam{}}}}
+	imageItem := func(t *testing.T, out []responses.ResponseOutputItemUnion) {
+		t.Helper()
+		if got := gjson.GetBytes(lastRequest(t, gem).Body, "generationConfig.responseModalities").Raw; got != `["IMAGE","TEXT"]` {
+			t.Fatalf("provider got responseModalities %s", got)
+		}
+		for _, it := range out {
+			if it.Type == "image_generation_call" {
+				if it.Status != "completed" {
+					t.Errorf("image item status %q", it.Status)
+				}
+				assertPNG(t, it.Result)
+				return
+			}
+		}
+		t.Fatalf("no image_generation_call in %d items", len(out))
+	}
+	t.Run("responses image tool whole", func(t *testing.T) {
+		reply(gem, "/v1beta/models/gemini-2.5-flash-image:generateContent", "gemini", "image_generate")
+		r, err := client.Responses.New(ctxT(t), params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imageItem(t, r.Output)
+	})
+	t.Run("responses image tool streamed", func(t *testing.T) {
+		reply(gem, "/v1beta/models/gemini-2.5-flash-image:streamGenerateContent", "gemini", "image_generate_stream")
+		stream := client.Responses.NewStreaming(ctxT(t), params)
+		var done *responses.Response
+		for stream.Next() {
+			if ev := stream.Current(); ev.Type == "response.completed" {
+				r := ev.Response
+				done = &r
+			}
+		}
+		if err := stream.Err(); err != nil || done == nil {
+			t.Fatalf("stream: %v (completed %v)", err, done != nil)
+		}
+		imageItem(t, done.Output)
 	})
 }
 

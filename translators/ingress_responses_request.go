@@ -99,6 +99,12 @@ func (ResponsesIngress) Request(body []byte) (ResponsesRequest, error) {
 	if req.Tools, out.Dropped, custom, err = respTools(root.Get("tools")); err != nil {
 		return ResponsesRequest{}, err
 	}
+	if respImageTool(root.Get("tools")) {
+		// The image_generation tool is the chat form's image modality:
+		// image models answer images[], which become
+		// image_generation_call items.
+		req.Modalities = []string{"image", "text"}
+	}
 	if err = respToolChoice(root.Get("tool_choice"), &req); err != nil {
 		return ResponsesRequest{}, err
 	}
@@ -265,6 +271,10 @@ func respInput(out []respChatMsg, input gjson.Result) ([]respChatMsg, error) {
 			}
 			out = append(out, msg)
 			toolParts = append(toolParts, parts...)
+		case "image_generation_call":
+			// An image an earlier turn made (a follow-up resends it): the
+			// chat form has no assistant images, so the turn goes on with
+			// the assistant's text alone.
 		case "item_reference":
 			return nil, responsesBad(param, "unsupported_parameter", param+": item references need the gateway's response store, which is not available; send the item itself")
 		default:
@@ -501,6 +511,17 @@ func respReasoningItem(item gjson.Result, next int, param string) ([]json.RawMes
 	return out, nil
 }
 
+// respImageTool reports whether tools declare OpenAI's image_generation
+// tool.
+func respImageTool(tools gjson.Result) bool {
+	found := false
+	tools.ForEach(func(_, t gjson.Result) bool {
+		found = t.Get("type").Str == "image_generation"
+		return !found
+	})
+	return found
+}
+
 // respTools converts function tools; built-in tools (web_search,
 // file_search, code_interpreter, ...) have no chat counterpart and are
 // dropped, reported as tools[].<type>.
@@ -523,6 +544,9 @@ func respTools(tools gjson.Result) (_ []respChatTool, dropped, custom []string, 
 			out = append(out, ct)
 			custom = append(custom, ct.Function.Name)
 			continue
+		}
+		if typ == "image_generation" {
+			continue // respImageTool
 		}
 		if typ != "function" {
 			if typ == "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -55,6 +56,12 @@ func (ResponsesIngress) Response(chatBody []byte, echo ResponsesEcho) ([]byte, e
 		}
 		out = appendReasoningItem(out, ids, 0, summaries, details)
 	}
+	for i, img := range msg.Get("images").Array() {
+		if b64, ok := imageResult(img); ok {
+			sep()
+			out = appendImageItem(out, ids.appendItem(nil, "ig_", i), b64)
+		}
+	}
 	text, refusal := ingressTextOnly(msg), msg.Get("refusal").Str
 	if text != "" || refusal != "" {
 		sep()
@@ -96,6 +103,31 @@ func (ResponsesIngress) Response(chatBody []byte, echo ResponsesEcho) ([]byte, e
 	out = append(out, `],"usage":`...)
 	out = appendResponsesUsage(out, openAIUsage(root.Get("usage")))
 	return append(out, '}'), nil
+}
+
+// imageResult is the base64 of a chat answer's images[] entry (a data
+// URL, as OpenRouter and the gateway's translations give them); false for
+// anything else, which an image_generation_call cannot carry.
+func imageResult(img gjson.Result) (string, bool) {
+	u := img.Get("image_url.url").Str
+	rest, ok := strings.CutPrefix(u, "data:")
+	if !ok {
+		return "", false
+	}
+	meta, b64, ok := strings.Cut(rest, ",")
+	if !ok || !strings.HasSuffix(meta, ";base64") || b64 == "" || strings.ContainsAny(b64, "\"\\") {
+		return "", false
+	}
+	return b64, true
+}
+
+// appendImageItem renders a completed image_generation_call item.
+func appendImageItem(dst, id []byte, b64 string) []byte {
+	dst = append(dst, `{"id":"`...)
+	dst = append(dst, id...)
+	dst = append(dst, `","type":"image_generation_call","status":"completed","result":"`...)
+	dst = append(dst, b64...)
+	return append(dst, `"}`...)
 }
 
 // ingressTextOnly is a message's text content: a string or text parts.

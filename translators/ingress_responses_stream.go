@@ -30,6 +30,7 @@ const (
 	respReasoning respKind = iota + 1
 	respMessage
 	respCall
+	respImage // an image_generation_call: a chat answer's images[] entry
 )
 
 // respItem is one output item of the stream. Texts are kept as the bodies
@@ -90,7 +91,7 @@ type responsesStream struct {
 	usage   Usage
 	items   []respItem
 	cur     int // the open reasoning or message item, -1 for none
-	nums    [4]int
+	nums    [respImage + 1]int
 	finish  string
 
 	started  bool
@@ -244,6 +245,8 @@ func (s *responsesStream) appendID(dst []byte, it *respItem) []byte {
 		return s.ids.appendItem(dst, "rs_", it.n)
 	case respMessage:
 		return s.ids.appendItem(dst, "msg_", it.n)
+	case respImage:
+		return s.ids.appendItem(dst, "ig_", it.n)
 	}
 	if it.custom {
 		return s.ids.appendItem(dst, "ctc_", it.n+1)
@@ -253,9 +256,11 @@ func (s *responsesStream) appendID(dst []byte, it *respItem) []byte {
 
 // delta streams one chunk's delta: reasoning, then text, then tool calls.
 func (s *responsesStream) delta(dst []byte, d gjson.Result) []byte {
-	var details, reasoning, reasoningContent, content, refusal, toolCalls gjson.Result
+	var details, reasoning, reasoningContent, content, refusal, toolCalls, images gjson.Result
 	d.ForEach(func(k, v gjson.Result) bool { // one pass over the delta
 		switch k.Str {
+		case "images":
+			images = v
 		case "reasoning_details":
 			details = v
 		case "reasoning":
@@ -292,6 +297,10 @@ func (s *responsesStream) delta(dst []byte, d gjson.Result) []byte {
 	if refusal.Type == gjson.String && refusal.Str != "" {
 		dst = s.text(dst, refusal, 2)
 	}
+	images.ForEach(func(_, img gjson.Result) bool {
+		dst = s.image(dst, img)
+		return true
+	})
 	i := int64(0)
 	toolCalls.ForEach(func(_, tc gjson.Result) bool {
 		dst = s.toolCall(dst, tc, i)
@@ -594,6 +603,30 @@ func (s *responsesStream) closePart(dst []byte, it *respItem) []byte {
 	return dst
 }
 
+// image streams one images[] entry of a chat delta (always whole) as a
+// completed image_generation_call item.
+func (s *responsesStream) image(dst []byte, img gjson.Result) []byte {
+	b64, ok := imageResult(img)
+	if !ok {
+		return dst
+	}
+	dst = s.closeCurrent(dst, "completed")
+	it := s.add(respImage)
+	it.text = append(it.text[:0], b64...)
+	dst = s.ev(dst, "response.output_item.added")
+	dst = append(dst, `,"output_index":`...)
+	dst = strconv.AppendInt(dst, int64(it.out), 10)
+	dst = append(dst, `,"item":{"id":"`...)
+	dst = s.appendID(dst, it)
+	dst = append(dst, `","type":"image_generation_call","status":"in_progress","result":null}}`+"\n\n"...)
+	for _, typ := range []string{"response.image_generation_call.in_progress", "response.image_generation_call.generating", "response.image_generation_call.completed"} {
+		dst = s.ev(dst, typ)
+		dst = s.itemRef(dst, it)
+		dst = append(dst, "}\n\n"...)
+	}
+	return s.closeItem(dst, it, "completed")
+}
+
 func (s *responsesStream) closeCurrent(dst []byte, status string) []byte {
 	if s.cur < 0 {
 		return dst
@@ -654,6 +687,8 @@ func (s *responsesStream) appendItem(dst []byte, it *respItem, status string) []
 		return append(dst, it.final...)
 	}
 	switch it.kind {
+	case respImage:
+		return appendImageItem(dst, s.appendID(nil, it), bytesView(it.text))
 	case respCall:
 		return s.appendCall(dst, it, status, bytesView(it.text))
 	case respMessage:

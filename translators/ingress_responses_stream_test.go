@@ -2,6 +2,7 @@ package translators
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -175,6 +176,10 @@ func checkResponsesSSE(tb testing.TB, out []byte) *respAccum {
 			if got := firstStr(d, "text", "part.text"); got != want {
 				fail(i, "%s has %q, the deltas %q", typ, got, want)
 			}
+		case "response.image_generation_call.in_progress", "response.image_generation_call.generating", "response.image_generation_call.completed":
+			if it.typ != "image_generation_call" {
+				fail(i, "%s for a %s item", typ, it.typ)
+			}
 		case "response.function_call_arguments.done":
 			if got := d.Get("arguments").Str; got != it.arguments.String() && it.arguments.Len() > 0 {
 				fail(i, "arguments %q, the deltas %q", got, it.arguments.String())
@@ -239,6 +244,10 @@ func checkDoneItem(tb testing.TB, it *respAccumItem, out []byte) {
 			if got, want := s.Get("text").Str, it.text[int64(k)].String(); got != want {
 				tb.Fatalf("summary %d %q, deltas %q\n%s", k, got, want, out)
 			}
+		}
+	case "image_generation_call":
+		if raw, err := base64.StdEncoding.DecodeString(f.Get("result").Str); err != nil || len(raw) == 0 || f.Get("status").Str != "completed" {
+			tb.Fatalf("image item %.200s\n%s", f.Raw, out)
 		}
 	case "function_call":
 		if a := f.Get("arguments").Str; a != it.arguments.String() && it.arguments.Len() > 0 || !gjson.Valid(a) && f.Get("status").Str == "completed" {

@@ -301,6 +301,8 @@ func checkSDKResponse(tb testing.TB, out []byte) responses.Response {
 			ok = ok && it.JSON.CallID.Valid() && it.JSON.Name.Valid() && it.JSON.Arguments.Valid() && gjson.Valid(it.Arguments.OfString)
 		case "reasoning":
 			ok = ok && it.JSON.Summary.Valid()
+		case "image_generation_call":
+			ok = ok && it.JSON.Result.Valid() && it.JSON.Status.Valid() && it.Result != ""
 		default:
 			ok = false
 		}

@@ -12,6 +12,7 @@ type respChatRequest struct {
 	Stream              bool              `json:"stream,omitempty"`
 	StreamOptions       *respStreamOpts   `json:"stream_options,omitempty"`
 	Tools               []respChatTool    `json:"tools,omitempty"`
+	Modalities          []string          `json:"modalities,omitempty"`
 	ToolChoice          any               `json:"tool_choice,omitempty"`
 	ParallelToolCalls   *bool             `json:"parallel_tool_calls,omitempty"`
 	Reasoning           *respReasoningObj `json:"reasoning,omitempty"`
