@@ -30,6 +30,7 @@ func TestResponsesImageTool(t *testing.T) {
 	// is left out, the conversation goes on.
 	r, err = ResponsesIngress{}.Request([]byte(`{"model":"m","tools":[{"type":"image_generation"}],"input":[{"role":"user","content":"a fox"},` +
 		`{"type":"image_generation_call","id":"ig_1","status":"completed","result":"iVBORw0KGgo="},` +
+		`{"type":"web_search_call","id":"ws_1","status":"completed","action":{"type":"search","query":"fox"}},` +
 		`{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Here it is."}]},{"role":"user","content":"now in blue"}]}`))
 	if err != nil {
 		t.Fatal(err)

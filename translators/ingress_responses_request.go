@@ -271,10 +271,11 @@ func respInput(out []respChatMsg, input gjson.Result) ([]respChatMsg, error) {
 			}
 			out = append(out, msg)
 			toolParts = append(toolParts, parts...)
-		case "image_generation_call":
-			// An image an earlier turn made (a follow-up resends it): the
-			// chat form has no assistant images, so the turn goes on with
-			// the assistant's text alone.
+		case "image_generation_call", "web_search_call":
+			// What a hosted tool did on an earlier turn (OpenAI's, resent
+			// by a client that moved to another model, or an image made
+			// here): the chat form has no such items, and the assistant's
+			// text that used them follows, so the turn goes on without.
 		case "item_reference":
 			return nil, responsesBad(param, "unsupported_parameter", param+": item references need the gateway's response store, which is not available; send the item itself")
 		default:
