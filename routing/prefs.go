@@ -12,7 +12,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/switchboard-gw/switchboard/config"
-	"github.com/switchboard-gw/switchboard/plugins/compress"
+	"github.com/switchboard-gw/switchboard/tokens"
 	"github.com/switchboard-gw/switchboard/translators"
 )
 
@@ -54,7 +54,7 @@ type Prefs struct {
 	Tokens int
 	// need counts a chat body's tokens per provider model, with the
 	// model's tokenizer, when bounds cannot show that it fits.
-	need *compress.Needs
+	need *tokens.Needs
 }
 
 // tokensOn is what the request needs of a provider model's context of
@@ -126,7 +126,7 @@ func ParsePrefs(body []byte, session string) (Prefs, *translators.APIError) {
 	var completion int
 	p.Needs, p.Tokens, completion = needs(f, len(body))
 	if f.messages.Exists() {
-		p.need = compress.NewNeeds(body, completion)
+		p.need = tokens.NewNeeds(body, completion)
 	}
 	return p, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-gw/switchboard/plugins/fileparser"
 	"github.com/switchboard-gw/switchboard/plugins/healing"
 	"github.com/switchboard-gw/switchboard/plugins/web"
+	"github.com/switchboard-gw/switchboard/tokens"
 )
 
 // buildPlugins wires the middleware chain: the file parser, middle-out
@@ -41,18 +42,18 @@ func buildPlugins(cfg *config.Loaded, current func() *config.Loaded, log *zap.Lo
 	// approximates with o200k_base and a margin when any of its providers
 	// serves another family. o200k_base is built now (about 25 ms), not on
 	// the first request that needs it.
-	countOf := func(model string) compress.Options {
+	countOf := func(model string) tokens.Options {
 		r, ok := current().Catalog.Model(model)
 		if !ok {
-			return compress.Options{}
+			return tokens.Options{}
 		}
 		ids := make([]string, len(r.Candidates))
 		for i, c := range r.Candidates {
 			ids[i] = c.Model
 		}
-		return compress.ForModels(ids...)
+		return tokens.ForModels(ids...)
 	}
-	if _, err := compress.Counter(compress.O200k); err != nil {
+	if _, err := tokens.Counter(tokens.O200k); err != nil {
 		log.Warn("middle-out counts tokens by estimate", zap.Error(err))
 	}
 	var webPlugin *web.Plugin

@@ -8,32 +8,12 @@
 // stays with its tool results. Without the transform, Check answers an
 // over-long prompt with 400 context_length_exceeded before any provider
 // is called (the gateway does not call it yet; routing skips providers
-// whose context is too small, with Needs).
+// whose context is too small, with tokens.Needs).
 //
 // It works on the OpenAI chat form and is pure: bytes in, bytes out.
 //
-// # Token count
-//
-// Texts are counted with OpenAI's tokenizers, compiled into the binary
-// (tokenizer.go): o200k_base by default, cl100k_base for the older
-// OpenAI models (Options.Encoding). On top of the texts each message
-// costs 4 tokens, the request 3, each image part 765 (the cost of a
-// 1024x1024 high-detail image at OpenAI), and tool definitions and the
-// response schema count as their JSON text. The completion budget
-// (max_completion_tokens, or max_tokens) must fit too.
-//
-// For OpenAI models the texts are counted exactly; the overheads are
-// OpenAI's documented figures and may be off by a few tokens a request.
-// Other models (Claude, Gemini, open-weight models) have tokenizers of
-// their own that are not shipped: o200k_base approximates them, and
-// Options.Margin (ApproxMargin, from ForModels) is added to the count
-// before it is compared with the context length.
-//
-// Counting costs about 20 ms per 100 KB of text (BenchmarkCount100K),
-// so it is skipped when the prompt's byte length proves the request
-// fits: a byte-level BPE token is at least one byte, so the byte count
-// of the texts, with the same overheads, is an upper bound (byteBound,
-// TestByteBound).
+// Tokens are counted by package tokens (OpenAI's tokenizers compiled
+// into the binary, with a margin for models they only approximate).
 package compress
 
 import (
@@ -43,20 +23,15 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/switchboard-gw/switchboard/translators"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
+
+	"github.com/switchboard-gw/switchboard/tokens"
+	"github.com/switchboard-gw/switchboard/translators"
 )
 
 // TransformMiddleOut is the transforms entry that turns this on.
 const TransformMiddleOut = "middle-out"
-
-// Per-item costs added to the texts' tokens (see the package doc).
-const (
-	messageOverhead = 4
-	requestOverhead = 3
-	imageTokens     = 765
-)
 
 // TruncationMarker replaces the middle of a text that was cut.
 const TruncationMarker = "\n[... truncated by middle-out ...]\n"
@@ -80,43 +55,6 @@ type Limits struct {
 	MaxMessages int
 }
 
-// Options choose how tokens are counted. The zero value counts with
-// o200k_base, no margin.
-type Options struct {
-	// Encoding is the tokenizer: O200k (also when empty) or Cl100k.
-	Encoding Encoding
-	// Margin is added to the counted prompt, as a fraction of it, before
-	// it is compared with the context length: ApproxMargin for models the
-	// encoding only approximates, 0 (the default) for exact counts.
-	Margin float64
-	// Count, when set, replaces the tokenizer (a caller's own, or a
-	// test's). The byte-length shortcut is not taken with it.
-	Count func(string) int
-}
-
-// counter returns the count to use, and whether byteBound bounds it.
-func (o Options) counter() (count func(string) int, bounded bool) {
-	if o.Count != nil {
-		return o.Count, false
-	}
-	// On a load failure Counter gives EstimateText, which byteBound
-	// bounds too.
-	count, _ = Counter(o.Encoding)
-	return count, true
-}
-
-// EstimateText is the fallback token estimate of a string, used only if
-// the tokenizer cannot be loaded: its UTF-8 length / 4, rounded up.
-func EstimateText(s string) int { return (len(s) + 3) / 4 }
-
-// withMargin is a counted prompt with the margin added, rounded up.
-func withMargin(n int, margin float64) int {
-	if margin <= 0 {
-		return n
-	}
-	return n + int(math.Ceil(float64(n)*margin))
-}
-
 // promptRoom is the most counted prompt tokens that, with the margin,
 // fit in room tokens.
 func promptRoom(room int, margin float64) int {
@@ -124,7 +62,7 @@ func promptRoom(room int, margin float64) int {
 		return room
 	}
 	p := int(float64(room) / (1 + margin))
-	for p > 0 && withMargin(p, margin) > room { // float rounding
+	for p > 0 && tokens.WithMargin(p, margin) > room { // float rounding
 		p--
 	}
 	return p
@@ -167,40 +105,20 @@ func (u unit) tokens() int {
 	return n
 }
 
-// Estimate returns the counted prompt tokens of a chat request (without
-// the margin) and the completion budget it asks for.
-func Estimate(body []byte, opts Options) (prompt, completion int) {
-	count, _ := opts.counter()
-	return promptTokens(body, tally{count: count}), completionBudget(body)
-}
-
-func promptTokens(body []byte, t tally) int {
-	return fixedTokens(body, t) + messagesTokens(gjson.GetBytes(body, "messages"), t)
-}
-
-func messagesTokens(msgs gjson.Result, t tally) int {
-	n := 0
-	msgs.ForEach(func(_, m gjson.Result) bool {
-		n += messageTokens(m, t)
-		return true
-	})
-	return n
-}
-
 // Check answers 400 context_length_exceeded when the request does not
 // fit lim and middle-out was not asked for; nil when it fits. It counts
 // tokens only when the byte length cannot show that the request fits.
-func Check(body []byte, lim Limits, opts Options) error {
+func Check(body []byte, lim Limits, opts tokens.Options) error {
 	n := int(gjson.GetBytes(body, "messages.#").Int())
-	completion := completionBudget(body)
+	completion := tokens.CompletionBudget(body)
 	if lim.ContextTokens <= 0 {
 		return fitError(0, completion, n, lim, opts.Margin, false)
 	}
-	count, bounded := opts.counter()
-	if bounded && fitError(promptTokens(body, bytesTally), completion, n, lim, opts.Margin, false) == nil {
+	count, bounded := opts.Counter()
+	if bounded && fitError(tokens.PromptTokens(body, tokens.BytesTally), completion, n, lim, opts.Margin, false) == nil {
 		return nil
 	}
-	return fitError(promptTokens(body, tally{count: count}), completion, n, lim, opts.Margin, false)
+	return fitError(tokens.PromptTokens(body, tokens.CountTally(count)), completion, n, lim, opts.Margin, false)
 }
 
 func fitError(prompt, completion, n int, lim Limits, margin float64, compressed bool) error {
@@ -212,7 +130,7 @@ func fitError(prompt, completion, n int, lim Limits, margin float64, compressed 
 		return translators.BadRequest("context_length_exceeded",
 			"this model takes at most "+strconv.Itoa(lim.MaxMessages)+" messages, the request has "+strconv.Itoa(n)+tail)
 	}
-	if need := withMargin(prompt, margin); lim.ContextTokens > 0 && need+completion > lim.ContextTokens {
+	if need := tokens.WithMargin(prompt, margin); lim.ContextTokens > 0 && need+completion > lim.ContextTokens {
 		msg := "this model's context length is " + strconv.Itoa(lim.ContextTokens) + " tokens, the request needs about " +
 			strconv.Itoa(need+completion) + " (" + strconv.Itoa(need) + " in the prompt"
 		if margin > 0 {
@@ -230,26 +148,26 @@ func fitError(prompt, completion, n int, lim Limits, margin float64, compressed 
 // 400 context_length_exceeded when even the kept messages, cut short,
 // cannot fit (a system prompt or tool definitions larger than the
 // context). body is never modified.
-func MiddleOut(body []byte, lim Limits, opts Options) (Result, error) {
+func MiddleOut(body []byte, lim Limits, opts tokens.Options) (Result, error) {
 	if lim.ContextTokens <= 0 && lim.MaxMessages <= 0 {
 		return Result{Body: body}, nil
 	}
-	count, bounded := opts.counter()
-	completion := completionBudget(body)
+	count, bounded := opts.Counter()
+	completion := tokens.CompletionBudget(body)
 	// room is the most counted prompt tokens that fit with the margin.
 	room := promptRoom(lim.ContextTokens-completion, opts.Margin)
 	tokensFit := func(total int) bool { return lim.ContextTokens <= 0 || total <= room }
 	msgs := gjson.GetBytes(body, "messages")
 	nmsgs := int(msgs.Get("#").Int())
 	if lim.MaxMessages <= 0 || nmsgs <= lim.MaxMessages {
-		if lim.ContextTokens <= 0 || bounded && tokensFit(fixedTokens(body, bytesTally)+messagesTokens(msgs, bytesTally)) {
+		if lim.ContextTokens <= 0 || bounded && tokensFit(tokens.FixedTokens(body, tokens.BytesTally)+tokens.MessagesTokens(msgs, tokens.BytesTally)) {
 			return Result{Body: body}, nil
 		}
 	}
 
-	t := tally{count: count}
+	t := tokens.CountTally(count)
 	units := splitUnits(msgs, t)
-	total := fixedTokens(body, t)
+	total := tokens.FixedTokens(body, t)
 	for _, u := range units {
 		total += u.tokens()
 	}
@@ -303,10 +221,10 @@ func MiddleOut(body []byte, lim Limits, opts Options) (Result, error) {
 // the unit before them, so a call is never kept without its results or
 // the other way round. System and developer messages, the first other
 // unit and the last unit are pinned.
-func splitUnits(msgs gjson.Result, t tally) []unit {
+func splitUnits(msgs gjson.Result, t tokens.Tally) []unit {
 	var units []unit
 	for _, m := range msgs.Array() {
-		msg := message{raw: m.Raw, role: m.Get("role").String(), tokens: messageTokens(m, t)}
+		msg := message{raw: m.Raw, role: m.Get("role").String(), tokens: tokens.MessageTokens(m, t)}
 		if (msg.role == "tool" || msg.role == "function") && len(units) > 0 {
 			last := &units[len(units)-1]
 			last.msgs = append(last.msgs, msg)
@@ -353,7 +271,7 @@ func middleOutOrder(units []unit) []int {
 // budget: the oldest kept messages first, the latest turn last, the
 // system prompt never (a system prompt that cannot fit is the caller's
 // to shorten). It returns the new total and how many messages it cut.
-func truncate(kept []message, total, budget int, t tally) (int, int) {
+func truncate(kept []message, total, budget int, t tokens.Tally) (int, int) {
 	cut := map[int]bool{}
 	var order []int
 	for i, m := range kept {
@@ -361,7 +279,7 @@ func truncate(kept []message, total, budget int, t tally) (int, int) {
 			order = append(order, i)
 		}
 	}
-	marker := t.count(TruncationMarker)
+	marker := t.Count(TruncationMarker)
 	for _, i := range order {
 		if total <= budget {
 			break
@@ -384,7 +302,7 @@ func truncate(kept []message, total, budget int, t tally) (int, int) {
 			if err != nil {
 				break
 			}
-			newTokens := messageTokens(gjson.Parse(raw), t)
+			newTokens := tokens.MessageTokens(gjson.Parse(raw), t)
 			total += newTokens - kept[i].tokens
 			kept[i] = message{raw: raw, role: orig.role, tokens: newTokens}
 			cut[i] = true
@@ -424,95 +342,4 @@ func cutMiddle(s string, keep int) string {
 		tail++
 	}
 	return s[:head] + TruncationMarker + s[tail:]
-}
-
-// tally counts a request's strings: with the tokenizer, or, for the
-// upper bound, by the bytes of their JSON text (see byteBound; escapes
-// only make the JSON text longer than the string, and measuring it
-// saves unescaping).
-type tally struct {
-	count func(string) int
-	bound bool
-}
-
-var bytesTally = tally{bound: true}
-
-// of counts a JSON value: a string's text, any other value as JSON.
-func (t tally) of(v gjson.Result) int {
-	if t.bound {
-		return byteBound(v.Raw)
-	}
-	return t.count(v.String())
-}
-
-// json counts JSON text as text.
-func (t tally) json(raw string) int {
-	if t.bound {
-		return byteBound(raw)
-	}
-	return t.count(raw)
-}
-
-// messageTokens counts one message, in one pass over its members.
-func messageTokens(m gjson.Result, t tally) int {
-	n := messageOverhead
-	m.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "role", "name", "reasoning_content", "refusal":
-			n += t.of(v)
-		case "content":
-			n += contentTokens(v, t)
-		case "tool_calls":
-			v.ForEach(func(_, tc gjson.Result) bool {
-				n += messageOverhead + t.of(tc.Get("function.name")) + t.of(tc.Get("function.arguments"))
-				return true
-			})
-		case "function_call":
-			n += t.of(v.Get("name")) + t.of(v.Get("arguments"))
-		}
-		return true
-	})
-	return n
-}
-
-func contentTokens(c gjson.Result, t tally) int {
-	if c.Type == gjson.String {
-		return t.of(c)
-	}
-	n := 0
-	if c.IsArray() {
-		c.ForEach(func(_, p gjson.Result) bool {
-			switch p.Get("type").String() {
-			case "text":
-				n += t.of(p.Get("text"))
-			case "image_url", "input_image":
-				n += imageTokens
-			default:
-				// Audio, files: by their JSON size, which leans high for
-				// base64 data (the file parser turns PDFs into text first).
-				n += t.json(p.Raw)
-			}
-			return true
-		})
-	}
-	return n
-}
-
-// fixedTokens is what compression cannot remove: the request overhead,
-// tool definitions and the response schema.
-func fixedTokens(body []byte, t tally) int {
-	n := requestOverhead
-	for _, path := range []string{"tools", "functions", "response_format.json_schema"} {
-		if v := gjson.GetBytes(body, path); v.Exists() {
-			n += t.json(v.Raw)
-		}
-	}
-	return n
-}
-
-func completionBudget(body []byte) int {
-	if v := gjson.GetBytes(body, "max_completion_tokens"); v.Exists() {
-		return max(0, int(v.Int()))
-	}
-	return max(0, int(gjson.GetBytes(body, "max_tokens").Int()))
 }

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchboard-gw/switchboard/translators"
 	"github.com/tidwall/gjson"
+
+	"github.com/switchboard-gw/switchboard/tokens"
+	"github.com/switchboard-gw/switchboard/translators"
 )
 
 // words makes a text of exactly n o200k_base tokens: the tag, then
@@ -17,7 +19,7 @@ func words(tag string, n int) string {
 }
 
 func o200kCount(s string) int {
-	count, err := Counter(O200k)
+	count, err := tokens.Counter(tokens.O200k)
 	if err != nil {
 		panic(err)
 	}
@@ -159,7 +161,7 @@ func TestMiddleOut(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := string(tc.body)
-			res, err := MiddleOut(tc.body, tc.lim, Options{})
+			res, err := MiddleOut(tc.body, tc.lim, tokens.Options{})
 			if string(tc.body) != in {
 				t.Fatal("MiddleOut modified its input")
 			}
@@ -188,7 +190,7 @@ func TestMiddleOut(t *testing.T) {
 			if !gjson.ValidBytes(res.Body) || gjson.GetBytes(res.Body, "model").String() != "m" {
 				t.Fatalf("body broken: %s", res.Body)
 			}
-			prompt, completion := Estimate(res.Body, Options{})
+			prompt, completion := tokens.Estimate(res.Body, tokens.Options{})
 			if prompt != res.TokensAfter {
 				t.Errorf("TokensAfter %d, counted again %d", res.TokensAfter, prompt)
 			}
@@ -241,39 +243,17 @@ func pairsKept(t *testing.T, body []byte) {
 
 func TestCheck(t *testing.T) {
 	body := request("", msg{"user", words("u1", 1000)})
-	if err := Check(body, Limits{ContextTokens: 2000}, Options{}); err != nil {
+	if err := Check(body, Limits{ContextTokens: 2000}, tokens.Options{}); err != nil {
 		t.Errorf("fits, got %v", err)
 	}
-	err := Check(body, Limits{ContextTokens: 500}, Options{})
+	err := Check(body, Limits{ContextTokens: 500}, tokens.Options{})
 	var ae *translators.APIError
 	if !errors.As(err, &ae) || ae.Code != "context_length_exceeded" || !strings.Contains(ae.Message, `add "transforms": ["middle-out"]`) {
 		t.Errorf("err = %v", err)
 	}
-	err = Check(request("", msg{"user", "a"}, msg{"user", "b"}), Limits{MaxMessages: 1}, Options{})
+	err = Check(request("", msg{"user", "a"}, msg{"user", "b"}), Limits{MaxMessages: 1}, tokens.Options{})
 	if err == nil || !strings.Contains(err.Error(), "at most 1 messages, the request has 2") {
 		t.Errorf("err = %v", err)
-	}
-}
-
-func TestEstimate(t *testing.T) {
-	body := []byte(`{"max_tokens":10,"tools":[{"type":"function","function":{"name":"f"}}],"messages":[
-		{"role":"user","content":[{"type":"text","text":"abcdefgh"},{"type":"image_url","image_url":{"url":"https://x/y.png"}}]},
-		{"role":"assistant","content":null,"tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":"{\"q\":1}"}}]}]}`)
-	prompt, completion := Estimate(body, Options{})
-	// o200k_base: the tools JSON is 13 tokens, "abcdefgh" 1, "user" 1,
-	// "assistant" 1, "f" 1, {"q":1} 5.
-	// request + tools + user(4 + role + text + image) + assistant(4 + role + call 4 + name + args)
-	want := 3 + 13 + (4 + 1 + 1 + 765) + (4 + 1 + 4 + 1 + 5)
-	if prompt != want || completion != 10 {
-		t.Errorf("Estimate = %d, %d; want %d, 10", prompt, completion, want)
-	}
-	words := func(s string) int { return len(strings.Fields(s)) }
-	if p, _ := Estimate([]byte(`{"messages":[{"role":"user","content":"one two three"}]}`), Options{Count: words}); p != 3+4+1+3 {
-		t.Errorf("custom counter: %d", p)
-	}
-	// The estimate of old, and the fallback: bytes / 4.
-	if p, _ := Estimate(body, Options{Count: EstimateText}); p != 3+12+(4+1+2+765)+(4+3+4+1+2) {
-		t.Errorf("EstimateText: %d", p)
 	}
 }
 
@@ -308,7 +288,7 @@ func TestManyMessagesIsLinear(t *testing.T) {
 	for i := range 20_000 {
 		msgs = append(msgs, msg{"user", fmt.Sprintf("m%04d", i%10000)})
 	}
-	res, err := MiddleOut(request("", msgs...), Limits{MaxMessages: 100}, Options{})
+	res, err := MiddleOut(request("", msgs...), Limits{MaxMessages: 100}, tokens.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/switchboard-gw/switchboard/middleware"
+	"github.com/switchboard-gw/switchboard/tokens"
 )
 
 // Plugin is the middle-out transform as a middleware plugin: a prompt
@@ -14,17 +15,17 @@ import (
 type Plugin struct {
 	// LimitsOf gives the limits of a public model (from the catalog).
 	LimitsOf func(model string) Limits
-	// OptionsOf gives how to count a public model's tokens (ForModels of
+	// OptionsOf gives how to count a public model's tokens (tokens.ForModels of
 	// its providers' model ids). Nil counts every model with o200k_base,
 	// no margin.
-	OptionsOf func(model string) Options
+	OptionsOf func(model string) tokens.Options
 }
 
 func (Plugin) ID() string { return TransformMiddleOut }
 
 func (p Plugin) Start(_ context.Context, in middleware.Input) (middleware.Step, error) {
 	model := modelOf(in.Body)
-	lim, opts := Limits{}, Options{}
+	lim, opts := Limits{}, tokens.Options{}
 	if p.LimitsOf != nil {
 		lim = p.LimitsOf(model)
 	}

@@ -1,4 +1,4 @@
-package compress
+package tokens
 
 import (
 	"fmt"
@@ -57,7 +57,7 @@ func Counter(e Encoding) (func(string) int, error) {
 	case Cl100k:
 		return cl100k.load(Cl100k, codec.NewCl100kBase)
 	}
-	return EstimateText, fmt.Errorf("compress: unknown encoding %q (known: %s, %s)", e, O200k, Cl100k)
+	return EstimateText, fmt.Errorf("tokens: unknown encoding %q (known: %s, %s)", e, O200k, Cl100k)
 }
 
 func (l *loaded) load(e Encoding, build func() *codec.Codec) (func(string) int, error) {
@@ -67,7 +67,7 @@ func (l *loaded) load(e Encoding, build func() *codec.Codec) (func(string) int, 
 			// codec.New* panics only if its fixed split pattern fails to
 			// compile; the gateway then runs on the estimate.
 			if r := recover(); r != nil {
-				l.count, l.err = EstimateText, fmt.Errorf("compress: load %s tokenizer: %v", e, r)
+				l.count, l.err = EstimateText, fmt.Errorf("tokens: load %s tokenizer: %v", e, r)
 			}
 		}()
 		c := build()
@@ -89,7 +89,7 @@ func (l *loaded) load(e Encoding, build func() *codec.Codec) (func(string) int, 
 // is one or more bytes of s, so there are at most len(s). Invalid UTF-8
 // is the exception: the tokenizer's split pattern reads each bad byte
 // as U+FFFD, three bytes, so such a string gets 3*len(s).
-func byteBound(s string) int {
+func ByteBound(s string) int {
 	if utf8.ValidString(s) {
 		return len(s)
 	}

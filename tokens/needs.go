@@ -1,4 +1,4 @@
-package compress
+package tokens
 
 import "bytes"
 
@@ -40,24 +40,24 @@ func (n *Needs) Of(model string, limit int) int {
 		}
 	}
 	if n.images == 0 {
-		if need := withMargin(3*len(n.body), opts.Margin) + n.completion; need <= limit {
+		if need := WithMargin(3*len(n.body), opts.Margin) + n.completion; need <= limit {
 			return need
 		}
 	}
 	if n.bound < 0 {
-		n.bound = promptTokens(n.body, bytesTally)
+		n.bound = PromptTokens(n.body, BytesTally)
 	}
-	if need := withMargin(n.bound, opts.Margin) + n.completion; need <= limit {
+	if need := WithMargin(n.bound, opts.Margin) + n.completion; need <= limit {
 		return need
 	}
 	prompt, ok := n.counted[opts.Encoding]
 	if !ok {
-		count, _ := opts.counter()
-		prompt = promptTokens(n.body, tally{count: count})
+		count, _ := opts.Counter()
+		prompt = PromptTokens(n.body, Tally{count: count})
 		if n.counted == nil {
 			n.counted = map[Encoding]int{}
 		}
 		n.counted[opts.Encoding] = prompt
 	}
-	return withMargin(prompt, opts.Margin) + n.completion
+	return WithMargin(prompt, opts.Margin) + n.completion
 }
