@@ -131,7 +131,8 @@ func TestCountTokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// "Be brief." and "Say hello": 18 ASCII bytes (5 tokens), 4 for the message.
+		// "Be brief." and "Say hello": 3 and 2 tokens by the model's
+		// tokenizer, 4 for the message.
 		if got.InputTokens != 9 || raw.Header.Get("x-switchboard-token-count") != "estimate" {
 			t.Errorf("count %d, header %q", got.InputTokens, raw.Header.Get("x-switchboard-token-count"))
 		}

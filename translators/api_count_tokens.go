@@ -4,10 +4,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
+
+	"github.com/switchboard-gw/switchboard/tokens"
 )
 
 // countTokensAPI is Anthropic's token counting (POST
@@ -40,7 +41,7 @@ var countTokensAPI = &API{
 			x.spec.Schema == SchemaVertexAI && x.Publisher == publisherGoogle:
 			return geminiCountTokensRequest(x.spec.Schema, body, t)
 		}
-		n, err := EstimateInputTokens(body)
+		n, err := EstimateInputTokens(body, t.Model)
 		if err != nil {
 			return Request{}, err
 		}
@@ -139,23 +140,24 @@ func geminiCountTokensRequest(schema Schema, body []byte, t Target) (Request, er
 
 // Constants of the local estimate (docs/providers.md, "Token counting").
 const (
-	estimateBytesPerToken = 4    // ASCII text: about 4 bytes a token
-	estimatePerMessage    = 4    // role and framing of each message
-	estimateMedia         = 1600 // an image or document: Anthropic's figure for a ~1.15 MP image
-	estimateToolPrompt    = 300  // the tool-use instructions providers add when tools are set
+	estimatePerMessage = 4    // role and framing of each message
+	estimateMedia      = 1600 // an image or document: Anthropic's figure for a ~1.15 MP image
+	estimateToolPrompt = 300  // the tool-use instructions providers add when tools are set
 )
 
 // EstimateInputTokens estimates the input tokens of a count_tokens body
-// for a provider with no counting API: ASCII text at 4 bytes a token,
-// any other character a token each, 4 tokens a message, 1,600 an image
-// or document, and tool definitions as their JSON text plus 300. It
-// reads text from the system prompt, every content block (tool inputs
-// and results included) and the tools.
-func EstimateInputTokens(body []byte) (int64, error) {
+// for a provider with no counting API, whose model id is model: texts
+// counted with the tokenizer routing counts with (tokens.ForModels:
+// OpenAI models' own, o200k_base for the others, which it approximates),
+// 4 tokens a message, 1,600 an image or document, and tool definitions as
+// their JSON text plus 300. It reads text from the system prompt, every
+// content block (tool inputs and results included) and the tools.
+func EstimateInputTokens(body []byte, model string) (int64, error) {
 	if _, err := countTokensChat(body); err != nil {
 		return 0, err // the same 400 a counting provider would give
 	}
-	var e tokenEstimate
+	count, _ := tokens.Counter(tokens.ForModels(model).Encoding) // on a load failure: bytes/4
+	e := tokenEstimate{count: count}
 	root := gjson.ParseBytes(body)
 	e.content(root.Get("system"))
 	msgs := root.Get("messages")
@@ -168,30 +170,15 @@ func EstimateInputTokens(body []byte) (int64, error) {
 		e.tokens += estimateToolPrompt
 		e.text(tools.Raw)
 	}
-	return e.total(), nil
+	return e.tokens, nil
 }
 
 type tokenEstimate struct {
-	tokens     int64
-	asciiBytes int64
+	count  func(string) int
+	tokens int64
 }
 
-func (e *tokenEstimate) total() int64 {
-	return e.tokens + (e.asciiBytes+estimateBytesPerToken-1)/estimateBytesPerToken
-}
-
-func (e *tokenEstimate) text(s string) {
-	for i := 0; i < len(s); {
-		if s[i] < utf8.RuneSelf {
-			e.asciiBytes++
-			i++
-			continue
-		}
-		_, n := utf8.DecodeRuneInString(s[i:])
-		e.tokens++
-		i += n
-	}
-}
+func (e *tokenEstimate) text(s string) { e.tokens += int64(e.count(s)) }
 
 // content counts a string or an array of content blocks.
 func (e *tokenEstimate) content(c gjson.Result) {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/switchboard-gw/switchboard/tokens"
 )
 
 func countExchange(tb testing.TB, schema Schema, model, body string) *Exchange {
@@ -74,12 +76,12 @@ func TestCountTokensRequests(t *testing.T) {
 			t.Errorf("body %s", x.Upstream.Body)
 		}
 	})
-	want, _ := EstimateInputTokens(in)
 	for _, tc := range []struct {
 		schema Schema
 		model  string
 	}{{SchemaOpenAI, "gpt-x"}, {SchemaAzureOpenAI, "dep"}, {SchemaBedrock, "anthropic.claude"}, {SchemaVertexAI, "claude-sonnet-4-5"}} {
 		t.Run("local estimate/"+string(tc.schema), func(t *testing.T) {
+			want, _ := EstimateInputTokens(in, tc.model)
 			x := countExchange(t, tc.schema, tc.model, body)
 			if gjson.GetBytes(x.Local, "input_tokens").Int() != want || len(x.Upstream.Body) != 0 {
 				t.Errorf("local %s upstream %q", x.Local, x.Upstream.Body)
@@ -105,30 +107,42 @@ func TestCountTokensRequests(t *testing.T) {
 	})
 }
 
-// The estimate follows its documented method (docs/providers.md).
+// The estimate follows its documented method (docs/providers.md): texts
+// by the model's tokenizer, the rest by fixed figures.
 func TestEstimateInputTokens(t *testing.T) {
+	o200k, _ := tokens.Counter(tokens.O200k)
+	cl100k, _ := tokens.Counter(tokens.Cl100k)
+	const prose = "The gateway counts this sentence with a real tokenizer, not by its bytes."
 	for _, tc := range []struct {
-		name, body string
-		want       int64
+		name, model, body string
+		want              int64
 	}{
-		// 11 ASCII bytes: 3 tokens, plus 4 for the message.
-		{"one message", `{"model":"m","messages":[{"role":"user","content":"hello world"}]}`, 7},
-		{"system counted", `{"model":"m","system":"abcd","messages":[{"role":"user","content":"abcd"}]}`, 6},
-		{"non-ASCII a token each", `{"model":"m","messages":[{"role":"user","content":"日本語"}]}`, 7},
-		{"image", `{"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"url","url":"https://x/y.png"}},{"type":"text","text":"abcd"}]}]}`, 4 + 1600 + 1},
-		{"tool result text", `{"model":"m","messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"abcdefgh"}]}]}]}`, 4 + 2},
+		{"one message", "gpt-4o", `{"model":"m","messages":[{"role":"user","content":"` + prose + `"}]}`, 4 + int64(o200k(prose))},
+		{"an older OpenAI model's own tokenizer", "gpt-4", `{"model":"m","messages":[{"role":"user","content":"日本語のテキスト"}]}`, 4 + int64(cl100k("日本語のテキスト"))},
+		{"other models: o200k_base", "claude-sonnet-4-5", `{"model":"m","system":"` + prose + `","messages":[{"role":"user","content":"hi"}]}`, 4 + int64(o200k(prose)+o200k("hi"))},
+		{"image", "gpt-4o", `{"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"url","url":"https://x/y.png"}},{"type":"text","text":"abcd"}]}]}`, 4 + 1600 + int64(o200k("abcd"))},
+		{"tool result text", "gpt-4o", `{"model":"m","messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"` + prose + `"}]}]}]}`, 4 + int64(o200k(prose))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := EstimateInputTokens([]byte(tc.body))
+			got, err := EstimateInputTokens([]byte(tc.body), tc.model)
 			if err != nil || got != tc.want {
 				t.Errorf("got %d, %v; want %d", got, err, tc.want)
 			}
 		})
 	}
+	// The cases tell the methods apart: the prose's count is not its
+	// bytes/4 (73 bytes, 15 tokens), and the two tokenizers differ on the
+	// Japanese text (6 and 8).
+	if n := o200k(prose); n == (len(prose)+3)/4 {
+		t.Errorf("the test prose counts as its bytes/4 (%d): pick another", n)
+	}
+	if o200k("日本語のテキスト") == cl100k("日本語のテキスト") {
+		t.Error("the tokenizers agree on the Japanese text: pick another")
+	}
 	in, _ := os.ReadFile(filepath.Join(testdata, "count_tokens", "tools.in.json"))
 	tools := gjson.GetBytes(in, "tools").Raw
-	n, _ := EstimateInputTokens(in)
-	if min := int64(estimateToolPrompt + len(tools)/estimateBytesPerToken); n < min || n > min+60 {
+	n, _ := EstimateInputTokens(in, "gpt-4o")
+	if min := int64(estimateToolPrompt + o200k(tools)); n < min || n > min+60 {
 		t.Errorf("tools body estimated %d, want a little over %d", n, min)
 	}
 }
