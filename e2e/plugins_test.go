@@ -13,6 +13,9 @@ import (
 
 	"github.com/anthropics/anthropic-sdk-go"
 	aoption "github.com/anthropics/anthropic-sdk-go/option"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
 	"github.com/tidwall/gjson"
 
 	"github.com/switchboard-gw/switchboard/internal/fakeprovider"
@@ -426,6 +429,91 @@ func TestWebServerTool(t *testing.T) {
 		if resp.StatusCode != 200 || gjson.GetBytes(out, "content.1.content.error_code").Str != "unavailable" || gjson.GetBytes(out, "content.2.type").Str != "text" {
 			t.Fatalf("%d %s", resp.StatusCode, out)
 		}
+	})
+}
+
+// TestWebResponsesTool: the Responses API's web_search tool on a model
+// served through the chat form (an OpenAI-compatible host), through
+// openai-go, whole and streamed: the model calls the search, the gateway
+// runs it and continues; the client gets a web_search_call item and the
+// answer, and the provider never sees the hosted tool.
+func TestWebResponsesTool(t *testing.T) {
+	gw, up, _, queries := webGateway(t)
+	client := openai.NewClient(option.WithBaseURL(gw.url("/v1/")), option.WithAPIKey(clientKey), option.WithMaxRetries(0))
+	params := responses.ResponseNewParams{Model: "gpt-test", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Search the web: Go 1.26 release")},
+		Tools: []responses.ToolUnionParam{{OfWebSearch: &responses.WebSearchToolParam{Type: responses.WebSearchToolTypeWebSearch}}}}
+	rounds := func(t *testing.T, stream bool) int {
+		t.Helper()
+		call, answer := "web_search_call", "chat"
+		if stream {
+			call, answer = call+"_stream", answer+"_stream"
+		}
+		up.Enqueue("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", call))})
+		up.Enqueue("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", answer))})
+		return len(up.Requests())
+	}
+	check := func(t *testing.T, before int, out []responses.ResponseOutputItemUnion) {
+		t.Helper()
+		var types []string
+		var ws responses.ResponseOutputItemUnion
+		for _, it := range out {
+			types = append(types, it.Type)
+			if it.Type == "web_search_call" {
+				ws = it
+			}
+		}
+		if ws.Type == "" || types[len(types)-1] != "message" || ws.Status != "completed" || ws.Action.Query != "Go 1.26 release" ||
+			len(ws.Action.Sources) != 2 || ws.Action.Sources[0].URL != "https://go.dev/blog/go1.26" {
+			t.Fatalf("output %v: web_search_call %s", types, ws.RawJSON())
+		}
+		sent := up.Requests()[before:]
+		if len(sent) != 2 {
+			t.Fatalf("the provider got %d rounds", len(sent))
+		}
+		if tools := gjson.GetBytes(sent[0].Body, "tools"); gjson.Get(tools.Raw, "0.function.name").Str != "web_search" || strings.Contains(tools.Raw, `"web_search_preview"`) {
+			t.Errorf("round 1 tools %s", tools.Raw)
+		}
+		msgs := gjson.GetBytes(sent[1].Body, "messages").Array()
+		if len(msgs) < 3 || msgs[len(msgs)-1].Get("role").Str != "tool" || !strings.Contains(msgs[len(msgs)-1].Get("content").String(), "https://go.dev/blog/go1.26") {
+			t.Errorf("round 2 messages %s", gjson.GetBytes(sent[1].Body, "messages").Raw)
+		}
+		if q := queries(); len(q) == 0 || q[len(q)-1] != "Go 1.26 release" {
+			t.Errorf("queries %q", q)
+		}
+	}
+	t.Run("whole", func(t *testing.T) {
+		before := rounds(t, false)
+		r, err := client.Responses.New(ctxT(t), params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, before, r.Output)
+		if r.Usage.InputTokens <= 61 || r.OutputText() == "" {
+			t.Errorf("usage %+v text %q", r.Usage, r.OutputText())
+		}
+	})
+	t.Run("streamed", func(t *testing.T) {
+		before := rounds(t, true)
+		stream := client.Responses.NewStreaming(ctxT(t), params)
+		var done *responses.Response
+		var seq int64 = -1
+		searching := false
+		for stream.Next() {
+			ev := stream.Current()
+			if ev.SequenceNumber != seq+1 {
+				t.Fatalf("sequence_number %d after %d", ev.SequenceNumber, seq)
+			}
+			seq = ev.SequenceNumber
+			searching = searching || ev.Type == "response.web_search_call.searching"
+			if ev.Type == "response.completed" {
+				r := ev.Response
+				done = &r
+			}
+		}
+		if err := stream.Err(); err != nil || done == nil || !searching {
+			t.Fatalf("stream: %v (completed %v, searching event %v)", err, done != nil, searching)
+		}
+		check(t, before, done.Output)
 	})
 }
 

@@ -59,26 +59,43 @@ func (p *routerProcessor) startPlugins(ctx context.Context, body []byte) ([]byte
 	return run.Body, nil
 }
 
-// toWebLoop reports whether a /v1/messages request that declares
-// Anthropic's web_search server tool goes to the web search loop
-// (plugins/web.Loop): the model calls the search, the gateway runs it
-// and continues the turn, on any provider. The request goes there as the
-// client sent it; each round comes back through Envoy as a request of
-// its own, authenticated, routed and billed as any. With
-// plugins.web.prefer_native and only Anthropic-schema providers the tool
-// goes to them natively; without plugins.web it goes natively to
-// Anthropic-schema providers and is refused elsewhere.
+// toWebLoop reports whether a request that declares a web search tool
+// goes to the web search loop (plugins/web.Loop): Anthropic's
+// web_search server tool on /v1/messages, or the Responses API's
+// web_search tool on /v1/responses. The model calls the search, the
+// gateway runs it and continues the turn, on any provider. The request
+// goes there as the client sent it; each round comes back through Envoy
+// as a request of its own, authenticated, routed and billed as any. With
+// plugins.web.prefer_native and only providers that take the API
+// natively and search themselves (Anthropic for the server tool, OpenAI's
+// own API for Responses) the tool goes to them as sent; without plugins.web it goes natively to
+// those providers and is refused (messages) or dropped (responses)
+// elsewhere.
 func (p *routerProcessor) toWebLoop(body []byte) (bool, *translators.APIError) {
-	if p.s.chain == nil || p.cfg.Plugins.Web == nil || p.api.Endpoint != translators.EndpointMessages || !p.s.chain.Has(middleware.WebID) {
+	if p.s.chain == nil || p.cfg.Plugins.Web == nil || !p.s.chain.Has(middleware.WebID) {
+		return false, nil
+	}
+	var is func(string) bool
+	var native translators.Schema
+	switch p.api.Endpoint {
+	case translators.EndpointMessages:
+		is, native = translators.IsWebSearchTool, translators.SchemaAnthropic
+	case translators.EndpointResponses:
+		is, native = translators.IsResponsesWebSearchTool, translators.SchemaOpenAI
+	default:
 		return false, nil
 	}
 	found := false
 	gjson.GetBytes(body, "tools").ForEach(func(_, t gjson.Result) bool {
-		found = translators.IsWebSearchTool(t.Get("type").Str)
+		found = is(t.Get("type").Str)
 		return !found
 	})
-	// The client's Messages body names the model as the chat form does.
-	if !found || p.nativeServerTool(body) {
+	// The client's body names the model as the chat form does.
+	nativeTo := func(c config.Candidate) bool {
+		spec, ok := translators.SpecFor(translators.Schema(c.Provider.Schema))
+		return ok && spec.Schema == native && translators.NativeFor(p.api, spec, translators.Target{Model: c.Model, Host: c.Provider.Host()})
+	}
+	if !found || p.preferNative(body, nativeTo) {
 		return false, nil
 	}
 	if w := p.caller.who; w != nil {
@@ -97,15 +114,6 @@ func (p *routerProcessor) webLoop() *extprocv3.ProcessingResponse {
 		resp.DynamicMetadata = namespaceStruct(xds.RequestNamespace, map[string]*structpb.Value{"request_id": structpb.NewStringValue(p.reqID)})
 	}
 	return resp
-}
-
-// nativeServerTool reports whether plugins.web.prefer_native leaves the
-// server tool to the providers: every candidate of the model is of the
-// anthropic schema, which runs it (the request passes through natively).
-func (p *routerProcessor) nativeServerTool(body []byte) bool {
-	return p.preferNative(body, func(c config.Candidate) bool {
-		return translators.Schema(c.Provider.Schema) == translators.SchemaAnthropic
-	})
 }
 
 // providersSearch reports, when plugins.web.prefer_native is set,

@@ -314,6 +314,13 @@ func (s *ingressStream) hint() {
 // web search server tool, in any version (web_search_20250305, ...).
 func IsWebSearchTool(typ string) bool { return strings.HasPrefix(typ, "web_search_") }
 
+// IsResponsesWebSearchTool reports whether a Responses tool's type is
+// OpenAI's hosted web search: web_search, web_search_preview and their
+// dated versions (web_search_2025_08_26, web_search_preview_2025_03_11).
+func IsResponsesWebSearchTool(typ string) bool {
+	return typ == "web_search" || strings.HasPrefix(typ, "web_search_preview") || strings.HasPrefix(typ, "web_search_2")
+}
+
 // withoutServerTools returns a Messages body without its Anthropic server
 // tools (those with a type other than "custom"); body itself when it has
 // none.

@@ -39,20 +39,24 @@ func makeLoopCluster(w *config.WebPlugin) *clusterv3.Cluster {
 	}
 }
 
-// makeLoopRoute routes the router hop's loop requests. No retries: a
-// round already failed over inside; the loop's own answer is final.
-func makeLoopRoute(t routeTimeouts) *routev3.Route {
-	return &routev3.Route{
-		Name: "web_search_loop",
-		Match: &routev3.RouteMatch{
-			PathSpecifier: &routev3.RouteMatch_Path{Path: MessagesPath},
-			Headers: []*routev3.HeaderMatcher{{Name: ModelHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
-				StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: LoopModel}}}}},
-		},
-		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
-			ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: LoopCluster},
-			Timeout:          durationpb.New(t.Request),
-			IdleTimeout:      durationpb.New(t.Idle),
-		}},
+// makeLoopRoutes route the router hop's loop requests, on the two APIs
+// the loop serves. No retries: a round already failed over inside; the
+// loop's own answer is final.
+func makeLoopRoutes(t routeTimeouts) []*routev3.Route {
+	route := func(name, path string) *routev3.Route {
+		return &routev3.Route{
+			Name: name,
+			Match: &routev3.RouteMatch{
+				PathSpecifier: &routev3.RouteMatch_Path{Path: path},
+				Headers: []*routev3.HeaderMatcher{{Name: ModelHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
+					StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: LoopModel}}}}},
+			},
+			Action: &routev3.Route_Route{Route: &routev3.RouteAction{
+				ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: LoopCluster},
+				Timeout:          durationpb.New(t.Request),
+				IdleTimeout:      durationpb.New(t.Idle),
+			}},
+		}
 	}
+	return []*routev3.Route{route("web_search_loop", MessagesPath), route("web_search_loop_responses", ResponsesPath)}
 }

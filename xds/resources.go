@@ -41,6 +41,7 @@ const (
 	ChatPath       = "/v1/chat/completions"
 	MessagesPath   = "/v1/messages"
 	EmbeddingsPath = "/v1/embeddings"
+	ResponsesPath  = "/v1/responses"
 	// UnroutedCluster has no endpoints; see makeRouteConfig.
 	UnroutedCluster = "switchboard_unrouted"
 	// ProviderHeader tells the client which provider served a response.

@@ -68,7 +68,7 @@ func BuildVersioned(cfg *config.Loaded) (*cache.Snapshot, string, error) {
 	}
 	if w := cfg.Plugins.Web; w != nil {
 		clusters = append(clusters, makeLoopCluster(w))
-		modelRoutes = append(modelRoutes, modelRouteSet{Model: LoopModel, Routes: []*routev3.Route{makeLoopRoute(t)}})
+		modelRoutes = append(modelRoutes, modelRouteSet{Model: LoopModel, Routes: makeLoopRoutes(t)})
 	}
 	unstamped := makeRouteConfig(models, modelRoutes, uint64(cfg.Limits.MaxRequestBytes), "")
 	stamp, err := hashResources(map[resource.Type][]types.Resource{resource.ClusterType: clusters, resource.RouteType: {unstamped}})

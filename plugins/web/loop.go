@@ -62,8 +62,8 @@ var roundHeaders = []string{"Authorization", "X-Api-Key", "Anthropic-Version", "
 var answerHeaders = []string{"Content-Type", "Retry-After", "X-Switchboard-Provider", "X-Switchboard-Model"}
 
 func (l *Loop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != MessagesPath {
-		loopError(w, http.StatusNotFound, "not_found_error", "the web search loop serves POST "+MessagesPath)
+	if r.Method != http.MethodPost || r.URL.Path != MessagesPath && r.URL.Path != ResponsesPath {
+		loopError(w, http.StatusNotFound, "not_found_error", "the web search loop serves POST "+MessagesPath+" and "+ResponsesPath)
 		return
 	}
 	limit := l.MaxBody
@@ -79,13 +79,17 @@ func (l *Loop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		loopError(w, http.StatusRequestEntityTooLarge, "request_too_large", "request body over "+strconv.FormatInt(limit, 10)+" bytes")
 		return
 	}
+	rt := &loopRun{l: l, ctx: r.Context(), in: r.Header, w: w}
+	rt.flush, _ = w.(http.Flusher)
+	if r.URL.Path == ResponsesPath {
+		rt.responses(body) // loop_responses.go
+		return
+	}
 	t, err := newMessagesTurn(body, l.maxRounds())
 	if err != nil {
 		loopError(w, http.StatusBadRequest, "invalid_request_error", err.Error())
 		return
 	}
-	rt := &loopRun{l: l, ctx: r.Context(), in: r.Header, w: w}
-	rt.flush, _ = w.(http.Flusher)
 	if t.stream {
 		rt.stream(t)
 		return
@@ -128,11 +132,11 @@ type loopRun struct {
 	started bool
 }
 
-// send posts the turn's next round through the gateway. The round
+// send posts a round's body to path through the gateway. The round
 // reports the searches run since the last one (middleware.SearchesHeader)
 // so the gateway charges and records them with it.
-func (rt *loopRun) send(t *messagesTurn) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(rt.ctx, http.MethodPost, strings.TrimSuffix(rt.l.Gateway(), "/")+MessagesPath, bytes.NewReader(t.body))
+func (rt *loopRun) send(path string, body []byte, unbilled *billing) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(rt.ctx, http.MethodPost, strings.TrimSuffix(rt.l.Gateway(), "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("web loop: round request: %w", err)
 	}
@@ -142,9 +146,9 @@ func (rt *loopRun) send(t *messagesTurn) (*http.Response, error) {
 		}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if b := t.unbilled; b.calls > 0 {
+	if b := *unbilled; b.calls > 0 {
 		req.Header.Set(middleware.SearchesHeader, middleware.FormatSearches(b.calls, b.results))
-		t.unbilled = billing{}
+		*unbilled = billing{}
 	}
 	resp, err := rt.l.client().Do(req)
 	if err != nil {

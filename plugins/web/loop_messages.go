@@ -19,13 +19,19 @@ const ServerToolFunction = `{"name":"web_search","description":"Search the web f
 
 // messagesTurn is the state of one client request across its rounds.
 type messagesTurn struct {
-	body     []byte // the next round's request
+	searchBudget
+	body   []byte // the next round's request
+	stream bool
+	rounds int // rounds sent
+	usage  usageSum
+}
+
+// searchBudget is a turn's searches: the tool's filters, how many may
+// run and have, and those no round has reported yet.
+type searchBudget struct {
 	tool     ServerTool
-	stream   bool
 	max      int // searches allowed
 	searches int // searches run
-	rounds   int // rounds sent
-	usage    usageSum
 	// unbilled are the searches run since the last round was sent: the
 	// next round reports them to the router hop, which charges them.
 	unbilled billing
@@ -60,7 +66,7 @@ func newMessagesTurn(body []byte, maxRounds int) (*messagesTurn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &messagesTurn{body: b, tool: tool, stream: gjson.GetBytes(body, "stream").Bool(), max: min(tool.MaxUses, maxRounds)}, nil
+	return &messagesTurn{body: b, stream: gjson.GetBytes(body, "stream").Bool(), searchBudget: searchBudget{tool: tool, max: min(tool.MaxUses, maxRounds)}}, nil
 }
 
 // next prepares the request for the round about to be sent: after the
@@ -81,7 +87,7 @@ func (t *messagesTurn) next() {
 }
 
 // canSearch reports whether a round's calls are run.
-func (t *messagesTurn) canSearch(calls []Call) bool { return len(calls) > 0 && t.searches < t.max }
+func (t *searchBudget) canSearch(calls []Call) bool { return len(calls) > 0 && t.searches < t.max }
 
 // followUp adds a round's assistant turn and the results of its calls to
 // the next round's request.
@@ -163,7 +169,7 @@ func messageCalls(content gjson.Result) (calls []Call, others int) {
 
 // runSearches runs a round's calls at once (a model may ask for several
 // in one turn); results keep the calls' order.
-func (rt *loopRun) runSearches(t *messagesTurn, calls []Call) []ToolResult {
+func (rt *loopRun) runSearches(t *searchBudget, calls []Call) []ToolResult {
 	out := make([]ToolResult, len(calls))
 	var wg sync.WaitGroup
 	for i, c := range calls {
@@ -199,7 +205,7 @@ func (rt *loopRun) whole(t *messagesTurn) {
 	var first gjson.Result
 	for {
 		t.next()
-		resp, err := rt.send(t)
+		resp, err := rt.send(MessagesPath, t.body, &t.unbilled)
 		if err != nil {
 			rt.l.log().Warn("web search loop: round failed", zap.Error(err))
 			loopError(rt.w, 502, "api_error", "web search: the gateway did not answer a round")
@@ -226,7 +232,7 @@ func (rt *loopRun) whole(t *messagesTurn) {
 		search := t.canSearch(calls)
 		var results []ToolResult
 		if search {
-			results = rt.runSearches(t, calls)
+			results = rt.runSearches(&t.searchBudget, calls)
 		}
 		byID := map[string]ToolResult{}
 		for _, r := range results {

@@ -27,7 +27,7 @@ func (rt *loopRun) stream(t *messagesTurn) {
 	s := &loopStream{rt: rt}
 	for {
 		t.next()
-		resp, err := rt.send(t)
+		resp, err := rt.send(MessagesPath, t.body, &t.unbilled)
 		if err != nil {
 			rt.l.log().Warn("web search loop: round failed", zap.Error(err))
 			s.fail("api_error", "web search: the gateway did not answer a round")
@@ -63,7 +63,7 @@ func (rt *loopRun) stream(t *messagesTurn) {
 		search := t.canSearch(r.calls)
 		var results []ToolResult
 		if search {
-			results = rt.runSearches(t, r.calls)
+			results = rt.runSearches(&t.searchBudget, r.calls)
 			for _, res := range results {
 				use, result := serverBlocksFor(res.Call, res.Results, res.Err != "")
 				s.serverBlocks(use, result)

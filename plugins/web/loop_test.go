@@ -77,7 +77,12 @@ func loopResults() []Result {
 
 func postLoop(t *testing.T, url, body string, h ...string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url+"/v1/messages", strings.NewReader(body))
+	return postPath(t, url, MessagesPath, body, h...)
+}
+
+func postPath(t *testing.T, url, path, body string, h ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer sk-caller")
 	req.Header.Set("Anthropic-Version", "2023-06-01")
 	req.Header.Set("Cookie", "client=1")
