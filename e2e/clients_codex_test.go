@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -97,5 +98,35 @@ func TestCodexThroughGateway(t *testing.T) {
 				t.Errorf("x-switchboard-dropped-params %v: Codex's apply_patch was dropped", dropped)
 			}
 		})
+	}
+}
+
+// TestCodexWebSearch: Codex's web search (web_search = "live") on a model
+// served through the chat form: Codex declares the Responses web_search
+// tool, the gateway's loop offers the model a web_search function, runs
+// the search and continues; Codex gets a web_search_call item and the
+// final answer.
+func TestCodexWebSearch(t *testing.T) {
+	search, queries := fakeSearXNG(t)
+	c := startClientsGatewayWith(t, "openai", fmt.Sprintf("plugins:\n  web: {backend: searxng, base_url: %q}\n", search.URL), codexModel)
+	upstream := "upstream-" + codexModel
+	final := "final answer: Go 1.26 is out, see https://go.dev/blog/go1.26"
+	c.enqueue(t, chatToolSSE(upstream, "call_ws_1", "web_search", map[string]any{"query": "Go 1.26 release"}), chatTextSSE(upstream, final))
+	out := runCodexIn(t, t.TempDir(), []string{"-c", `web_search="live"`}, c.proxy.url, clientKey, codexModel, "what is new in Go 1.26? search the web")
+	if !strings.Contains(out, final) {
+		t.Errorf("stdout %q", out)
+	}
+	reqs := c.fake.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("provider got %d requests, want 2 (the search call, the answer)", len(reqs))
+	}
+	if q := queries(); len(q) != 1 || q[0] != "Go 1.26 release" {
+		t.Errorf("search backend got %q", q)
+	}
+	if tools := jsonOf(fakeBody(t, reqs[0])["tools"]); !strings.Contains(tools, `"name":"web_search"`) {
+		t.Errorf("round 1 tools %s", tools)
+	}
+	if msgs := jsonOf(fakeBody(t, reqs[1])["messages"]); !strings.Contains(msgs, `"tool_call_id":"call_ws_1"`) || !strings.Contains(msgs, "https://go.dev/blog/go1.26") {
+		t.Errorf("round 2 messages %s", msgs)
 	}
 }

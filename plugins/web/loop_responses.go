@@ -80,6 +80,22 @@ func newResponsesTurn(body []byte, maxRounds int) (*responsesTurn, error) {
 	}
 	out[len(out)-1] = ']'
 	b, err := sjson.SetRawBytes(append([]byte(nil), body...), "tools", out)
+	if in := gjson.GetBytes(b, "input"); err == nil && in.IsArray() && strings.Contains(in.Raw, `"web_search_call"`) {
+		// The searches of earlier turns, as the client resends them: ours,
+		// which no provider knows, so the rounds go without them (the
+		// answers that used them stay).
+		kept := []byte{'['}
+		in.ForEach(func(_, it gjson.Result) bool {
+			if it.Get("type").Str != "web_search_call" {
+				if len(kept) > 1 {
+					kept = append(kept, ',')
+				}
+				kept = append(kept, it.Raw...)
+			}
+			return true
+		})
+		b, err = sjson.SetRawBytes(b, "input", append(kept, ']'))
+	}
 	if err == nil && translators.IsResponsesWebSearchTool(gjson.GetBytes(b, "tool_choice.type").Str) {
 		b, err = sjson.SetRawBytes(b, "tool_choice", []byte(`{"type":"function","name":"web_search"}`))
 	}

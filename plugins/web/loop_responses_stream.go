@@ -179,6 +179,8 @@ func (s *respLoopStream) round(body io.Reader) respRound {
 		typ := ev.Get("type").Str
 		oi := ev.Get("output_index")
 		switch {
+		case typ == "":
+			// An event with no type is no event of the API: dropped.
 		case typ == "response.created" || typ == "response.in_progress":
 			if first {
 				s.send(typ, data)
@@ -205,8 +207,8 @@ func (s *respLoopStream) round(body io.Reader) respRound {
 		case typ == "response.output_item.done":
 			item := ev.Get("item")
 			r.all = append(r.all, item.Raw)
-			if ours[oi.Int()] {
-				c, _ := ourCall(item)
+			if c, ok := ourCall(item); ok || ours[oi.Int()] {
+				// Ours, even if it was added as something else.
 				r.calls = append(r.calls, c)
 				continue
 			}
@@ -215,11 +217,12 @@ func (s *respLoopStream) round(body io.Reader) respRound {
 				s.send(typ, setIndex(data, i))
 			}
 		case oi.Exists():
+			if _, call := ourCall(ev.Get("item")); call {
+				continue // never an item of ours, whatever the event
+			}
 			if i, ok := index[oi.Int()]; ok && !ours[oi.Int()] {
 				s.send(typ, setIndex(data, i))
 			}
-		case typ == "":
-			// An event with no type is no event of the API: dropped.
 		default:
 			s.send(typ, data)
 		}

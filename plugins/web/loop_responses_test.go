@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -168,11 +169,56 @@ func TestLoopResponsesErrors(t *testing.T) {
 			t.Errorf("stream %s", out)
 		}
 	})
+	t.Run("earlier searches resent", func(t *testing.T) {
+		loop, g := newLoop(t, b, fakeRound{status: 200, body: respObject("2", []string{fmt.Sprintf(respMsgItem, "2", "Sure.")}, 4, 2)})
+		resp, out := postPath(t, loop.URL, ResponsesPath, `{"model":"m","tools":[{"type":"web_search"}],"input":[{"role":"user","content":"a"},`+
+			`{"type":"web_search_call","id":"ws_1","status":"completed","action":{"type":"search","query":"q"}},{"role":"user","content":"b"}]}`)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, out)
+		}
+		if in := gjson.Get(g.requests()[0].Body, "input").Array(); len(in) != 2 || strings.Contains(gjson.Get(g.requests()[0].Body, "input").Raw, "web_search_call") {
+			t.Errorf("round input %s", gjson.Get(g.requests()[0].Body, "input").Raw)
+		}
+	})
 	t.Run("a conflicting tool", func(t *testing.T) {
 		loop, _ := newLoop(t, b)
 		resp, out := postPath(t, loop.URL, ResponsesPath, `{"model":"m","input":"x","tools":[{"type":"web_search"},{"type":"function","name":"web_search","parameters":{}}]}`)
 		if resp.StatusCode != 400 || !strings.Contains(gjson.GetBytes(out, "error.message").Str, "conflicts") {
 			t.Errorf("%d %s", resp.StatusCode, out)
+		}
+	})
+}
+
+func FuzzLoopResponsesStream(f *testing.F) {
+	f.Add(respRoundStream("1", []string{fmt.Sprintf(respMsgItem, "1", "hi"), respCallItem}, 1, 1))
+	f.Add("event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\",\"output_index\":-1,\"item\":{}}\n\n")
+	f.Add("data: {\"type\":\"error\"}\n\n")
+	f.Add(":comment\n\nevent: x\n")
+	// Found by the fuzzer: an event without a type carrying our call.
+	f.Add("data:{\"type\":\"response.output_item.added\",\"output_index\":1}\n\ndata:{\"output_index\":1,\"item\":{\"type\":\"function_call\",\"name\":\"web_search\"}}\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		rec := httptest.NewRecorder()
+		s := &respLoopStream{rt: &loopRun{w: rec, started: true}}
+		r := s.round(strings.NewReader(body))
+		var seq int64
+		for _, ev := range strings.Split(rec.Body.String(), "\n\n") {
+			_, data, ok := strings.Cut(ev, "\ndata: ")
+			if !ok {
+				continue
+			}
+			if !gjson.Valid(data) {
+				t.Fatalf("forwarded an event that is not JSON: %q", ev)
+			}
+			if gjson.Get(data, "sequence_number").Int() != seq {
+				t.Fatalf("sequence_number %s, want %d", gjson.Get(data, "sequence_number").Raw, seq)
+			}
+			seq++
+			if it := gjson.Get(data, "item"); it.Get("type").Str == "function_call" && it.Get("name").Str == ToolName {
+				t.Fatalf("our call reached the client: %s", ev)
+			}
+		}
+		for _, c := range r.calls {
+			_ = c.Query
 		}
 	})
 }
