@@ -157,6 +157,30 @@ func (rt *loopRun) send(path string, body []byte, unbilled *billing) (*http.Resp
 	return resp, nil
 }
 
+// wholeRound sends a round and reads its whole answer. False when the
+// turn ends here: the client has the round's error, or fail's.
+func (rt *loopRun) wholeRound(path string, body []byte, unbilled *billing, first bool, fail func(status int, msg string)) ([]byte, bool) {
+	resp, err := rt.send(path, body, unbilled)
+	if err != nil {
+		rt.l.log().Warn("web search loop: round failed", zap.Error(err))
+		fail(502, "web search: the gateway did not answer a round")
+		return nil, false
+	}
+	if resp.StatusCode != 200 {
+		rt.passError(resp)
+		return nil, false
+	}
+	if first {
+		rt.copyHeaders(resp)
+	}
+	msg, err := readCapped(resp, 64<<20)
+	if err != nil {
+		fail(502, "web search: reading a round's answer: "+errText(err))
+		return nil, false
+	}
+	return msg, true
+}
+
 // passError gives the client a round's error answer as the gateway gave
 // it (already in Anthropic's shape), when nothing has been sent yet.
 func (rt *loopRun) passError(resp *http.Response) {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
-	"go.uber.org/zap"
 
 	"github.com/switchboard-gw/switchboard/translators"
 )
@@ -205,22 +204,8 @@ func (rt *loopRun) whole(t *messagesTurn) {
 	var first gjson.Result
 	for {
 		t.next()
-		resp, err := rt.send(MessagesPath, t.body, &t.unbilled)
-		if err != nil {
-			rt.l.log().Warn("web search loop: round failed", zap.Error(err))
-			loopError(rt.w, 502, "api_error", "web search: the gateway did not answer a round")
-			return
-		}
-		if resp.StatusCode != 200 {
-			rt.passError(resp)
-			return
-		}
-		if t.rounds == 1 {
-			rt.copyHeaders(resp)
-		}
-		msg, err := readCapped(resp, 64<<20)
-		if err != nil {
-			loopError(rt.w, 502, "api_error", "web search: reading a round's answer: "+errText(err))
+		msg, ok := rt.wholeRound(MessagesPath, t.body, &t.unbilled, t.rounds == 1, func(status int, m string) { loopError(rt.w, status, "api_error", m) })
+		if !ok {
 			return
 		}
 		root := gjson.ParseBytes(msg)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
-	"go.uber.org/zap"
 
 	"github.com/switchboard-gw/switchboard/translators"
 )
@@ -222,22 +221,8 @@ func (rt *loopRun) responses(body []byte) {
 	var items [][]byte // the client's output
 	for {
 		t.next()
-		resp, err := rt.send(ResponsesPath, t.body, &t.unbilled)
-		if err != nil {
-			rt.l.log().Warn("web search loop: round failed", zap.Error(err))
-			openAILoopError(rt.w, 502, "server_error", "web search: the gateway did not answer a round")
-			return
-		}
-		if resp.StatusCode != 200 {
-			rt.passError(resp)
-			return
-		}
-		if t.rounds == 1 {
-			rt.copyHeaders(resp)
-		}
-		msg, err := readCapped(resp, 64<<20)
-		if err != nil {
-			openAILoopError(rt.w, 502, "server_error", "web search: reading a round's answer: "+errText(err))
+		msg, ok := rt.wholeRound(ResponsesPath, t.body, &t.unbilled, t.rounds == 1, func(status int, m string) { openAILoopError(rt.w, status, "server_error", m) })
+		if !ok {
 			return
 		}
 		root := gjson.ParseBytes(msg)

@@ -3,13 +3,10 @@ package web
 import (
 	"bufio"
 	"cmp"
-	"errors"
 	"io"
-	"strconv"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
-	"go.uber.org/zap"
 )
 
 // A streamed Responses turn is one response to the client: the first
@@ -23,28 +20,9 @@ func (rt *loopRun) responsesStream(t *responsesTurn) {
 	s := &respLoopStream{rt: rt}
 	for {
 		t.next()
-		resp, err := rt.send(ResponsesPath, t.body, &t.unbilled)
-		if err != nil {
-			rt.l.log().Warn("web search loop: round failed", zap.Error(err))
-			s.fail("server_error", "web search: the gateway did not answer a round")
+		resp, ok := rt.streamRound(ResponsesPath, t.body, &t.unbilled, "error.code", func(code, msg string) { s.fail(cmp.Or(code, "server_error"), msg) })
+		if !ok {
 			return
-		}
-		if resp.StatusCode != 200 {
-			if !rt.started {
-				rt.passError(resp)
-				return
-			}
-			msg, _ := readCapped(resp, 1<<20)
-			s.fail(cmp.Or(gjson.GetBytes(msg, "error.code").Str, "server_error"),
-				cmp.Or(gjson.GetBytes(msg, "error.message").Str, "a round of the web search failed with "+strconv.Itoa(resp.StatusCode)))
-			return
-		}
-		if !rt.started {
-			rt.copyHeaders(resp)
-			rt.w.Header().Set("Content-Type", "text/event-stream")
-			rt.w.Header().Set("Cache-Control", "no-cache")
-			rt.w.WriteHeader(200)
-			rt.started = true
 		}
 		r := s.round(resp.Body)
 		resp.Body.Close()
@@ -162,20 +140,11 @@ func (s *respLoopStream) round(body io.Reader) respRound {
 	index := map[int64]int64{}
 	br := bufio.NewReaderSize(body, 64<<10)
 	for {
-		data, err := readEvent(br)
-		if err == io.EOF {
-			r.err = errors.New("the stream ended before the response did")
-			return r
-		}
+		data, ev, err := nextEvent(br, "the response did")
 		if err != nil {
 			r.err = err
 			return r
 		}
-		if !gjson.ValidBytes(data) {
-			r.err = errors.New("a round's event is not JSON")
-			return r
-		}
-		ev := gjson.ParseBytes(data)
 		typ := ev.Get("type").Str
 		oi := ev.Get("output_index")
 		switch {

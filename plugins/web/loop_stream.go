@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"errors"
 	"io"
+	"net/http"
 	"strconv"
 
 	"github.com/tidwall/gjson"
@@ -27,28 +28,9 @@ func (rt *loopRun) stream(t *messagesTurn) {
 	s := &loopStream{rt: rt}
 	for {
 		t.next()
-		resp, err := rt.send(MessagesPath, t.body, &t.unbilled)
-		if err != nil {
-			rt.l.log().Warn("web search loop: round failed", zap.Error(err))
-			s.fail("api_error", "web search: the gateway did not answer a round")
+		resp, ok := rt.streamRound(MessagesPath, t.body, &t.unbilled, "error.type", func(typ, msg string) { s.fail(cmp.Or(typ, "api_error"), msg) })
+		if !ok {
 			return
-		}
-		if resp.StatusCode != 200 {
-			if !rt.started {
-				rt.passError(resp)
-				return
-			}
-			msg, _ := readCapped(resp, 1<<20)
-			e := gjson.GetBytes(msg, "error")
-			s.fail(cmp.Or(e.Get("type").Str, "api_error"), cmp.Or(e.Get("message").Str, "a round of the web search failed with "+strconv.Itoa(resp.StatusCode)))
-			return
-		}
-		if !rt.started {
-			rt.copyHeaders(resp)
-			rt.w.Header().Set("Content-Type", "text/event-stream")
-			rt.w.Header().Set("Cache-Control", "no-cache")
-			rt.w.WriteHeader(200)
-			rt.started = true
 		}
 		r := s.round(resp.Body)
 		resp.Body.Close()
@@ -83,6 +65,43 @@ func (rt *loopRun) stream(t *messagesTurn) {
 		s.end(stop, t)
 		return
 	}
+}
+
+// streamRound sends a streamed round. False when the turn ends here:
+// before the client's stream began the client gets the round's error as
+// the gateway gave it, after that fail's event, with the error's code
+// (read at codePath) and message.
+func (rt *loopRun) streamRound(path string, body []byte, unbilled *billing, codePath string, fail func(code, msg string)) (*http.Response, bool) {
+	resp, err := rt.send(path, body, unbilled)
+	if err != nil {
+		rt.l.log().Warn("web search loop: round failed", zap.Error(err))
+		fail("", "web search: the gateway did not answer a round")
+		return nil, false
+	}
+	if resp.StatusCode != 200 {
+		if !rt.started {
+			rt.passError(resp)
+			return nil, false
+		}
+		msg, _ := readCapped(resp, 1<<20)
+		fail(gjson.GetBytes(msg, codePath).Str, cmp.Or(gjson.GetBytes(msg, "error.message").Str, "a round of the web search failed with "+strconv.Itoa(resp.StatusCode)))
+		return nil, false
+	}
+	rt.startStream(resp)
+	return resp, true
+}
+
+// startStream sends the client the answer's status and headers, from
+// the first round's, once.
+func (rt *loopRun) startStream(resp *http.Response) {
+	if rt.started {
+		return
+	}
+	rt.copyHeaders(resp)
+	rt.w.Header().Set("Content-Type", "text/event-stream")
+	rt.w.Header().Set("Cache-Control", "no-cache")
+	rt.w.WriteHeader(200)
+	rt.started = true
 }
 
 // loopStream writes the client's stream.
@@ -205,22 +224,13 @@ func (s *loopStream) round(body io.Reader) roundResult {
 	byIdx := map[int64]*histBlock{}
 	br := bufio.NewReaderSize(body, 64<<10)
 	for {
-		data, err := readEvent(br)
-		if err == io.EOF {
-			r.err = errors.New("the stream ended before message_stop")
-			return r
-		}
+		data, ev, err := nextEvent(br, "message_stop")
 		if err != nil {
 			r.err = err
 			return r
 		}
-		if !gjson.ValidBytes(data) {
-			r.err = errors.New("a round's event is not JSON")
-			return r
-		}
 		// The data's own type decides, as clients read it; the event
 		// line is written from it.
-		ev := gjson.ParseBytes(data)
 		typ := ev.Get("type").Str
 		switch typ {
 		case "message_start":
@@ -299,6 +309,22 @@ func reindex(data []byte, i int) []byte {
 		return data
 	}
 	return out
+}
+
+// nextEvent reads a round's next event, parsed; a stream that ends
+// before its end (the event that closes it) is an error.
+func nextEvent(br *bufio.Reader, end string) ([]byte, gjson.Result, error) {
+	data, err := readEvent(br)
+	if err == io.EOF {
+		return nil, gjson.Result{}, errors.New("the stream ended before " + end)
+	}
+	if err != nil {
+		return nil, gjson.Result{}, err
+	}
+	if !gjson.ValidBytes(data) {
+		return nil, gjson.Result{}, errors.New("a round's event is not JSON")
+	}
+	return data, gjson.ParseBytes(data), nil
 }
 
 // readEvent reads one SSE event's data (its data lines joined). The
