@@ -113,10 +113,10 @@ func (p *routerProcessor) requestHeaders(ctx context.Context, h *extprocv3.HttpH
 	if h.GetEndOfStream() {
 		return p.fail(translators.BadRequest("missing_body", "request body is required"))
 	}
-	if e := p.readSearches(); e != nil { // plugins.go
+	if e := p.authenticate(ctx); e != nil {
 		return p.fail(e)
 	}
-	if e := p.authenticate(ctx); e != nil {
+	if e := p.readSearches(); e != nil { // plugins.go
 		return p.fail(e)
 	}
 	return continueRequestHeaders(nil, false)
