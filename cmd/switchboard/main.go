@@ -221,24 +221,6 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		}
 		creds = append(creds, grpc.Creds(c))
 	}
-	if withXDS {
-		g := grpc.NewServer(append(creds, xds.ServerOptions()...)...)
-		xsrv.Register(g)
-		servers = append(servers, g)
-		if err := serveGRPC(g, cfg.XDS.Address, errc); err != nil {
-			return err
-		}
-		log.Info("xds serving", zap.String("address", cfg.XDS.Address))
-		if *adminAddr != "" && !withExtProc {
-			if h, _, err := net.SplitHostPort(*adminAddr); err != nil || !config.IsLoopback(h) && cfg.Admin.BearerToken() == "" {
-				return fmt.Errorf("--admin %q: must be a loopback host:port, or the config must set admin.token", *adminAddr)
-			}
-			h := extproc.RequireToken(xsrv.AdminHandler(), func() string { return store.Current().Admin.BearerToken() })
-			stop := serveAdmin(*adminAddr, h, errc)
-			defer stop()
-			log.Info("admin serving", zap.String("address", *adminAddr))
-		}
-	}
 	if withExtProc {
 		ep, err := extproc.NewServer(log.Named("extproc"), &store)
 		if err != nil {
@@ -307,6 +289,26 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 			stop := serveAdmin(addr, ep.AdminHandler(), errc)
 			defer stop()
 			log.Info("admin serving", zap.String("address", addr))
+		}
+	}
+	// xDS last: Envoy sends requests to ext_proc as soon as it has routes,
+	// so ext_proc listens first (TestServeListensExtProcFirst).
+	if withXDS {
+		g := grpc.NewServer(append(creds, xds.ServerOptions()...)...)
+		xsrv.Register(g)
+		servers = append(servers, g)
+		if err := serveGRPC(g, cfg.XDS.Address, errc); err != nil {
+			return err
+		}
+		log.Info("xds serving", zap.String("address", cfg.XDS.Address))
+		if *adminAddr != "" && !withExtProc {
+			if h, _, err := net.SplitHostPort(*adminAddr); err != nil || !config.IsLoopback(h) && cfg.Admin.BearerToken() == "" {
+				return fmt.Errorf("--admin %q: must be a loopback host:port, or the config must set admin.token", *adminAddr)
+			}
+			h := extproc.RequireToken(xsrv.AdminHandler(), func() string { return store.Current().Admin.BearerToken() })
+			stop := serveAdmin(*adminAddr, h, errc)
+			defer stop()
+			log.Info("admin serving", zap.String("address", *adminAddr))
 		}
 	}
 	select {
