@@ -131,4 +131,16 @@ plugins:
 			}
 		}
 	})
+	// The Responses web_search tool, keyless, the same way.
+	t.Run("responses web_search tool", func(t *testing.T) {
+		for _, stream := range []bool{false, true} {
+			body := fmt.Sprintf(`{"model":"demo","stream":%v,"tools":[{"type":"web_search"}],"input":"gateway news"}`, stream)
+			resp, out := gw.post(t, "/v1/responses", []byte(body))
+			for _, want := range []string{`"type":"web_search_call"`, `"query":"gateway news"`, "https://example.com/news/gateway-news", "found"} {
+				if resp.StatusCode != 200 || !strings.Contains(string(out), want) {
+					t.Fatalf("stream %v: %d, no %s in\n%.3000s", stream, resp.StatusCode, want, out)
+				}
+			}
+		}
+	})
 }
