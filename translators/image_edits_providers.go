@@ -45,14 +45,10 @@ func (openAIToGemini) ImageEditRequest(e ImageEdit, t Target) (Request, error) {
 }
 
 func (openAIToVertex) ImageEditRequest(e ImageEdit, t Target) (Request, error) {
-	if t.Project == "" || t.Region == "" {
-		return Request{}, &APIError{Status: 500, Type: TypeServer, Code: "provider_misconfigured", Message: "the vertex-ai provider needs a project and a region"}
+	base, err := vertexImageBase(t, BadRequest("image_edits_unsupported", "model "+strconv.Quote(t.Model)+" on Vertex AI does not edit images; use a Gemini image model"))
+	if err != nil {
+		return Request{}, err
 	}
-	if vertexPublisher(t.Model) != publisherGoogle {
-		return Request{}, BadRequest("image_edits_unsupported", "model "+strconv.Quote(t.Model)+" on Vertex AI does not edit images; use a Gemini image model")
-	}
-	base := googleVersioned(t.PathPrefix, "v1") + "/projects/" + url.PathEscape(t.Project) + "/locations/" + url.PathEscape(t.Region) +
-		"/publishers/google/models/" + url.PathEscape(t.Model)
 	return googleEditRequest(e, t.Model, base)
 }
 

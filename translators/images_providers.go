@@ -101,15 +101,24 @@ func (openAIToGemini) ImagesResponse(model string, body []byte) ([]byte, Usage, 
 }
 
 func (openAIToVertex) ImagesRequest(r ImageRequest, _ []byte, t Target) (Request, error) {
+	base, err := vertexImageBase(t, BadRequest("images_unsupported", "model "+strconv.Quote(t.Model)+" on Vertex AI makes no images; use an Imagen or Gemini image model"))
+	if err != nil {
+		return Request{}, err
+	}
+	return googleImagesRequest(r, t.Model, base)
+}
+
+// vertexImageBase is the path of a Google model on Vertex AI, for its
+// image APIs; notGoogle is the error for other publishers' models.
+func vertexImageBase(t Target, notGoogle *APIError) (string, error) {
 	if t.Project == "" || t.Region == "" {
-		return Request{}, &APIError{Status: 500, Type: TypeServer, Code: "provider_misconfigured", Message: "the vertex-ai provider needs a project and a region"}
+		return "", &APIError{Status: 500, Type: TypeServer, Code: "provider_misconfigured", Message: "the vertex-ai provider needs a project and a region"}
 	}
 	if vertexPublisher(t.Model) != publisherGoogle {
-		return Request{}, BadRequest("images_unsupported", "model "+strconv.Quote(t.Model)+" on Vertex AI makes no images; use an Imagen or Gemini image model")
+		return "", notGoogle
 	}
-	base := googleVersioned(t.PathPrefix, "v1") + "/projects/" + url.PathEscape(t.Project) + "/locations/" + url.PathEscape(t.Region) +
-		"/publishers/google/models/" + url.PathEscape(t.Model)
-	return googleImagesRequest(r, t.Model, base)
+	return googleVersioned(t.PathPrefix, "v1") + "/projects/" + url.PathEscape(t.Project) + "/locations/" + url.PathEscape(t.Region) +
+		"/publishers/google/models/" + url.PathEscape(t.Model), nil
 }
 
 func (openAIToVertex) ImagesResponse(model string, body []byte) ([]byte, Usage, error) {
