@@ -45,6 +45,23 @@ func (c *Chain) IDs() []string { return slices.Clone(c.ids) }
 // Has reports whether the chain has plugin id.
 func (c *Chain) Has(id string) bool { return slices.Contains(c.ids, id) }
 
+// OptionChecker is a plugin that can check a plugin block before any
+// request carries it (a block a tenant or key forces, from the config).
+type OptionChecker interface {
+	CheckOptions(block []byte) error
+}
+
+// CheckOptions checks plugin id's block as the plugin reads it on a
+// request; nil for plugins without options to check, or not in the chain.
+func (c *Chain) CheckOptions(id string, block []byte) error {
+	for _, p := range c.plugins {
+		if oc, ok := p.(OptionChecker); ok && p.ID() == id {
+			return oc.CheckOptions(block)
+		}
+	}
+	return nil
+}
+
 // Request is one client request as the chain sees it.
 type Request struct {
 	// Body is the chat request in the OpenAI form (Normalized.Body), as

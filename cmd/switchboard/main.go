@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"reflect"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/switchboard-gw/switchboard/envoy"
 	"github.com/switchboard-gw/switchboard/extproc"
 	"github.com/switchboard-gw/switchboard/internal/demo"
+	"github.com/switchboard-gw/switchboard/middleware"
 	"github.com/switchboard-gw/switchboard/mtls"
 	"github.com/switchboard-gw/switchboard/telemetry"
 	"github.com/switchboard-gw/switchboard/xds"
@@ -166,8 +168,16 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 			return err
 		}
 	}
+	// chain is the middleware chain once built (extproc): a reload's
+	// forced plugin blocks are checked against it.
+	var chain atomic.Pointer[middleware.Chain]
 	onChange := func(l *config.Loaded) {
 		l, snap, err := load(l)
+		if err == nil {
+			if c := chain.Load(); c != nil {
+				err = checkForced(*path, l, c)
+			}
+		}
 		if err != nil {
 			log.Error("config rejected; the running config keeps serving", zap.Error(err))
 			return
@@ -232,12 +242,16 @@ func runServer(ctx context.Context, args []string, withXDS, withExtProc bool) er
 		}
 		defer stopGov()
 		ep.SetGovernance(gov)
-		chain, webPlugin, err := buildPlugins(cfg, store.Current, log.Named("plugins"))
+		built, webPlugin, err := buildPlugins(cfg, store.Current, log.Named("plugins"))
 		if err != nil {
 			return err
 		}
-		if chain != nil {
-			ep.SetPlugins(chain)
+		if built != nil {
+			if err := checkForced(*path, cfg, built); err != nil {
+				return err
+			}
+			ep.SetPlugins(built)
+			chain.Store(built)
 		}
 		// Replicas (--listen) leave the loop to the main process: Envoy's
 		// loop cluster has the one address.
@@ -374,6 +388,15 @@ func runValidate(ctx context.Context, args []string) error {
 	snap, err := xds.Build(l)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *path, err)
+	}
+	// The blocks tenants and keys force, as serve checks them.
+	chain, _, err := buildPlugins(l, func() *config.Loaded { return l }, zap.NewNop())
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
+	if err := checkForced(*path, l, chain); err != nil {
+		fmt.Fprintln(os.Stderr, err.Error())
+		return fmt.Errorf("%s: forced plugin blocks refused", *path)
 	}
 	for _, w := range l.Warnings {
 		fmt.Println("warning:", w)

@@ -19,7 +19,43 @@ import (
 	"github.com/switchboard-gw/switchboard/plugins/healing"
 	"github.com/switchboard-gw/switchboard/plugins/web"
 	"github.com/switchboard-gw/switchboard/tokens"
+	"github.com/switchboard-gw/switchboard/translators"
 )
+
+// checkForced checks the block of every plugin the config's tenants and
+// keys force, as the chain reads it on each of their requests: a bad
+// block is a config error naming it, not a 400 on every request of the
+// tenant.
+func checkForced(file string, l *config.Loaded, chain *middleware.Chain) error {
+	if chain == nil {
+		return nil
+	}
+	var errs config.Errors
+	check := func(at string, p config.PluginPolicy) {
+		for i, f := range p.Force {
+			if len(f.Options) == 0 {
+				continue
+			}
+			if err := chain.CheckOptions(f.ID, f.Options); err != nil {
+				msg := err.Error()
+				if ae, ok := errors.AsType[*translators.APIError](err); ok {
+					msg = ae.Message // the client's error, minus its status
+				}
+				errs = append(errs, config.FieldError{File: file, Path: fmt.Sprintf("%s.plugins.force[%d]", at, i), Msg: msg})
+			}
+		}
+	}
+	for i, t := range l.Governance.Tenants {
+		check(fmt.Sprintf("governance.tenants[%d]", i), t.Plugins)
+	}
+	for i, k := range l.Governance.Keys {
+		check(fmt.Sprintf("governance.keys[%d]", i), k.Plugins)
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
 
 // buildPlugins wires the middleware chain: the file parser, middle-out
 // and response healing always, web search when the config names a

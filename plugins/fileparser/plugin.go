@@ -20,6 +20,12 @@ type Plugin struct {
 
 func (Plugin) ID() string { return PluginID }
 
+// CheckOptions checks a forced block as Start reads it.
+func (Plugin) CheckOptions(block []byte) error {
+	_, _, err := OptionsFromRequest([]byte(`{"plugins":[` + string(block) + `]}`))
+	return err
+}
+
 func (p Plugin) Start(ctx context.Context, in middleware.Input) (middleware.Step, error) {
 	opts, _, err := OptionsFromRequest([]byte(`{"plugins":[` + string(in.Options) + `]}`))
 	if err != nil {

@@ -207,6 +207,12 @@ func badOption(field, msg string) *translators.APIError {
 // Start searches with a query built from the conversation (Query),
 // injects the results before the last user message (Inject) and returns
 // the After that adds url_citation annotations to the answer.
+// CheckOptions checks a forced block as Start reads it.
+func (p *Plugin) CheckOptions(block []byte) error {
+	_, err := p.ParseOptions(block)
+	return err
+}
+
 func (p *Plugin) Start(ctx context.Context, in middleware.Input) (middleware.Step, error) {
 	o, err := p.ParseOptions(in.Options)
 	if err != nil {
