@@ -118,9 +118,5 @@ func (openAIToBedrock) ImageEditRequest(e ImageEdit, t Target) (Request, error) 
 		return Request{}, BadRequest("image_edits_unsupported", "Bedrock model "+strconv.Quote(t.Model)+
 			" has no known edit body; the gateway edits images with amazon.nova-canvas, amazon.titan-image-generator and stability.* models")
 	}
-	return Request{
-		Path:    t.PathPrefix + "/model/" + bedrockEscapeModel(t.Model) + "/invoke",
-		Headers: []Header{{"content-type", "application/json"}, {"accept", "application/json"}},
-		Body:    b,
-	}, nil
+	return bedrockInvoke(t, b), nil
 }

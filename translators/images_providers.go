@@ -251,11 +251,7 @@ func (openAIToBedrock) ImagesRequest(r ImageRequest, _ []byte, t Target) (Reques
 		return Request{}, BadRequest("images_unsupported", "Bedrock model "+strconv.Quote(t.Model)+
 			" has no known image body; the gateway makes images with amazon.nova-canvas, amazon.titan-image-generator and stability.* models")
 	}
-	return Request{
-		Path:    t.PathPrefix + "/model/" + bedrockEscapeModel(t.Model) + "/invoke",
-		Headers: []Header{{"content-type", "application/json"}, {"accept", "application/json"}},
-		Body:    b,
-	}, nil
+	return bedrockInvoke(t, b), nil
 }
 
 func (openAIToBedrock) ImagesResponse(model string, body []byte) ([]byte, Usage, error) {
@@ -284,4 +280,13 @@ func (openAIToBedrock) ImagesResponse(model string, body []byte) ([]byte, Usage,
 	}
 	u := Usage{Images: int64(len(imgs))}
 	return openAIImages(imgs, u), u, nil
+}
+
+// bedrockInvoke is an InvokeModel request of an image model.
+func bedrockInvoke(t Target, body []byte) Request {
+	return Request{
+		Path:    t.PathPrefix + "/model/" + bedrockEscapeModel(t.Model) + "/invoke",
+		Headers: []Header{{"content-type", "application/json"}, {"accept", "application/json"}},
+		Body:    body,
+	}
 }
