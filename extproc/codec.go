@@ -62,6 +62,15 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 // around the metadata are merged in turn; nothing is copied. (proto
 // copies bytes fields, so data may be freed afterwards.)
 func unmarshalRequest(data []byte, m *extprocv3.ProcessingRequest) error {
+	if decodeRequest(data, m) == nil {
+		return nil
+	}
+	return reflectRequest(data, m)
+}
+
+// reflectRequest is unmarshalRequest through proto.Unmarshal, for the
+// shapes decodeRequest leaves to it.
+func reflectRequest(data []byte, m *extprocv3.ProcessingRequest) error {
 	keepMetadata := false
 	type span struct{ from, to int }
 	var spans [2]span

@@ -238,23 +238,30 @@ func (p *routerProcessor) fail(e *translators.APIError) *extprocv3.ProcessingRes
 func planMetadata(model, endpoint string, plan routing.Plan) *structpb.Struct {
 	// "responses": this hop translates the successful answers the
 	// upstream hop hands over (upstreamProcessor.handOff).
-	md := map[string]any{xds.RequestNamespace: map[string]any{"model": model, "plan": plan.Encode(), "endpoint": endpoint, "responses": xds.HopRouter}}
+	// Built directly, once per request: structpb.NewStruct goes through
+	// map[string]any and boxes every value twice.
+	str := structpb.NewStringValue
+	fields := map[string]*structpb.Value{xds.RequestNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+		"model": str(model), "plan": str(plan.Encode()), "endpoint": str(endpoint), "responses": str(xds.HopRouter),
+	}})}
 	if !plan.Default {
-		groups := make([]any, len(plan.Groups))
+		groups := make([]*structpb.Value, len(plan.Groups))
 		for i, g := range plan.Groups {
-			clusters := make([]any, len(g))
+			clusters := make([]*structpb.Value, len(g))
 			for j, c := range g {
-				clusters[j] = map[string]any{"cluster_name": xds.ClusterName(c.Provider.Name), "weight": float64(c.Weight)}
+				clusters[j] = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+					"cluster_name": str(xds.ClusterName(c.Provider.Name)), "weight": structpb.NewNumberValue(float64(c.Weight)),
+				}})
 			}
-			groups[i] = map[string]any{"name": "r" + strconv.Itoa(i), "clusters": clusters}
+			groups[i] = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+				"name": str("r" + strconv.Itoa(i)), "clusters": structpb.NewListValue(&structpb.ListValue{Values: clusters}),
+			}})
 		}
-		md[xds.PlanNamespace] = map[string]any{"priority_groups": groups}
+		fields[xds.PlanNamespace] = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			"priority_groups": structpb.NewListValue(&structpb.ListValue{Values: groups}),
+		}})
 	}
-	v, err := structpb.NewStruct(md)
-	if err != nil {
-		return nil // unreachable: only strings and numbers above
-	}
-	return v
+	return &structpb.Struct{Fields: fields}
 }
 
 // responseHeaders takes over the answer when the upstream hop handed it
