@@ -30,57 +30,82 @@ func benchServer(b *testing.B) (*Server, *config.Store) {
 // sampling parameters.
 func typicalChat(b *testing.B, model string, stream bool) []byte {
 	b.Helper()
-	turn := strings.Repeat("The gateway routes each request to a provider. ", 6)
-	body, err := json.Marshal(map[string]any{
-		"model":       model,
-		"stream":      stream,
-		"temperature": 0.7,
-		"max_tokens":  512,
-		"user":        "user-1234",
-		"messages": []map[string]string{
-			{"role": "system", "content": "You are a helpful assistant. Answer briefly and cite sources when you can."},
-			{"role": "user", "content": turn},
-			{"role": "assistant", "content": turn},
-			{"role": "user", "content": turn},
-			{"role": "assistant", "content": turn},
-			{"role": "user", "content": turn + "Summarize the above in one sentence."},
-		},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	body := conversation(b, model, stream, 4)
 	if len(body) < 1800 || len(body) > 2300 {
 		b.Fatalf("typical request is %d bytes, want about 2 KB", len(body))
 	}
 	return body
 }
 
+// longChat is a ~100 KB conversation, as agents and coding assistants
+// send: the work per request must grow with the body once, not once per
+// field read.
+func longChat(b *testing.B, model string, stream bool) []byte {
+	b.Helper()
+	body := conversation(b, model, stream, 340)
+	if len(body) < 90_000 || len(body) > 120_000 {
+		b.Fatalf("long request is %d bytes, want about 100 KB", len(body))
+	}
+	return body
+}
+
+// conversation is a chat request with a system prompt, turns earlier
+// turns and sampling parameters.
+func conversation(b *testing.B, model string, stream bool, turns int) []byte {
+	b.Helper()
+	turn := strings.Repeat("The gateway routes each request to a provider. ", 6)
+	msgs := []map[string]string{{"role": "system", "content": "You are a helpful assistant. Answer briefly and cite sources when you can."}}
+	for i := range turns {
+		msgs = append(msgs, map[string]string{"role": []string{"user", "assistant"}[i%2], "content": turn})
+	}
+	msgs = append(msgs, map[string]string{"role": "user", "content": turn + "Summarize the above in one sentence."})
+	body, err := json.Marshal(map[string]any{
+		"model": model, "stream": stream, "temperature": 0.7, "max_tokens": 512, "user": "user-1234", "messages": msgs,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return body
+}
+
 func BenchmarkRouterRequestBody(b *testing.B) {
-	s, st := benchServer(b)
-	ctx := context.Background()
-	hdrs := postHeaders("x-switchboard-provider", "anthropic").GetRequestHeaders()
-	body := &extprocv3.HttpBody{Body: typicalChat(b, "gpt-4o", false), EndOfStream: true}
-	b.SetBytes(int64(len(body.Body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		p := &routerProcessor{s: s, cfg: st.Current()}
-		p.requestHeaders(ctx, hdrs, nil)
-		if r := p.requestBody(ctx, body); r.GetRequestBody() == nil {
-			b.Fatalf("unexpected response %v", r)
-		}
+	for _, size := range []struct {
+		name string
+		body func(*testing.B, string, bool) []byte
+	}{{"2KB", typicalChat}, {"100KB", longChat}} {
+		b.Run(size.name, func(b *testing.B) {
+			s, st := benchServer(b)
+			ctx := context.Background()
+			hdrs := postHeaders("x-switchboard-provider", "anthropic").GetRequestHeaders()
+			body := &extprocv3.HttpBody{Body: size.body(b, "gpt-4o", false), EndOfStream: true}
+			b.SetBytes(int64(len(body.Body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				p := &routerProcessor{s: s, cfg: st.Current()}
+				p.requestHeaders(ctx, hdrs, nil)
+				if r := p.requestBody(ctx, body); r.GetRequestBody() == nil {
+					b.Fatalf("unexpected response %v", r)
+				}
+			}
+		})
 	}
 }
 
 func BenchmarkUpstreamRequestBody(b *testing.B) {
-	for _, bc := range []struct{ provider, model string }{
-		{"openai", "gpt-4o"},
-		{"anthropic", "claude-sonnet"},
+	for _, bc := range []struct {
+		name, provider, model string
+		body                  func(*testing.B, string, bool) []byte
+	}{
+		{"openai", "openai", "gpt-4o", typicalChat},
+		{"anthropic", "anthropic", "claude-sonnet", typicalChat},
+		{"openai_100KB", "openai", "gpt-4o", longChat},
+		{"anthropic_100KB", "anthropic", "claude-sonnet", longChat},
 	} {
-		b.Run(bc.provider, func(b *testing.B) {
+		b.Run(bc.name, func(b *testing.B) {
 			s, st := benchServer(b)
 			ctx := context.Background()
 			req := upstreamHeaders(bc.provider, bc.model)
-			body := &extprocv3.HttpBody{Body: typicalChat(b, bc.model, true), EndOfStream: true}
+			body := &extprocv3.HttpBody{Body: bc.body(b, bc.model, true), EndOfStream: true}
 			b.SetBytes(int64(len(body.Body)))
 			b.ReportAllocs()
 			for b.Loop() {

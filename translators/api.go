@@ -23,7 +23,7 @@ type API struct {
 	Anthropic bool
 	// Normalize checks a client body and returns the OpenAI form routing
 	// plans on (model, preferences, needs), and what answering needs of
-	// the client's request.
+	// the client's request. The body has passed CheckRequestJSON.
 	Normalize func(body []byte) (Normalized, error)
 	// decode reads a body that is not JSON (a multipart form) into the
 	// JSON form Normalize and begin read (DecodeBody); nil for JSON APIs.
@@ -88,7 +88,7 @@ var apis = []*API{chatAPI, messagesAPI, embeddingsAPI, responsesAPI, completions
 
 var chatAPI = &API{
 	Endpoint: EndpointChat, Path: "/v1/chat/completions", ModelType: ModelTypeChat,
-	Normalize: plain(ValidateChat),
+	Normalize: plain(validateCheckedChat),
 	begin: func(x *Exchange, body []byte, t Target) (Request, error) {
 		x.ExcludeReasoning = gjson.GetBytes(body, "reasoning.exclude").Bool()
 		return x.tr.Request(body, t)

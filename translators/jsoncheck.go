@@ -25,10 +25,8 @@ func depthWithin(b []byte, limit int) bool {
 	for i := 0; i < len(b); i++ {
 		switch b[i] {
 		case '"':
-			for i++; i < len(b) && b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
+			if i = stringEnd(b, i+1); i < 0 {
+				return true // unterminated: the parser refuses it
 			}
 		case '[', '{':
 			if depth++; depth > limit {
@@ -39,6 +37,28 @@ func depthWithin(b []byte, limit int) bool {
 		}
 	}
 	return true
+}
+
+// stringEnd is the index of the quote that closes the string starting at
+// b[from], or -1. Strings are most of a request's bytes, so the quote is
+// found with IndexByte and an escaped one (an odd run of backslashes
+// before it) skipped.
+func stringEnd(b []byte, from int) int {
+	for at := from; ; {
+		j := bytes.IndexByte(b[at:], '"')
+		if j < 0 {
+			return -1
+		}
+		q := at + j
+		k := q
+		for k > from && b[k-1] == '\\' {
+			k--
+		}
+		if (q-k)%2 == 0 {
+			return q
+		}
+		at = q + 1
+	}
 }
 
 // validJSON is gjson.ValidBytes made safe on hostile input: nesting is

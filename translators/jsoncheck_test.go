@@ -102,3 +102,40 @@ func FuzzRequestPaths(f *testing.F) {
 		_, _, _ = AnthropicIngress{}.RequestWithOrigins(body)
 	})
 }
+
+// depthWithinBytes is depthWithin as first written, one byte at a time:
+// the oracle for the IndexByte version.
+func depthWithinBytes(b []byte, limit int) bool {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '[', '{':
+			if depth++; depth > limit {
+				return false
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return true
+}
+
+// FuzzDepthWithin: the fast scan agrees with the byte loop, escapes,
+// brackets inside strings and unterminated strings included.
+func FuzzDepthWithin(f *testing.F) {
+	for _, s := range []string{`{"a":"[[[\"]]]"}`, `"\\\\"[[`, `["\\\"[["]`, `"unterminated [[[`, `[[["\\"]]]`, `{"k":"\\\\\\"x"}`} {
+		f.Add([]byte(s), 2)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, limit int) {
+		limit = limit%8 + 1
+		if got, want := depthWithin(b, limit), depthWithinBytes(b, limit); got != want {
+			t.Fatalf("depthWithin(%q, %d) = %v, the byte loop says %v", b, limit, got, want)
+		}
+	})
+}

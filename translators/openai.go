@@ -35,9 +35,10 @@ func openAICompatRequest(body []byte, o openAIBody) (Request, error) {
 		return Request{}, err
 	}
 	root := gjson.ParseBytes(body)
-	out := Request{Stream: root.Get("stream").Type == gjson.True}
-	out.IncludeUsage = out.Stream && root.Get("stream_options.include_usage").Type == gjson.True
-	b, dropped, err := o.rewrite(body, root, out.Stream)
+	top := readMembers(root)
+	out := Request{Stream: top.Get("stream").Type == gjson.True}
+	out.IncludeUsage = out.Stream && top.Get("stream_options.include_usage").Type == gjson.True
+	b, dropped, err := o.rewrite(body, top, out.Stream)
 	if err != nil {
 		return Request{}, err
 	}

@@ -150,15 +150,28 @@ func openAIUsage(u gjson.Result) Usage {
 }
 
 // checkChatRequest validates what every translator needs from a chat request.
+// nonEmpty reports whether the array a has an element, without
+// building the array (a long conversation has thousands).
+func nonEmpty(a gjson.Result) bool {
+	n := false
+	a.ForEach(func(_, _ gjson.Result) bool { n = true; return false })
+	return n
+}
+
 func checkChatRequest(body []byte) error {
 	if !validJSON(body) {
 		return BadRequest("invalid_json", "request body is not valid JSON")
 	}
+	return checkChatShape(body)
+}
+
+// checkChatShape is checkChatRequest's shape checks on valid JSON.
+func checkChatShape(body []byte) error {
 	root := gjson.ParseBytes(body)
 	if !root.IsObject() {
 		return BadRequest("invalid_request", "request body must be a JSON object")
 	}
-	if m := root.Get("messages"); !m.IsArray() || len(m.Array()) == 0 {
+	if m := root.Get("messages"); !m.IsArray() || !nonEmpty(m) {
 		return BadRequest("invalid_messages", "'messages' must be a non-empty array")
 	}
 	return nil

@@ -259,12 +259,13 @@ type openAIBody struct {
 	setModel bool
 }
 
-func (o openAIBody) rewrite(body []byte, root gjson.Result, stream bool) ([]byte, []string, error) {
+func (o openAIBody) rewrite(body []byte, top members, stream bool) ([]byte, []string, error) {
 	q := o.q
+	root := top.root
 	var dropped []string
 	var remove []string // top-level paths removed silently or as dropped
 	note := func(r paramRule) {
-		v := root.Get(r.path)
+		v := top.Get(r.path)
 		if !v.Exists() {
 			return
 		}
@@ -285,9 +286,9 @@ func (o openAIBody) rewrite(body []byte, root gjson.Result, stream bool) ([]byte
 
 	// Reasoning: the OpenRouter-style object maps to reasoning_effort where
 	// the host has it; what cannot be honoured is dropped.
-	effort := root.Get("reasoning_effort")
+	effort := top.Get("reasoning_effort")
 	var setEffort string
-	if r := root.Get("reasoning"); r.Exists() && !q.nativeReasoning {
+	if r := top.Get("reasoning"); r.Exists() && !q.nativeReasoning {
 		remove = append(remove, "reasoning")
 		if e := r.Get("effort"); e.Type == gjson.String && !effort.Exists() {
 			if q.reasoningEffort && fam != familyPlain {
@@ -306,10 +307,10 @@ func (o openAIBody) rewrite(body []byte, root gjson.Result, stream bool) ([]byte
 	}
 	// Gateway directives (OpenRouter's provider routing and usage
 	// accounting) are meant for the gateway; OpenRouter itself takes usage.
-	if root.Get("provider").Exists() {
+	if top.Get("provider").Exists() {
 		remove = append(remove, "provider")
 	}
-	if root.Get("usage").Exists() && !q.nativeReasoning {
+	if top.Get("usage").Exists() && !q.nativeReasoning {
 		remove = append(remove, "usage")
 	}
 	if q.allow != nil {
@@ -341,7 +342,7 @@ func (o openAIBody) rewrite(body []byte, root gjson.Result, stream bool) ([]byte
 	}
 	if o.setModel {
 		set("model", o.model)
-	} else if root.Get("model").Exists() {
+	} else if top.Get("model").Exists() {
 		del("model")
 	}
 	for _, p := range remove {
@@ -357,11 +358,11 @@ func (o openAIBody) rewrite(body []byte, root gjson.Result, stream bool) ([]byte
 		if tf == other {
 			other = "max_completion_tokens"
 		}
-		if root.Get(other).Exists() {
+		if top.Get(other).Exists() {
 			del(other)
-			limit := root.Get("max_completion_tokens")
+			limit := top.Get("max_completion_tokens")
 			if limit.Type == gjson.Null || !limit.Exists() {
-				limit = root.Get("max_tokens")
+				limit = top.Get("max_tokens")
 			}
 			if limit.Exists() && limit.Type != gjson.Null {
 				setRaw(tf, limit.Raw)
@@ -369,14 +370,14 @@ func (o openAIBody) rewrite(body []byte, root gjson.Result, stream bool) ([]byte
 		}
 	}
 	if q.seedField != "" {
-		if s := root.Get("seed"); s.Exists() {
+		if s := top.Get("seed"); s.Exists() {
 			del("seed")
 			setRaw(q.seedField, s.Raw)
 		}
 	}
 	if !stream || q.noStreamOptions {
 		// OpenAI rejects stream_options without stream.
-		if root.Get("stream_options").Exists() {
+		if top.Get("stream_options").Exists() {
 			del("stream_options")
 		}
 	} else {
@@ -425,17 +426,39 @@ func (o openAIBody) rewriteMessages(b []byte, q *openAIQuirks, dropped *[]string
 			return true
 		}
 		at := "messages." + strconv.Itoa(i) + "."
-		if q.dropMessageNames && m.Get("name").Exists() {
+		// One pass over the message; the first of a repeated name, as Get.
+		var name, role, r, rd, rc gjson.Result
+		m.ForEach(func(k, v gjson.Result) bool {
+			var dst *gjson.Result
+			switch k.Str {
+			case "name":
+				dst = &name
+			case "role":
+				dst = &role
+			case "reasoning":
+				dst = &r
+			case "reasoning_details":
+				dst = &rd
+			case "reasoning_content":
+				dst = &rc
+			default:
+				return true
+			}
+			if !dst.Exists() {
+				*dst = v
+			}
+			return true
+		})
+		if q.dropMessageNames && name.Exists() {
 			edits = append(edits, edit{path: at + "name"})
 			named = true
 		}
-		if q.developerAsSystem && m.Get("role").Str == "developer" {
+		if q.developerAsSystem && role.Str == "developer" {
 			edits = append(edits, edit{path: at + "role", raw: `"system"`})
 		}
-		if q.history == historyKeep || m.Get("role").Str != "assistant" {
+		if q.history == historyKeep || role.Str != "assistant" {
 			return true
 		}
-		r, rd, rc := m.Get("reasoning"), m.Get("reasoning_details"), m.Get("reasoning_content")
 		if !r.Exists() && !rd.Exists() && !rc.Exists() {
 			return true
 		}
@@ -444,10 +467,11 @@ func (o openAIBody) rewriteMessages(b []byte, q *openAIQuirks, dropped *[]string
 				edits = append(edits, edit{path: at + "reasoning_content", raw: string(appendJSONString(nil, text))})
 			}
 		}
-		for _, f := range []string{"reasoning", "reasoning_details"} {
-			if m.Get(f).Exists() {
-				edits = append(edits, edit{path: at + f})
-			}
+		if r.Exists() {
+			edits = append(edits, edit{path: at + "reasoning"})
+		}
+		if rd.Exists() {
+			edits = append(edits, edit{path: at + "reasoning_details"})
 		}
 		if rc.Exists() && q.history == historyStrip {
 			edits = append(edits, edit{path: at + "reasoning_content"})
