@@ -20,7 +20,9 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 	if err := checkChatRequest(body); err != nil {
 		return Request{}, err
 	}
-	root := gjson.ParseBytes(body)
+	var top members // the request's members read once
+	top.read(gjson.ParseBytes(body))
+	root := &top
 	if err := anthropicUnsupported(root); err != nil {
 		return Request{}, err
 	}
@@ -81,7 +83,7 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 		req.Metadata = &anthropicMetadata{UserID: u.Str}
 	}
 	req.Stream = root.Get("stream").Type == gjson.True
-	dropped = anthropicDropped(root, dropped)
+	dropped = anthropicDropped(top.root, dropped)
 	if conv.Names {
 		dropped = append(dropped, droppedMessageNames) // the Messages API has no participant names
 	}
@@ -142,7 +144,7 @@ func anthropicDropped(root gjson.Result, dropped []string) []string {
 // anthropicUnsupported rejects OpenAI parameters whose meaning Anthropic
 // cannot honour; silently dropping them would return something else than
 // what the client asked for.
-func anthropicUnsupported(root gjson.Result) error {
+func anthropicUnsupported(root getter) error {
 	if n := root.Get("n"); n.Exists() && n.Type != gjson.Null && n.Num != 1 {
 		return BadRequest("unsupported_parameter", "'n' other than 1 is not supported by Anthropic models: they return one choice")
 	}
@@ -241,7 +243,7 @@ var anthropicEfforts = map[string]struct {
 // anthropicThinkingBudget reads reasoning_effort and OpenRouter's reasoning
 // object {effort, max_tokens, enabled, exclude} and returns the thinking
 // budget, 0 for no thinking. reasoning wins over reasoning_effort.
-func anthropicThinkingBudget(root gjson.Result, maxTokens int64, maxSet bool) (int64, error) {
+func anthropicThinkingBudget(root getter, maxTokens int64, maxSet bool) (int64, error) {
 	r := root.Get("reasoning")
 	if r.Exists() && r.Type != gjson.Null && !r.IsObject() {
 		return 0, BadRequest("invalid_value", "'reasoning' must be an object")
@@ -299,7 +301,7 @@ func anthropicThinkingMaxTokens(budget, maxTokens int64, maxSet bool) int64 {
 // could not honour as given. Anthropic takes temperature in 0..1, so a higher
 // one is sent as 1; extended thinking takes no temperature other than 1, no
 // top_k and top_p only from 0.95, so those are left out.
-func anthropicSampling(root gjson.Result, req *anthropicRequest) ([]string, error) {
+func anthropicSampling(root getter, req *anthropicRequest) ([]string, error) {
 	var dropped []string
 	temp, err := numberParam(root, "temperature", false)
 	if err != nil {
@@ -340,7 +342,7 @@ func anthropicSampling(root gjson.Result, req *anthropicRequest) ([]string, erro
 }
 
 // anthropicMaxTokens returns max_tokens and whether the client set it.
-func anthropicMaxTokens(root gjson.Result) (int64, bool, error) {
+func anthropicMaxTokens(root getter) (int64, bool, error) {
 	// max_completion_tokens replaced the deprecated max_tokens; it wins.
 	for _, k := range []string{"max_completion_tokens", "max_tokens"} {
 		r := root.Get(k)
@@ -565,7 +567,7 @@ func anthropicTools(tools gjson.Result) ([]anthropicTool, error) {
 	return out, nil
 }
 
-func anthropicToolChoiceOf(root gjson.Result, hasTools bool) (*anthropicToolChoice, error) {
+func anthropicToolChoiceOf(root getter, hasTools bool) (*anthropicToolChoice, error) {
 	tc := root.Get("tool_choice")
 	var c *anthropicToolChoice
 	switch {

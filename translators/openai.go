@@ -35,10 +35,11 @@ func openAICompatRequest(body []byte, o openAIBody) (Request, error) {
 		return Request{}, err
 	}
 	root := gjson.ParseBytes(body)
-	top := readMembers(root)
+	var top members
+	top.read(root)
 	out := Request{Stream: top.Get("stream").Type == gjson.True}
 	out.IncludeUsage = out.Stream && top.Get("stream_options.include_usage").Type == gjson.True
-	b, dropped, err := o.rewrite(body, top, out.Stream)
+	b, dropped, err := o.rewrite(body, &top, out.Stream)
 	if err != nil {
 		return Request{}, err
 	}

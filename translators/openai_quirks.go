@@ -259,7 +259,7 @@ type openAIBody struct {
 	setModel bool
 }
 
-func (o openAIBody) rewrite(body []byte, top members, stream bool) ([]byte, []string, error) {
+func (o openAIBody) rewrite(body []byte, top *members, stream bool) ([]byte, []string, error) {
 	q := o.q
 	root := top.root
 	var dropped []string

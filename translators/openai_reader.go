@@ -111,11 +111,11 @@ func readChat(msgs gjson.Result) (chatConversation, error) {
 		if !m.IsObject() {
 			return chatConversation{}, BadRequest("invalid_messages", msgPath(i)+" must be an object")
 		}
-		cm, err := r.message(m, i)
+		cm, n, err := r.message(m, i)
 		if err != nil {
 			return chatConversation{}, err
 		}
-		if n := m.Get("name"); cm.Role != roleFunction && n.Type == gjson.String && n.Str != "" {
+		if cm.Role != roleFunction && n.Type == gjson.String && n.Str != "" {
 			conv.Names = true
 		}
 		conv.Messages = append(conv.Messages, cm)
@@ -137,11 +137,14 @@ func (r *chatReader) window(start int) []chatPart {
 	return r.parts[start:len(r.parts):len(r.parts)]
 }
 
-func (r *chatReader) message(m gjson.Result, i int) (chatMessage, error) {
+// message reads one message, and returns its name member too.
+func (r *chatReader) message(m gjson.Result, i int) (chatMessage, gjson.Result, error) {
 	cm := chatMessage{Index: i}
-	c := m.Get("content")
+	var f members // one pass over the message, not one per field
+	f.read(m)
+	c := f.Get("content")
 	var err error
-	switch role := m.Get("role").String(); role {
+	switch role := f.Get("role").String(); role {
 	case "system", "developer":
 		cm.Role = roleSystem
 		cm.Parts, err = r.textContent(c, i)
@@ -150,35 +153,35 @@ func (r *chatReader) message(m gjson.Result, i int) (chatMessage, error) {
 		cm.Parts, err = r.userContent(c, i)
 	case "assistant":
 		cm.Role = roleAssistant
-		if cm.ToolCalls, err = assistantToolCalls(m, i); err != nil {
-			return chatMessage{}, err
+		if cm.ToolCalls, err = assistantToolCalls(f.Get("function_call"), f.Get("tool_calls"), i); err != nil {
+			return chatMessage{}, gjson.Result{}, err
 		}
-		if cm.Reasoning, err = readReasoning(m.Get("reasoning_details"), i); err != nil {
-			return chatMessage{}, err
+		if cm.Reasoning, err = readReasoning(f.Get("reasoning_details"), i); err != nil {
+			return chatMessage{}, gjson.Result{}, err
 		}
 		cm.Parts, err = r.textContent(c, i)
 	case "tool":
 		cm.Role = roleTool
-		if cm.ToolCallID = m.Get("tool_call_id").String(); cm.ToolCallID == "" {
-			return chatMessage{}, BadRequest("invalid_messages", msgPath(i)+": tool message needs a 'tool_call_id'")
+		if cm.ToolCallID = f.Get("tool_call_id").String(); cm.ToolCallID == "" {
+			return chatMessage{}, gjson.Result{}, BadRequest("invalid_messages", msgPath(i)+": tool message needs a 'tool_call_id'")
 		}
 		cm.Parts, err = r.textContent(c, i)
 	case "function":
 		// The name is checked by the one writer that takes the role.
-		cm.Role, cm.Name = roleFunction, m.Get("name").String()
+		cm.Role, cm.Name = roleFunction, f.Get("name").String()
 		cm.Parts, err = r.textContent(c, i)
 	default:
-		return chatMessage{}, BadRequest("invalid_messages", msgPath(i)+".role: unsupported role "+strconv.Quote(role))
+		return chatMessage{}, gjson.Result{}, BadRequest("invalid_messages", msgPath(i)+".role: unsupported role "+strconv.Quote(role))
 	}
 	if err != nil {
-		return chatMessage{}, err
+		return chatMessage{}, gjson.Result{}, err
 	}
 	cm.Plain = c.Type == gjson.String
 	var ok bool
-	if cm.CacheControl, ok = cacheControl(m); !ok {
-		return chatMessage{}, cacheControlError(msgPath(i))
+	if cm.CacheControl, ok = cacheControlValue(f.Get("cache_control")); !ok {
+		return chatMessage{}, gjson.Result{}, cacheControlError(msgPath(i))
 	}
-	return cm, nil
+	return cm, f.Get("name"), nil
 }
 
 // unsupportedRole is the error of a writer whose schema has no legacy
@@ -196,7 +199,11 @@ func errNoTurns() error {
 // tool: an object passed through as sent ({"type":"ephemeral","ttl":"1h"});
 // false when it is something else.
 func cacheControl(r gjson.Result) (json.RawMessage, bool) {
-	c := r.Get("cache_control")
+	return cacheControlValue(r.Get("cache_control"))
+}
+
+// cacheControlValue is cacheControl on the cache_control member itself.
+func cacheControlValue(c gjson.Result) (json.RawMessage, bool) {
 	if !c.Exists() || c.Type == gjson.Null {
 		return nil, true
 	}
@@ -351,12 +358,12 @@ type assistantToolCall struct {
 
 // assistantToolCalls reads an assistant message's tool_calls (and refuses
 // the legacy function_call).
-func assistantToolCalls(m gjson.Result, i int) ([]assistantToolCall, error) {
-	if fc := m.Get("function_call"); fc.Exists() && fc.Type != gjson.Null {
+func assistantToolCalls(fc, calls gjson.Result, i int) ([]assistantToolCall, error) {
+	if fc.Exists() && fc.Type != gjson.Null {
 		return nil, BadRequest("unsupported_parameter", msgPath(i)+": legacy 'function_call' is not supported, use 'tool_calls'")
 	}
 	var out []assistantToolCall
-	for j, tc := range m.Get("tool_calls").Array() {
+	for j, tc := range calls.Array() {
 		pp := func() string { return msgPath(i) + ".tool_calls[" + strconv.Itoa(j) + "]" }
 		if typ := tc.Get("type"); typ.Exists() && typ.Str != "function" {
 			return nil, BadRequest("invalid_messages", pp()+": unsupported tool call type "+strconv.Quote(typ.String()))

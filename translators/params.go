@@ -42,7 +42,7 @@ func unsupportedParams(schema Schema, set []string) *APIError {
 	return BadRequest("unsupported_parameter", "provider schema "+string(schema)+" cannot honour: "+strings.Join(set, ", ")+" (provider.require_parameters is set)")
 }
 
-func numberParam(root gjson.Result, name string, integer bool) (json.RawMessage, error) {
+func numberParam(root getter, name string, integer bool) (json.RawMessage, error) {
 	r := root.Get(name)
 	if !r.Exists() || r.Type == gjson.Null {
 		return nil, nil
