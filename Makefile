@@ -14,6 +14,13 @@ MAVEN_DEPENDENCY_PLUGIN := 3.8.1
 CLAUDE_CODE_VERSION := 2.1.332
 CODEX_VERSION := 0.171.0
 OPENAI_PYTHON_VERSION := 3.57.0
+# Peers for `make bench-peers` only (never installed by `make test`):
+# Envoy AI Gateway's extproc, built from the Go module at a release
+# (bench/peers/aigw pins every dependency), and the LiteLLM proxy from PyPI
+# (the newest whose [proxy] extra resolves there; bench/peers/litellm pins
+# the rest).
+AIGW_VERSION := 1.0.0
+LITELLM_VERSION := 1.108.7
 TOOLS := $(CURDIR)/.tools
 BIN := $(CURDIR)/bin
 CONFIG ?= examples/switchboard.yaml
@@ -36,11 +43,13 @@ export POSTGRES_BIN_DIR := $(TOOLS)/postgres-$(POSTGRES_VERSION)/bin
 export CLAUDE_CODE_BIN := $(TOOLS)/claude-code-$(CLAUDE_CODE_VERSION)/node_modules/.bin/claude
 export CODEX_BIN := $(TOOLS)/codex-$(CODEX_VERSION)/node_modules/.bin/codex
 export OPENAI_PYTHONPATH := $(TOOLS)/pypi-openai-$(OPENAI_PYTHON_VERSION)
+AIGW_EXTPROC := $(TOOLS)/aigw-extproc-$(AIGW_VERSION)/extproc
+LITELLM_DIR := $(TOOLS)/litellm-$(LITELLM_VERSION)
 
 # A recipe that fails leaves no half-made target behind (the next run retries).
 .DELETE_ON_ERROR:
 
-.PHONY: all build envoy redis postgres clients tools run test unit e2e vet fmt bench docker clean
+.PHONY: all build envoy redis postgres clients tools run test unit e2e vet fmt bench bench-peers peers docker clean
 
 all: build
 
@@ -146,6 +155,34 @@ test: tools vet
 # Redis holds the governed target's limits ("governed (Redis)").
 bench: build envoy redis
 	go run ./bench/cmd/bench -envoy $(ENVOY) -switchboard $(BIN)/switchboard -redis $(REDIS_SERVER_BIN) $(BENCH_FLAGS)
+
+# The same latency measurements with peers beside ours, on the same fake
+# provider (docs/performance.md, "Peers"): about 15 minutes. A peer that
+# fails to install is reported by the harness, which measures the rest.
+PEERS_FLAGS ?= -phases latency -governed=false -c 1,16,64,256 -stream-c 1 -rps 0 -quiet-wait 20s
+bench-peers: build envoy
+	-$(MAKE) --no-print-directory peers
+	go run ./bench/cmd/bench -envoy $(ENVOY) -switchboard $(BIN)/switchboard \
+		-peers aigw,litellm -aigw-extproc $(AIGW_EXTPROC) -litellm $(LITELLM_DIR) $(PEERS_FLAGS) $(BENCH_FLAGS)
+
+peers: $(AIGW_EXTPROC) $(LITELLM_DIR)/bin/litellm
+
+# Built from the nested module bench/peers/aigw, whose go.sum pins every
+# dependency (`go install ...@v$(AIGW_VERSION)` needs a version list the
+# module proxy may refuse).
+$(AIGW_EXTPROC): bench/peers/aigw/go.mod bench/peers/aigw/go.sum
+	@echo "building Envoy AI Gateway $(AIGW_VERSION) extproc from the Go module into $(TOOLS)"
+	grep -q '^require github.com/envoyproxy/ai-gateway v$(AIGW_VERSION)$$' bench/peers/aigw/go.mod
+	cd bench/peers/aigw && go build -trimpath -o $@ github.com/envoyproxy/ai-gateway/cmd/extproc
+	$@ -h 2>&1 | grep -q -- -configPath
+
+# pip --target with the proxy extra; constraints.txt pins what it pulls in.
+$(LITELLM_DIR)/bin/litellm: bench/peers/litellm/constraints.txt
+	@echo "installing the LiteLLM proxy $(LITELLM_VERSION) from PyPI into $(TOOLS)"
+	rm -rf $(LITELLM_DIR)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-warn-script-location --no-warn-conflicts \
+		--target $(LITELLM_DIR) -c bench/peers/litellm/constraints.txt 'litellm[proxy]==$(LITELLM_VERSION)'
+	PYTHONPATH=$(LITELLM_DIR) $(PYTHON) -c 'import importlib.metadata as m; v = m.version("litellm"); assert v == "$(LITELLM_VERSION)", v; print("litellm", v)'
 
 docker:
 	docker compose build

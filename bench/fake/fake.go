@@ -124,7 +124,8 @@ func mustJSON(v any) []byte {
 }
 
 // Handler answers POST .../chat/completions (OpenAI) and POST .../messages
-// (Anthropic), streamed when the body holds "stream":true.
+// or .../models/M:rawPredict and :streamRawPredict (Anthropic), streamed
+// when the body holds "stream":true.
 type Handler struct {
 	opts Options
 	r    responses
@@ -137,9 +138,11 @@ func NewHandler(o Options) *Handler {
 	return &Handler{opts: o, r: render(o), bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
 }
 
+// The flags are found as bytes, not by parsing; Python clients (LiteLLM)
+// write JSON with a space after the colon.
 var (
-	streamTrue = []byte(`"stream":true`)
-	usageTrue  = []byte(`"include_usage":true`)
+	streamTrue, streamTrueSpaced = []byte(`"stream":true`), []byte(`"stream": true`)
+	usageTrue, usageTrueSpaced   = []byte(`"include_usage":true`), []byte(`"include_usage": true`)
 )
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -147,7 +150,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	anthropic := strings.HasSuffix(req.URL.Path, "/messages")
+	// Claude on Vertex AI (:rawPredict, :streamRawPredict) takes the
+	// Messages body and answers in the Messages schema too; Envoy AI
+	// Gateway translates OpenAI requests to that, not to /v1/messages.
+	anthropic := strings.HasSuffix(req.URL.Path, "/messages") || strings.HasSuffix(req.URL.Path, ":rawPredict") ||
+		strings.HasSuffix(req.URL.Path, ":streamRawPredict")
 	if req.Method != http.MethodPost || !anthropic && !strings.HasSuffix(req.URL.Path, "/chat/completions") {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
@@ -155,8 +162,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	buf := h.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	_, err := buf.ReadFrom(req.Body)
-	stream := bytes.Contains(buf.Bytes(), streamTrue)
-	usage := bytes.Contains(buf.Bytes(), usageTrue)
+	stream := bytes.Contains(buf.Bytes(), streamTrue) || bytes.Contains(buf.Bytes(), streamTrueSpaced)
+	usage := bytes.Contains(buf.Bytes(), usageTrue) || bytes.Contains(buf.Bytes(), usageTrueSpaced)
 	h.bufs.Put(buf)
 	if err != nil {
 		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)

@@ -50,6 +50,17 @@ func TestHandler(t *testing.T) {
 			wantEvents: []string{"message_start", "content_block_start", "content_block_delta", "content_block_delta", "content_block_delta",
 				"content_block_stop", "message_delta", "message_stop"},
 			wantLast: `{"type":"message_stop"}`, wantText: `"text":"hi "`},
+		{name: "anthropic stream, spaced JSON", path: "/v1/messages", body: `{"model": "m", "stream": true}`, wantType: "text/event-stream",
+			wantEvents: []string{"message_start", "content_block_start", "content_block_delta", "content_block_delta", "content_block_delta",
+				"content_block_stop", "message_delta", "message_stop"},
+			wantLast: `{"type":"message_stop"}`, wantText: `"text":"hi "`},
+		{name: "vertex claude whole", path: "/v1/projects/p/locations/r/publishers/anthropic/models/m:rawPredict", body: `{}`,
+			wantType: "application/json", wantText: `"type":"message"`},
+		{name: "vertex claude stream", path: "/v1/projects/p/locations/r/publishers/anthropic/models/m:streamRawPredict",
+			body: `{"stream":true}`, wantType: "text/event-stream",
+			wantEvents: []string{"message_start", "content_block_start", "content_block_delta", "content_block_delta", "content_block_delta",
+				"content_block_stop", "message_delta", "message_stop"},
+			wantLast: `{"type":"message_stop"}`, wantText: `"text":"hi "`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

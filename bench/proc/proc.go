@@ -29,6 +29,12 @@ type Proc struct {
 // Start runs bin with args, its output going straight to the file logPath
 // (no pipe for the harness to copy, so logging costs only the child).
 func Start(name, logPath, bin string, args ...string) (*Proc, error) {
+	return StartEnv(name, logPath, nil, bin, args...)
+}
+
+// StartEnv is Start with env ("KEY=value") added to the harness's own
+// environment.
+func StartEnv(name, logPath string, env []string, bin string, args ...string) (*Proc, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -36,6 +42,9 @@ func Start(name, logPath, bin string, args ...string) (*Proc, error) {
 	defer f.Close() // the child has its own descriptor
 	p := &Proc{Name: name, cmd: exec.Command(bin, args...), logPath: logPath, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if len(env) > 0 {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}

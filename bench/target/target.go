@@ -35,6 +35,10 @@ type Env struct {
 	LogLevel string
 	// SwitchboardArgs are extra arguments after `serve --config FILE`.
 	SwitchboardArgs []string
+	// Peers (`make bench-peers`): Envoy AI Gateway's extproc binary and
+	// the folder LiteLLM was pip-installed into.
+	AIGWExtProc string
+	LiteLLM     string
 }
 
 // Stack is a set of running processes serving one listener.

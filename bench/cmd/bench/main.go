@@ -11,6 +11,7 @@
 //
 //	go run ./bench/cmd/bench            # the full run (`make bench`)
 //	go run ./bench/cmd/bench -quick     # a smoke test of the harness
+//	make bench-peers                    # the latency phase with peers beside ours (-peers)
 //
 // `bench fake` serves the fake provider; the harness runs itself that way.
 package main
@@ -68,8 +69,11 @@ type settings struct {
 	// pass-through through a gateway with a key, limits and a budget
 	// counted in a Redis the harness starts (redisBin).
 	Governed bool
+	// Peers are other gateways measured beside ours in the latency
+	// phase (of allPeers), from the binaries at aigwBin and litellmDir.
+	Peers []string
 
-	out, envoyBin, switchboardBin, redisBin string
+	out, envoyBin, switchboardBin, redisBin, aigwBin, litellmDir string
 }
 
 func main() {
@@ -124,8 +128,14 @@ func parseFlags(args []string) (settings, error) {
 	fs.StringVar(&s.switchboardBin, "switchboard", "", "switchboard binary (default: go build ./cmd/switchboard)")
 	fs.BoolVar(&s.Governed, "governed", true, "also measure a governed gateway (key, limits and budget in Redis) in the latency phase")
 	fs.StringVar(&s.redisBin, "redis", "", "redis-server binary for -governed (default: $REDIS_SERVER_BIN, then .tools)")
+	peers := fs.String("peers", "", "also measure these other gateways in the latency phase, of "+strings.Join(allPeers, ",")+" (`make bench-peers`)")
+	fs.StringVar(&s.aigwBin, "aigw-extproc", "", "Envoy AI Gateway extproc binary for -peers aigw")
+	fs.StringVar(&s.litellmDir, "litellm", "", "folder LiteLLM was pip-installed into (--target) for -peers litellm")
 	if err := fs.Parse(args); err != nil {
 		return s, err
+	}
+	if *peers != "" && !*quick && !flagSet(fs, "out") {
+		s.out = "bench/results/peers.json" // latest.json stays `make bench`'s
 	}
 	if *quick {
 		// Quick values for every flag not given explicitly.
@@ -155,6 +165,12 @@ func parseFlags(args []string) (settings, error) {
 	}
 	if s.Phases, err = phaseList(*phases); err != nil {
 		return s, fmt.Errorf("-phases: %w", err)
+	}
+	if s.Peers, err = peerList(*peers); err != nil {
+		return s, fmt.Errorf("-peers: %w", err)
+	}
+	if len(s.Peers) > 0 && !s.runs(phaseLatency) {
+		return s, errors.New("-peers needs the latency phase")
 	}
 	if s.Soak < 0 || s.SoakConcurrency < 1 || s.BigBody < 0 || s.BigBodyRequests < 1 {
 		return s, errors.New("-soak and -big-body must not be negative, -soak-c and -big-body-n must be positive")

@@ -152,6 +152,21 @@ func (h *harness) latencyPhase(ctx context.Context) error {
 	if err := h.probeMessages(ctx, targets[1:]); err != nil {
 		return err
 	}
+	if len(h.s.Peers) > 0 {
+		peers, stop := h.startPeers(ctx, env, fk, conns)
+		defer stop()
+		targets = append(targets, peers...)
+		// The ext_proc exchanges of the peers that have them (Envoy AI Gateway).
+		var viaEnvoy []*tgt
+		for _, t := range peers {
+			if t.stack.Admin != 0 {
+				viaEnvoy = append(viaEnvoy, t)
+			}
+		}
+		if err := h.probeMessages(ctx, viaEnvoy); err != nil {
+			return err
+		}
+	}
 
 	type scen struct {
 		sc   scenario
@@ -206,7 +221,7 @@ func (h *harness) latencyPhase(ctx context.Context) error {
 				ru := newRun(res, before.procs, after.procs)
 				ru.OtherCores = otherCores(before, after)
 				runs[t.name] = append(runs[t.name], ru)
-				fmt.Printf("  %-14s %-12s rep %d: %8.0f req/s  p50 %7.3f ms  p99 %7.3f ms%s  errors %d  other load %.2f cores%s\n",
+				fmt.Printf("  %-14s %-19s rep %d: %8.0f req/s  p50 %7.3f ms  p99 %7.3f ms%s  errors %d  other load %.2f cores%s\n",
 					p.sc.Name, t.name, rep+1, ru.ReqPerSec, ru.Latency.P50Ms, ru.Latency.P99Ms, ttfbNote(ru), ru.Errors, ru.OtherCores, errNote(ru))
 			}
 		}
@@ -216,6 +231,9 @@ func (h *harness) latencyPhase(ctx context.Context) error {
 		}
 		sc.compare()
 		h.rep.Scenarios = append(h.rep.Scenarios, sc)
+	}
+	if h.rep.Peers != nil {
+		h.rep.Peers.Table = h.rep.peerTable()
 	}
 	return nil
 }
@@ -258,9 +276,13 @@ func (h *harness) probeMessages(ctx context.Context, targets []*tgt) error {
 				m.Hops = append(m.Hops, hopProbe{Hop: hop, MessagesSent: per(hop + ".stream_msgs_sent"), MessagesReceived: per(hop + ".stream_msgs_received")})
 			}
 			h.rep.Messages = append(h.rep.Messages, m)
-			fmt.Printf("  ext_proc per request: %-12s stream=%-5v %.1f gRPC streams, %.1f messages to switchboard, %.1f back (router %.1f/%.1f, upstream %.1f/%.1f)\n",
-				t.name, stream, m.GRPCStreams, m.MessagesSent, m.MessagesReceived,
+			hops := fmt.Sprintf(" (router %.1f/%.1f, upstream %.1f/%.1f)",
 				m.Hops[0].MessagesSent, m.Hops[0].MessagesReceived, m.Hops[1].MessagesSent, m.Hops[1].MessagesReceived)
+			if h.rep.Peers.has(t.name) {
+				hops = "" // its filters have other stat prefixes
+			}
+			fmt.Printf("  ext_proc per request: %-16s stream=%-5v %.1f gRPC streams, %.1f messages to the ext_proc server, %.1f back%s\n",
+				t.name, stream, m.GRPCStreams, m.MessagesSent, m.MessagesReceived, hops)
 		}
 	}
 	return nil

@@ -28,6 +28,8 @@ type report struct {
 	Soak       *soakResult     `json:"soak,omitempty"`
 	BigBody    []bigBodyResult `json:"large_request_body,omitempty"`
 	Verdicts   []verdict       `json:"targets"`
+	// Peers are the other gateways measured beside ours (-peers).
+	Peers *peersReport `json:"peers,omitempty"`
 }
 
 // scenario is one load shape applied to every target.
@@ -296,7 +298,7 @@ func (rep *report) judge() {
 				peak[r.Target] = max(peak[r.Target], r.Median.ReqPerSec)
 				peakNoisy = peakNoisy || noisy
 			}
-			if r.Added == nil {
+			if r.Added == nil || rep.Peers.has(r.Target) { // the goals are switchboard's
 				continue
 			}
 			switch {
@@ -352,6 +354,7 @@ func (rep *report) largestReached(t string) memResult {
 func (rep *report) print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	rep.printScenarios(w, tw)
+	rep.printPeers(w, tw)
 	if len(rep.Memory) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(tw, "open streams\ttarget\treached\topen s\tswitchboard RSS MiB\tidle MiB\tKiB/stream\tenvoy RSS MiB\tidle MiB\tKiB/stream\t")
@@ -462,7 +465,7 @@ func (rep *report) write(path string) error {
 		"chunk_interval": s.ChunkInterval.String(), "held_stream_chunk_interval": s.HoldInterval.String(),
 		"envoy_concurrency": s.EnvoyThreads, "profile": s.Profile.String(), "switchboard_log_level": s.LogLevel, "quiet_wait": s.QuietWait.String(),
 		"phases": s.Phases, "soak_requests": s.Soak, "soak_concurrency": s.SoakConcurrency,
-		"big_body_bytes": int64(s.BigBody), "big_body_requests": s.BigBodyRequests, "governed": s.Governed,
+		"big_body_bytes": int64(s.BigBody), "big_body_requests": s.BigBodyRequests, "governed": s.Governed, "peers": s.Peers,
 	}
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
