@@ -25,7 +25,9 @@ const maxMembers = 12
 
 // getter is what reads a request's top-level fields: a gjson.Result, or
 // its members read once.
-type getter interface{ Get(path string) gjson.Result }
+type getter interface {
+	Get(path string) gjson.Result
+}
 
 // gjsonSyntax are the characters with a meaning in a gjson path.
 const gjsonSyntax = ".*?#|@\\!=<>%"
