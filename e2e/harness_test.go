@@ -380,13 +380,8 @@ func (g *gateway) url(path string) string { return fmt.Sprintf("http://127.0.0.1
 func (g *gateway) waitReady() error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(g.url("/v1/models"))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 && g.extProcUp() {
-				return nil
-			}
-		}
+		// Exits first: a process that lost its port race exits at once,
+		// and the process that won it answers the readiness dial.
 		for _, p := range []*proc{g.xds, g.extproc, g.replica, g.envoy} {
 			if p == nil {
 				continue
@@ -397,6 +392,13 @@ func (g *gateway) waitReady() error {
 			default:
 			}
 		}
+		resp, err := http.Get(g.url("/v1/models"))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 && g.extProcUp() && !g.lostPort() {
+				return nil
+			}
+		}
 		// Envoy reports a listener it cannot bind in its log, not by exiting.
 		if strings.Contains(g.envoy.log.String(), "ddress already in use") {
 			return fmt.Errorf("envoy: address already in use:\n%s", tail(g.envoy.log.String(), 2000))
@@ -404,6 +406,17 @@ func (g *gateway) waitReady() error {
 		time.Sleep(25 * time.Millisecond)
 	}
 	return fmt.Errorf("gateway not ready after 30s")
+}
+
+// lostPort reports whether a switchboard process logged that its port
+// was taken (it may not have exited yet).
+func (g *gateway) lostPort() bool {
+	for _, p := range []*proc{g.xds, g.extproc, g.replica} {
+		if p != nil && strings.Contains(p.log.String(), "address already in use") {
+			return true
+		}
+	}
+	return false
 }
 
 // extProcUp reports whether every ext_proc process (the replica too)

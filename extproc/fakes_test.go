@@ -335,6 +335,16 @@ func withMetadata(req *extprocv3.ProcessingRequest, provider string, request *st
 	return req
 }
 
+// withBody adds the body the router hop forwards as metadata
+// (forward.go) to an upstream hop's request headers.
+func withBody(req *extprocv3.ProcessingRequest, body []byte) *extprocv3.ProcessingRequest {
+	if req.MetadataContext == nil {
+		req.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{}}
+	}
+	req.MetadataContext.FilterMetadata[xds.BodyNamespace] = &structpb.Struct{Fields: map[string]*structpb.Value{"body": structpb.NewStringValue(string(body))}}
+	return req
+}
+
 // upstreamHeaders are the headers of a first attempt on provider's
 // cluster for a plan of that one candidate.
 func upstreamHeaders(provider, model string) *extprocv3.ProcessingRequest {

@@ -222,6 +222,9 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	}
 	p.pluginRequest(m, resp, body)
 	p.captureRequest(resp)
+	if !p.api.Decodes() {
+		forwardBody(resp, b.GetBody()) // forward.go
+	}
 	return resp
 }
 

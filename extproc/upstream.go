@@ -139,7 +139,7 @@ type upstreamProcessor struct {
 	turn *respTurn
 }
 
-func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
+func (p *upstreamProcessor) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
 	p.start = time.Now()
 	p.cfg = p.s.configFor(md.GetFilterMetadata()[xds.RequestNamespace].GetFields()["version"].GetStringValue(), p.cfg)
 	// The cluster this attempt goes to says which provider it is.
@@ -196,15 +196,27 @@ func (p *upstreamProcessor) requestHeaders(_ context.Context, h *extprocv3.HttpH
 			break
 		}
 	}
+	if body, ok := forwardedBody(md); ok && !h.GetEndOfStream() {
+		return p.translate(ctx, body, true) // forward.go: no body exchange
+	}
 	return continueRequestHeaders(nil, false)
 }
 
 func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	if p.provider == nil {
-		return continueRequestBody(nil, nil, false) // headers were already refused
+	if p.provider == nil || p.x != nil {
+		// Refused at the headers, or translated there (Envoy sends no
+		// body then; an older one would).
+		return continueRequestBody(nil, nil, false)
 	}
+	return p.translate(ctx, b.GetBody(), false)
+}
+
+// translate builds this attempt's provider request from the client's
+// body, answering the request headers (atHeaders, the body came as
+// metadata) or the body.
+func (p *upstreamProcessor) translate(ctx context.Context, raw []byte, atHeaders bool) *extprocv3.ProcessingResponse {
 	defer p.reserved.drop() // translated: the hop holds the body no more
-	if !p.reserved.take(p.s.bodies, int64(len(b.GetBody())), p.cfg.Limits.MaxInflightBytes) {
+	if !p.reserved.take(p.s.bodies, int64(len(raw)), p.cfg.Limits.MaxInflightBytes) {
 		return p.fail(overloaded())
 	}
 	route, ok := p.cfg.Catalog.Model(p.model)
@@ -223,7 +235,7 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 		APIVersion: pr.APIVersion, Project: pr.Project, Region: pr.Region,
 		Host: pr.Host(), AnthropicBeta: p.beta,
 	}
-	body, err := p.api.DecodeBody(p.ctype, b.GetBody()) // a multipart form: its JSON form
+	body, err := p.api.DecodeBody(p.ctype, raw) // a multipart form: its JSON form
 	if err != nil {
 		return p.fail(asAPIError(err))
 	}
@@ -269,7 +281,12 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 		RemoveHeaders: p.strip,
 	}
 	p.sent = time.Now()
-	resp := continueRequestBody(m, replaceBody(req.Body), false)
+	var resp *extprocv3.ProcessingResponse
+	if atHeaders {
+		resp = replaceRequest(m, req.Body)
+	} else {
+		resp = continueRequestBody(m, replaceBody(req.Body), false)
+	}
 	// The attempt is listed even if no response comes.
 	resp.DynamicMetadata = p.attemptMetadata(false)
 	return resp

@@ -75,52 +75,40 @@ func TestUpstreamRequest(t *testing.T) {
 	}
 	h := newHarness(t, mustLoad(t, testYAML))
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := h.open(t, xds.HopUpstream)
-			if c := continued(t, s.send(upstreamHeaders(tc.provider, tc.model))); c.GetHeaderMutation() != nil {
-				t.Errorf("request headers: want plain continue, got %v", c)
+		// The body comes in its own message, or with the headers as the
+		// router hop's metadata (forward.go): the same translation.
+		for _, forwarded := range []bool{false, true} {
+			name := tc.name
+			if forwarded {
+				name += "/forwarded body"
 			}
-			sent := chatBody(tc.model, tc.stream)
-			c := continued(t, s.send(requestBody(sent)))
-			body := bodyOut(sent, c)
-			m := readMutation(c.GetHeaderMutation())
-			if m.set[":path"] != tc.wantPath {
-				t.Errorf(":path = %q, want %q", m.set[":path"], tc.wantPath)
-			}
-			if m.set[":authority"] != tc.wantHost {
-				t.Errorf(":authority = %q, want %q", m.set[":authority"], tc.wantHost)
-			}
-			if got, want := m.set["content-length"], strconv.Itoa(len(body)); got != want {
-				t.Errorf("content-length = %q, body is %d bytes", got, len(body))
-			}
-			for k, v := range tc.wantSet {
-				if m.set[k] != v {
-					t.Errorf("%s = %q, want %q", k, m.set[k], v)
-				}
-			}
-			for _, k := range tc.wantUnset {
-				if v, ok := m.set[k]; ok {
-					t.Errorf("%s set to %q, want unset", k, v)
-				}
-			}
-			// The client's credentials, the gateway's control headers and
-			// Envoy's attempt count never reach a provider.
-			for _, k := range []string{"authorization", "x-api-key", "accept-encoding", "x-session-id", "x-envoy-attempt-count", xds.ModelHeader, xds.AttemptsHeader} {
-				if !m.removes(k) {
-					t.Errorf("remove_headers = %q, want %q in it", m.remove, k)
-				}
-			}
-			if got := gjson.GetBytes(body, "model").Str; got != tc.wantModel {
-				t.Errorf("upstream model = %q, want %q (body %s)", got, tc.wantModel, body)
-			}
-			if tc.stream && tc.provider == "openai" && !gjson.GetBytes(body, "stream_options.include_usage").Bool() {
-				t.Errorf("streamed request does not ask for usage: %s", body)
-			}
-			s.close()
-			if err := h.waitEnded(t); err != nil {
-				t.Errorf("Process returned %v", err)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				upstreamRequestCase(t, h, tc.provider, tc.model, tc.stream, forwarded, func(t *testing.T, m mutation, body []byte) {
+					if m.set[":path"] != tc.wantPath {
+						t.Errorf(":path = %q, want %q", m.set[":path"], tc.wantPath)
+					}
+					if m.set[":authority"] != tc.wantHost {
+						t.Errorf(":authority = %q, want %q", m.set[":authority"], tc.wantHost)
+					}
+					for k, v := range tc.wantSet {
+						if m.set[k] != v {
+							t.Errorf("%s = %q, want %q", k, m.set[k], v)
+						}
+					}
+					for _, k := range tc.wantUnset {
+						if v, ok := m.set[k]; ok {
+							t.Errorf("%s set to %q, want unset", k, v)
+						}
+					}
+					if got := gjson.GetBytes(body, "model").Str; got != tc.wantModel {
+						t.Errorf("upstream model = %q, want %q (body %s)", got, tc.wantModel, body)
+					}
+					if tc.stream && tc.provider == "openai" && !gjson.GetBytes(body, "stream_options.include_usage").Bool() {
+						t.Errorf("streamed request does not ask for usage: %s", body)
+					}
+				})
+			})
+		}
 	}
 	for _, e := range h.logs.All() {
 		for _, f := range e.Context {
@@ -128,6 +116,54 @@ func TestUpstreamRequest(t *testing.T) {
 				t.Errorf("log %q field %s shows a credential or the prompt", e.Message, f.Key)
 			}
 		}
+	}
+}
+
+// upstreamRequestCase runs one attempt's request phases on the upstream
+// hop, the body in its own message or forwarded with the headers, and
+// hands check the translated request.
+func upstreamRequestCase(t *testing.T, h *harness, provider, model string, stream, forwarded bool, check func(*testing.T, mutation, []byte)) {
+	t.Helper()
+	s := h.open(t, xds.HopUpstream)
+	sent := chatBody(model, stream)
+	hs := upstreamHeaders(provider, model)
+	var c *extprocv3.CommonResponse
+	if forwarded {
+		withBody(hs, sent)
+		resp := s.send(hs)
+		c = continued(t, resp)
+		if _, ok := resp.GetResponse().(*extprocv3.ProcessingResponse_RequestHeaders); !ok {
+			t.Fatalf("forwarded body: want the request headers answered, got %T", resp.GetResponse())
+		}
+		if c.GetStatus() != extprocv3.CommonResponse_CONTINUE_AND_REPLACE {
+			t.Errorf("forwarded body: headers answered with %v, want CONTINUE_AND_REPLACE", c.GetStatus())
+		}
+		// Envoy drains the original body; one that still comes passes.
+		if after := continued(t, s.send(requestBody(sent))); after.GetBodyMutation() != nil || after.GetHeaderMutation() != nil {
+			t.Errorf("body after a forwarded one: want plain continue, got %v", after)
+		}
+	} else {
+		if c := continued(t, s.send(hs)); c.GetHeaderMutation() != nil || c.GetBodyMutation() != nil {
+			t.Errorf("request headers: want plain continue, got %v", c)
+		}
+		c = continued(t, s.send(requestBody(sent)))
+	}
+	body := bodyOut(sent, c)
+	m := readMutation(c.GetHeaderMutation())
+	if got, want := m.set["content-length"], strconv.Itoa(len(body)); got != want {
+		t.Errorf("content-length = %q, body is %d bytes", got, len(body))
+	}
+	// The client's credentials, the gateway's control headers and
+	// Envoy's attempt count never reach a provider.
+	for _, k := range []string{"authorization", "x-api-key", "accept-encoding", "x-session-id", "x-envoy-attempt-count", xds.ModelHeader, xds.AttemptsHeader} {
+		if !m.removes(k) {
+			t.Errorf("remove_headers = %q, want %q in it", m.remove, k)
+		}
+	}
+	check(t, m, body)
+	s.close()
+	if err := h.waitEnded(t); err != nil {
+		t.Errorf("Process returned %v", err)
 	}
 }
 

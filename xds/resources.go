@@ -62,6 +62,10 @@ const (
 	// the router hop when it hands the response over: who serves this
 	// attempt and how to translate the answer.
 	AttemptNamespace = "switchboard.attempt"
+	// BodyNamespace carries a small checked request body from the router
+	// hop to the upstream hop, which then translates it at the request
+	// headers and skips the body exchange (extproc/forward.go).
+	BodyNamespace = "switchboard.body"
 	// HopMetadata is the gRPC metadata key telling the ext_proc server which
 	// hop a stream serves.
 	HopMetadata = "x-switchboard-hop"
@@ -334,7 +338,7 @@ func routerExtProc() *extprocv3.ExternalProcessor {
 		// the status can still change (a cut or unusable answer is no 200).
 		SendBodyWithoutWaitingForHeaderResponse: true,
 		MetadataOptions: &extprocv3.MetadataOptions{
-			ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{PlanNamespace, RequestNamespace}},
+			ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{PlanNamespace, RequestNamespace, BodyNamespace}},
 			// The upstream hop's hand-over comes with the response headers.
 			ForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{AttemptNamespace}},
 		},
@@ -387,7 +391,8 @@ func upstreamExtProc(perTry time.Duration) *extprocv3.ExternalProcessor {
 			// The router hop's plan travels as request metadata, not
 			// headers: header changes made by one attempt's upstream
 			// filters persist into the next attempt.
-			ForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{RequestNamespace}},
+			// A small body comes in BodyNamespace with the headers.
+			ForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{RequestNamespace, BodyNamespace}},
 			ReceivingNamespaces:  &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{AttemptNamespace}},
 		},
 	}

@@ -68,9 +68,10 @@ func TestListener(t *testing.T) {
 		pm.GetResponseBodyMode() != extprocv3.ProcessingMode_STREAMED {
 		t.Errorf("router hop processing mode = %v, want buffered request body, response headers, streamed response body", pm)
 	}
-	// The router hop writes the plan override and the request metadata.
-	if got := ep.GetMetadataOptions().GetReceivingNamespaces().GetUntyped(); !slices.Equal(got, []string{PlanNamespace, RequestNamespace}) {
-		t.Errorf("router hop receiving namespaces = %q, want [%s %s]", got, PlanNamespace, RequestNamespace)
+	// The router hop writes the plan override, the request metadata and
+	// small bodies for the upstream hop.
+	if got := ep.GetMetadataOptions().GetReceivingNamespaces().GetUntyped(); !slices.Equal(got, []string{PlanNamespace, RequestNamespace, BodyNamespace}) {
+		t.Errorf("router hop receiving namespaces = %q, want [%s %s %s]", got, PlanNamespace, RequestNamespace, BodyNamespace)
 	}
 	if got := ep.GetMetadataOptions().GetForwardingNamespaces().GetUntyped(); !slices.Equal(got, []string{AttemptNamespace}) {
 		t.Errorf("router hop forwards metadata %q, want the upstream hop's hand-over [%s]", got, AttemptNamespace)
@@ -179,8 +180,9 @@ func TestClusters(t *testing.T) {
 			}
 			// The router hop's request metadata (public model, plan) reaches
 			// every attempt; headers would not survive into a retry unchanged.
-			if got := ep.GetMetadataOptions().GetForwardingNamespaces().GetUntyped(); !slices.Equal(got, []string{RequestNamespace}) {
-				t.Errorf("forwarded request metadata = %q, want [%s]", got, RequestNamespace)
+			// So does a small body (extproc/forward.go).
+			if got := ep.GetMetadataOptions().GetForwardingNamespaces().GetUntyped(); !slices.Equal(got, []string{RequestNamespace, BodyNamespace}) {
+				t.Errorf("forwarded request metadata = %q, want [%s %s]", got, RequestNamespace, BodyNamespace)
 			}
 			if got := ep.GetMetadataOptions().GetReceivingNamespaces().GetUntyped(); !slices.Equal(got, []string{AttemptNamespace}) {
 				t.Errorf("upstream hop may write metadata %q, want only its hand-over [%s]", got, AttemptNamespace)
