@@ -35,9 +35,17 @@ func (p *upstreamProcessor) handOff(m *extprocv3.HeaderMutation) *extprocv3.Proc
 	case modePassThrough:
 		mode = "passthrough"
 	}
+	resp.DynamicMetadata = namespaceStruct(xds.AttemptNamespace, p.handoverFields(mode))
+	p.handedOff, p.completed = true, true
+	return resp
+}
+
+// handoverFields are what the router hop needs to take over this
+// attempt's answer (adopt).
+func (p *upstreamProcessor) handoverFields(mode string) map[string]*structpb.Value {
 	// Built directly: structpb.NewStruct goes through a map[string]any
 	// and boxes every value twice (BenchmarkHandOff).
-	resp.DynamicMetadata = namespaceStruct(xds.AttemptNamespace, map[string]*structpb.Value{
+	return map[string]*structpb.Value{
 		"provider": structpb.NewStringValue(p.provider.Name), "model": structpb.NewStringValue(p.model),
 		"upstream_model": structpb.NewStringValue(p.cand.Model), "attempt": structpb.NewNumberValue(float64(p.attempt)),
 		"mode": structpb.NewStringValue(mode), "stream": structpb.NewBoolValue(p.x.Stream),
@@ -45,9 +53,7 @@ func (p *upstreamProcessor) handOff(m *extprocv3.HeaderMutation) *extprocv3.Proc
 		"base64": structpb.NewBoolValue(p.x.Base64), "native": structpb.NewBoolValue(p.x.Native),
 		"sent_unix_us": structpb.NewNumberValue(float64(p.sent.UnixMicro())),
 		"publisher":    structpb.NewStringValue(p.x.Publisher),
-	})
-	p.handedOff, p.completed = true, true
-	return resp
+	}
 }
 
 // adoptResponse sets up p, in the router hop, to translate the answer the
@@ -55,6 +61,28 @@ func (p *upstreamProcessor) handOff(m *extprocv3.HeaderMutation) *extprocv3.Proc
 // hand-over names a provider or model the running config no longer has;
 // the body then passes through.
 func (p *upstreamProcessor) adoptResponse(h *extprocv3.HttpHeaders, a map[string]*structpb.Value) bool {
+	if !p.adopt(a) {
+		return false
+	}
+	p.status = statusOf(h)
+	switch a["mode"].GetStringValue() {
+	case "stream":
+		p.mode = modeStream
+		p.stream = p.x.NewStream()
+	case "passthrough":
+		p.mode, p.completed = modePassThrough, true
+	default:
+		p.mode = modeWhole
+		// Settle the status before the client sees it: the headers wait
+		// for the body (see maxHeldUnsized).
+		p.held, p.holdLimit = &extprocv3.HeaderMutation{}, maxHeldUnsized
+	}
+	return true
+}
+
+// adopt sets up p, in the router hop, as the attempt the hand-over a
+// describes.
+func (p *upstreamProcessor) adopt(a map[string]*structpb.Value) bool {
 	prov, ok := p.cfg.Catalog.Provider(a["provider"].GetStringValue())
 	if !ok {
 		return false
@@ -86,19 +114,6 @@ func (p *upstreamProcessor) adoptResponse(h *extprocv3.HttpHeaders, a map[string
 	p.spec, _ = translators.SpecFor(x.Schema)
 	p.sent = time.UnixMicro(int64(a["sent_unix_us"].GetNumberValue()))
 	p.start = p.sent
-	p.status = statusOf(h)
-	switch a["mode"].GetStringValue() {
-	case "stream":
-		p.mode = modeStream
-		p.stream = p.x.NewStream()
-	case "passthrough":
-		p.mode, p.completed = modePassThrough, true
-	default:
-		p.mode = modeWhole
-		// Settle the status before the client sees it: the headers wait
-		// for the body (see maxHeldUnsized).
-		p.held, p.holdLimit = &extprocv3.HeaderMutation{}, maxHeldUnsized
-	}
 	return true
 }
 

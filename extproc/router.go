@@ -60,6 +60,10 @@ type routerProcessor struct {
 	// once the hop needs nothing more from this request.
 	answer *upstreamProcessor
 	closed bool
+	// plan is the encoded plan, for an answer this hop settles
+	// (router_answer.go); own is that attempt.
+	plan string
+	own  *upstreamProcessor
 	// turn is a Responses request's part in the response store
 	// (responses_store.go).
 	turn *respTurn
@@ -207,6 +211,7 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	m := &extprocv3.HeaderMutation{RemoveHeaders: p.internal, SetHeaders: set}
 	resp := continueRequestBody(m, nil, true)
 	resp.DynamicMetadata = planMetadata(prefs.Model, p.api.Path, plan)
+	p.offerWhole(resp) // router_answer.go
 	stampVersion(resp.DynamicMetadata, p.cfg.Version)
 	p.stampTurn(resp.DynamicMetadata) // responses_store.go
 	if p.api.Decodes() {
@@ -271,9 +276,12 @@ func planMetadata(model, endpoint string, plan routing.Plan) *structpb.Struct {
 // over (its metadata comes with the headers, which it has already set).
 // Anything else (errors and small answers the upstream hop translated
 // itself, Envoy's own replies) passes through, and the stream closes.
-func (p *routerProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
+func (p *routerProcessor) responseHeaders(ctx context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
 	a := md.GetFilterMetadata()[xds.AttemptNamespace].GetFields()
 	p.usage, p.attempts = readAttemptUsage(a), readAttempts(a)
+	if a["mode"].GetStringValue() == modeRouterName {
+		return p.answerAttempt(ctx, h, md, a) // router_answer.go
+	}
 	if a["mode"] != nil && !h.GetEndOfStream() {
 		up := &upstreamProcessor{s: p.s, cfg: p.cfg, api: p.api, client: p.client, run: p.run, capture: p.capture, turn: p.turn}
 		if up.adoptResponse(h, a) {

@@ -172,6 +172,13 @@ func (r *signalRouter) done() {
 		r.span.End()
 		return
 	}
+	if own := r.own; own != nil {
+		// The attempt whose response this hop settled (router_answer.go):
+		// its span, from the request handed to the provider.
+		parent := trace.ContextWithSpan(context.Background(), r.span)
+		_, s := r.s.tracer().Start(parent, "attempt", trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(own.sent))
+		endAttemptSpan(s, own, false)
+	}
 	op := operationName(r.api)
 	attrs := []attribute.KeyValue{semconv.GenAIOperationNameKey.String(op)}
 	r.span.SetName(op)
@@ -261,6 +268,12 @@ func (u *signalUpstream) responseBody(ctx context.Context, b *extprocv3.HttpBody
 func (u *signalUpstream) done() {
 	u.upstreamProcessor.done()
 	u.s.sig.attempts.Add(-1)
+	if u.handedOff && u.status == 0 {
+		// Left to the router hop with the request (router_answer.go):
+		// it records the attempt's span, response included. This one
+		// is dropped unended.
+		u.ended = true
+	}
 	u.end()
 }
 
@@ -271,9 +284,14 @@ func (u *signalUpstream) end() {
 		return
 	}
 	u.ended = true
-	p := u.upstreamProcessor
-	if !u.span.IsRecording() {
-		u.span.End()
+	endAttemptSpan(u.span, u.upstreamProcessor, u.handedOff)
+}
+
+// endAttemptSpan sets the attributes of attempt p on its span and ends
+// it; handedOff: the router hop counts its tokens.
+func endAttemptSpan(span trace.Span, p *upstreamProcessor, handedOff bool) {
+	if !span.IsRecording() {
+		span.End()
 		return
 	}
 	op := operationName(p.api)
@@ -283,7 +301,7 @@ func (u *signalUpstream) end() {
 	}
 	if p.cand.Model != "" {
 		attrs = append(attrs, semconv.GenAIRequestModel(p.cand.Model), semconv.GenAIResponseModel(p.cand.Model))
-		u.span.SetName(op + " " + p.cand.Model)
+		span.SetName(op + " " + p.cand.Model)
 	}
 	if p.model != "" {
 		attrs = append(attrs, attribute.String("switchboard.model", p.model))
@@ -291,7 +309,7 @@ func (u *signalUpstream) end() {
 	if p.respID != "" {
 		attrs = append(attrs, semconv.GenAIResponseID(p.respID))
 	}
-	if p.handedOff {
+	if handedOff {
 		// The router hop translates the answer and counts its tokens.
 		attrs = append(attrs, attribute.Bool("switchboard.handed_off", true))
 	} else {
@@ -307,14 +325,15 @@ func (u *signalUpstream) end() {
 	switch {
 	case status >= 400:
 		attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(status)))
-		u.span.SetStatus(codes.Error, "")
-	case status == 0 && !p.sent.IsZero():
-		// No response: connect failure, reset or per-try timeout.
+		span.SetStatus(codes.Error, "")
+	case status == 0 && !p.sent.IsZero() && !p.handedOff:
+		// No response: connect failure, reset or per-try timeout. (A
+		// response left to the router hop is settled there.)
 		attrs = append(attrs, semconv.ErrorTypeKey.String("no_response"))
-		u.span.SetStatus(codes.Error, "")
+		span.SetStatus(codes.Error, "")
 	}
-	u.span.SetAttributes(attrs...)
-	u.span.End()
+	span.SetAttributes(attrs...)
+	span.End()
 }
 
 // operationName is gen_ai.operation.name for an API.

@@ -134,6 +134,9 @@ type upstreamProcessor struct {
 	// does not hold (the request metadata says so); handedOff once it
 	// has, and this hop's stream then closes.
 	handOver, handedOff bool
+	// routerWhole: the router hop can answer a whole response itself,
+	// status included (router_answer.go); inRouter: p is that answer.
+	routerWhole, inRouter bool
 	// turn is a Responses request's part in the response store
 	// (responses_store.go); nil when it keeps none.
 	turn *respTurn
@@ -166,6 +169,7 @@ func (p *upstreamProcessor) requestHeaders(ctx context.Context, h *extprocv3.Htt
 	p.plan = req["plan"].GetStringValue()
 	p.chatForm, p.handoverAll = req["chat_form"].GetBoolValue(), req["handover_all"].GetBoolValue()
 	p.handOver = req["responses"].GetStringValue() == xds.HopRouter
+	p.routerWhole = req[routerWholeField].GetBoolValue()
 	p.turn = turnOf(req) // responses_store.go
 	p.ctype = req["content_type"].GetStringValue()
 	p.attempt, _ = strconv.Atoi(headerValue(h, "x-envoy-attempt-count"))
@@ -289,6 +293,9 @@ func (p *upstreamProcessor) translate(ctx context.Context, raw []byte, atHeaders
 	}
 	// The attempt is listed even if no response comes.
 	resp.DynamicMetadata = p.attemptMetadata(false)
+	if p.routerAnswers() {
+		p.leaveResponse(resp) // router_answer.go
+	}
 	return resp
 }
 
@@ -363,6 +370,11 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 		switch {
 		case err == nil && n > maxWholeResponse:
 			return p.tooLargeToProcess(n, set, remove)
+		case p.inRouter:
+			// The router hop answers this attempt: the headers wait for
+			// the body, up to what it may hold (maxHeldUnsized).
+			p.held, p.holdLimit = &extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove}, maxHeldUnsized
+			return nil
 		case err == nil && n <= maxHeldWhole && !p.handoverAll:
 			// The headers answer goes with the translated body: one round
 			// trip less, and a status that can still change if the answer

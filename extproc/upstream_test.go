@@ -230,6 +230,10 @@ func TestUpstreamAttempts(t *testing.T) {
 	if got, want := r.plan(), "openai|tiered;anthropic|tiered;anthropic|claude-sonnet"; got != want {
 		t.Fatalf("plan = %q, want %q", got, want)
 	}
+	// This hop's own response phase: without the router hop's offer, it
+	// answers the last attempt too (TestRouterAnswersLastAttempt has the
+	// router hop answering it).
+	delete(r.request.Fields, routerWholeField)
 	tests := []struct {
 		name          string
 		provider      string // the cluster Envoy picked

@@ -57,6 +57,14 @@ func DecodeGroup(s string, n int) []Entry {
 	return out
 }
 
+// Attempts is the number of attempts an encoded plan holds (its groups).
+func Attempts(s string) int {
+	if s == "" {
+		return 0
+	}
+	return strings.Count(s, ";") + 1
+}
+
 // Earlier lists the candidates of the attempts before attempt n, for
 // reporting which attempts failed over.
 func Earlier(s string, n int) []Entry {

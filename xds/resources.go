@@ -87,17 +87,9 @@ var ControlHeaders = []string{
 	"x-envoy-upstream-rq-per-try-timeout-ms", "x-envoy-max-retries", "x-envoy-internal",
 }
 
-// Headers each hop reads. Envoy sends ext_proc only these (forward_rules):
-// every header costs encoding in Envoy and decoding in switchboard, on
-// every request. A processor or translator that reads another header
-// must add it here.
-var (
-	// From responses it reads the status, type and size; which provider
-	// served comes in the upstream hop's x-switchboard-* headers.
-	routerHopHeaders = append([]string{":method", ":path", "x-session-id", "x-request-id", "traceparent", "authorization", "x-api-key", ":status", "content-type", "content-length"}, ControlHeaders...)
-	// The upstream hop sees every header, both ways: it forwards by
-	// allow-list, so it must see what to remove.
-)
+// Both hops see every header, both ways: each forwards answers by
+// allow-list (the router hop those it settles itself, extproc/
+// router_answer.go), so it must see what to remove.
 
 // forwardRules lets through exact header names and name prefixes.
 func forwardRules(exact []string, prefixes ...string) *extprocv3.HeaderForwardingRules {
@@ -319,8 +311,6 @@ func extProcGrpc(hop string) *corev3.GrpcService {
 func routerExtProc() *extprocv3.ExternalProcessor {
 	return &extprocv3.ExternalProcessor{
 		GrpcService: extProcGrpc(HopRouter),
-		// The client's own x-switchboard-* headers are dropped too.
-		ForwardRules: forwardRules(routerHopHeaders, "x-switchboard-"),
 		ProcessingMode: &extprocv3.ProcessingMode{
 			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
 			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,

@@ -13,6 +13,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	prioritygroupv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/router/cluster_specifiers/priority_group/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -58,6 +59,11 @@ func TestListener(t *testing.T) {
 	}
 	if want := []string{"envoy.filters.http.ext_proc", "envoy.filters.http.router"}; !slices.Equal(names, want) {
 		t.Fatalf("HCM filters = %q, want %q", names, want)
+	}
+	// The router hop tells a provider's response from Envoy's own reply by
+	// x-envoy-upstream-service-time (extproc/router_answer.go).
+	if r := unpack(t, hcm.GetHttpFilters()[1].GetTypedConfig(), &routerv3.Router{}); r.GetSuppressEnvoyHeaders() {
+		t.Errorf("router filter suppresses Envoy's headers")
 	}
 	ep := unpack(t, hcm.GetHttpFilters()[0].GetTypedConfig(), &extprocv3.ExternalProcessor{})
 	checkExtProcHop(t, ep, HopRouter)

@@ -1,0 +1,109 @@
+package extproc
+
+import (
+	"context"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/switchboard-gw/switchboard/routing"
+	"github.com/switchboard-gw/switchboard/xds"
+)
+
+// The router hop answers the whole response of a plan's last attempt
+// itself, status included, so the upstream hop's stream ends with the
+// request (one exchange per attempt instead of two) and the answer is
+// read once, by the filter that holds answer bodies anyway (handover.go).
+// Only the last attempt qualifies: before it, Envoy decides on a
+// fallback from the status the upstream hop settles (an error body's,
+// or 502 for a 2xx that is no answer). Streams stay with the upstream
+// hop too: it holds their headers until the first byte so that Envoy's
+// per-try timeout still runs, which a filter downstream of the router
+// cannot do.
+
+const (
+	// modeRouterName marks, in the attempt metadata, a response the
+	// upstream hop left to the router hop.
+	modeRouterName = "router"
+	// routerWholeField, in the request metadata: the router hop can
+	// answer whole responses itself (an older one during a rolling
+	// upgrade cannot, and gets them answered as before).
+	routerWholeField = "answers_whole"
+	// upstreamServiceTime is set by Envoy's router on responses from a
+	// provider, never on its own replies (connect failure, timeouts),
+	// which is how the router hop tells them apart. The router filter
+	// must not suppress Envoy's headers (xds TestListener).
+	upstreamServiceTime = "x-envoy-upstream-service-time"
+)
+
+// offerWhole tells the upstream hop this hop answers whole responses,
+// and keeps the plan for the answer's fallbacks header.
+func (p *routerProcessor) offerWhole(resp *extprocv3.ProcessingResponse) {
+	req := resp.DynamicMetadata.GetFields()[xds.RequestNamespace].GetStructValue()
+	req.Fields[routerWholeField] = structpb.NewBoolValue(true)
+	p.plan = req.Fields["plan"].GetStringValue()
+}
+
+// routerAnswers reports whether this attempt's response is left to the
+// router hop: a whole answer on the plan's last attempt.
+func (p *upstreamProcessor) routerAnswers() bool {
+	return p.handOver && p.routerWhole && p.x != nil && !p.x.Stream && p.attempt >= routing.Attempts(p.plan)
+}
+
+// leaveResponse adds the hand-over to the request's answer and ends this
+// hop's part: its stream closes, and Envoy passes the response through
+// this filter unprocessed.
+func (p *upstreamProcessor) leaveResponse(resp *extprocv3.ProcessingResponse) {
+	f := resp.DynamicMetadata.GetFields()[xds.AttemptNamespace].GetStructValue().GetFields()
+	for k, v := range p.handoverFields(modeRouterName) {
+		f[k] = v
+	}
+	if d := p.x.Upstream.Dropped; len(d) > 0 {
+		f["dropped"] = structpb.NewStringValue(strings.Join(d, ","))
+	}
+	p.handedOff, p.completed = true, true
+}
+
+// answerAttempt takes up the response the upstream hop left to this hop
+// and answers it as the upstream hop would have (its responseHeaders).
+func (p *routerProcessor) answerAttempt(ctx context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata, a map[string]*structpb.Value) *extprocv3.ProcessingResponse {
+	up := &upstreamProcessor{s: p.s, cfg: p.cfg, api: p.api, client: p.client, run: p.run, capture: p.capture, turn: p.turn,
+		plan: p.plan, inRouter: true}
+	if !up.adopt(a) {
+		p.s.log.Warn("response left for a provider or model no longer configured; passed through untranslated",
+			zap.String("provider", a["provider"].GetStringValue()), zap.String("model", a["model"].GetStringValue()))
+		p.closed = true
+		return continueResponseHeaders(p.rateMutation())
+	}
+	if d := a["dropped"].GetStringValue(); d != "" {
+		up.x.Upstream.Dropped = strings.Split(d, ",")
+	}
+	p.own = up
+	if headerValue(h, upstreamServiceTime) == "" {
+		// Envoy's own reply: no response came from the provider. It
+		// counts against the provider, as in the upstream hop (done).
+		up.done()
+		p.closed = true
+		return continueResponseHeaders(p.rateMutation())
+	}
+	p.answer = up
+	r := up.responseHeaders(ctx, h, md)
+	switch {
+	case r == nil:
+		// Held for the body: answered with it (pending).
+		up.held.SetHeaders = append(up.held.SetHeaders, p.rate...)
+		return waitLonger(routerMessageWait)
+	case r.GetImmediateResponse() != nil:
+		p.closed = true
+		hs := r.GetImmediateResponse().GetHeaders()
+		hs.SetHeaders = append(hs.SetHeaders, p.rate...)
+	default:
+		if c := r.GetResponseHeaders().GetResponse(); c != nil && c.HeaderMutation != nil {
+			c.HeaderMutation.SetHeaders = append(c.HeaderMutation.SetHeaders, p.rate...)
+		}
+	}
+	return r
+}
