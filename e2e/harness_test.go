@@ -423,9 +423,18 @@ func (g *gateway) lostPort() bool {
 // accepts connections: Envoy balances over them, so a request that lands
 // on one still starting would fail.
 func (g *gateway) extProcUp() bool {
-	for _, port := range []int{g.extPort, g.replicaPort} {
-		if port == 0 {
+	for _, x := range []struct {
+		p    *proc
+		port int
+	}{{g.extproc, g.extPort}, {g.replica, g.replicaPort}} {
+		port := x.port
+		if port == 0 || x.p == nil {
 			continue
+		}
+		// It says so once it holds its port: a dial alone can reach the
+		// process that won a port race (another test's Envoy listener).
+		if log := x.p.log.String(); !strings.Contains(log, `"extproc serving"`) || !strings.Contains(log, fmt.Sprintf(":%d", port)) {
+			return false
 		}
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err != nil {
