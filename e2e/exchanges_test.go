@@ -4,9 +4,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/openai/openai-go/v3/option"
+	"github.com/tidwall/gjson"
 
 	"github.com/switchboard-gw/switchboard/internal/fakeprovider"
 )
@@ -41,12 +45,11 @@ func hopMessages(t *testing.T, gw *gateway, hop string) (sent, received int) {
 }
 
 // TestExchangesPerAnswer counts what a whole answer costs in ext_proc
-// messages through real Envoy (issue 12): the router hop forwards a small
-// body to the upstream hop, which translates it with the request headers,
-// and on the plan's last attempt leaves the response to the router hop.
-// So the upstream hop takes one message and answers one; a stream's
-// upstream hop keeps its response (it holds the first byte for the
-// per-try timeout).
+// messages through real Envoy (issue 12): a plan of one attempt on one
+// provider needs no upstream hop, so the router hop translates the
+// request itself, sends it to the provider's direct cluster and answers
+// the response (extproc/direct.go). One gRPC stream per answer, and the
+// upstream hop takes no message.
 func TestExchangesPerAnswer(t *testing.T) {
 	s := newChatSetup(t)
 	s.openai.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
@@ -67,8 +70,8 @@ func TestExchangesPerAnswer(t *testing.T) {
 			}
 			upSent2, upRecv2 := hopMessages(t, s.gw, "switchboard_upstream")
 			rSent2, rRecv2 := hopMessages(t, s.gw, "switchboard_router")
-			if d, e := upSent2-upSent, upRecv2-upRecv; d != n || e != n {
-				t.Errorf("upstream hop: %d messages to switchboard and %d back for %d answers, want %d each (the request headers only)", d, e, n, n)
+			if d, e := upSent2-upSent, upRecv2-upRecv; d != 0 || e != 0 {
+				t.Errorf("upstream hop: %d messages to switchboard and %d back for %d answers, want none (a direct cluster)", d, e, n)
 			}
 			// Request headers, body, response headers and its body's
 			// chunks (Envoy's HTTP/1 codec may end it with an empty one).
@@ -77,5 +80,66 @@ func TestExchangesPerAnswer(t *testing.T) {
 			}
 			t.Logf("%s: router %d/%d, upstream %d/%d messages per answer", model, (rSent2-rSent)/n, (rRecv2-rRecv)/n, (upSent2-upSent)/n, (upRecv2-upRecv)/n)
 		})
+	}
+}
+
+// TestDirectRequestHeaders: what a provider gets from a direct cluster is
+// what it gets through the upstream hop (a stream takes that path): the
+// provider's path, host and key, and none of the client's credentials,
+// SDK headers or the gateway's and Envoy's own.
+func TestDirectRequestHeaders(t *testing.T) {
+	s := newChatSetup(t)
+	s.anthropic.Enqueue("POST", "/v1/messages", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("anthropic", "text"))},
+		fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("anthropic", "text_stream"))})
+	extra := []option.RequestOption{option.WithHeader("x-custom-client", "c"), option.WithHeader("x-switchboard-provider", "forged"),
+		option.WithHeader("x-envoy-retry-on", "5xx"), option.WithHeader("cookie", "session=1")}
+	upSent, _ := hopMessages(t, s.gw, "switchboard_upstream")
+	if _, err := s.client.Chat.Completions.New(ctxT(t), userParams("claude-test", "Say hello"), extra...); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := hopMessages(t, s.gw, "switchboard_upstream"); n != upSent {
+		t.Fatalf("the whole answer took the upstream hop (%d messages)", n-upSent)
+	}
+	st := s.client.Chat.Completions.NewStreaming(ctxT(t), userParams("claude-test", "Say hello"), extra...)
+	for st.Next() {
+	}
+	if err := st.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := hopMessages(t, s.gw, "switchboard_upstream"); n == upSent {
+		t.Fatal("the stream did not take the upstream hop")
+	}
+	recs := s.anthropic.Requests()
+	if len(recs) != 2 {
+		t.Fatalf("provider got %d requests, want 2", len(recs))
+	}
+	direct, hooked := recs[0], recs[1]
+	names := func(h http.Header) []string {
+		var out []string
+		for k := range h {
+			if k := strings.ToLower(k); k != "content-length" && k != "transfer-encoding" {
+				out = append(out, k)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	if d, u := names(direct.Header), names(hooked.Header); !slices.Equal(d, u) {
+		t.Errorf("direct request headers %q, through the upstream hop %q", d, u)
+	}
+	for _, k := range names(direct.Header) {
+		if strings.HasPrefix(k, "x-envoy-") || strings.HasPrefix(k, "x-switchboard-") || strings.HasPrefix(k, "x-forwarded-") ||
+			strings.HasPrefix(k, "x-stainless") || k == "x-request-id" || k == "x-custom-client" || k == "cookie" || k == "authorization" || k == "user-agent" {
+			t.Errorf("provider got %s: %q", k, direct.Header.Values(k))
+		}
+	}
+	if direct.Path != "/v1/messages" || direct.Header.Get("x-api-key") != anthropicKey || direct.Host != hooked.Host {
+		t.Errorf("direct request: path %s, key %q, host %q (through the upstream hop: %q)", direct.Path, direct.Header.Get("x-api-key"), direct.Host, hooked.Host)
+	}
+	if gjson.GetBytes(direct.Body, "model").Str != "claude-sonnet-4-5-20250929" || gjson.GetBytes(direct.Body, "stream").Bool() {
+		t.Errorf("direct body = %s", direct.Body)
+	}
+	if strings.Contains(string(direct.Body), clientKey) {
+		t.Error("client key in the provider body")
 	}
 }

@@ -184,6 +184,21 @@ func (h *harness) open(t *testing.T, hop string) *envoyStream {
 	return &envoyStream{t: t, stream: st, cancel: cancel}
 }
 
+// openVersioned is open for a router hop whose routes carry config
+// version (xds.ConfigVersionMetadata), as Envoy's do.
+func (h *harness) openVersioned(t *testing.T, version string) *envoyStream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx = metadata.AppendToOutgoingContext(ctx, xds.HopMetadata, xds.HopRouter, xds.ConfigVersionMetadata, version)
+	st, err := h.client.Process(ctx)
+	if err != nil {
+		cancel()
+		t.Fatalf("Process: %v", err)
+	}
+	t.Cleanup(cancel)
+	return &envoyStream{t: t, stream: st, cancel: cancel}
+}
+
 // send sends one phase and waits for its answer.
 func (s *envoyStream) send(req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
 	s.t.Helper()

@@ -64,6 +64,11 @@ type routerProcessor struct {
 	// (router_answer.go); own is that attempt.
 	plan string
 	own  *upstreamProcessor
+	// headers are the request's; directOK: Envoy's routes come from a
+	// config this process built, so they have direct clusters; direct:
+	// this hop sent the request to one, translated (direct.go).
+	headers          *extprocv3.HttpHeaders
+	directOK, direct bool
 	// turn is a Responses request's part in the response store
 	// (responses_store.go).
 	turn *respTurn
@@ -71,6 +76,7 @@ type routerProcessor struct {
 
 func (p *routerProcessor) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders, _ *corev3.Metadata) *extprocv3.ProcessingResponse {
 	p.caller.start = time.Now()
+	p.headers = h
 	for _, kv := range h.GetHeaders().GetHeaders() {
 		switch k := kv.GetKey(); {
 		case k == "authorization" || k == "x-api-key":
@@ -227,6 +233,9 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	}
 	p.pluginRequest(m, resp, body)
 	p.captureRequest(resp)
+	if p.goDirect(ctx, resp, m, plan, b.GetBody()) { // direct.go
+		return resp
+	}
 	if !p.api.Decodes() {
 		forwardBody(resp, b.GetBody()) // forward.go
 	}
@@ -279,6 +288,9 @@ func planMetadata(model, endpoint string, plan routing.Plan) *structpb.Struct {
 func (p *routerProcessor) responseHeaders(ctx context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
 	a := md.GetFilterMetadata()[xds.AttemptNamespace].GetFields()
 	p.usage, p.attempts = readAttemptUsage(a), readAttempts(a)
+	if p.direct {
+		return p.answerOwn(ctx, h, md, p.own) // router_answer.go
+	}
 	if a["mode"].GetStringValue() == modeRouterName {
 		return p.answerAttempt(ctx, h, md, a) // router_answer.go
 	}
@@ -350,6 +362,9 @@ func (p *routerProcessor) done() {
 		p.settle(served)
 		p.observe(a.provider.Name, a.status, u, ttft, gen)
 		return
+	}
+	if p.own != nil {
+		p.own.done() // no response came (counted against the provider)
 	}
 	p.settle(p.usage)
 	if p.caller.model != "" {

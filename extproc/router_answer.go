@@ -81,6 +81,11 @@ func (p *routerProcessor) answerAttempt(ctx context.Context, h *extprocv3.HttpHe
 	if d := a["dropped"].GetStringValue(); d != "" {
 		up.x.Upstream.Dropped = strings.Split(d, ",")
 	}
+	return p.answerOwn(ctx, h, md, up)
+}
+
+// answerOwn answers the response of up, an attempt this hop settles.
+func (p *routerProcessor) answerOwn(ctx context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata, up *upstreamProcessor) *extprocv3.ProcessingResponse {
 	p.own = up
 	if headerValue(h, upstreamServiceTime) == "" {
 		// Envoy's own reply: no response came from the provider. It

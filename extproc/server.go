@@ -104,14 +104,15 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 	if hopName == xds.HopStream {
 		return s.processStreamHop(stream) // stall.go: timers, its own loop
 	}
-	cfg := s.configFor(streamVersion(ctx), s.configs.Current())
+	version := streamVersion(ctx)
+	cfg := s.configFor(version, s.configs.Current())
 	if cfg == nil {
 		return status.Error(codes.Unavailable, "extproc: no config loaded yet")
 	}
 	var p processor
 	switch hopName {
 	case xds.HopRouter:
-		p = &routerProcessor{s: s, cfg: cfg}
+		p = &routerProcessor{s: s, cfg: cfg, directOK: version != "" && version == cfg.Version}
 	case xds.HopUpstream:
 		p = &upstreamProcessor{s: s, cfg: cfg}
 	default:

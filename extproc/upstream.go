@@ -177,21 +177,7 @@ func (p *upstreamProcessor) requestHeaders(ctx context.Context, h *extprocv3.Htt
 	if !p.reserved.takeLength(p.s.bodies, headerValue(h, "content-length"), p.cfg.Limits.MaxInflightBytes) {
 		return p.fail(overloaded())
 	}
-	schema := translators.Schema(p.provider.Schema)
-	for _, k := range removeUpstream {
-		if !translators.ForwardsRequestHeader(schema, k) {
-			p.strip = append(p.strip, k)
-		}
-	}
-	for _, kv := range h.GetHeaders().GetHeaders() {
-		k := kv.GetKey()
-		if k == "anthropic-beta" {
-			p.beta = headerString(kv) // a pass-through to Claude carries it
-		}
-		if !translators.ForwardsRequestHeader(schema, k) && !slices.Contains(removeUpstream, k) {
-			p.strip = append(p.strip, k)
-		}
-	}
+	p.readRequestHeaders(h)
 	// The plan names the public model of this attempt: a fallback model
 	// in the request's 'models' list differs from the first.
 	for _, e := range routing.DecodeGroup(p.plan, p.attempt) {
@@ -215,6 +201,27 @@ func (p *upstreamProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBo
 	return p.translate(ctx, b.GetBody(), false)
 }
 
+// readRequestHeaders finds, in the request headers the hop sees, the
+// ones off the provider schema's allow-list (strip) and the client's
+// anthropic-beta.
+func (p *upstreamProcessor) readRequestHeaders(h *extprocv3.HttpHeaders) {
+	schema := translators.Schema(p.provider.Schema)
+	for _, k := range removeUpstream {
+		if !translators.ForwardsRequestHeader(schema, k) {
+			p.strip = append(p.strip, k)
+		}
+	}
+	for _, kv := range h.GetHeaders().GetHeaders() {
+		k := kv.GetKey()
+		if k == "anthropic-beta" {
+			p.beta = headerString(kv) // a pass-through to Claude carries it
+		}
+		if !translators.ForwardsRequestHeader(schema, k) && !slices.Contains(removeUpstream, k) {
+			p.strip = append(p.strip, k)
+		}
+	}
+}
+
 // translate builds this attempt's provider request from the client's
 // body, answering the request headers (atHeaders, the body came as
 // metadata) or the body.
@@ -223,13 +230,38 @@ func (p *upstreamProcessor) translate(ctx context.Context, raw []byte, atHeaders
 	if !p.reserved.take(p.s.bodies, int64(len(raw)), p.cfg.Limits.MaxInflightBytes) {
 		return p.fail(overloaded())
 	}
+	m, body, early := p.buildRequest(ctx, raw)
+	if early != nil {
+		return early
+	}
+	var resp *extprocv3.ProcessingResponse
+	if atHeaders {
+		resp = replaceRequest(m, body)
+	} else {
+		resp = continueRequestBody(m, replaceBody(body), false)
+	}
+	// The attempt is listed even if no response comes.
+	resp.DynamicMetadata = p.attemptMetadata(false)
+	if p.routerAnswers() {
+		p.leaveResponse(resp) // router_answer.go
+	}
+	return resp
+}
+
+// buildRequest translates raw for this attempt's provider: the header
+// changes and the body to send, or the answer to give instead (an error,
+// or a request the gateway answers itself).
+func (p *upstreamProcessor) buildRequest(ctx context.Context, raw []byte) (*extprocv3.HeaderMutation, []byte, *extprocv3.ProcessingResponse) {
+	fail := func(e *translators.APIError) (*extprocv3.HeaderMutation, []byte, *extprocv3.ProcessingResponse) {
+		return nil, nil, p.fail(e)
+	}
 	route, ok := p.cfg.Catalog.Model(p.model)
 	var cand config.Candidate
 	if ok {
 		cand, ok = route.Candidate(p.provider.Name)
 	}
 	if !ok {
-		return p.fail(&translators.APIError{Status: 503, Type: translators.TypeServer, Code: "provider_unavailable",
+		return fail(&translators.APIError{Status: 503, Type: translators.TypeServer, Code: "provider_unavailable",
 			Message: "provider " + quoteTrunc(p.provider.Name) + " no longer serves model " + quoteTrunc(p.model) + "; retry"})
 	}
 	p.cand = cand
@@ -241,25 +273,25 @@ func (p *upstreamProcessor) translate(ctx context.Context, raw []byte, atHeaders
 	}
 	body, err := p.api.DecodeBody(p.ctype, raw) // a multipart form: its JSON form
 	if err != nil {
-		return p.fail(asAPIError(err))
+		return fail(asAPIError(err))
 	}
 	body, e := p.turnBody(ctx, body, target) // responses_store.go: previous_response_id
 	if e != nil {
-		return p.fail(e)
+		return fail(e)
 	}
 	x, err := translators.Begin(p.api, p.spec, body, target, pr.APIKey(), translators.Facts{Provider: pr.Name, ChatForm: p.chatForm})
 	if err != nil {
-		return p.fail(asAPIError(err))
+		return fail(asAPIError(err))
 	}
 	x.Price = translators.Price(cand.Spec.Pricing)
 	if x.Local != nil {
 		// The gateway answers this one itself.
 		p.completed = true
-		return localAnswer(x.Local, x.LocalHeaders)
+		return nil, nil, localAnswer(x.Local, x.LocalHeaders)
 	}
 	if err := p.s.auths.authorize(ctx, pr, &x.Upstream); err != nil {
 		p.s.log.Error("provider credentials unavailable", zap.String("provider", pr.Name), zap.Error(err))
-		return p.fail(&translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "provider_auth_failed",
+		return fail(&translators.APIError{Status: 502, Type: translators.TypeUpstream, Code: "provider_auth_failed",
 			Message: "the gateway could not obtain credentials for provider " + quoteTrunc(pr.Name)})
 	}
 	p.x = x
@@ -285,18 +317,7 @@ func (p *upstreamProcessor) translate(ctx context.Context, raw []byte, atHeaders
 		RemoveHeaders: p.strip,
 	}
 	p.sent = time.Now()
-	var resp *extprocv3.ProcessingResponse
-	if atHeaders {
-		resp = replaceRequest(m, req.Body)
-	} else {
-		resp = continueRequestBody(m, replaceBody(req.Body), false)
-	}
-	// The attempt is listed even if no response comes.
-	resp.DynamicMetadata = p.attemptMetadata(false)
-	if p.routerAnswers() {
-		p.leaveResponse(resp) // router_answer.go
-	}
-	return resp
+	return m, req.Body, nil
 }
 
 func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.HttpHeaders, _ *corev3.Metadata) *extprocv3.ProcessingResponse {

@@ -75,7 +75,6 @@ const (
 	MetadataNamespace = "switchboard"
 
 	modelsPath = "/v1/models"
-	apiPrefix  = "/v1/"
 	caBundle   = "/etc/ssl/certs/ca-certificates.crt"
 )
 
@@ -232,9 +231,16 @@ type providerCluster struct {
 // runs the ext_proc upstream hop, so every attempt on this cluster is
 // translated for this provider.
 func makeProviderCluster(p providerCluster) *clusterv3.Cluster {
+	return providerClusterWith(p, ClusterName(p.Name),
+		&hcmv3.HttpFilter{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(upstreamExtProc(p.PerTryTimeout))}})
+}
+
+// providerClusterWith is a cluster named name to provider p whose
+// upstream filter chain runs filter, then the codec.
+func providerClusterWith(p providerCluster, name string, filter *hcmv3.HttpFilter) *clusterv3.Cluster {
 	opts := &httpv3.HttpProtocolOptions{
 		HttpFilters: []*hcmv3.HttpFilter{
-			{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(upstreamExtProc(p.PerTryTimeout))}},
+			filter,
 			{Name: "envoy.filters.http.upstream_codec", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&upstreamcodecv3.UpstreamCodec{})}},
 		},
 	}
@@ -246,7 +252,6 @@ func makeProviderCluster(p providerCluster) *clusterv3.Cluster {
 			ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{HttpProtocolOptions: &corev3.Http1ProtocolOptions{}},
 		}}
 	}
-	name := ClusterName(p.Name)
 	c := &clusterv3.Cluster{
 		Name:                 name,
 		ClusterDiscoveryType: discoveryType(p.Host),
@@ -327,8 +332,13 @@ func routerExtProc() *extprocv3.ExternalProcessor {
 		// A whole answer's body comes while its headers answer waits, so
 		// the status can still change (a cut or unusable answer is no 200).
 		SendBodyWithoutWaitingForHeaderResponse: true,
+		// A request it sends to a direct cluster (DirectClusterName) it
+		// translates itself: :authority included, and Envoy's own
+		// x-envoy-* headers off the client's request.
+		MutationRules: &mutationrulesv3.HeaderMutationRules{AllowAllRouting: wrapperspb.Bool(true), AllowEnvoy: wrapperspb.Bool(true)},
 		MetadataOptions: &extprocv3.MetadataOptions{
-			ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{PlanNamespace, RequestNamespace, BodyNamespace}},
+			// AttemptNamespace: the attempt it sends to a direct cluster.
+			ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{PlanNamespace, RequestNamespace, BodyNamespace, AttemptNamespace}},
 			// The upstream hop's hand-over comes with the response headers.
 			ForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{AttemptNamespace}},
 		},
@@ -452,7 +462,10 @@ func makeModelRoute(model string, attempts int, groups [][]weightedCluster, t ro
 		Match: &routev3.RouteMatch{
 			// Chat, messages and embeddings alike: the router hop only sets
 			// these headers on the API paths it serves.
-			PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: apiPrefix},
+			// Any path: the router hop sets :path to the provider's for
+			// a request it translates itself (a direct cluster), and the
+			// route is matched again after it.
+			PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"},
 			Headers:       []*routev3.HeaderMatcher{exact(ModelHeader, model), exact(AttemptsHeader, strconv.Itoa(attempts))},
 		},
 		Action: &routev3.Route_Route{Route: &routev3.RouteAction{

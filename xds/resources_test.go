@@ -75,9 +75,15 @@ func TestListener(t *testing.T) {
 		t.Errorf("router hop processing mode = %v, want buffered request body, response headers, streamed response body", pm)
 	}
 	// The router hop writes the plan override, the request metadata and
-	// small bodies for the upstream hop.
-	if got := ep.GetMetadataOptions().GetReceivingNamespaces().GetUntyped(); !slices.Equal(got, []string{PlanNamespace, RequestNamespace, BodyNamespace}) {
-		t.Errorf("router hop receiving namespaces = %q, want [%s %s %s]", got, PlanNamespace, RequestNamespace, BodyNamespace)
+	// small bodies for the upstream hop, and the attempt it sends to a
+	// direct cluster.
+	if got := ep.GetMetadataOptions().GetReceivingNamespaces().GetUntyped(); !slices.Equal(got, []string{PlanNamespace, RequestNamespace, BodyNamespace, AttemptNamespace}) {
+		t.Errorf("router hop receiving namespaces = %q, want [%s %s %s %s]", got, PlanNamespace, RequestNamespace, BodyNamespace, AttemptNamespace)
+	}
+	// A request it translates for a direct cluster gets the provider's
+	// :authority, which Envoy forbids by default.
+	if r := ep.GetMutationRules(); !r.GetAllowAllRouting().GetValue() || !r.GetAllowEnvoy().GetValue() {
+		t.Errorf("router hop mutation rules = %v, want routing and x-envoy-* headers allowed", r)
 	}
 	if got := ep.GetMetadataOptions().GetForwardingNamespaces().GetUntyped(); !slices.Equal(got, []string{AttemptNamespace}) {
 		t.Errorf("router hop forwards metadata %q, want the upstream hop's hand-over [%s]", got, AttemptNamespace)
@@ -119,7 +125,7 @@ func TestClusters(t *testing.T) {
 	}
 	sort.Strings(names)
 	// anthropic is optional and has no key: no cluster.
-	if want := []string{"provider_local", "provider_openai", "switchboard_extproc", "switchboard_unrouted"}; !slices.Equal(names, want) {
+	if want := []string{"direct_local", "direct_openai", "provider_local", "provider_openai", "switchboard_extproc", "switchboard_unrouted"}; !slices.Equal(names, want) {
 		t.Fatalf("clusters = %q, want %q", names, want)
 	}
 
@@ -344,8 +350,11 @@ func TestRoutes(t *testing.T) {
 			name := fmt.Sprintf("chat_model_%s_%d", m.model, n)
 			t.Run(name, func(t *testing.T) {
 				r := byName[name]
-				if r.GetMatch().GetPrefix() != "/v1/" {
-					t.Errorf("match = %v, want prefix /v1/ (chat, messages and embeddings)", r.GetMatch())
+				// Any path: a request the router hop translated for a
+				// direct cluster has the provider's path when it is
+				// matched again.
+				if r.GetMatch().GetPrefix() != "/" {
+					t.Errorf("match = %v, want prefix /", r.GetMatch())
 				}
 				hs := r.GetMatch().GetHeaders()
 				if len(hs) != 2 || hs[0].GetName() != ModelHeader || hs[0].GetStringMatch().GetExact() != m.model ||

@@ -44,10 +44,11 @@ func BuildVersioned(cfg *config.Loaded) (*cache.Snapshot, string, error) {
 	withControlTLS(extProc, cfg)
 	clusters = append(clusters, extProc, makeUnroutedCluster())
 	for _, p := range cfg.Catalog.Providers(cfg.Config) {
-		clusters = append(clusters, makeProviderCluster(providerCluster{
+		pc := providerCluster{
 			Name: p.Name, Host: p.Host(), Port: p.Port(), TLS: p.TLS(), ConnectTimeout: cfg.Timeouts.Connect.D(), Health: cfg.Health,
 			PerTryTimeout: cfg.Routing.PerTryTimeout.D(),
-		}))
+		}
+		clusters = append(clusters, makeProviderCluster(pc), makeDirectCluster(pc))
 	}
 	t := routeTimeouts{Request: cfg.Timeouts.Request.D(), Idle: cfg.Timeouts.Idle.D(), PerTry: cfg.Routing.PerTryTimeout.D(), MaxAttempts: cfg.Routing.MaxAttempts}
 	for _, name := range cfg.Catalog.ModelNames() {

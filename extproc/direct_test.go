@@ -1,0 +1,214 @@
+package extproc
+
+import (
+	"slices"
+	"strconv"
+	"testing"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/tidwall/gjson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/switchboard-gw/switchboard/xds"
+)
+
+// directHarness serves testYAML as the config version Envoy's routes
+// carry, so the router hop may use direct clusters.
+func directHarness(t *testing.T) *harness {
+	cfg := mustLoad(t, testYAML)
+	cfg.Version = "v-direct"
+	return newHarness(t, cfg)
+}
+
+// planDirect sends a request's headers and body to a router hop whose
+// routes carry version, and returns the stream and the body's answer.
+func planDirect(t *testing.T, h *harness, version string, body []byte, extra ...string) (*envoyStream, *extprocv3.ProcessingResponse) {
+	t.Helper()
+	router := h.openVersioned(t, version)
+	continued(t, router.send(postHeaders(extra...)))
+	return router, router.send(requestBody(body))
+}
+
+// directCluster is the cluster a planned request's override names when
+// it has one group of one cluster.
+func directCluster(resp *extprocv3.ProcessingResponse) string {
+	groups := resp.GetDynamicMetadata().GetFields()[xds.PlanNamespace].GetStructValue().GetFields()["priority_groups"].GetListValue().GetValues()
+	if len(groups) != 1 {
+		return ""
+	}
+	cs := groups[0].GetStructValue().GetFields()["clusters"].GetListValue().GetValues()
+	if len(cs) != 1 {
+		return ""
+	}
+	return cs[0].GetStructValue().GetFields()["cluster_name"].GetStringValue()
+}
+
+func TestRouterSendsDirect(t *testing.T) {
+	h := directHarness(t)
+	body := chatBody("claude-sonnet", false)
+	router, planned := planDirect(t, h, "v-direct", body,
+		"authorization", "Bearer client-gateway-key",
+		"x-request-id", "req-1", "x-forwarded-for", "10.0.0.1", "x-forwarded-proto", "https", "x-session-id", "s1", "accept-encoding", "gzip")
+	c := continued(t, planned)
+	if got := directCluster(planned); got != xds.DirectClusterName("anthropic") {
+		t.Fatalf("plan override names %q, want the direct cluster %q", got, xds.DirectClusterName("anthropic"))
+	}
+	if !c.GetClearRouteCache() {
+		t.Error("route cache not cleared: Envoy would not route on the model")
+	}
+	// The request as the provider gets it: Anthropic's path, host, key
+	// and body, nothing of the client's credentials or Envoy's headers.
+	m := readMutation(c.GetHeaderMutation())
+	out := bodyOut(nil, c)
+	want := map[string]string{
+		":path": "/v1/messages", ":authority": "anthropic.example.test", "x-api-key": anthropicKey,
+		"anthropic-version": "2023-06-01", "content-length": strconv.Itoa(len(out)),
+		xds.ModelHeader: "claude-sonnet", xds.AttemptsHeader: "1",
+	}
+	for k, v := range want {
+		if m.set[k] != v {
+			t.Errorf("header %s = %q, want %q (set: %v)", k, m.set[k], v, m.set)
+		}
+	}
+	for _, k := range []string{"authorization", "x-session-id", "accept-encoding"} {
+		if !m.removes(k) {
+			t.Errorf("%s reaches the provider (removed: %q)", k, m.remove)
+		}
+	}
+	// Routing needs these (Envoy matches no route without
+	// x-forwarded-proto); the direct cluster removes them.
+	for _, k := range []string{xds.ModelHeader, xds.AttemptsHeader, "x-forwarded-proto", "x-request-id", "x-forwarded-for"} {
+		if m.removes(k) {
+			t.Errorf("%s removed before routing", k)
+		}
+	}
+	n := 0
+	for _, o := range c.GetHeaderMutation().GetSetHeaders() {
+		if o.GetHeader().GetKey() == "content-length" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("content-length set %d times", n)
+	}
+	if gjson.GetBytes(out, "model").Str != "claude-sonnet-4-5-20250929" || !gjson.GetBytes(out, "max_tokens").Exists() || gjson.GetBytes(out, "messages.0.content").Str == "" {
+		t.Errorf("provider body = %s, want the Anthropic request", out)
+	}
+	fields := planned.GetDynamicMetadata().GetFields()
+	if _, ok := fields[xds.BodyNamespace]; ok {
+		t.Error("body forwarded as metadata: no upstream hop reads it")
+	}
+	if a := fields[xds.AttemptNamespace].GetStructValue().GetFields()[attemptField(1)].GetStructValue().GetFields(); a["provider"].GetStringValue() != "anthropic" {
+		t.Errorf("attempt metadata = %v, want attempt 1 on anthropic", a)
+	}
+
+	// Envoy's router answers from the direct cluster: this hop holds the
+	// headers for the body and answers both, translated.
+	answer := `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":2}}`
+	rh := responseHeaders(false, ":status", "200", "content-type", "application/json", upstreamServiceTime, "3", "set-cookie", "s=1")
+	rh.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{xds.AttemptNamespace: fields[xds.AttemptNamespace].GetStructValue()}}
+	if r := router.send(rh); r.GetOverrideMessageTimeout() == nil || r.GetResponse() != nil {
+		t.Fatalf("response headers answered with %v, want them held for the body", r)
+	}
+	if err := router.stream.Send(responseBody([]byte(answer), true)); err != nil {
+		t.Fatal(err)
+	}
+	rm := readMutation(continued(t, router.recv(rh)).GetHeaderMutation())
+	if rm.set[xds.ProviderHeader] != "anthropic" || rm.set[AttemptHeader] != "1" || rm.set["content-type"] != "application/json" || !rm.removes("set-cookie") {
+		t.Errorf("answer headers = %v (removed %q), want the provider, attempt and type, and no set-cookie", rm.set, rm.remove)
+	}
+	got := bodyOut(nil, continued(t, router.recv(rh)))
+	if gjson.GetBytes(got, "object").Str != "chat.completion" || gjson.GetBytes(got, "choices.0.message.content").Str != "Hi" || gjson.GetBytes(got, "usage.total_tokens").Int() != 7 {
+		t.Errorf("answer = %s, want the chat completion", got)
+	}
+	if err := h.waitEnded(t); err != nil {
+		t.Fatalf("router hop: Process returned %v", err)
+	}
+	var ok int64
+	for _, r := range h.srv.Stats().Snapshot() {
+		if r.Provider == "anthropic" {
+			ok += r.OK
+		}
+	}
+	if ok != 1 {
+		t.Errorf("anthropic successes = %d, want the answer recorded: %v", ok, h.srv.Stats().Snapshot())
+	}
+}
+
+// What needs the upstream hop keeps it: a stream (its first byte is held
+// for the per-try timeout), a plan with a fallback, and routes from a
+// config this process did not build (their clusters may have no direct
+// ones).
+func TestRouterKeepsUpstreamHop(t *testing.T) {
+	h := directHarness(t)
+	tests := []struct {
+		name, version string
+		body          []byte
+	}{
+		{name: "stream", version: "v-direct", body: chatBody("claude-sonnet", true)},
+		{name: "fallback", version: "v-direct", body: []byte(`{"model":"tiered","messages":[{"role":"user","content":"hi"}]}`)},
+		{name: "unknown routes", version: "v-other", body: chatBody("claude-sonnet", false)},
+		{name: "no version", version: "", body: chatBody("claude-sonnet", false)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			router, planned := planDirect(t, h, tc.version, tc.body)
+			c := continued(t, planned)
+			if got := directCluster(planned); slices.Contains([]string{xds.DirectClusterName("anthropic"), xds.DirectClusterName("openai")}, got) {
+				t.Errorf("sent to %s", got)
+			}
+			if c.GetBodyMutation() != nil || readMutation(c.GetHeaderMutation()).set[":path"] != "" {
+				t.Errorf("request translated by the router hop: %v", c)
+			}
+			if _, ok := planned.GetDynamicMetadata().GetFields()[xds.BodyNamespace]; !ok {
+				t.Error("no body for the upstream hop")
+			}
+			router.close()
+			if err := h.waitEnded(t); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Envoy's own reply on a direct request (connect failure, per-try
+// timeout) passes and counts against the provider; so does a request
+// that ends with no response.
+func TestRouterDirectNoResponse(t *testing.T) {
+	failures := func(h *harness) (n int64) {
+		for _, r := range h.srv.Stats().Snapshot() {
+			if r.Provider == "anthropic" {
+				n += r.Failed
+			}
+		}
+		return n
+	}
+	t.Run("Envoy's reply", func(t *testing.T) {
+		h := directHarness(t)
+		router, planned := planDirect(t, h, "v-direct", chatBody("claude-sonnet", false))
+		continued(t, planned)
+		rh := responseHeaders(false, ":status", "503", "content-type", "application/json")
+		if m := readMutation(continued(t, router.send(rh)).GetHeaderMutation()); m.set[xds.ProviderHeader] != "" {
+			t.Errorf("Envoy's reply was answered as the provider's: %v", m.set)
+		}
+		if err := h.waitEnded(t); err != nil {
+			t.Fatal(err)
+		}
+		if failures(h) != 1 {
+			t.Errorf("anthropic failures = %d, want 1: %v", failures(h), h.srv.Stats().Snapshot())
+		}
+	})
+	t.Run("no response", func(t *testing.T) {
+		h := directHarness(t)
+		router, planned := planDirect(t, h, "v-direct", chatBody("claude-sonnet", false))
+		continued(t, planned)
+		router.close()
+		if err := h.waitEnded(t); err != nil {
+			t.Fatal(err)
+		}
+		if failures(h) != 1 {
+			t.Errorf("anthropic failures = %d, want 1: %v", failures(h), h.srv.Stats().Snapshot())
+		}
+	})
+}
