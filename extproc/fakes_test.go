@@ -168,12 +168,16 @@ type envoyStream struct {
 }
 
 // open starts a stream carrying hop in its gRPC metadata, as the
-// ExternalProcessor filter's initial_metadata does ("" sends none).
-func (h *harness) open(t *testing.T, hop string) *envoyStream {
+// ExternalProcessor filter's initial_metadata does ("" sends none),
+// with the further metadata pairs kv.
+func (h *harness) open(t *testing.T, hop string, kv ...string) *envoyStream {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	if hop != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, xds.HopMetadata, hop)
+	}
+	if len(kv) > 0 {
+		ctx = metadata.AppendToOutgoingContext(ctx, kv...)
 	}
 	st, err := h.client.Process(ctx)
 	if err != nil {
@@ -188,15 +192,7 @@ func (h *harness) open(t *testing.T, hop string) *envoyStream {
 // version (xds.ConfigVersionMetadata), as Envoy's do.
 func (h *harness) openVersioned(t *testing.T, version string) *envoyStream {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	ctx = metadata.AppendToOutgoingContext(ctx, xds.HopMetadata, xds.HopRouter, xds.ConfigVersionMetadata, version)
-	st, err := h.client.Process(ctx)
-	if err != nil {
-		cancel()
-		t.Fatalf("Process: %v", err)
-	}
-	t.Cleanup(cancel)
-	return &envoyStream{t: t, stream: st, cancel: cancel}
+	return h.open(t, xds.HopRouter, xds.ConfigVersionMetadata, version)
 }
 
 // send sends one phase and waits for its answer.
