@@ -7,7 +7,6 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/translators"
@@ -72,14 +71,7 @@ func (p *routerProcessor) goDirect(ctx context.Context, resp *extprocv3.Processi
 	fields := resp.DynamicMetadata.Fields
 	// The attempt is listed even if no response comes.
 	fields[xds.AttemptNamespace] = up.attemptMetadata(false).GetFields()[xds.AttemptNamespace]
-	fields[xds.PlanNamespace] = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-		"priority_groups": structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-			"name": structpb.NewStringValue("direct"),
-			"clusters": structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-				"cluster_name": structpb.NewStringValue(xds.DirectClusterName(c.Provider.Name)), "weight": structpb.NewNumberValue(1),
-			}})}}),
-		}})}}),
-	}})
+	fields[xds.PlanNamespace] = groupsOverride(plan, xds.DirectClusterName)
 	p.own, p.direct = up, true
 	return true
 }

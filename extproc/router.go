@@ -262,23 +262,31 @@ func planMetadata(model, endpoint string, plan routing.Plan) *structpb.Struct {
 		"model": str(model), "plan": str(plan.Encode()), "endpoint": str(endpoint), "responses": str(xds.HopRouter),
 	}})}
 	if !plan.Default {
-		groups := make([]*structpb.Value, len(plan.Groups))
-		for i, g := range plan.Groups {
-			clusters := make([]*structpb.Value, len(g))
-			for j, c := range g {
-				clusters[j] = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-					"cluster_name": str(xds.ClusterName(c.Provider.Name)), "weight": structpb.NewNumberValue(float64(c.Weight)),
-				}})
-			}
-			groups[i] = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-				"name": str("r" + strconv.Itoa(i)), "clusters": structpb.NewListValue(&structpb.ListValue{Values: clusters}),
-			}})
-		}
-		fields[xds.PlanNamespace] = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-			"priority_groups": structpb.NewListValue(&structpb.ListValue{Values: groups}),
-		}})
+		fields[xds.PlanNamespace] = groupsOverride(plan, xds.ClusterName)
 	}
 	return &structpb.Struct{Fields: fields}
+}
+
+// groupsOverride is the plan's priority groups as Envoy's priority_group
+// cluster specifier reads them from PlanNamespace, each provider's
+// cluster named by cluster.
+func groupsOverride(plan routing.Plan, cluster func(provider string) string) *structpb.Value {
+	str := structpb.NewStringValue
+	groups := make([]*structpb.Value, len(plan.Groups))
+	for i, g := range plan.Groups {
+		clusters := make([]*structpb.Value, len(g))
+		for j, c := range g {
+			clusters[j] = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+				"cluster_name": str(cluster(c.Provider.Name)), "weight": structpb.NewNumberValue(float64(c.Weight)),
+			}})
+		}
+		groups[i] = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			"name": str("r" + strconv.Itoa(i)), "clusters": structpb.NewListValue(&structpb.ListValue{Values: clusters}),
+		}})
+	}
+	return structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+		"priority_groups": structpb.NewListValue(&structpb.ListValue{Values: groups}),
+	}})
 }
 
 // responseHeaders takes over the answer when the upstream hop handed it

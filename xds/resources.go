@@ -460,11 +460,10 @@ func makeModelRoute(model string, attempts int, groups [][]weightedCluster, t ro
 	r := &routev3.Route{
 		Name: fmt.Sprintf("chat_model_%s_%d", model, attempts),
 		Match: &routev3.RouteMatch{
-			// Chat, messages and embeddings alike: the router hop only sets
-			// these headers on the API paths it serves.
-			// Any path: the router hop sets :path to the provider's for
-			// a request it translates itself (a direct cluster), and the
-			// route is matched again after it.
+			// Any path: the router hop sets these headers only on the API
+			// paths it serves, and sets :path to the provider's for a
+			// request it translates itself (a direct cluster) before the
+			// route is matched again.
 			PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"},
 			Headers:       []*routev3.HeaderMatcher{exact(ModelHeader, model), exact(AttemptsHeader, strconv.Itoa(attempts))},
 		},
