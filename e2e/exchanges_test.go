@@ -83,14 +83,42 @@ func TestExchangesPerAnswer(t *testing.T) {
 	}
 }
 
+// TestStreamExchanges: a stream on a one-provider plan takes the direct
+// cluster too (no upstream hop message), its headers held for the first
+// byte by the router hop.
+func TestStreamExchanges(t *testing.T) {
+	s := newChatSetup(t)
+	s.anthropic.Handle("POST", "/v1/messages", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("anthropic", "text_stream"))})
+	upSent, upRecv := hopMessages(t, s.gw, "switchboard_upstream")
+	rSent, rRecv := hopMessages(t, s.gw, "switchboard_router")
+	const n = 3
+	for range n {
+		st := s.client.Chat.Completions.NewStreaming(ctxT(t), userParams("claude-test", "Say hello"))
+		var text string
+		for st.Next() {
+			if c := st.Current(); len(c.Choices) > 0 {
+				text += c.Choices[0].Delta.Content
+			}
+		}
+		if err := st.Err(); err != nil || text == "" {
+			t.Fatalf("stream: %q, %v", text, err)
+		}
+	}
+	upSent2, upRecv2 := hopMessages(t, s.gw, "switchboard_upstream")
+	rSent2, rRecv2 := hopMessages(t, s.gw, "switchboard_router")
+	if d, e := upSent2-upSent, upRecv2-upRecv; d != 0 || e != 0 {
+		t.Errorf("upstream hop: %d messages to switchboard and %d back for %d streams, want none (a direct cluster)", d, e, n)
+	}
+	t.Logf("router %d/%d, upstream %d/%d messages per stream", (rSent2-rSent)/n, (rRecv2-rRecv)/n, (upSent2-upSent)/n, (upRecv2-upRecv)/n)
+}
+
 // TestDirectRequestHeaders: what a provider gets from a direct cluster is
-// what it gets through the upstream hop (a stream takes that path): the
-// provider's path, host and key, and none of the client's credentials,
-// SDK headers or the gateway's and Envoy's own.
+// what it gets through the upstream hop (a plan with a fallback takes
+// that path): the provider's path, host and key, and none of the
+// client's credentials, SDK headers or the gateway's and Envoy's own.
 func TestDirectRequestHeaders(t *testing.T) {
 	s := newChatSetup(t)
-	s.anthropic.Enqueue("POST", "/v1/messages", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("anthropic", "text"))},
-		fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("anthropic", "text_stream"))})
+	s.anthropic.Handle("POST", "/v1/messages", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("anthropic", "text"))})
 	extra := []option.RequestOption{option.WithHeader("x-custom-client", "c"), option.WithHeader("x-switchboard-provider", "forged"),
 		option.WithHeader("x-envoy-retry-on", "5xx"), option.WithHeader("cookie", "session=1")}
 	upSent, _ := hopMessages(t, s.gw, "switchboard_upstream")
@@ -100,14 +128,14 @@ func TestDirectRequestHeaders(t *testing.T) {
 	if n, _ := hopMessages(t, s.gw, "switchboard_upstream"); n != upSent {
 		t.Fatalf("the whole answer took the upstream hop (%d messages)", n-upSent)
 	}
-	st := s.client.Chat.Completions.NewStreaming(ctxT(t), userParams("claude-test", "Say hello"), extra...)
-	for st.Next() {
-	}
-	if err := st.Err(); err != nil {
+	// A fallback model after the first: the first attempt, on the same
+	// provider, goes through the upstream hop.
+	withFallback := append(extra, option.WithJSONSet("models", []string{"claude-test", "gpt-test"}))
+	if _, err := s.client.Chat.Completions.New(ctxT(t), userParams("claude-test", "Say hello"), withFallback...); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := hopMessages(t, s.gw, "switchboard_upstream"); n == upSent {
-		t.Fatal("the stream did not take the upstream hop")
+		t.Fatal("the plan with a fallback did not take the upstream hop")
 	}
 	recs := s.anthropic.Requests()
 	if len(recs) != 2 {
@@ -136,7 +164,7 @@ func TestDirectRequestHeaders(t *testing.T) {
 	if direct.Path != "/v1/messages" || direct.Header.Get("x-api-key") != anthropicKey || direct.Host != hooked.Host {
 		t.Errorf("direct request: path %s, key %q, host %q (through the upstream hop: %q)", direct.Path, direct.Header.Get("x-api-key"), direct.Host, hooked.Host)
 	}
-	if gjson.GetBytes(direct.Body, "model").Str != "claude-sonnet-4-5-20250929" || gjson.GetBytes(direct.Body, "stream").Bool() {
+	if gjson.GetBytes(direct.Body, "model").Str != "claude-sonnet-4-5-20250929" || !gjson.GetBytes(direct.Body, "messages").IsArray() {
 		t.Errorf("direct body = %s", direct.Body)
 	}
 	if strings.Contains(string(direct.Body), clientKey) {

@@ -13,15 +13,16 @@ import (
 	"github.com/switchboard-gw/switchboard/xds"
 )
 
-// A plan of one attempt on one provider, for a whole answer, needs no
-// upstream hop: no fallback follows, so there is no second translation
-// for another provider. The router hop translates the request itself,
-// with the upstream hop's code, and sends it to the provider's direct
-// cluster (xds.DirectClusterName), which runs no ext_proc filter; it
-// answers the response as it answers any last attempt
-// (router_answer.go). One gRPC stream per request instead of two.
-// Streams keep the upstream hop: it holds their headers until the first
-// byte, so that the per-try timeout still runs.
+// A plan of one attempt on one provider needs no upstream hop: no
+// fallback follows, so there is no second translation for another
+// provider. The router hop translates the request itself, with the
+// upstream hop's code, and sends it to the provider's direct cluster
+// (xds.DirectClusterName), which runs no ext_proc filter; it answers the
+// response as it answers any last attempt (router_answer.go). One gRPC
+// stream per request instead of two. A stream's headers wait for its
+// first byte here, as in the upstream hop, and since Envoy's per-try
+// timer stops once its router has the headers, this hop keeps the rest
+// of the per-try timeout itself (wake.go).
 //
 // Only when Envoy's routes come from a config this process built
 // (directOK): those have the direct clusters. During a rolling upgrade
@@ -32,7 +33,7 @@ import (
 // to the provider's direct cluster, translated, when the plan allows.
 // original is the client's body; m is resp's header mutation.
 func (p *routerProcessor) goDirect(ctx context.Context, resp *extprocv3.ProcessingResponse, m *extprocv3.HeaderMutation, plan routing.Plan, original []byte) bool {
-	if !p.directOK || p.caller.stream || p.turn != nil || p.api.Decodes() || len(plan.Groups) != 1 || len(plan.Groups[0]) != 1 {
+	if !p.directOK || p.turn != nil || p.api.Decodes() || len(plan.Groups) != 1 || len(plan.Groups[0]) != 1 {
 		return false
 	}
 	c := plan.Groups[0][0]
@@ -51,9 +52,9 @@ func (p *routerProcessor) goDirect(ctx context.Context, resp *extprocv3.Processi
 		body = bm.GetBody() // the plugins' request
 	}
 	hm, out, early := up.buildRequest(ctx, body)
-	if early != nil || up.x.Stream {
+	if early != nil {
 		// An error or a local answer: the upstream hop gives it, as for
-		// any plan. A stream: see above.
+		// any plan.
 		return false
 	}
 	up.applyRun(up.x) // the plugins transform the answer in its chat form

@@ -4,12 +4,14 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/tidwall/gjson"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/xds"
 )
 
@@ -136,17 +138,92 @@ func TestRouterSendsDirect(t *testing.T) {
 	}
 }
 
-// What needs the upstream hop keeps it: a stream (its first byte is held
-// for the per-try timeout), a plan with a fallback, and routes from a
-// config this process did not build (their clusters may have no direct
-// ones).
+// A stream on a one-provider plan goes direct too: its headers wait for
+// the first byte, then come with it, and the chunks are translated.
+func TestRouterSendsDirectStream(t *testing.T) {
+	h := directHarness(t)
+	router, planned := planDirect(t, h, "v-direct", chatBody("claude-sonnet", true))
+	c := continued(t, planned)
+	if got := directCluster(planned); got != xds.DirectClusterName("anthropic") {
+		t.Fatalf("plan override names %q, want %q", got, xds.DirectClusterName("anthropic"))
+	}
+	if out := bodyOut(nil, c); !gjson.GetBytes(out, "stream").Bool() || gjson.GetBytes(out, "max_tokens").Int() == 0 {
+		t.Fatalf("provider body = %s, want Anthropic's stream request", out)
+	}
+	tr := readTranscript(t, "anthropic", "text_stream")
+	rh := responseHeaders(false, append(tr.headers, upstreamServiceTime, "2")...)
+	rh.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{xds.AttemptNamespace: planned.GetDynamicMetadata().GetFields()[xds.AttemptNamespace].GetStructValue()}}
+	// The wait covers the rest of the per-try timeout and a little more
+	// (this hop answers first, wake).
+	if w, perTry := router.streamHeaders(rh), h.srv.configs.Current().Routing.PerTryTimeout.D(); w < perTry-time.Second || w > perTry+time.Second {
+		t.Errorf("headers held for %v, want about the per-try timeout %v", w, perTry)
+	}
+	var out []byte
+	chunks := split(tr.body, 100, 37)
+	for i, ch := range chunks {
+		r := router.send(responseBody(ch, i == len(chunks)-1))
+		if i == 0 {
+			m := readMutation(continued(t, router.heldHeaders()).GetHeaderMutation())
+			if m.set["content-type"] != "text/event-stream" || m.set[xds.ProviderHeader] != "anthropic" {
+				t.Errorf("stream headers = %v, want SSE from anthropic", m.set)
+			}
+		}
+		out = bodyOut(out, continued(t, r))
+	}
+	data := sseData(t, out)
+	if len(data) < 2 || data[len(data)-1] != "[DONE]" || gjson.Get(data[0], "object").Str != "chat.completion.chunk" {
+		t.Fatalf("stream = %s, want chat chunks and [DONE]", out)
+	}
+	if err := h.waitEnded(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A direct stream whose first byte does not come within the per-try
+// timeout gets 504 from this hop, in the client's shape, and counts
+// against the provider: Envoy's own per-try timer stopped at the headers.
+func TestRouterDirectStreamFirstByteTimeout(t *testing.T) {
+	cfg := mustLoad(t, testYAML)
+	cfg.Version = "v-direct"
+	cfg.Routing.PerTryTimeout = config.Duration(300 * time.Millisecond)
+	h := newHarness(t, cfg)
+	router, planned := planDirect(t, h, "v-direct", chatBody("claude-sonnet", true))
+	continued(t, planned)
+	tr := readTranscript(t, "anthropic", "text_stream")
+	rh := responseHeaders(false, append(tr.headers, upstreamServiceTime, "2")...)
+	start := time.Now()
+	router.streamHeaders(rh)
+	// No chunk: the hop answers the held headers on its own.
+	r := router.recv(rh)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("answered after %v, want within the per-try timeout", took)
+	}
+	checkImmediate(t, r, 504, "upstream_timeout")
+	router.close() // Envoy closes the stream after an immediate response
+	if err := h.waitEnded(t); err != nil {
+		t.Fatal(err)
+	}
+	var failed int64
+	for _, s := range h.srv.Stats().Snapshot() {
+		if s.Provider == "anthropic" {
+			failed += s.Failed
+		}
+	}
+	if failed != 1 {
+		t.Errorf("anthropic failures = %d, want 1: %v", failed, h.srv.Stats().Snapshot())
+	}
+}
+
+// What needs the upstream hop keeps it: a plan with a fallback (each
+// attempt is translated for its provider), and routes from a config this
+// process did not build (their clusters may have no direct ones).
 func TestRouterKeepsUpstreamHop(t *testing.T) {
 	h := directHarness(t)
 	tests := []struct {
 		name, version string
 		body          []byte
 	}{
-		{name: "stream", version: "v-direct", body: chatBody("claude-sonnet", true)},
+		{name: "fallback stream", version: "v-direct", body: []byte(`{"model":"tiered","stream":true,"messages":[{"role":"user","content":"hi"}]}`)},
 		{name: "fallback", version: "v-direct", body: []byte(`{"model":"tiered","messages":[{"role":"user","content":"hi"}]}`)},
 		{name: "unknown routes", version: "v-other", body: chatBody("claude-sonnet", false)},
 		{name: "no version", version: "", body: chatBody("claude-sonnet", false)},

@@ -69,6 +69,8 @@ type routerProcessor struct {
 	// this hop sent the request to one, translated (direct.go).
 	headers          *extprocv3.HttpHeaders
 	directOK, direct bool
+	// firstByte is when a direct stream's first byte is due (wake).
+	firstByte time.Time
 	// turn is a Responses request's part in the response store
 	// (responses_store.go).
 	turn *respTurn

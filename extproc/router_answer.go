@@ -3,6 +3,7 @@ package extproc
 import (
 	"context"
 	"strings"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/switchboard-gw/switchboard/routing"
+	"github.com/switchboard-gw/switchboard/translators"
 	"github.com/switchboard-gw/switchboard/xds"
 )
 
@@ -19,10 +21,11 @@ import (
 // read once, by the filter that holds answer bodies anyway (handover.go).
 // Only the last attempt qualifies: before it, Envoy decides on a
 // fallback from the status the upstream hop settles (an error body's,
-// or 502 for a 2xx that is no answer). Streams stay with the upstream
-// hop too: it holds their headers until the first byte so that Envoy's
-// per-try timeout still runs, which a filter downstream of the router
-// cannot do.
+// or 502 for a 2xx that is no answer). Streams on a plan with
+// fallbacks stay with the upstream hop: it holds their headers until the
+// first byte, so Envoy's per-try timeout still runs and can fall back.
+// A direct stream (direct.go) has no fallback; this hop bounds its first
+// byte itself (wake).
 
 const (
 	// modeRouterName marks, in the attempt metadata, a response the
@@ -96,7 +99,16 @@ func (p *routerProcessor) answerOwn(ctx context.Context, h *extprocv3.HttpHeader
 	}
 	p.answer = up
 	r := up.responseHeaders(ctx, h, md)
+	if p.caller.res != nil && up.stream != nil {
+		up.meter = p.meter(up.x.Price, billedByOthers(p.attempts, up.attempt))
+	}
 	switch {
+	case up.mode == modeStream && up.held != nil:
+		// A direct stream: its headers wait for the first byte, within
+		// the per-try timeout, which this hop keeps (wake).
+		up.held.SetHeaders = append(up.held.SetHeaders, p.rate...)
+		p.firstByte = up.sent.Add(p.cfg.Routing.PerTryTimeout.D())
+		return waitLonger(time.Until(p.firstByte) + time.Second)
 	case r == nil:
 		// Held for the body: answered with it (pending).
 		up.held.SetHeaders = append(up.held.SetHeaders, p.rate...)
@@ -110,5 +122,34 @@ func (p *routerProcessor) answerOwn(ctx context.Context, h *extprocv3.HttpHeader
 			c.HeaderMutation.SetHeaders = append(c.HeaderMutation.SetHeaders, p.rate...)
 		}
 	}
+	return r
+}
+
+// wakeAt is a direct stream's first-byte deadline while its headers are
+// held (wake.go).
+func (p *routerProcessor) wakeAt() time.Time {
+	if up := p.answer; up == nil || up.mode != modeStream || up.held == nil {
+		return time.Time{}
+	}
+	return p.firstByte
+}
+
+// wake answers a direct stream whose first byte did not come within the
+// per-try timeout: 504, as Envoy answers a provider that sends no
+// headers, counted against the provider.
+func (p *routerProcessor) wake() *extprocv3.ProcessingResponse {
+	up := p.answer
+	if p.wakeAt().IsZero() || time.Now().Before(p.firstByte) {
+		return nil
+	}
+	up.held, up.mode = nil, modeDiscard
+	up.status, up.errCode, up.completed = 504, "upstream_timeout", true
+	up.record(routing.Outcome{Status: 504}, translators.Usage{})
+	p.s.log.Info("attempt failed: no first byte within the per-try timeout", zap.String("model", up.model), zap.String("provider", up.provider.Name),
+		zap.Int("attempt", up.attempt), zap.Duration("duration", time.Since(up.start)))
+	p.closed = true
+	r := up.fail(&translators.APIError{Status: 504, Type: translators.TypeUpstream, Code: "upstream_timeout", Message: "the provider did not answer in time"})
+	hs := r.GetImmediateResponse().GetHeaders()
+	hs.SetHeaders = append(hs.SetHeaders, p.rate...)
 	return r
 }

@@ -120,6 +120,9 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 	}
 	p = s.withSignals(ctx, p) // signals.go
 	defer p.done()
+	out := &sender{stream: stream, log: s.log}
+	defer out.stop() // before done: no wake runs after it
+	w, _ := p.(waker)
 	for {
 		req, err := stream.Recv()
 		if err != nil {
@@ -128,38 +131,52 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 			}
 			return status.Errorf(codes.Unknown, "extproc: receive: %v", err)
 		}
-		var resp *extprocv3.ProcessingResponse
-		switch r := req.Request.(type) {
-		case *extprocv3.ProcessingRequest_RequestHeaders:
-			resp = p.requestHeaders(ctx, r.RequestHeaders, req.GetMetadataContext())
-		case *extprocv3.ProcessingRequest_RequestBody:
-			resp = p.requestBody(ctx, r.RequestBody)
-		case *extprocv3.ProcessingRequest_ResponseHeaders:
-			resp = p.responseHeaders(ctx, r.ResponseHeaders, req.GetMetadataContext())
-		case *extprocv3.ProcessingRequest_ResponseBody:
-			resp = p.responseBody(ctx, r.ResponseBody)
-		case *extprocv3.ProcessingRequest_RequestTrailers:
-			resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}}
-		case *extprocv3.ProcessingRequest_ResponseTrailers:
-			resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{ResponseTrailers: &extprocv3.TrailersResponse{}}}
-		default:
-			return status.Errorf(codes.InvalidArgument, "extproc: unexpected request %T", r)
-		}
-		for _, r := range append(p.pending(), resp) {
-			if r == nil {
-				continue // answered later, with the rest of the message
-			}
-			if err := stream.Send(r); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return status.Errorf(codes.Unknown, "extproc: send: %v", err)
-			}
-		}
-		if p.complete() {
-			return nil
+		if end, err := out.handle(ctx, p, w, req); end || err != nil {
+			return err
 		}
 	}
+}
+
+// handle answers one message from Envoy, under the sender's lock (a wake
+// may answer too). end: the processor needs nothing more.
+func (o *sender) handle(ctx context.Context, p processor, w waker, req *extprocv3.ProcessingRequest) (end bool, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if p.complete() {
+		return true, nil // a wake answered the request
+	}
+	var resp *extprocv3.ProcessingResponse
+	switch r := req.Request.(type) {
+	case *extprocv3.ProcessingRequest_RequestHeaders:
+		resp = p.requestHeaders(ctx, r.RequestHeaders, req.GetMetadataContext())
+	case *extprocv3.ProcessingRequest_RequestBody:
+		resp = p.requestBody(ctx, r.RequestBody)
+	case *extprocv3.ProcessingRequest_ResponseHeaders:
+		resp = p.responseHeaders(ctx, r.ResponseHeaders, req.GetMetadataContext())
+	case *extprocv3.ProcessingRequest_ResponseBody:
+		resp = p.responseBody(ctx, r.ResponseBody)
+	case *extprocv3.ProcessingRequest_RequestTrailers:
+		resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}}
+	case *extprocv3.ProcessingRequest_ResponseTrailers:
+		resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{ResponseTrailers: &extprocv3.TrailersResponse{}}}
+	default:
+		return true, status.Errorf(codes.InvalidArgument, "extproc: unexpected request %T", r)
+	}
+	for _, r := range append(p.pending(), resp) {
+		if r == nil {
+			continue // answered later, with the rest of the message
+		}
+		if err := o.stream.Send(r); err != nil {
+			if ctx.Err() != nil {
+				return true, nil
+			}
+			return true, status.Errorf(codes.Unknown, "extproc: send: %v", err)
+		}
+	}
+	if w != nil {
+		o.arm(w)
+	}
+	return p.complete(), nil
 }
 
 func hop(ctx context.Context) string {

@@ -312,8 +312,9 @@ func extProcGrpc(hop string) *corev3.GrpcService {
 // holds them, not one on the provider cluster. An upstream filter that
 // still holds the end of a response when the provider's HTTP/1 stream has
 // finished crashed Envoy 1.40 on the next watermark
-// (docs/operations.md#failure-modes).
-func routerExtProc() *extprocv3.ExternalProcessor {
+// (docs/operations.md#failure-modes). It holds a direct stream's headers
+// for the first byte, as the upstream hop does: perTry sizes the room.
+func routerExtProc(perTry time.Duration) *extprocv3.ExternalProcessor {
 	return &extprocv3.ExternalProcessor{
 		GrpcService: extProcGrpc(HopRouter),
 		ProcessingMode: &extprocv3.ProcessingMode{
@@ -326,7 +327,7 @@ func routerExtProc() *extprocv3.ExternalProcessor {
 		},
 		// Parsing a 20 MB body takes time; the default 200 ms is for toy payloads.
 		MessageTimeout:    durationpb.New(10 * time.Second),
-		MaxMessageTimeout: durationpb.New(30 * time.Second),
+		MaxMessageTimeout: durationpb.New(upstreamMessageTimeout(perTry)),
 		StatusOnError:     &typev3.HttpStatus{Code: typev3.StatusCode_ServiceUnavailable},
 		StatPrefix:        "switchboard_router",
 		// A whole answer's body comes while its headers answer waits, so
@@ -346,7 +347,8 @@ func routerExtProc() *extprocv3.ExternalProcessor {
 }
 
 // FirstByteWait is how long the upstream hop holds a stream's response
-// headers waiting for its first body byte (it asks Envoy to wait that
+// headers waiting for its first body byte (the router hop holds a direct
+// stream's until the per-try timeout, then answers 504 itself) (it asks Envoy to wait that
 // long with override_message_timeout). It outlasts the per-try timeout,
 // which runs from before the headers came: the per-try timeout fires
 // first, while Envoy's router has seen no headers, and the attempt falls
