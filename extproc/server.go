@@ -110,9 +110,11 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 		return status.Error(codes.Unavailable, "extproc: no config loaded yet")
 	}
 	var p processor
+	var router *routerProcessor
 	switch hopName {
 	case xds.HopRouter:
-		p = &routerProcessor{s: s, cfg: cfg, directOK: version != "" && version == cfg.Version}
+		router = &routerProcessor{s: s, cfg: cfg, directOK: version != "" && version == cfg.Version}
+		p = router
 	case xds.HopUpstream:
 		p = &upstreamProcessor{s: s, cfg: cfg}
 	default:
@@ -123,13 +125,16 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 	out := &sender{stream: stream, log: s.log}
 	defer out.stop() // before done: no wake runs after it
 	w, _ := p.(waker)
-	for {
+	for first := true; ; first = false {
 		req, err := stream.Recv()
 		if err != nil {
 			if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled || ctx.Err() != nil {
 				return nil
 			}
 			return status.Errorf(codes.Unknown, "extproc: receive: %v", err)
+		}
+		if first && router != nil && streamsRequestBody(req) {
+			p = &joined{processor: p, fail: router.fail, limit: cfg.Limits.MaxRequestBytes, wait: xds.BodyWait(cfg.Timeouts.ClientRequest.D())} // joined.go
 		}
 		if end, err := out.handle(ctx, p, w, req); end || err != nil {
 			return err

@@ -25,7 +25,7 @@ func makeListener(c *config.Config) *listenerv3.Listener {
 			},
 		}},
 		HttpFilters: []*hcmv3.HttpFilter{
-			{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(routerExtProc(c.Routing.PerTryTimeout.D()))}},
+			{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(routerExtProc(c.Timeouts, c.Routing.PerTryTimeout.D()))}},
 			{Name: "envoy.filters.http.router", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{})}},
 		},
 		// LLM streams pause for long stretches while a model thinks.

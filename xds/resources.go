@@ -313,13 +313,19 @@ func extProcGrpc(hop string) *corev3.GrpcService {
 // still holds the end of a response when the provider's HTTP/1 stream has
 // finished crashed Envoy 1.40 on the next watermark
 // (docs/operations.md#failure-modes). It holds a direct stream's headers
-// for the first byte, as the upstream hop does: perTry sizes the room.
-func routerExtProc(perTry time.Duration) *extprocv3.ExternalProcessor {
+// for the first byte, as the upstream hop does.
+//
+// The request body is STREAMED and sent without waiting for the headers
+// answer, which the hop gives once the body is in (extproc/joined.go):
+// one round trip for the request instead of two. Envoy then enforces no
+// body limit itself (the hop does) and holds the chunks until they are
+// answered, as it held a buffered body.
+func routerExtProc(t config.Timeouts, perTry time.Duration) *extprocv3.ExternalProcessor {
 	return &extprocv3.ExternalProcessor{
 		GrpcService: extProcGrpc(HopRouter),
 		ProcessingMode: &extprocv3.ProcessingMode{
 			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
-			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,
+			RequestBodyMode:     extprocv3.ProcessingMode_STREAMED,
 			ResponseHeaderMode:  extprocv3.ProcessingMode_SEND,
 			ResponseBodyMode:    extprocv3.ProcessingMode_STREAMED,
 			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
@@ -327,7 +333,7 @@ func routerExtProc(perTry time.Duration) *extprocv3.ExternalProcessor {
 		},
 		// Parsing a 20 MB body takes time; the default 200 ms is for toy payloads.
 		MessageTimeout:    durationpb.New(10 * time.Second),
-		MaxMessageTimeout: durationpb.New(upstreamMessageTimeout(perTry)),
+		MaxMessageTimeout: durationpb.New(routerMessageTimeout(t, perTry)),
 		StatusOnError:     &typev3.HttpStatus{Code: typev3.StatusCode_ServiceUnavailable},
 		StatPrefix:        "switchboard_router",
 		// A whole answer's body comes while its headers answer waits, so
@@ -354,6 +360,17 @@ func routerExtProc(perTry time.Duration) *extprocv3.ExternalProcessor {
 // first, while Envoy's router has seen no headers, and the attempt falls
 // back or ends in a 504.
 func FirstByteWait(perTry time.Duration) time.Duration { return perTry + time.Second }
+
+// BodyWait is how long the router hop asks Envoy to wait for its answer
+// to a request's headers while a large or unsized body comes in: as long
+// as the listener waits for the whole request (timeouts.client_request).
+func BodyWait(clientRequest time.Duration) time.Duration { return clientRequest + time.Second }
+
+// routerMessageTimeout is the router hop's max_message_timeout: room for
+// a direct stream's first byte and for a request body's upload.
+func routerMessageTimeout(t config.Timeouts, perTry time.Duration) time.Duration {
+	return max(upstreamMessageTimeout(perTry), BodyWait(t.ClientRequest.D()))
+}
 
 // upstreamMessageTimeout is the upstream hop's max_message_timeout: room
 // for FirstByteWait.

@@ -24,7 +24,8 @@ import (
 const httpOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 func TestListener(t *testing.T) {
-	snap := build(t, parse(t, testYAML, testEnv))
+	cfg := parse(t, testYAML, testEnv)
+	snap := build(t, cfg)
 	if n := len(snap.GetResources(resource.ListenerType)); n != 1 {
 		t.Fatalf("got %d listeners, want 1", n)
 	}
@@ -69,10 +70,15 @@ func TestListener(t *testing.T) {
 	checkExtProcHop(t, ep, HopRouter)
 	pm := ep.GetProcessingMode()
 	// It translates the answers the upstream hop hands over: an upstream
-	// filter holding answer bodies crashed Envoy 1.40.
-	if pm.GetRequestBodyMode() != extprocv3.ProcessingMode_BUFFERED || pm.GetResponseHeaderMode() != extprocv3.ProcessingMode_SEND ||
-		pm.GetResponseBodyMode() != extprocv3.ProcessingMode_STREAMED {
-		t.Errorf("router hop processing mode = %v, want buffered request body, response headers, streamed response body", pm)
+	// filter holding answer bodies crashed Envoy 1.40. The request body
+	// comes right after the headers (extproc/joined.go).
+	if pm.GetRequestBodyMode() != extprocv3.ProcessingMode_STREAMED || !ep.GetSendBodyWithoutWaitingForHeaderResponse() ||
+		pm.GetResponseHeaderMode() != extprocv3.ProcessingMode_SEND || pm.GetResponseBodyMode() != extprocv3.ProcessingMode_STREAMED {
+		t.Errorf("router hop processing mode = %v, want a streamed request body sent without waiting, response headers, streamed response body", pm)
+	}
+	// Room for a slow upload and for a direct stream's first byte.
+	if got, want := ep.GetMaxMessageTimeout().AsDuration(), BodyWait(cfg.Timeouts.ClientRequest.D()); got < want || cfg.Timeouts.ClientRequest.D() < time.Second {
+		t.Errorf("router hop max_message_timeout = %v, want at least %v (timeouts.client_request)", got, want)
 	}
 	// The router hop writes the plan override, the request metadata and
 	// small bodies for the upstream hop, and the attempt it sends to a

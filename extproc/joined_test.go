@@ -1,0 +1,154 @@
+package extproc
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/tidwall/gjson"
+
+	"github.com/switchboard-gw/switchboard/xds"
+)
+
+// streamedHeaders are request headers as Envoy sends them with a
+// STREAMED request body that does not wait for the headers answer.
+func streamedHeaders(extra ...string) *extprocv3.ProcessingRequest {
+	r := postHeaders(extra...)
+	r.ProtocolConfig = &extprocv3.ProtocolConfiguration{RequestBodyMode: filterv3.ProcessingMode_STREAMED,
+		ResponseBodyMode: filterv3.ProcessingMode_STREAMED, SendBodyWithoutWaitingForHeaderResponse: true}
+	return r
+}
+
+func chunk(b []byte, eos bool) *extprocv3.ProcessingRequest {
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: b, EndOfStream: eos}}}
+}
+
+// sendAll sends messages without waiting for answers, as Envoy does.
+func (s *envoyStream) sendAll(reqs ...*extprocv3.ProcessingRequest) {
+	s.t.Helper()
+	for _, r := range reqs {
+		if err := s.stream.Send(r); err != nil {
+			s.t.Fatalf("send %T: %v", r.GetRequest(), err)
+		}
+	}
+}
+
+// The headers answer waits for the body and carries what the body phase
+// decided, and the body (CONTINUE_AND_REPLACE): no chunk gets an answer.
+// A large body the hop leaves unchanged is not sent back: each chunk is
+// answered as it came.
+func TestJoinedRequest(t *testing.T) {
+	large := []byte(`{"model":"claude-sonnet","messages":[{"role":"user","content":"` + strings.Repeat("a", quickBody) + `"}]}`)
+	for _, tc := range []struct {
+		name, version string
+		body          []byte
+		direct        bool
+	}{
+		{"direct", "v-direct", chatBody("claude-sonnet", false), true},
+		{"two hops", "", chatBody("claude-sonnet", false), false},
+		{"two hops, large", "", large, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := directHarness(t)
+			router := h.openVersioned(t, tc.version)
+			body := tc.body
+			cut := len(body) / 2
+			hs := streamedHeaders("content-length", strconv.Itoa(len(body)))
+			router.sendAll(hs, chunk(body[:cut], false), chunk(body[cut:], false), chunk(nil, true))
+			r := router.recv(hs)
+			if tc.body == nil || len(body) > quickBody {
+				// A large body: Envoy is asked to wait for the answer.
+				if r.GetOverrideMessageTimeout() == nil {
+					t.Fatalf("headers of a %d-byte body answered with %v, want a longer wait first", len(body), r)
+				}
+				r = router.recv(hs)
+			}
+			head := continued(t, r)
+			m := readMutation(head.GetHeaderMutation())
+			if m.set[xds.ModelHeader] != "claude-sonnet" || !head.GetClearRouteCache() {
+				t.Fatalf("headers answer = %v, want the body phase's routing", head)
+			}
+			var out []byte
+			if len(body) > quickBody {
+				if head.GetStatus() == extprocv3.CommonResponse_CONTINUE_AND_REPLACE {
+					t.Fatal("a large unchanged body was sent back")
+				}
+				for i := range 3 {
+					c := router.recv(hs).GetRequestBody().GetResponse()
+					if c == nil || c.GetBodyMutation() != nil || c.GetHeaderMutation() != nil {
+						t.Fatalf("chunk %d answer = %v, want it unchanged", i, c)
+					}
+				}
+				out = body
+			} else {
+				if head.GetStatus() != extprocv3.CommonResponse_CONTINUE_AND_REPLACE {
+					t.Fatalf("status %v, want the body with the headers answer", head.GetStatus())
+				}
+				out = head.GetBodyMutation().GetBody()
+			}
+			if tc.direct {
+				if m.set[":path"] != "/v1/messages" || gjson.GetBytes(out, "model").Str != "claude-sonnet-4-5-20250929" {
+					t.Errorf("direct request: path %q, body %s", m.set[":path"], out)
+				}
+			} else if string(out) != string(body) {
+				t.Errorf("body = %.200s, want the client's unchanged (%v)", out, head.GetBodyMutation())
+			}
+			router.close()
+			// Nothing more comes: the chunks need no answer.
+			if extra, err := router.stream.Recv(); err == nil {
+				t.Errorf("unexpected answer after the request: %v", extra)
+			}
+			if err := h.waitEnded(t); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Refusals still come at once: at the headers when the headers decide,
+// at the chunk that crosses limits.max_request_bytes (Envoy enforces no
+// limit on a streamed body), with the body when the body decides. A
+// large or unsized body gets Envoy to wait for the headers answer.
+func TestJoinedRefusals(t *testing.T) {
+	cfg := mustLoad(t, testYAML)
+	cfg.Limits.MaxRequestBytes = 1000
+	h := newHarness(t, cfg)
+	t.Run("at the headers", func(t *testing.T) {
+		router := h.open(t, xds.HopRouter)
+		r := streamedHeaders()
+		r.GetRequestHeaders().Headers.Headers[1].RawValue = []byte("/v1/nothing")
+		checkImmediate(t, router.send(r), 404, "unknown_path")
+		router.close()
+		if err := h.waitEnded(t); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("over the limit", func(t *testing.T) {
+		router := h.open(t, xds.HopRouter)
+		hs := streamedHeaders()
+		if w := router.send(hs).GetOverrideMessageTimeout().AsDuration(); w != xds.BodyWait(cfg.Timeouts.ClientRequest.D()) {
+			t.Errorf("unsized body: Envoy asked to wait %v, want %v", w, xds.BodyWait(cfg.Timeouts.ClientRequest.D()))
+		}
+		router.sendAll(chunk(make([]byte, 600), false), chunk(make([]byte, 600), false))
+		r := router.recv(hs).GetImmediateResponse()
+		if r.GetStatus().GetCode() != 413 || r.GetDetails() != payloadTooLarge || decodeError(t, r.GetBody()).code() != "request_too_large" {
+			t.Errorf("over the limit: %v", r)
+		}
+		router.close()
+		if err := h.waitEnded(t); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("by the body", func(t *testing.T) {
+		router := h.open(t, xds.HopRouter)
+		hs := streamedHeaders("content-length", "9")
+		router.sendAll(hs, chunk([]byte(`{"model":`), false), chunk(nil, true))
+		checkImmediate(t, router.recv(hs), 400, "invalid_json")
+		router.close()
+		if err := h.waitEnded(t); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
