@@ -28,11 +28,17 @@ import (
 // rolling upgrade) says so in the stream's protocol configuration; the
 // hop then answers the headers and the body each in turn, as before.
 
-// quickBody is the largest body expected in the reads that bring the
-// headers. A larger or unsized one may take the client a while to send,
-// so the hop asks Envoy to wait for the headers answer as long as the
-// listener waits for the request (timeouts.client_request).
+// quickBody is the largest body that goes back with the headers answer
+// when the hop leaves it unchanged; a larger one passes chunk by chunk.
 const quickBody = 64 << 10
+
+// bodyPatience is how long the hop waits for a body before it asks Envoy
+// to wait for the headers answer as long as the listener waits for the
+// whole request (timeouts.client_request), within the filter's 10 s
+// message timeout: a slow upload then ends in the listener's 408, not in
+// an ext_proc timeout. Most bodies come with the headers, and cost no
+// extra message. A variable for tests.
+var bodyPatience = 5 * time.Second
 
 // payloadTooLarge is Envoy's response code details for a body over its
 // buffer limit.
@@ -54,7 +60,27 @@ type joined struct {
 	body   []byte
 	chunks int
 	queue  []*extprocv3.ProcessingResponse
+	// length is the request's content-length (-1: none). A body is
+	// complete at that length: a request with trailers never gets an
+	// end-of-stream chunk while the headers answer is held.
+	length int64
+	// after says what the chunks that come after the answer get: none
+	// once the body went with it, an unchanged pass otherwise.
+	after afterAnswer
+	// since is when the headers came; waited, that Envoy was asked to
+	// wait longer (bodyPatience).
+	since  time.Time
+	waited bool
+	inner  waker // the router hop's own wakes (a direct stream's first byte)
 }
+
+type afterAnswer int
+
+const (
+	beforeAnswer afterAnswer = iota
+	chunksDropped
+	chunksPass
+)
 
 // streamsRequestBody reports whether Envoy sends this stream's request
 // body in chunks, without waiting for the headers answer.
@@ -68,20 +94,53 @@ func (j *joined) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders, m
 	if h.GetEndOfStream() || r.GetRequestHeaders() == nil || j.complete() {
 		return r // a refusal, or nothing more to read
 	}
-	j.held = r
-	if n, err := strconv.ParseInt(headerValue(h, "content-length"), 10, 64); err != nil || n > quickBody {
-		return waitLonger(j.wait)
+	j.held, j.since = r, time.Now()
+	n, err := strconv.ParseInt(headerValue(h, "content-length"), 10, 64)
+	j.length = n
+	if err != nil {
+		j.length = -1
 	}
 	return nil
 }
 
+// wakeAt is when a body still coming needs Envoy to wait longer, else
+// the router hop's own wake.
+func (j *joined) wakeAt() time.Time {
+	if j.held != nil && !j.waited {
+		return j.since.Add(bodyPatience)
+	}
+	if j.inner == nil {
+		return time.Time{}
+	}
+	return j.inner.wakeAt()
+}
+
+func (j *joined) wake() *extprocv3.ProcessingResponse {
+	if j.held != nil && !j.waited {
+		if time.Since(j.since) < bodyPatience {
+			return nil
+		}
+		j.waited = true
+		return waitLonger(j.wait)
+	}
+	if j.inner == nil {
+		return nil
+	}
+	return j.inner.wake()
+}
+
 func (j *joined) requestBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	if j.held == nil {
+	switch {
+	case j.after == chunksDropped:
+		return nil // Envoy dropped it: the body went with the headers answer
+	case j.after == chunksPass:
+		return continueRequestBody(nil, nil, false)
+	case j.held == nil:
 		return j.processor.requestBody(ctx, b) // the headers were answered
 	}
 	j.chunks++
 	if int64(len(j.body))+int64(len(b.GetBody())) > j.limit {
-		j.held, j.body = nil, nil
+		j.held, j.body, j.after = nil, nil, chunksDropped
 		r := j.fail(&translators.APIError{Status: 413, Type: translators.TypeInvalidRequest, Code: "request_too_large",
 			Message: "request body exceeds the gateway's size limit (limits.max_request_bytes: " + strconv.FormatInt(j.limit, 10) + " bytes)"})
 		// Envoy's own details for it, as when it buffered the body: the
@@ -90,12 +149,12 @@ func (j *joined) requestBody(ctx context.Context, b *extprocv3.HttpBody) *extpro
 		r.GetImmediateResponse().Details = payloadTooLarge
 		return r
 	}
-	if j.chunks == 1 && b.GetEndOfStream() {
+	if j.chunks == 1 && (b.GetEndOfStream() || int64(len(b.GetBody())) == j.length) {
 		j.body = b.GetBody() // one chunk: no copy
 	} else {
 		j.body = append(j.body, b.GetBody()...)
 	}
-	if !b.GetEndOfStream() {
+	if !b.GetEndOfStream() && int64(len(j.body)) != j.length {
 		return nil // answered with the headers, once the body is in
 	}
 	held := j.held
@@ -105,6 +164,7 @@ func (j *joined) requestBody(ctx context.Context, b *extprocv3.HttpBody) *extpro
 	r := j.processor.requestBody(ctx, &extprocv3.HttpBody{Body: body, EndOfStream: true})
 	br := r.GetRequestBody().GetResponse()
 	if br == nil {
+		j.after = chunksDropped
 		return r // a refusal or a local answer: it ends the request
 	}
 	hr := held.GetRequestHeaders().GetResponse()
@@ -126,10 +186,12 @@ func (j *joined) requestBody(ctx context.Context, b *extprocv3.HttpBody) *extpro
 		// them. It also drops content-length: HTTP/1.1 providers get
 		// the body chunked.
 		hr.Status, hr.BodyMutation = extprocv3.CommonResponse_CONTINUE_AND_REPLACE, m
+		j.after = chunksDropped
 		return nil
 	}
 	// A large body, unchanged: each chunk goes on as it came, rather
 	// than all of it back over gRPC.
+	j.after = chunksPass
 	for range j.chunks {
 		j.queue = append(j.queue, continueRequestBody(nil, nil, false))
 	}

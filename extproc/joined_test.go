@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -57,15 +58,7 @@ func TestJoinedRequest(t *testing.T) {
 			cut := len(body) / 2
 			hs := streamedHeaders("content-length", strconv.Itoa(len(body)))
 			router.sendAll(hs, chunk(body[:cut], false), chunk(body[cut:], false), chunk(nil, true))
-			r := router.recv(hs)
-			if tc.body == nil || len(body) > quickBody {
-				// A large body: Envoy is asked to wait for the answer.
-				if r.GetOverrideMessageTimeout() == nil {
-					t.Fatalf("headers of a %d-byte body answered with %v, want a longer wait first", len(body), r)
-				}
-				r = router.recv(hs)
-			}
-			head := continued(t, r)
+			head := continued(t, router.recv(hs))
 			m := readMutation(head.GetHeaderMutation())
 			if m.set[xds.ModelHeader] != "claude-sonnet" || !head.GetClearRouteCache() {
 				t.Fatalf("headers answer = %v, want the body phase's routing", head)
@@ -107,6 +100,49 @@ func TestJoinedRequest(t *testing.T) {
 	}
 }
 
+// A body is complete at its content-length: a request with trailers
+// gets no end-of-stream chunk while the headers answer is held.
+func TestJoinedRequestAtLength(t *testing.T) {
+	h := directHarness(t)
+	router := h.openVersioned(t, "v-direct")
+	body := chatBody("claude-sonnet", false)
+	hs := streamedHeaders("content-length", strconv.Itoa(len(body)))
+	router.sendAll(hs, chunk(body, false))
+	head := continued(t, router.recv(hs))
+	if head.GetStatus() != extprocv3.CommonResponse_CONTINUE_AND_REPLACE || readMutation(head.GetHeaderMutation()).set[":path"] != "/v1/messages" {
+		t.Fatalf("headers answer = %v, want the translated request", head)
+	}
+	router.close()
+	if err := h.waitEnded(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A body that is slow to come gets Envoy to wait for the headers answer
+// as long as the listener waits for the request, so a slow upload ends
+// in the listener's 408, not in an ext_proc timeout; then it is answered.
+func TestJoinedSlowBody(t *testing.T) {
+	defer func(d time.Duration) { bodyPatience = d }(bodyPatience)
+	bodyPatience = 50 * time.Millisecond
+	cfg := mustLoad(t, testYAML)
+	h := newHarness(t, cfg)
+	router := h.open(t, xds.HopRouter)
+	body := chatBody("claude-sonnet", false)
+	hs := streamedHeaders("content-length", strconv.Itoa(len(body)))
+	router.sendAll(hs, chunk(body[:10], false))
+	if w := router.recv(hs).GetOverrideMessageTimeout().AsDuration(); w != xds.BodyWait(cfg.Timeouts.ClientRequest.D()) {
+		t.Fatalf("Envoy asked to wait %v, want %v", w, xds.BodyWait(cfg.Timeouts.ClientRequest.D()))
+	}
+	router.sendAll(chunk(body[10:], true))
+	if head := continued(t, router.recv(hs)); readMutation(head.GetHeaderMutation()).set[xds.ModelHeader] != "claude-sonnet" {
+		t.Fatalf("headers answer = %v", head)
+	}
+	router.close()
+	if err := h.waitEnded(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Refusals still come at once: at the headers when the headers decide,
 // at the chunk that crosses limits.max_request_bytes (Envoy enforces no
 // limit on a streamed body), with the body when the body decides. A
@@ -128,10 +164,7 @@ func TestJoinedRefusals(t *testing.T) {
 	t.Run("over the limit", func(t *testing.T) {
 		router := h.open(t, xds.HopRouter)
 		hs := streamedHeaders()
-		if w := router.send(hs).GetOverrideMessageTimeout().AsDuration(); w != xds.BodyWait(cfg.Timeouts.ClientRequest.D()) {
-			t.Errorf("unsized body: Envoy asked to wait %v, want %v", w, xds.BodyWait(cfg.Timeouts.ClientRequest.D()))
-		}
-		router.sendAll(chunk(make([]byte, 600), false), chunk(make([]byte, 600), false))
+		router.sendAll(hs, chunk(make([]byte, 600), false), chunk(make([]byte, 600), false))
 		r := router.recv(hs).GetImmediateResponse()
 		if r.GetStatus().GetCode() != 413 || r.GetDetails() != payloadTooLarge || decodeError(t, r.GetBody()).code() != "request_too_large" {
 			t.Errorf("over the limit: %v", r)

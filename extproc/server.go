@@ -134,7 +134,8 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 			return status.Errorf(codes.Unknown, "extproc: receive: %v", err)
 		}
 		if first && router != nil && streamsRequestBody(req) {
-			p = &joined{processor: p, fail: router.fail, limit: cfg.Limits.MaxRequestBytes, wait: xds.BodyWait(cfg.Timeouts.ClientRequest.D())} // joined.go
+			j := &joined{processor: p, inner: w, fail: router.fail, limit: cfg.Limits.MaxRequestBytes, wait: xds.BodyWait(cfg.Timeouts.ClientRequest.D())} // joined.go
+			p, w = j, j
 		}
 		if end, err := out.handle(ctx, p, w, req); end || err != nil {
 			return err

@@ -29,18 +29,23 @@ type sender struct {
 	stream  extprocv3.ExternalProcessor_ProcessServer
 	log     *zap.Logger
 	timer   *time.Timer
+	at      time.Time // when timer fires
 	stopped bool
 }
 
-// arm sets the wake timer once the processor asks for one, and stops it
-// when it no longer does. Called with o.mu held.
+// arm sets the wake timer for the time the processor asks for, and
+// stops it when it asks for none. Called with o.mu held.
 func (o *sender) arm(w waker) {
 	at := w.wakeAt()
-	switch {
-	case at.IsZero() && o.timer != nil:
+	if at.Equal(o.at) && (o.timer != nil || at.IsZero()) {
+		return
+	}
+	if o.timer != nil {
 		o.timer.Stop()
 		o.timer = nil
-	case !at.IsZero() && o.timer == nil:
+	}
+	o.at = at
+	if !at.IsZero() {
 		o.timer = time.AfterFunc(time.Until(at), func() { o.fire(w) })
 	}
 }
@@ -62,6 +67,9 @@ func (o *sender) fire(w waker) {
 	if r := w.wake(); r != nil {
 		// An error means the stream is going anyway: the loop sees it.
 		_ = o.stream.Send(r)
+	}
+	if !w.wakeAt().Equal(o.at) {
+		o.arm(w) // the next wake the processor wants, never the same twice
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	celv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // localReply is one kind of error reply Envoy makes itself, and what it
@@ -20,6 +21,8 @@ type localReply struct {
 	// OpenAI's error type and the gateway's code, Anthropic's error type.
 	openAIType, code, anthropicType string
 	message                         string
+	// status, when set, replaces the reply's status.
+	status uint32
 }
 
 func replyStatus(code int) string { return fmt.Sprintf("response.code == %d", code) }
@@ -50,6 +53,12 @@ var localReplies = []localReply{
 		message: "the provider cannot be reached"},
 	{when: replyStatus(413), openAIType: "invalid_request_error", code: "request_too_large", anthropicType: "request_too_large",
 		message: "request body exceeds the gateway's size limit"},
+	// timeouts.client_request on a request Envoy has whole but the router
+	// hop never saw end (an HTTP/2 body with trailers and no
+	// content-length, extproc/joined.go): Envoy says 504; it is the
+	// client's request that did not get through in time.
+	{when: "response.code_details == 'request_overall_timeout'", openAIType: "invalid_request_error", code: "request_timeout", anthropicType: "invalid_request_error",
+		message: "the request was not received in time", status: 408},
 	{when: replyStatus(504), openAIType: "server_error", code: "upstream_timeout", anthropicType: "timeout_error",
 		message: "the provider did not answer in time"},
 	{when: replyStatus(502), openAIType: "server_error", code: "upstream_error", anthropicType: "api_error",
@@ -78,9 +87,12 @@ func localReplyConfig() *hcmv3.LocalReplyConfig {
 	var mappers []*hcmv3.ResponseMapper
 	for _, r := range localReplies {
 		when := "!response.code_details.startsWith('switchboard') && (" + r.when + ")"
-		mappers = append(mappers,
-			responseMapper(when+" && "+onMessagesCEL, r.flags, r.message, anthropicErrorFormat(r.anthropicType)),
-			responseMapper(when, r.flags, r.message, openAIErrorFormat(r.openAIType, r.code)))
+		anthropic, openAI := responseMapper(when+" && "+onMessagesCEL, r.flags, r.message, anthropicErrorFormat(r.anthropicType)),
+			responseMapper(when, r.flags, r.message, openAIErrorFormat(r.openAIType, r.code))
+		if r.status != 0 {
+			anthropic.StatusCode, openAI.StatusCode = wrapperspb.UInt32(r.status), wrapperspb.UInt32(r.status)
+		}
+		mappers = append(mappers, anthropic, openAI)
 	}
 	return &hcmv3.LocalReplyConfig{Mappers: mappers}
 }

@@ -54,7 +54,11 @@ func TestLocalReplyMappers(t *testing.T) {
 				t.Errorf("OpenAI format param = %v, want null", e["param"])
 			}
 		})
-		if codes[r.code] && r.code != "service_unavailable" {
+		if r.status != 0 && (anth.GetStatusCode().GetValue() != r.status || oai.GetStatusCode().GetValue() != r.status) {
+			t.Errorf("%s: status %d / %d, want %d", r.code, anth.GetStatusCode().GetValue(), oai.GetStatusCode().GetValue(), r.status)
+		}
+		// The same failure may be told by two conditions.
+		if codes[r.code] && r.code != "service_unavailable" && r.code != "request_timeout" {
 			t.Errorf("code %s used twice", r.code)
 		}
 		codes[r.code] = true
