@@ -110,12 +110,7 @@ func TestRouterSendsDirect(t *testing.T) {
 	answer := `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":2}}`
 	rh := responseHeaders(false, ":status", "200", "content-type", "application/json", upstreamServiceTime, "3", "set-cookie", "s=1")
 	rh.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{xds.AttemptNamespace: fields[xds.AttemptNamespace].GetStructValue()}}
-	if r := router.send(rh); r.GetOverrideMessageTimeout() == nil || r.GetResponse() != nil {
-		t.Fatalf("response headers answered with %v, want them held for the body", r)
-	}
-	if err := router.stream.Send(responseBody([]byte(answer), true)); err != nil {
-		t.Fatal(err)
-	}
+	router.sendAll(rh, responseBody([]byte(answer), true)) // held for the body
 	rm := readMutation(continued(t, router.recv(rh)).GetHeaderMutation())
 	if rm.set[xds.ProviderHeader] != "anthropic" || rm.set[AttemptHeader] != "1" || rm.set["content-type"] != "application/json" || !rm.removes("set-cookie") {
 		t.Errorf("answer headers = %v (removed %q), want the provider, attempt and type, and no set-cookie", rm.set, rm.remove)
@@ -153,10 +148,14 @@ func TestRouterSendsDirectStream(t *testing.T) {
 	tr := readTranscript(t, "anthropic", "text_stream")
 	rh := responseHeaders(false, append(tr.headers, upstreamServiceTime, "2")...)
 	rh.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{xds.AttemptNamespace: planned.GetDynamicMetadata().GetFields()[xds.AttemptNamespace].GetStructValue()}}
-	// The wait covers the rest of the per-try timeout and a little more
+	// Held for the first byte. When it is slow to come, Envoy is asked
+	// to wait for the rest of the per-try timeout and a little more
 	// (this hop answers first, wake).
-	if w, perTry := router.streamHeaders(rh), h.srv.configs.Current().Routing.PerTryTimeout.D(); w < perTry-time.Second || w > perTry+time.Second {
-		t.Errorf("headers held for %v, want about the per-try timeout %v", w, perTry)
+	defer func(d time.Duration) { bodyPatience = d }(bodyPatience)
+	bodyPatience = 20 * time.Millisecond
+	router.holdHeaders(rh)
+	if w, perTry := router.recv(rh).GetOverrideMessageTimeout().AsDuration(), h.srv.configs.Current().Routing.PerTryTimeout.D(); w < perTry-time.Second || w > perTry+time.Second {
+		t.Errorf("Envoy asked to wait %v, want about the per-try timeout %v", w, perTry)
 	}
 	var out []byte
 	chunks := split(tr.body, 100, 37)
@@ -192,7 +191,7 @@ func TestRouterDirectStreamFirstByteTimeout(t *testing.T) {
 	tr := readTranscript(t, "anthropic", "text_stream")
 	rh := responseHeaders(false, append(tr.headers, upstreamServiceTime, "2")...)
 	start := time.Now()
-	router.streamHeaders(rh)
+	router.holdHeaders(rh)
 	// No chunk: the hop answers the held headers on its own.
 	r := router.recv(rh)
 	if took := time.Since(start); took > 2*time.Second {

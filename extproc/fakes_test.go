@@ -230,6 +230,16 @@ func (s *envoyStream) streamHeaders(req *extprocv3.ProcessingRequest) time.Durat
 	return resp.GetOverrideMessageTimeout().AsDuration()
 }
 
+// holdHeaders sends response headers the hop holds without a word (the
+// router hop's): the answer comes with a body chunk, for heldHeaders.
+func (s *envoyStream) holdHeaders(req *extprocv3.ProcessingRequest) {
+	s.t.Helper()
+	if err := s.stream.Send(req); err != nil {
+		s.t.Fatalf("send %T: %v", req.GetRequest(), err)
+	}
+	s.awaiting = true
+}
+
 // heldHeaders is the answer to a stream's headers, once a body chunk went.
 func (s *envoyStream) heldHeaders() *extprocv3.ProcessingResponse {
 	s.t.Helper()

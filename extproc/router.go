@@ -71,6 +71,12 @@ type routerProcessor struct {
 	directOK, direct bool
 	// firstByte is when a direct stream's first byte is due (wake).
 	firstByte time.Time
+	// heldAt is when the answer's headers were held for its body, and
+	// heldWait how long Envoy must wait for them; Envoy is asked to
+	// (extended) only when the body is slow to come (router_answer.go).
+	heldAt   time.Time
+	heldWait time.Duration
+	extended bool
 	// turn is a Responses request's part in the response store
 	// (responses_store.go).
 	turn *respTurn
@@ -314,7 +320,7 @@ func (p *routerProcessor) responseHeaders(ctx context.Context, h *extprocv3.Http
 			if up.held != nil {
 				// A whole answer: the headers answer waits for the body.
 				up.held.SetHeaders = append(up.held.SetHeaders, p.rate...)
-				return waitLonger(routerMessageWait)
+				return p.holdResponse(routerMessageWait)
 			}
 			return continueResponseHeaders(p.rateMutation())
 		}
@@ -420,5 +426,6 @@ func quoteTrunc(s string) string {
 
 // routerMessageWait is how long Envoy waits for the router hop's answer
 // to a whole answer's headers while the body comes in (override_message_
-// timeout, within the filter's 30 s max_message_timeout).
+// timeout, within the filter's max_message_timeout), once the body is
+// slow to come (bodyPatience).
 const routerMessageWait = 30 * time.Second

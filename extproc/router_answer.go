@@ -108,11 +108,11 @@ func (p *routerProcessor) answerOwn(ctx context.Context, h *extprocv3.HttpHeader
 		// the per-try timeout, which this hop keeps (wake).
 		up.held.SetHeaders = append(up.held.SetHeaders, p.rate...)
 		p.firstByte = up.sent.Add(p.cfg.Routing.PerTryTimeout.D())
-		return waitLonger(time.Until(p.firstByte) + time.Second)
+		return p.holdResponse(time.Until(p.firstByte) + time.Second)
 	case r == nil:
 		// Held for the body: answered with it (pending).
 		up.held.SetHeaders = append(up.held.SetHeaders, p.rate...)
-		return waitLonger(routerMessageWait)
+		return p.holdResponse(routerMessageWait)
 	case r.GetImmediateResponse() != nil:
 		p.closed = true
 		hs := r.GetImmediateResponse().GetHeaders()
@@ -125,23 +125,54 @@ func (p *routerProcessor) answerOwn(ctx context.Context, h *extprocv3.HttpHeader
 	return r
 }
 
-// wakeAt is a direct stream's first-byte deadline while its headers are
-// held (wake.go).
-func (p *routerProcessor) wakeAt() time.Time {
-	if up := p.answer; up == nil || up.mode != modeStream || up.held == nil {
+// holdResponse holds the answer to the response headers until the body
+// (or a stream's first byte) comes. Most bodies come right after the
+// headers, within the filter's 10 s message timeout: Envoy is asked to
+// wait up to wait only when the body is slow (wake), which saves a
+// message per answer.
+func (p *routerProcessor) holdResponse(wait time.Duration) *extprocv3.ProcessingResponse {
+	p.heldAt, p.heldWait, p.extended = time.Now(), wait, false
+	return nil
+}
+
+// held reports whether the answer's headers wait for its body.
+func (p *routerProcessor) heldHeaders() bool { return p.answer != nil && p.answer.held != nil }
+
+// firstByteDue is a direct stream's first-byte deadline while its
+// headers are held; zero otherwise.
+func (p *routerProcessor) firstByteDue() time.Time {
+	if !p.heldHeaders() || p.answer.mode != modeStream {
 		return time.Time{}
 	}
 	return p.firstByte
 }
 
-// wake answers a direct stream whose first byte did not come within the
-// per-try timeout: 504, as Envoy answers a provider that sends no
-// headers, counted against the provider.
+// wakeAt is the earlier of a direct stream's first-byte deadline and the
+// moment a held answer's body counts as slow (wake.go).
+func (p *routerProcessor) wakeAt() time.Time {
+	at := p.firstByteDue()
+	if p.heldHeaders() && !p.extended {
+		if slow := p.heldAt.Add(bodyPatience); at.IsZero() || slow.Before(at) {
+			at = slow
+		}
+	}
+	return at
+}
+
+// wake asks Envoy to wait for a slow body, or answers a direct stream
+// whose first byte did not come within the per-try timeout: 504, as
+// Envoy answers a provider that sends no headers, counted against the
+// provider.
 func (p *routerProcessor) wake() *extprocv3.ProcessingResponse {
-	up := p.answer
-	if p.wakeAt().IsZero() || time.Now().Before(p.firstByte) {
+	due := p.firstByteDue()
+	if due.IsZero() || time.Now().Before(due) {
+		if p.heldHeaders() && !p.extended && time.Since(p.heldAt) >= bodyPatience {
+			p.extended = true
+			return waitLonger(p.heldWait - time.Since(p.heldAt))
+		}
 		return nil
 	}
+	up := p.answer
 	up.held, up.mode = nil, modeDiscard
 	up.status, up.errCode, up.completed = 504, "upstream_timeout", true
 	up.record(routing.Outcome{Status: 504}, translators.Usage{})

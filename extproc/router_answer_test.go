@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"testing"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -71,12 +72,8 @@ func TestRouterAnswersLastAttempt(t *testing.T) {
 	rh := responseHeaders(false, ":status", "200", "content-type", "application/json", upstreamServiceTime, "3",
 		"set-cookie", "provider-session=1", "request-id", "req_1")
 	rh.MetadataContext = attemptOf(left)
-	if r := router.send(rh); r.GetOverrideMessageTimeout() == nil || r.GetResponse() != nil {
-		t.Fatalf("response headers answered with %v, want them held for the body", r)
-	}
-	if err := router.stream.Send(responseBody([]byte(answer), true)); err != nil {
-		t.Fatal(err)
-	}
+	// Held: the first answer comes after the body, with its decisions.
+	router.sendAll(rh, responseBody([]byte(answer), true))
 	hr := continued(t, router.recv(rh))
 	m := readMutation(hr.GetHeaderMutation())
 	if m.set[xds.ProviderHeader] != "anthropic" || m.set[AttemptHeader] != "1" {
@@ -112,11 +109,8 @@ func TestRouterAnswersFallback(t *testing.T) {
 	}
 	rh := responseHeaders(false, ":status", "200", "content-type", "application/json", upstreamServiceTime, "3")
 	rh.MetadataContext = attemptOf(left)
-	router.send(rh)
 	answer := `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":2}}`
-	if err := router.stream.Send(responseBody([]byte(answer), true)); err != nil {
-		t.Fatal(err)
-	}
+	router.sendAll(rh, responseBody([]byte(answer), true)) // held for the body
 	m := readMutation(continued(t, router.recv(rh)).GetHeaderMutation())
 	if m.set[FallbacksHeader] != "openai/tiered,anthropic/tiered" || m.set[AttemptHeader] != "3" || m.set[xds.ModelHeader] != "claude-sonnet" {
 		t.Errorf("answer headers = %v, want attempt 3 of claude-sonnet after openai/tiered,anthropic/tiered", m.set)
@@ -138,13 +132,8 @@ func TestRouterAnswersLastAttemptErrors(t *testing.T) {
 		}
 		rh := responseHeaders(false, ":status", "429", "content-type", "application/json", upstreamServiceTime, "1", "retry-after", "7")
 		rh.MetadataContext = attemptOf(left)
-		if r := router.send(rh); r.GetOverrideMessageTimeout() == nil {
-			t.Fatalf("error headers answered with %v, want them held for the body", r)
-		}
 		body := `{"type":"error","error":{"type":"rate_limit_error","message":"slow down, key ` + anthropicKey + `"}}`
-		if err := router.stream.Send(responseBody([]byte(body), true)); err != nil {
-			t.Fatal(err)
-		}
+		router.sendAll(rh, responseBody([]byte(body), true)) // held for the body
 		m := readMutation(continued(t, router.recv(rh)).GetHeaderMutation())
 		if m.set[":status"] != "429" || m.set["retry-after"] != "7" {
 			t.Errorf("error headers = %v, want 429 with the provider's Retry-After", m.set)
@@ -207,5 +196,37 @@ func TestUpstreamKeepsResponses(t *testing.T) {
 				t.Errorf("attempt metadata = %v, want the response kept by the upstream hop", a)
 			}
 		})
+	}
+}
+
+// A held answer whose body is slow to come gets Envoy to wait longer
+// (override_message_timeout), once: most bodies follow their headers at
+// once and cost no such message.
+func TestRouterSlowBodyWaits(t *testing.T) {
+	defer func(d time.Duration) { bodyPatience = d }(bodyPatience)
+	bodyPatience = 20 * time.Millisecond
+	h := newHarness(t, mustLoad(t, testYAML))
+	router, left := lastAttempt(t, h, "anthropic", chatBody("claude-sonnet", false))
+	continued(t, left)
+	if err := h.waitEnded(t); err != nil {
+		t.Fatal(err)
+	}
+	rh := responseHeaders(false, ":status", "200", "content-type", "application/json", upstreamServiceTime, "3")
+	rh.MetadataContext = attemptOf(left)
+	router.sendAll(rh)
+	if w := router.recv(rh).GetOverrideMessageTimeout().AsDuration(); w < routerMessageWait-time.Second || w > routerMessageWait {
+		t.Fatalf("Envoy asked to wait %v, want about %v", w, routerMessageWait)
+	}
+	answer := `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":2}}`
+	router.sendAll(responseBody([]byte(answer), true))
+	if m := readMutation(continued(t, router.recv(rh)).GetHeaderMutation()); m.set[xds.ProviderHeader] != "anthropic" {
+		t.Errorf("answer headers = %v", m.set)
+	}
+	if out := bodyOut(nil, continued(t, router.recv(rh))); gjson.GetBytes(out, "choices.0.message.content").Str != "Hi" {
+		t.Errorf("answer = %s", out)
+	}
+	router.close()
+	if err := h.waitEnded(t); err != nil {
+		t.Fatal(err)
 	}
 }
