@@ -94,13 +94,28 @@ func (j *joined) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders, m
 	if h.GetEndOfStream() || r.GetRequestHeaders() == nil || j.complete() {
 		return r // a refusal, or nothing more to read
 	}
-	j.held, j.since = r, time.Now()
 	n, err := strconv.ParseInt(headerValue(h, "content-length"), 10, 64)
-	j.length = n
 	if err != nil {
-		j.length = -1
+		n = -1
 	}
+	if n > j.limit {
+		return j.tooLarge() // not worth reading
+	}
+	j.held, j.since, j.length = r, time.Now(), n
 	return nil
+}
+
+// tooLarge refuses a body over limits.max_request_bytes; the chunks
+// still coming are dropped with the request.
+func (j *joined) tooLarge() *extprocv3.ProcessingResponse {
+	j.held, j.body, j.after = nil, nil, chunksDropped
+	r := j.fail(&translators.APIError{Status: 413, Type: translators.TypeInvalidRequest, Code: "request_too_large",
+		Message: "request body exceeds the gateway's size limit (limits.max_request_bytes: " + strconv.FormatInt(j.limit, 10) + " bytes)"})
+	// Envoy's own details for it, as when it buffered the body: the
+	// access log and its local reply (the client's shape) stay as they
+	// were.
+	r.GetImmediateResponse().Details = payloadTooLarge
+	return r
 }
 
 // wakeAt is when a body still coming needs Envoy to wait longer, else
@@ -140,18 +155,16 @@ func (j *joined) requestBody(ctx context.Context, b *extprocv3.HttpBody) *extpro
 	}
 	j.chunks++
 	if int64(len(j.body))+int64(len(b.GetBody())) > j.limit {
-		j.held, j.body, j.after = nil, nil, chunksDropped
-		r := j.fail(&translators.APIError{Status: 413, Type: translators.TypeInvalidRequest, Code: "request_too_large",
-			Message: "request body exceeds the gateway's size limit (limits.max_request_bytes: " + strconv.FormatInt(j.limit, 10) + " bytes)"})
-		// Envoy's own details for it, as when it buffered the body: the
-		// access log and its local reply (the client's shape) stay as
-		// they were.
-		r.GetImmediateResponse().Details = payloadTooLarge
-		return r
+		return j.tooLarge()
 	}
-	if j.chunks == 1 && (b.GetEndOfStream() || int64(len(b.GetBody())) == j.length) {
+	switch {
+	case j.chunks == 1 && (b.GetEndOfStream() || int64(len(b.GetBody())) == j.length):
 		j.body = b.GetBody() // one chunk: no copy
-	} else {
+	case j.chunks == 1 && j.length > 0:
+		// Sized, within the limit (checked at the headers): one
+		// allocation for the whole body.
+		j.body = append(make([]byte, 0, j.length), b.GetBody()...)
+	default:
 		j.body = append(j.body, b.GetBody()...)
 	}
 	if !b.GetEndOfStream() && int64(len(j.body)) != j.length {

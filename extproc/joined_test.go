@@ -174,6 +174,17 @@ func TestJoinedRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("by its content-length", func(t *testing.T) {
+		router := h.open(t, xds.HopRouter)
+		r := router.send(streamedHeaders("content-length", "5000"))
+		if ir := r.GetImmediateResponse(); ir.GetStatus().GetCode() != 413 || ir.GetDetails() != payloadTooLarge {
+			t.Errorf("a body announced over the limit: %v, want 413 at the headers", r)
+		}
+		router.close()
+		if err := h.waitEnded(t); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("by the body", func(t *testing.T) {
 		router := h.open(t, xds.HopRouter)
 		hs := streamedHeaders("content-length", "9")
