@@ -73,21 +73,30 @@ func BenchmarkRouterRequestBody(b *testing.B) {
 		name string
 		body func(*testing.B, string, bool) []byte
 	}{{"2KB", typicalChat}, {"100KB", longChat}} {
-		b.Run(size.name, func(b *testing.B) {
-			s, st := benchServer(b)
-			ctx := context.Background()
-			hdrs := postHeaders("x-switchboard-provider", "anthropic").GetRequestHeaders()
-			body := &extprocv3.HttpBody{Body: size.body(b, "gpt-4o", false), EndOfStream: true}
-			b.SetBytes(int64(len(body.Body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				p := &routerProcessor{s: s, cfg: st.Current()}
-				p.requestHeaders(ctx, hdrs, nil)
-				if r := p.requestBody(ctx, body); r.GetRequestBody() == nil {
-					b.Fatalf("unexpected response %v", r)
-				}
+		// direct: the router hop also translates the request for the
+		// provider's direct cluster (direct.go), here Anthropic's.
+		for _, direct := range []bool{false, true} {
+			name, model := size.name, "gpt-4o"
+			if direct {
+				name, model = size.name+"/direct", "claude-sonnet"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				s, st := benchServer(b)
+				ctx := context.Background()
+				hdrs := postHeaders("x-switchboard-provider", "anthropic").GetRequestHeaders()
+				body := &extprocv3.HttpBody{Body: size.body(b, model, false), EndOfStream: true}
+				b.SetBytes(int64(len(body.Body)))
+				b.ReportAllocs()
+				for b.Loop() {
+					p := &routerProcessor{s: s, cfg: st.Current(), directOK: direct}
+					p.requestHeaders(ctx, hdrs, nil)
+					r := p.requestBody(ctx, body)
+					if r.GetRequestBody() == nil || p.direct != direct {
+						b.Fatalf("unexpected response %v (direct %v)", r, p.direct)
+					}
+				}
+			})
+		}
 	}
 }
 

@@ -141,7 +141,8 @@ type fields struct {
 
 func topLevel(body []byte) fields {
 	var f fields
-	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
+	// The body is the request's, never changed: read without a copy.
+	translators.ParseView(body).ForEach(func(k, v gjson.Result) bool {
 		var dst *gjson.Result
 		switch k.Str {
 		case "model":

@@ -21,7 +21,9 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 		return Request{}, err
 	}
 	var top members // the request's members read once
-	top.read(gjson.ParseBytes(body))
+	// A view, not a copy (100 KB conversations): nothing read from it
+	// outlives this call but through the encoded request.
+	top.read(ParseView(body))
 	root := &top
 	if err := anthropicUnsupported(root); err != nil {
 		return Request{}, err
@@ -94,6 +96,7 @@ func (openAIToAnthropic) Request(body []byte, t Target) (Request, error) {
 	}
 
 	var buf bytes.Buffer
+	buf.Grow(len(body) + 512) // about the client's size: no regrowth copies
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // prompts keep their <, > and & as sent
 	if err := enc.Encode(&req); err != nil {

@@ -82,6 +82,11 @@ func (s *anthropicStream) Finish(dst []byte) []byte {
 // it alias b, which the decoder reuses, so anything kept must be cloned.
 func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
+// ParseView parses a request body the caller never changes without
+// copying it, as gjson.ParseBytes does (a 100 KB conversation is read by
+// several checks). Strings read from it alias body.
+func ParseView(body []byte) gjson.Result { return gjson.Parse(bytesString(body)) }
+
 func (s *anthropicStream) event(dst, data []byte) []byte {
 	if !validJSON(data) {
 		return s.fail(dst, streamError("provider sent a stream event that is not JSON"))

@@ -167,7 +167,7 @@ func checkChatRequest(body []byte) error {
 
 // checkChatShape is checkChatRequest's shape checks on valid JSON.
 func checkChatShape(body []byte) error {
-	root := gjson.ParseBytes(body)
+	root := ParseView(body)
 	if !root.IsObject() {
 		return BadRequest("invalid_request", "request body must be a JSON object")
 	}
