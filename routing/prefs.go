@@ -6,6 +6,7 @@
 package routing
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 
@@ -124,7 +125,7 @@ func ParsePrefs(body []byte, session string) (Prefs, *translators.APIError) {
 		p.Session = s.Str
 	}
 	var completion int
-	p.Needs, p.Tokens, completion = needs(f, len(body))
+	p.Needs, p.Tokens, completion = needs(f, body)
 	if f.messages.Exists() {
 		p.need = tokens.NewNeeds(body, completion)
 	}
@@ -261,7 +262,8 @@ func threshold(v gjson.Result) float64 {
 // needs lists the capabilities a chat body uses and estimates its tokens
 // (about four bytes a token, plus the completion it asks for, which it
 // returns too).
-func needs(f fields, size int) ([]string, int, int) {
+func needs(f fields, body []byte) ([]string, int, int) {
+	size := len(body)
 	var n []string
 	if t := f.tools; t.IsArray() && len(t.Array()) > 0 {
 		n = append(n, config.CapTools)
@@ -273,13 +275,18 @@ func needs(f fields, size int) ([]string, int, int) {
 		n = append(n, config.CapReasoning)
 	}
 	vision := false
-	f.messages.ForEach(func(_, m gjson.Result) bool {
-		m.Get("content").ForEach(func(_, part gjson.Result) bool {
-			vision = part.Get("type").Str == "image_url"
+	// An image part names its type "image_url": a body with no such
+	// bytes and no \u escape (which could spell it) has none, and its
+	// messages need no walk (a 100 KB conversation: most of the cost).
+	if bytes.Contains(body, []byte("image_url")) || bytes.Contains(body, []byte(`\u`)) {
+		f.messages.ForEach(func(_, m gjson.Result) bool {
+			m.Get("content").ForEach(func(_, part gjson.Result) bool {
+				vision = part.Get("type").Str == "image_url"
+				return !vision
+			})
 			return !vision
 		})
-		return !vision
-	})
+	}
 	if vision {
 		n = append(n, config.CapVision)
 	}

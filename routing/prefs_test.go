@@ -189,6 +189,14 @@ func TestParsePrefsNeeds(t *testing.T) {
 			body:      `{"model":"m","tools":[{}],"response_format":{"type":"json_schema"},"reasoning_effort":"high","messages":[{"role":"user","content":[{"type":"image_url"}]}]}`,
 			wantNeeds: []string{config.CapTools, config.CapJSONSchema, config.CapReasoning, config.CapVision},
 		},
+		{
+			// The fast path looks for the bytes "image_url": an escape
+			// spelling them must not hide the image.
+			name:      "image type spelled with an escape",
+			body:      `{"model":"m","messages":[{"role":"user","content":[{"type":"image\u005furl","image_url":{"url":"data:,"}}]}]}`,
+			wantNeeds: []string{config.CapVision},
+		},
+		{name: "image_url only in the text", body: `{"model":"m","messages":[{"role":"user","content":"what is an image_url part?"}]}`},
 		{name: "max_completion_tokens counted", body: `{"model":"m","max_completion_tokens":500,"max_tokens":9,"messages":[]}`, wantExtra: 500},
 		{name: "max_tokens counted", body: `{"model":"m","max_tokens":300,"messages":[]}`, wantExtra: 300},
 	}
