@@ -67,11 +67,9 @@ type joined struct {
 	// after says what the chunks that come after the answer get: none
 	// once the body went with it, an unchanged pass otherwise.
 	after afterAnswer
-	// since is when the headers came; waited, that Envoy was asked to
-	// wait longer (bodyPatience).
-	since  time.Time
-	waited bool
-	inner  waker // the router hop's own wakes (a direct stream's first byte)
+	// slow asks Envoy to wait for a body slow to come.
+	slow  patience
+	inner waker // the router hop's own wakes (a direct stream's first byte)
 }
 
 type afterAnswer int
@@ -101,7 +99,8 @@ func (j *joined) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders, m
 	if n > j.limit {
 		return j.tooLarge() // not worth reading
 	}
-	j.held, j.since, j.length = r, time.Now(), n
+	j.held, j.length = r, n
+	j.slow.start(time.Now().Add(j.wait))
 	return nil
 }
 
@@ -121,8 +120,8 @@ func (j *joined) tooLarge() *extprocv3.ProcessingResponse {
 // wakeAt is when a body still coming needs Envoy to wait longer, else
 // the router hop's own wake.
 func (j *joined) wakeAt() time.Time {
-	if j.held != nil && !j.waited {
-		return j.since.Add(bodyPatience)
+	if j.held != nil && !j.slow.due().IsZero() {
+		return j.slow.due()
 	}
 	if j.inner == nil {
 		return time.Time{}
@@ -131,12 +130,8 @@ func (j *joined) wakeAt() time.Time {
 }
 
 func (j *joined) wake() *extprocv3.ProcessingResponse {
-	if j.held != nil && !j.waited {
-		if time.Since(j.since) < bodyPatience {
-			return nil
-		}
-		j.waited = true
-		return waitLonger(j.wait)
+	if j.held != nil && !j.slow.due().IsZero() {
+		return j.slow.ask()
 	}
 	if j.inner == nil {
 		return nil

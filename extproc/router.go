@@ -71,12 +71,9 @@ type routerProcessor struct {
 	directOK, direct bool
 	// firstByte is when a direct stream's first byte is due (wake).
 	firstByte time.Time
-	// heldAt is when the answer's headers were held for its body, and
-	// heldWait how long Envoy must wait for them; Envoy is asked to
-	// (extended) only when the body is slow to come (router_answer.go).
-	heldAt   time.Time
-	heldWait time.Duration
-	extended bool
+	// slow asks Envoy to wait for a held answer's body (or a direct
+	// stream's first byte) slow to come (router_answer.go).
+	slow patience
 	// turn is a Responses request's part in the response store
 	// (responses_store.go).
 	turn *respTurn

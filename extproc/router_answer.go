@@ -131,11 +131,11 @@ func (p *routerProcessor) answerOwn(ctx context.Context, h *extprocv3.HttpHeader
 // wait up to wait only when the body is slow (wake), which saves a
 // message per answer.
 func (p *routerProcessor) holdResponse(wait time.Duration) *extprocv3.ProcessingResponse {
-	p.heldAt, p.heldWait, p.extended = time.Now(), wait, false
+	p.slow.start(time.Now().Add(wait))
 	return nil
 }
 
-// held reports whether the answer's headers wait for its body.
+// heldHeaders reports whether the answer's headers wait for its body.
 func (p *routerProcessor) heldHeaders() bool { return p.answer != nil && p.answer.held != nil }
 
 // firstByteDue is a direct stream's first-byte deadline while its
@@ -151,10 +151,8 @@ func (p *routerProcessor) firstByteDue() time.Time {
 // moment a held answer's body counts as slow (wake.go).
 func (p *routerProcessor) wakeAt() time.Time {
 	at := p.firstByteDue()
-	if p.heldHeaders() && !p.extended {
-		if slow := p.heldAt.Add(bodyPatience); at.IsZero() || slow.Before(at) {
-			at = slow
-		}
+	if slow := p.slow.due(); p.heldHeaders() && !slow.IsZero() && (at.IsZero() || slow.Before(at)) {
+		at = slow
 	}
 	return at
 }
@@ -166,9 +164,8 @@ func (p *routerProcessor) wakeAt() time.Time {
 func (p *routerProcessor) wake() *extprocv3.ProcessingResponse {
 	due := p.firstByteDue()
 	if due.IsZero() || time.Now().Before(due) {
-		if p.heldHeaders() && !p.extended && time.Since(p.heldAt) >= bodyPatience {
-			p.extended = true
-			return waitLonger(p.heldWait - time.Since(p.heldAt))
+		if p.heldHeaders() {
+			return p.slow.ask()
 		}
 		return nil
 	}

@@ -82,3 +82,34 @@ func (o *sender) stop() {
 		o.timer.Stop()
 	}
 }
+
+// patience is a held answer's wait for what it needs (a request body, a
+// response body, a stream's first byte). Envoy's 10 s message timeout
+// covers most of them, so the hop asks Envoy to wait until the end
+// (override_message_timeout) only once bodyPatience has passed: one
+// message fewer in the common case.
+type patience struct {
+	since, until time.Time
+	asked        bool
+}
+
+// start begins a wait that Envoy must allow until until.
+func (q *patience) start(until time.Time) { *q = patience{since: time.Now(), until: until} }
+
+// due is when to ask Envoy to wait longer; zero once asked, or with no
+// wait started.
+func (q *patience) due() time.Time {
+	if q.asked || q.since.IsZero() {
+		return time.Time{}
+	}
+	return q.since.Add(bodyPatience)
+}
+
+// ask is the request to wait until the end, once it is due; else nil.
+func (q *patience) ask() *extprocv3.ProcessingResponse {
+	if d := q.due(); d.IsZero() || time.Now().Before(d) {
+		return nil
+	}
+	q.asked = true
+	return waitLonger(time.Until(q.until))
+}
