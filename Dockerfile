@@ -6,7 +6,8 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -o /out/switchboard ./cmd/switchboard
+# vtprotobuf: go-control-plane's reflection-free marshallers (Makefile).
+RUN CGO_ENABLED=0 go build -tags=vtprotobuf -trimpath -o /out/switchboard ./cmd/switchboard
 # The governance store's directory (data/ next to the config), writable by
 # the nonroot user; a fresh named volume takes its owner from here.
 RUN mkdir -p /out/data

@@ -22,6 +22,11 @@ OPENAI_PYTHON_VERSION := 3.57.0
 AIGW_VERSION := 1.0.0
 LITELLM_VERSION := 1.108.7
 TOOLS := $(CURDIR)/.tools
+# go-control-plane's generated marshallers (no reflection) are behind this
+# build tag; the ext_proc codec uses them for every answer (extproc/codec.go).
+# Every go command below, and those the tests and the benchmark run, builds
+# with it.
+export GOFLAGS := -tags=vtprotobuf
 BIN := $(CURDIR)/bin
 CONFIG ?= examples/switchboard.yaml
 PYTHON ?= python3

@@ -1,7 +1,9 @@
 package extproc
 
 import (
+	"bytes"
 	"context"
+	"time"
 
 	gmd "google.golang.org/grpc/metadata"
 
@@ -14,7 +16,12 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+
+	"github.com/switchboard-gw/switchboard/translators"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -93,7 +100,12 @@ func TestCodecMarshal(t *testing.T) {
 	in := continueRequestBody(&extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{header(":path", "/v1/messages")}, RemoveHeaders: removeUpstream},
 		replaceBody([]byte("{}")), true)
 	in.DynamicMetadata = md
-	for _, msg := range []proto.Message{in, testMetadata(t)} {
+	held := continueResponseHeaders(&extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{header("x-switchboard-provider", "p")}})
+	held.OverrideMessageTimeout = durationpb.New(3 * time.Second)
+	held.ModeOverride = &filterv3.ProcessingMode{ResponseBodyMode: filterv3.ProcessingMode_STREAMED}
+	big := continueRequestBody(nil, replaceBody(bytes.Repeat([]byte("x"), 64<<10)), false) // pooled buffer
+	refused := immediate(&translators.APIError{Status: 400, Type: "invalid_request_error", Code: "duplicate_key", Message: "key \"model\" repeated"})
+	for _, msg := range []proto.Message{in, held, big, refused, &extprocv3.ProcessingResponse{}, testMetadata(t)} {
 		data, err := testCodec().Marshal(msg)
 		if err != nil {
 			t.Fatal(err)
@@ -106,6 +118,33 @@ func TestCodecMarshal(t *testing.T) {
 		if diff := cmp.Diff(msg, got, protocmp.Transform()); diff != "" {
 			t.Errorf("%T decoded (-want +got):\n%s", msg, diff)
 		}
+	}
+}
+
+// BenchmarkCodecMarshal is the router hop's answer to a request body:
+// the translated body, headers and the plan's metadata.
+func BenchmarkCodecMarshal(b *testing.B) {
+	md, _ := structpb.NewStruct(map[string]any{
+		"switchboard.request": map[string]any{"model": "bench-claude", "plan": "fake-anthropic|claude-bench-1", "endpoint": "/v1/chat/completions", "stream": false, "chat_form": true},
+		"switchboard.attempt": map[string]any{"provider": "fake-anthropic", "model": "bench-claude", "attempt": 1, "sent_unix_us": 1.7e15},
+	})
+	in := continueRequestBody(&extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{header(":path", "/v1/messages"), header("x-api-key", "k"), header("content-length", "312")}, RemoveHeaders: removeUpstream},
+		replaceBody(bytes.Repeat([]byte("x"), 312)), true)
+	in.DynamicMetadata = md
+	for _, c := range []struct {
+		name  string
+		codec encoding.CodecV2
+	}{{"grpc", encoding.GetCodecV2("proto")}, {"switchboard", testCodec()}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				data, err := c.codec.Marshal(in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				data.Free()
+			}
+		})
 	}
 }
 

@@ -1,6 +1,9 @@
 package translators
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 // TestTagProvider covers the splice on its own: events split anywhere
 // in a buffer, data lines that are not JSON objects, and "data: {" inside
@@ -41,6 +44,28 @@ func TestAddUsageFields(t *testing.T) {
 		got, ok := addUsageFields([]byte(in), `"cost":0.5`)
 		if string(got) != want || ok != (in != want) {
 			t.Errorf("addUsageFields(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
+
+// TestSetCost: a whole answer's cost members go into its usage object,
+// spliced where they can be, rewritten where usage already has them.
+func TestSetCost(t *testing.T) {
+	const fields = `"cost":0.5,"cost_details":{"upstream_inference_cost":0.5}`
+	for in, want := range map[string]string{
+		`{"id":"x","usage":{"prompt_tokens":1},"provider":"p"}`: `{"id":"x","usage":{"prompt_tokens":1,"cost":0.5,"cost_details":{"upstream_inference_cost":0.5}},"provider":"p"}`,
+		`{"usage":{}}`:            `{"usage":{"cost":0.5,"cost_details":{"upstream_inference_cost":0.5}}}`,
+		`{"usage":{ } }`:          `{"usage":{ "cost":0.5,"cost_details":{"upstream_inference_cost":0.5}} }`,
+		`{"usage":{"cost":9}}`:    `{"usage":{"cost":0.5,"cost_details":{"upstream_inference_cost":0.5}}}`,
+		`{"id":"x"}`:              `{"id":"x","usage":{"cost":0.5,"cost_details":{"upstream_inference_cost":0.5}}}`,
+		`{"usage":{"a":{"b":1}}}`: `{"usage":{"a":{"b":1},"cost":0.5,"cost_details":{"upstream_inference_cost":0.5}}}`,
+	} {
+		got := string(setCost([]byte(in), fields))
+		if got != want {
+			t.Errorf("setCost(%s) =\n%s\nwant\n%s", in, got, want)
+		}
+		if !json.Valid([]byte(got)) {
+			t.Errorf("setCost(%s) is not JSON: %s", in, got)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package translators
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -270,6 +271,22 @@ func (x *Exchange) streamOptions() StreamOptions {
 
 // setCost puts the cost fields into a whole answer's usage object.
 func setCost(body []byte, fields string) []byte {
+	// Most answers have a usage object without cost: the members are
+	// spliced in before its closing brace, with no parse of fields and no
+	// rewrite of the body per member (sjson twice was 4% of the router
+	// hop's CPU).
+	u := gjson.GetBytes(body, "usage")
+	if u.IsObject() && u.Index > 0 && u.Index+len(u.Raw) <= len(body) && string(body[u.Index:u.Index+len(u.Raw)]) == u.Raw &&
+		!u.Get("cost").Exists() && !u.Get("cost_details").Exists() {
+		end := u.Index + len(u.Raw) - 1
+		out := make([]byte, 0, len(body)+len(fields)+1)
+		out = append(out, body[:end]...)
+		if len(bytes.TrimSpace(body[u.Index+1:end])) > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, fields...)
+		return append(out, body[end:]...)
+	}
 	var v struct {
 		Cost    float64         `json:"cost"`
 		Details json.RawMessage `json:"cost_details"`

@@ -65,12 +65,22 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// As cmd/switchboard's serve: the config carries the version of the
+	// snapshot Envoy gets, and the store keeps it, so the router hop knows
+	// Envoy's routes are this config's and takes the direct clusters.
+	// Without the version every request took the two hops.
+	snap, version, err := xds.BuildVersioned(cfg)
+	if err != nil {
+		return err
+	}
+	cfg.Version = version
 	var store config.Store
+	store.Keep(cfg)
 	store.Set(cfg)
 
 	// The same servers and options as cmd/switchboard's runServer.
 	xsrv := xds.NewServer(ctx, log.Named("xds"))
-	if err := xsrv.Update(ctx, cfg); err != nil {
+	if err := xsrv.ApplySnapshot(ctx, snap, nil); err != nil {
 		return err
 	}
 	xg := grpc.NewServer(grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second}))
