@@ -111,11 +111,15 @@ func TestRouterSendsDirect(t *testing.T) {
 	rh := responseHeaders(false, ":status", "200", "content-type", "application/json", upstreamServiceTime, "3", "set-cookie", "s=1")
 	rh.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{xds.AttemptNamespace: fields[xds.AttemptNamespace].GetStructValue()}}
 	router.sendAll(rh, responseBody([]byte(answer), true)) // held for the body
-	rm := readMutation(continued(t, router.recv(rh)).GetHeaderMutation())
+	hr := continued(t, router.recv(rh))
+	if hr.GetStatus() != extprocv3.CommonResponse_CONTINUE_AND_REPLACE {
+		t.Errorf("answer status %v, want the body with the headers (CONTINUE_AND_REPLACE): no answer per chunk", hr.GetStatus())
+	}
+	rm := readMutation(hr.GetHeaderMutation())
 	if rm.set[xds.ProviderHeader] != "anthropic" || rm.set[AttemptHeader] != "1" || rm.set["content-type"] != "application/json" || !rm.removes("set-cookie") {
 		t.Errorf("answer headers = %v (removed %q), want the provider, attempt and type, and no set-cookie", rm.set, rm.remove)
 	}
-	got := bodyOut(nil, continued(t, router.recv(rh)))
+	got := bodyOut(nil, hr)
 	if gjson.GetBytes(got, "object").Str != "chat.completion" || gjson.GetBytes(got, "choices.0.message.content").Str != "Hi" || gjson.GetBytes(got, "usage.total_tokens").Int() != 7 {
 		t.Errorf("answer = %s, want the chat completion", got)
 	}

@@ -75,6 +75,9 @@ func TestRouterAnswersLastAttempt(t *testing.T) {
 	// Held: the first answer comes after the body, with its decisions.
 	router.sendAll(rh, responseBody([]byte(answer), true))
 	hr := continued(t, router.recv(rh))
+	if hr.GetStatus() != extprocv3.CommonResponse_CONTINUE_AND_REPLACE {
+		t.Errorf("answer status %v, want the body with the headers (CONTINUE_AND_REPLACE)", hr.GetStatus())
+	}
 	m := readMutation(hr.GetHeaderMutation())
 	if m.set[xds.ProviderHeader] != "anthropic" || m.set[AttemptHeader] != "1" {
 		t.Errorf("answer headers = %v, want the provider and attempt", m.set)
@@ -84,7 +87,7 @@ func TestRouterAnswersLastAttempt(t *testing.T) {
 			t.Errorf("answer headers keep %s (removed: %q)", k, m.remove)
 		}
 	}
-	out := bodyOut(nil, continued(t, router.recv(rh)))
+	out := bodyOut(nil, hr)
 	if gjson.GetBytes(out, "object").Str != "chat.completion" || gjson.GetBytes(out, "choices.0.message.content").Str != "Hi" ||
 		gjson.GetBytes(out, "usage.total_tokens").Int() != 7 {
 		t.Errorf("answer = %s, want the chat completion", out)
@@ -115,7 +118,6 @@ func TestRouterAnswersFallback(t *testing.T) {
 	if m.set[FallbacksHeader] != "openai/tiered,anthropic/tiered" || m.set[AttemptHeader] != "3" || m.set[xds.ModelHeader] != "claude-sonnet" {
 		t.Errorf("answer headers = %v, want attempt 3 of claude-sonnet after openai/tiered,anthropic/tiered", m.set)
 	}
-	continued(t, router.recv(rh))
 	router.close()
 	if err := h.waitEnded(t); err != nil {
 		t.Fatal(err)
@@ -219,10 +221,11 @@ func TestRouterSlowBodyWaits(t *testing.T) {
 	}
 	answer := `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":2}}`
 	router.sendAll(responseBody([]byte(answer), true))
-	if m := readMutation(continued(t, router.recv(rh)).GetHeaderMutation()); m.set[xds.ProviderHeader] != "anthropic" {
+	hr := continued(t, router.recv(rh))
+	if m := readMutation(hr.GetHeaderMutation()); m.set[xds.ProviderHeader] != "anthropic" {
 		t.Errorf("answer headers = %v", m.set)
 	}
-	if out := bodyOut(nil, continued(t, router.recv(rh))); gjson.GetBytes(out, "choices.0.message.content").Str != "Hi" {
+	if out := bodyOut(nil, hr); gjson.GetBytes(out, "choices.0.message.content").Str != "Hi" {
 		t.Errorf("answer = %s", out)
 	}
 	router.close()

@@ -502,7 +502,7 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 				p.mode = modeDiscard
 				return p.fail(p.tooLarge("response"))
 			}
-			return p.answer(p.tooLarge("response"), nil)
+			return p.answer(p.tooLarge("response"), nil, false)
 		}
 		if !eos {
 			if p.held != nil && p.holdLimit > 0 && len(p.buf) > p.holdLimit {
@@ -524,13 +524,13 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			e := asAPIError(err)
 			p.s.log.Warn("untranslatable provider response", zap.String("provider", p.provider.Name), zap.String("error", p.secrets.scrub(err.Error())))
 			p.finish(ctx, usage)
-			return p.answer(e, nil)
+			return p.answer(e, nil, true)
 		}
 		p.respID = gjson.GetBytes(out, "id").Str
 		p.keepResponse(ctx, out) // responses_store.go
 		p.finish(ctx, usage)
 		p.capture.add(out)
-		return p.answer(nil, out)
+		return p.answer(nil, out, true)
 	case modeError:
 		p.collectHead(chunk)
 		if !eos {
@@ -541,7 +541,7 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 		p.s.log.Info("provider error", zap.String("provider", p.provider.Name), zap.Int("upstream_status", p.status),
 			zap.Int("status", e.Status), zap.String("code", e.Code))
 		p.finish(ctx, translators.Usage{})
-		return p.answer(e, nil)
+		return p.answer(e, nil, true)
 	case modePassThrough:
 		return continueResponseBody(nil)
 	case modeDiscard:
@@ -580,7 +580,7 @@ func (p *upstreamProcessor) collectHead(chunk []byte) {
 // shape. When the headers answer was held back for the body, it goes
 // first, with e's status and Retry-After, then every held chunk
 // (cleared), in order.
-func (p *upstreamProcessor) answer(e *translators.APIError, body []byte) *extprocv3.ProcessingResponse {
+func (p *upstreamProcessor) answer(e *translators.APIError, body []byte, eos bool) *extprocv3.ProcessingResponse {
 	if e != nil {
 		body = p.errorBody(e)
 		p.errCode = e.Code
@@ -594,12 +594,33 @@ func (p *upstreamProcessor) answer(e *translators.APIError, body []byte) *extpro
 				m.RemoveHeaders = append(m.RemoveHeaders, "retry-after")
 			}
 		}
+		if eos && p.holdLimit > 0 {
+			// The router hop's held answer, now whole: the body goes with
+			// the headers answer (CONTINUE_AND_REPLACE), and Envoy drops
+			// the chunks it holds and expects no answer for them, as for
+			// a request (joined.go): one message back instead of one per
+			// chunk. (The upstream hop's held answers keep the per-chunk
+			// answers: its filter sits on the provider cluster.)
+			return p.releaseWith(body)
+		}
 		p.release()
 	} else if e != nil {
 		// The headers already went: only the body can say it failed.
 		p.s.log.Warn("error after the response headers were sent", zap.String("provider", p.provider.Name), zap.Int("status", e.Status), zap.String("code", e.Code))
 	}
 	return continueResponseBody(replaceBody(body))
+}
+
+// releaseWith answers the held headers with the whole body.
+func (p *upstreamProcessor) releaseWith(body []byte) *extprocv3.ProcessingResponse {
+	r := continueResponseHeaders(p.held)
+	c := r.GetResponseHeaders().GetResponse()
+	c.Status, c.BodyMutation = extprocv3.CommonResponse_CONTINUE_AND_REPLACE, replaceBody(body)
+	if p.completed {
+		r.DynamicMetadata = p.attemptMetadata(true)
+	}
+	p.held, p.heldChunks = nil, 0
+	return r
 }
 
 // release lets the held headers answer go, then every held chunk
@@ -667,7 +688,16 @@ func (p *upstreamProcessor) finish(_ context.Context, u translators.Usage) {
 		o.TTFT, o.Generation = p.first.Sub(p.sent), now.Sub(p.first)
 	}
 	p.record(o, u)
-	fields := []zap.Field{
+	msg := "completion"
+	if !p.api.Generates() {
+		msg = "token count"
+	}
+	ce := p.s.log.Check(zap.InfoLevel, msg)
+	if ce == nil {
+		return // below the log level: build no fields (4% of a request's allocations)
+	}
+	fields := make([]zap.Field, 0, 13)
+	fields = append(fields,
 		zap.String("model", p.model),
 		zap.String("provider", p.provider.Name),
 		zap.String("upstream_model", p.cand.Model),
@@ -680,15 +710,11 @@ func (p *upstreamProcessor) finish(_ context.Context, u translators.Usage) {
 		zap.Int64("reasoning_tokens", u.ReasoningTokens),
 		zap.Duration("ttft", o.TTFT),
 		zap.Duration("duration", now.Sub(p.start)),
-	}
+	)
 	if c, ok := p.cost(u); ok {
 		fields = append(fields, zap.Float64("cost_usd", c))
 	}
-	msg := "completion"
-	if !p.api.Generates() {
-		msg = "token count"
-	}
-	p.s.log.Info(msg, fields...)
+	ce.Write(fields...)
 }
 
 // record feeds one finished attempt to the live provider figures that

@@ -8,11 +8,20 @@ import (
 	"testing"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 	"gopkg.in/yaml.v3"
 
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/xds"
+
 	// The typed_config types the peers' Envoy configs name.
-	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/upstream_codec/v3"
@@ -160,4 +169,55 @@ func TestBaselineConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	parseBootstrap(t, b.Bytes())
+}
+
+// TestFloorConfig: the floor's bootstrap is valid, and its ext_proc
+// filter processes as switchboard's router hop does (the filter the
+// control plane builds for the bench's gateway config), so the floor
+// stays the floor of the design measured beside it.
+func TestFloorConfig(t *testing.T) {
+	var text bytes.Buffer
+	if err := floorEnvoyTmpl.Execute(&text, map[string]int{"Port": 9300, "Admin": 9301, "ExtProc": 9302, "Upstream": 9303}); err != nil {
+		t.Fatal(err)
+	}
+	floor := httpFilter[*extprocfilterv3.ExternalProcessor](t, parseBootstrap(t, text.Bytes()).GetStaticResources().GetListeners()[0], "envoy.filters.http.ext_proc")
+
+	cfg, err := config.Parse("gateway.yaml", gatewayYAML(9000, 9001, 9002, 9003, 9004, nil), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := xds.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := snap.GetResources(resource.ListenerType)[xds.ListenerName].(*listenerv3.Listener)
+	router := httpFilter[*extprocfilterv3.ExternalProcessor](t, l, "envoy.filters.http.ext_proc")
+	if diff := cmp.Diff(router.GetProcessingMode(), floor.GetProcessingMode(), protocmp.Transform()); diff != "" {
+		t.Errorf("processing mode differs from the router hop's (-router +floor):\n%s", diff)
+	}
+	if router.GetSendBodyWithoutWaitingForHeaderResponse() != floor.GetSendBodyWithoutWaitingForHeaderResponse() {
+		t.Error("send_body_without_waiting_for_header_response differs from the router hop's")
+	}
+}
+
+// httpFilter is the typed config of the first HTTP filter called name in
+// l's connection manager.
+func httpFilter[T proto.Message](t *testing.T, l *listenerv3.Listener, name string) T {
+	t.Helper()
+	var hcm hcmv3.HttpConnectionManager
+	if err := l.GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(&hcm); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range hcm.GetHttpFilters() {
+		if f.GetName() == name {
+			m, err := f.GetTypedConfig().UnmarshalNew()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m.(T)
+		}
+	}
+	t.Fatalf("listener %s has no filter %s", l.GetName(), name)
+	var zero T
+	return zero
 }

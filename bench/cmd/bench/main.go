@@ -77,6 +77,13 @@ type settings struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "nullproc" {
+		if err := runNullProc(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench nullproc:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "fake" {
 		if err := runFake(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "bench fake:", err)

@@ -19,9 +19,14 @@ import (
 const (
 	peerAIGW    = "aigw"    // Envoy AI Gateway: Envoy + its extproc
 	peerLiteLLM = "litellm" // the LiteLLM proxy, alone in front of the fake
+	// peerFloor is no gateway: Envoy with an ext_proc filter set up as
+	// switchboard's router hop, in front of an ext_proc server that does
+	// no work (bench/target/floor.go). It is what the ext_proc design
+	// costs before any work; it only passes through.
+	peerFloor = "floor"
 )
 
-var allPeers = []string{peerAIGW, peerLiteLLM}
+var allPeers = []string{peerAIGW, peerLiteLLM, peerFloor}
 
 func peerList(list string) ([]string, error) {
 	var out []string
@@ -85,6 +90,7 @@ func (h *harness) startPeers(ctx context.Context, env target.Env, fk *target.Sta
 			err    error
 			header http.Header
 			procs  []string // by name, the fake's added below
+			kinds  = []struct{ kind, model string }{{passthrough, target.ModelOpenAI}, {translation, target.ModelAnthropic}}
 		)
 		switch peer {
 		case peerAIGW:
@@ -96,6 +102,11 @@ func (h *harness) startPeers(ctx context.Context, env target.Env, fk *target.Sta
 			st, err = startIf(h.s.litellmDir, "-litellm", func() (*target.Stack, error) { return target.StartLiteLLM(env, fk.Port) })
 			header = http.Header{"Authorization": {"Bearer " + target.LiteLLMKey}}
 			procs = []string{target.LiteLLM}
+		case peerFloor:
+			pr.Binaries[peer] = h.self + " nullproc"
+			st, err = target.StartFloor(env, fk.Port)
+			procs = []string{target.Envoy, target.NullProc}
+			kinds = kinds[:1] // it translates nothing
 		}
 		if err != nil {
 			fail(peer, err)
@@ -103,7 +114,7 @@ func (h *harness) startPeers(ctx context.Context, env target.Env, fk *target.Sta
 		}
 		stacks = append(stacks, st)
 		h.all = append(h.all, st.Procs...)
-		for _, m := range []struct{ kind, model string }{{passthrough, target.ModelOpenAI}, {translation, target.ModelAnthropic}} {
+		for _, m := range kinds {
 			t := &tgt{name: peer + " " + m.kind, url: st.URL("/v1/chat/completions"), model: m.model, header: header, stack: st,
 				client: load.NewClient(conns + 64)}
 			for _, n := range procs {
