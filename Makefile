@@ -168,7 +168,7 @@ PEERS_FLAGS ?= -phases latency -governed=false -c 1,16,64,256 -stream-c 1 -rps 0
 bench-peers: build envoy
 	-$(MAKE) --no-print-directory peers
 	go run ./bench/cmd/bench -envoy $(ENVOY) -switchboard $(BIN)/switchboard \
-		-peers aigw,litellm -aigw-extproc $(AIGW_EXTPROC) -litellm $(LITELLM_DIR) $(PEERS_FLAGS) $(BENCH_FLAGS)
+		-peers aigw,litellm,floor -aigw-extproc $(AIGW_EXTPROC) -litellm $(LITELLM_DIR) $(PEERS_FLAGS) $(BENCH_FLAGS)
 
 peers: $(AIGW_EXTPROC) $(LITELLM_DIR)/bin/litellm
 
