@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,6 +110,10 @@ models:
 			t.Fatal(err)
 		}
 		defer gw.extproc.cmd.Process.Signal(syscall.SIGCONT)
+		// The signal only queues the stop: wait until every thread is
+		// stopped, or a request sent at once may still be served (CI saw
+		// a 503 from the dead provider in 0.00 s).
+		waitFor(t, 5*time.Second, func() bool { return allThreadsStopped(gw.extproc.cmd.Process.Pid) })
 		// Both at once: each waits out ext_proc's 10 s message timeout.
 		type reply struct {
 			resp *http.Response
@@ -139,4 +145,25 @@ models:
 		check(t, "/v1/chat/completions", "dead-model", 503, "service_unavailable")
 		check(t, "/v1/messages", "dead-model", 503, "api_error")
 	})
+}
+
+// allThreadsStopped reports whether every thread of process pid is in
+// the stopped state (Linux /proc).
+func allThreadsStopped(pid int) bool {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return false
+	}
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// "pid (comm) S ...": the state follows the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }
