@@ -43,19 +43,26 @@ models:
 		provider           string
 		model              string
 		details            string // prefix of the response code details
+		query, requestID   string // sent, not logged; and the x-request-id sent
 	}{
-		{"served", "POST", "/v1/chat/completions", chat, 200, "up", "first", "via_upstream"},
-		{"messages", "POST", "/v1/messages", []byte(`{"model":"first","max_tokens":5,"messages":[{"role":"user","content":"` + prompt + `"}]}`), 200, "up", "first", "via_upstream"},
-		{"unknown path", "GET", "/v1/nope", nil, 404, "", "", "direct_response"},
-		{"malformed JSON", "POST", "/v1/chat/completions", []byte(`{"model":`), 400, "", "", "switchboard"},
-		{"too large", "POST", "/v1/chat/completions", []byte(`{"model":"first","messages":[{"role":"user","content":"` + strings.Repeat("a", 31<<20) + `"}]}`), 413, "", "", "request_payload_too_large"},
+		// The provider never sees x-request-id; the log keeps the one
+		// the request came with, and the client's path without its query.
+		{"served", "POST", "/v1/chat/completions", chat, 200, "up", "first", "via_upstream", "?trace=1", "e2e-request-id-served"},
+		// Translated: the router hop rewrites :path for the provider.
+		{"messages", "POST", "/v1/messages", []byte(`{"model":"first","max_tokens":5,"messages":[{"role":"user","content":"` + prompt + `"}]}`), 200, "up", "first", "via_upstream", "", ""},
+		{"unknown path", "GET", "/v1/nope", nil, 404, "", "", "direct_response", "?q=2", "e2e-request-id-nope"},
+		{"malformed JSON", "POST", "/v1/chat/completions", []byte(`{"model":`), 400, "", "", "switchboard", "", ""},
+		{"too large", "POST", "/v1/chat/completions", []byte(`{"model":"first","messages":[{"role":"user","content":"` + strings.Repeat("a", 31<<20) + `"}]}`), 413, "", "", "request_payload_too_large", "", ""},
 	}
 	for _, r := range requests {
-		req, err := http.NewRequestWithContext(ctxT(t), r.method, gw.url(r.path), strings.NewReader(string(r.body)))
+		req, err := http.NewRequestWithContext(ctxT(t), r.method, gw.url(r.path+r.query), strings.NewReader(string(r.body)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		req.Header.Set("authorization", "Bearer client-credential-xyz")
+		if r.requestID != "" {
+			req.Header.Set("x-request-id", r.requestID)
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatalf("%s: %v", r.name, err)
@@ -93,8 +100,8 @@ models:
 			if str("provider") != r.provider || str("model") != r.model {
 				t.Errorf("provider %q model %q, want %q %q", str("provider"), str("model"), r.provider, r.model)
 			}
-			if str("request_id") == "" {
-				t.Errorf("no request id: %v", l)
+			if str("request_id") == "" || (r.requestID != "" && str("request_id") != r.requestID) {
+				t.Errorf("request id %q, want %q (or any when none was sent): %v", str("request_id"), r.requestID, l)
 			}
 			for _, k := range []string{"duration_ms", "bytes_received", "bytes_sent"} {
 				if _, ok := l[k].(float64); !ok {
@@ -110,6 +117,11 @@ models:
 				}
 			}
 		})
+	}
+	for _, rec := range up.Requests() {
+		if v := rec.Header.Get("x-request-id"); v != "" {
+			t.Errorf("the provider got x-request-id %q", v)
+		}
 	}
 	all := gw.envoy.log.String()
 	for _, secret := range []string{prompt, "sk-access-log-secret", "client-credential-xyz", "capital of France"} {

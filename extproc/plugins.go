@@ -109,11 +109,7 @@ func (p *routerProcessor) toWebLoop(body []byte) (bool, *translators.APIError) {
 // webLoop sends the request to the loop's route, unchanged.
 func (p *routerProcessor) webLoop() *extprocv3.ProcessingResponse {
 	m := &extprocv3.HeaderMutation{RemoveHeaders: p.internal, SetHeaders: []*corev3.HeaderValueOption{header(xds.ModelHeader, xds.LoopModel)}}
-	resp := continueRequestBody(m, nil, true)
-	if p.reqID != "" {
-		resp.DynamicMetadata = namespaceStruct(xds.RequestNamespace, map[string]*structpb.Value{"request_id": structpb.NewStringValue(p.reqID)})
-	}
-	return resp
+	return continueRequestBody(m, nil, true)
 }
 
 // providersSearch reports, when plugins.web.prefer_native is set,

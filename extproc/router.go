@@ -31,7 +31,6 @@ type routerProcessor struct {
 	method  string
 	path    string
 	session string           // x-session-id, for sticky routing
-	reqID   string           // Envoy's x-request-id, kept for the access log
 	ctype   string           // content-type, for APIs whose body is no JSON
 	api     *translators.API // the client's API, by path
 	// client is what answers repeat of the client's request.
@@ -92,8 +91,6 @@ func (p *routerProcessor) requestHeaders(ctx context.Context, h *extprocv3.HttpH
 			p.path = headerString(kv)
 		case k == "x-session-id":
 			p.session = headerString(kv)
-		case k == "x-request-id":
-			p.reqID = headerString(kv)
 		case k == "content-type":
 			p.ctype = headerString(kv)
 		case k == "content-length":
@@ -229,12 +226,6 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 		// Every attempt's hop reads the client's form by its type; the
 		// header itself is the previous attempt's once one translated it.
 		resp.DynamicMetadata.Fields[xds.RequestNamespace].GetStructValue().Fields["content_type"] = structpb.NewStringValue(p.ctype)
-	}
-	if p.reqID != "" {
-		// The upstream hop strips x-request-id before the provider sees
-		// it, from the very headers Envoy logs: the access log reads it
-		// here (xds.AccessLogFields).
-		resp.DynamicMetadata.Fields[xds.RequestNamespace].GetStructValue().Fields["request_id"] = structpb.NewStringValue(p.reqID)
 	}
 	p.pluginRequest(m, resp, body)
 	p.captureRequest(resp)

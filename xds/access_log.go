@@ -5,6 +5,9 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	streamv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
+	setstatev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/common/set_filter_state/v3"
+	setfilterstatev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/set_filter_state/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/switchboard-gw/switchboard/config"
@@ -15,14 +18,14 @@ import (
 // request) is null. Nothing here reads a body or a credential header.
 var AccessLogFields = map[string]string{
 	"time": "%START_TIME%",
-	// The router hop's copy when it planned the request: the upstream hop
-	// strips the header before the provider sees it.
-	"request_id": "%CEL(" + requestIDCEL + ")%",
+	// Envoy's x-request-id as the request arrived: the provider cluster
+	// strips the header, from the very headers Envoy logs, before the
+	// provider sees it (see clientRequestState).
+	"request_id": "%FILTER_STATE(" + RequestIDState + ":PLAIN)%",
 	"method":     "%REQ(:METHOD)%",
-	// The client's path, without its query: the upstream hop rewrites
-	// :path for the provider (in the request Envoy logs too), so a
-	// request it served takes the path the router hop recorded.
-	"path":   "%CEL(" + clientPathCEL + ")%",
+	// The client's path, without its query, as the request arrived:
+	// the router hop rewrites :path for the provider.
+	"path":   "%FILTER_STATE(" + PathState + ":PLAIN)%",
 	"status": "%RESPONSE_CODE%",
 	// Why Envoy ended the request the way it did: via_upstream,
 	// direct_response, switchboard_* (the router hop's own answers),
@@ -50,11 +53,38 @@ var AccessLogFields = map[string]string{
 	"cost_usd":          "%DYNAMIC_METADATA(" + RequestNamespace + ":cost_usd)%",
 }
 
-// requestIDCEL is Envoy's request id, in CEL.
-const requestIDCEL = `'` + RequestNamespace + `' in metadata.filter_metadata && 'request_id' in metadata.filter_metadata['` + RequestNamespace + `'] ? ` +
-	`metadata.filter_metadata['` + RequestNamespace + `']['request_id'] : request.id`
+// Filter-state keys the access log reads, set from the request as it
+// arrived, before any filter changes it.
+const (
+	RequestIDState = "switchboard.request_id"
+	PathState      = "switchboard.path"
+)
 
-// clientPathCEL is the path the client asked for, in CEL.
+// clientRequestState is the filter, first in the chain, that keeps the
+// request's id and path for the access log. It replaces two CEL
+// expressions over the request's metadata that the log evaluated for
+// every request (issue 12: about 0.02-0.03 ms of Envoy CPU per request);
+// a formatter copy into filter state is a few string copies.
+func clientRequestState() *hcmv3.HttpFilter {
+	value := func(key, format string) *setstatev3.FilterStateValue {
+		return &setstatev3.FilterStateValue{
+			Key:        &setstatev3.FilterStateValue_ObjectKey{ObjectKey: key},
+			FactoryKey: "envoy.string",
+			Value: &setstatev3.FilterStateValue_FormatString{FormatString: &corev3.SubstitutionFormatString{
+				Format: &corev3.SubstitutionFormatString_TextFormatSource{TextFormatSource: &corev3.DataSource{
+					Specifier: &corev3.DataSource_InlineString{InlineString: format}}}}},
+			ReadOnly:    true,
+			SkipIfEmpty: true,
+		}
+	}
+	return &hcmv3.HttpFilter{Name: "envoy.filters.http.set_filter_state", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&setfilterstatev3.Config{
+		OnRequestHeaders: []*setstatev3.FilterStateValue{value(RequestIDState, "%REQ(X-REQUEST-ID)%"), value(PathState, "%PATH(NQ:PATH)%")},
+	})}}
+}
+
+// clientPathCEL is the path the client asked for, in CEL, for the local
+// replies' mappers (evaluated only for a local reply): the router hop
+// records it once it has read the request.
 const clientPathCEL = `'` + RequestNamespace + `' in metadata.filter_metadata && 'endpoint' in metadata.filter_metadata['` + RequestNamespace + `'] ? ` +
 	`metadata.filter_metadata['` + RequestNamespace + `']['endpoint'] : request.url_path`
 

@@ -7,6 +7,7 @@ import (
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	streamv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
+	setfilterstatev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/set_filter_state/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -27,11 +28,21 @@ func TestAccessLogConfig(t *testing.T) {
 			l := getListener(t, build(t, parse(t, tc.yaml+testYAML, testEnv)))
 			hcm := unpack(t, l.GetFilterChains()[0].GetFilters()[0].GetTypedConfig(), &hcmv3.HttpConnectionManager{})
 			logs := hcm.GetAccessLog()
+			stateFirst := hcm.GetHttpFilters()[0].GetName() == "envoy.filters.http.set_filter_state"
 			if tc.logger == "" {
-				if len(logs) != 0 {
-					t.Fatalf("access logs = %v, want none", logs)
+				if len(logs) != 0 || stateFirst {
+					t.Fatalf("access logs = %v, filters %v; want neither a log nor its request state", logs, hcm.GetHttpFilters())
 				}
 				return
+			}
+			if !stateFirst {
+				t.Fatalf("first filter %s, want set_filter_state keeping the request's id and path", hcm.GetHttpFilters()[0].GetName())
+			}
+			state := unpack(t, hcm.GetHttpFilters()[0].GetTypedConfig(), &setfilterstatev3.Config{})
+			for i, key := range []string{RequestIDState, PathState} {
+				if v := state.GetOnRequestHeaders(); len(v) != 2 || v[i].GetObjectKey() != key || !v[i].GetReadOnly() {
+					t.Fatalf("request state %v, want %s read-only", v, key)
+				}
 			}
 			if len(logs) != 1 || logs[0].GetName() != tc.logger {
 				t.Fatalf("access logs = %v, want one %s", logs, tc.logger)

@@ -50,6 +50,10 @@ func makeListener(c *config.Config) *listenerv3.Listener {
 	if f := streamHopFilter(c.Timeouts); f != nil {
 		hcm.HttpFilters = append([]*hcmv3.HttpFilter{f}, hcm.HttpFilters...)
 	}
+	// Before every filter that could change the request's id or path.
+	if c.AccessLog.On() {
+		hcm.HttpFilters = append([]*hcmv3.HttpFilter{clientRequestState()}, hcm.HttpFilters...)
+	}
 	return &listenerv3.Listener{
 		Name:    ListenerName,
 		Address: socketAddress(c.Listener.Address, c.Listener.Port),

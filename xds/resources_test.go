@@ -58,15 +58,17 @@ func TestListener(t *testing.T) {
 	for _, f := range hcm.GetHttpFilters() {
 		names = append(names, f.GetName())
 	}
-	if want := []string{"envoy.filters.http.ext_proc", "envoy.filters.http.router"}; !slices.Equal(names, want) {
+	// set_filter_state first: it keeps the request's id and path for
+	// the access log before any filter changes them.
+	if want := []string{"envoy.filters.http.set_filter_state", "envoy.filters.http.ext_proc", "envoy.filters.http.router"}; !slices.Equal(names, want) {
 		t.Fatalf("HCM filters = %q, want %q", names, want)
 	}
 	// The router hop tells a provider's response from Envoy's own reply by
 	// x-envoy-upstream-service-time (extproc/router_answer.go).
-	if r := unpack(t, hcm.GetHttpFilters()[1].GetTypedConfig(), &routerv3.Router{}); r.GetSuppressEnvoyHeaders() {
+	if r := unpack(t, hcm.GetHttpFilters()[2].GetTypedConfig(), &routerv3.Router{}); r.GetSuppressEnvoyHeaders() {
 		t.Errorf("router filter suppresses Envoy's headers")
 	}
-	ep := unpack(t, hcm.GetHttpFilters()[0].GetTypedConfig(), &extprocv3.ExternalProcessor{})
+	ep := unpack(t, hcm.GetHttpFilters()[1].GetTypedConfig(), &extprocv3.ExternalProcessor{})
 	checkExtProcHop(t, ep, HopRouter)
 	pm := ep.GetProcessingMode()
 	// It translates the answers the upstream hop hands over: an upstream

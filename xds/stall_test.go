@@ -16,7 +16,12 @@ func listenerFilters(t *testing.T, c *config.Config) []*hcmv3.HttpFilter {
 	if err := makeListener(c).GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(&hcm); err != nil {
 		t.Fatal(err)
 	}
-	return hcm.GetHttpFilters()
+	f := hcm.GetHttpFilters()
+	// The access log's request state is first whenever the log is on.
+	if len(f) == 0 || f[0].GetName() != "envoy.filters.http.set_filter_state" {
+		t.Fatalf("first filter is not the access log's set_filter_state: %v", f)
+	}
+	return f[1:]
 }
 
 // The stream hop costs nothing unless a stream timeout is set; then it is
