@@ -7,6 +7,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/translators"
@@ -70,9 +71,32 @@ func (p *routerProcessor) goDirect(ctx context.Context, resp *extprocv3.Processi
 	}
 	resp.GetRequestBody().GetResponse().BodyMutation = replaceBody(out)
 	fields := resp.DynamicMetadata.Fields
-	// The attempt is listed even if no response comes.
-	fields[xds.AttemptNamespace] = up.attemptMetadata(false).GetFields()[xds.AttemptNamespace]
-	fields[xds.PlanNamespace] = groupsOverride(plan, xds.DirectClusterName)
+	// The attempt is listed even if no response comes. It stays here:
+	// this hop settles it, and in Envoy's metadata it would come back
+	// with every later message (the upstream hop's hand-over namespace).
+	p.attempts = []attemptUsage{{provider: c.Provider.Name, model: up.cand.Model, attempt: 1}}
+	fields[xds.PlanNamespace] = p.s.directOverride(plan)
 	p.own, p.direct = up, true
 	return true
+}
+
+// directOverride is the priority-group override sending a one-candidate
+// plan to its provider's direct cluster. It is the same for every such
+// request to the provider, so it is built once and shared: responses
+// only marshal it, which protobuf allows concurrently.
+func (s *Server) directOverride(plan routing.Plan) *structpb.Value {
+	c := plan.Groups[0][0]
+	key := directKey{c.Provider.Name, c.Weight}
+	if v, ok := s.directGroups.Load(key); ok {
+		return v.(*structpb.Value)
+	}
+	v, _ := s.directGroups.LoadOrStore(key, groupsOverride(plan, xds.DirectClusterName))
+	return v.(*structpb.Value)
+}
+
+// directKey names a direct override: a provider, and the weight its
+// cluster is listed with.
+type directKey struct {
+	provider string
+	weight   int
 }

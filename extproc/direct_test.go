@@ -9,9 +9,10 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/tidwall/gjson"
-	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/xds"
 )
 
@@ -101,17 +102,22 @@ func TestRouterSendsDirect(t *testing.T) {
 	if _, ok := fields[xds.BodyNamespace]; ok {
 		t.Error("body forwarded as metadata: no upstream hop reads it")
 	}
-	if a := fields[xds.AttemptNamespace].GetStructValue().GetFields()[attemptField(1)].GetStructValue().GetFields(); a["provider"].GetStringValue() != "anthropic" {
-		t.Errorf("attempt metadata = %v, want attempt 1 on anthropic", a)
+	// This hop settles its own attempt: nothing for Envoy to keep and
+	// forward back with every later message.
+	if a, ok := fields[xds.AttemptNamespace]; ok {
+		t.Errorf("attempt metadata %v sent to Envoy; no other hop reads it", a)
 	}
 
 	// Envoy's router answers from the direct cluster: this hop holds the
 	// headers for the body and answers both, translated.
 	answer := `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":2}}`
 	rh := responseHeaders(false, ":status", "200", "content-type", "application/json", upstreamServiceTime, "3", "set-cookie", "s=1")
-	rh.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{xds.AttemptNamespace: fields[xds.AttemptNamespace].GetStructValue()}}
 	router.sendAll(rh, responseBody([]byte(answer), true)) // held for the body
-	hr := continued(t, router.recv(rh))
+	answered := router.recv(rh)
+	if md := answered.GetDynamicMetadata().GetFields()[xds.AttemptNamespace]; md != nil {
+		t.Errorf("settled attempt %v sent to Envoy; this hop settles it", md)
+	}
+	hr := continued(t, answered)
 	if hr.GetStatus() != extprocv3.CommonResponse_CONTINUE_AND_REPLACE {
 		t.Errorf("answer status %v, want the body with the headers (CONTINUE_AND_REPLACE): no answer per chunk", hr.GetStatus())
 	}
@@ -151,7 +157,6 @@ func TestRouterSendsDirectStream(t *testing.T) {
 	}
 	tr := readTranscript(t, "anthropic", "text_stream")
 	rh := responseHeaders(false, append(tr.headers, upstreamServiceTime, "2")...)
-	rh.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{xds.AttemptNamespace: planned.GetDynamicMetadata().GetFields()[xds.AttemptNamespace].GetStructValue()}}
 	// Held for the first byte. When it is slow to come, Envoy is asked
 	// to wait for the rest of the per-try timeout and a little more
 	// (this hop answers first, wake).
@@ -291,4 +296,36 @@ func TestRouterDirectNoResponse(t *testing.T) {
 			t.Errorf("anthropic failures = %d, want 1: %v", failures(h), h.srv.Stats().Snapshot())
 		}
 	})
+}
+
+// The direct override is built once per provider and shared: the same
+// value for every request to it, and what groupsOverride builds.
+func TestDirectOverrideShared(t *testing.T) {
+	s := &Server{}
+	plan := func(name string) routing.Plan {
+		return routing.Plan{Groups: []routing.Group{{{Provider: &config.Provider{Name: name}, Weight: 1}}}}
+	}
+	a, b, other := s.directOverride(plan("anthropic")), s.directOverride(plan("anthropic")), s.directOverride(plan("openai"))
+	if a != b {
+		t.Error("two requests to one provider built two overrides")
+	}
+	if !proto.Equal(a, groupsOverride(plan("anthropic"), xds.DirectClusterName)) || proto.Equal(a, other) {
+		t.Errorf("override %v, want the direct cluster's priority group (and another for openai: %v)", a, other)
+	}
+}
+
+// header's one-allocation form marshals as the plain message does.
+func TestHeaderOption(t *testing.T) {
+	for _, v := range []string{"", "application/json", "Bearer sk-x"} {
+		want := &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: "k", RawValue: []byte(v)}, AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD}
+		got := header("k", v)
+		gb, err1 := proto.Marshal(got)
+		wb, err2 := proto.Marshal(want)
+		if err1 != nil || err2 != nil || string(gb) != string(wb) {
+			t.Errorf("header(k, %q) marshals to %x, want %x", v, gb, wb)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = header("content-type", "application/json") }); n > 1 {
+		t.Errorf("header: %v allocations, want 1", n)
+	}
 }

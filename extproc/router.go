@@ -290,11 +290,11 @@ func groupsOverride(plan routing.Plan, cluster func(provider string) string) *st
 // Anything else (errors and small answers the upstream hop translated
 // itself, Envoy's own replies) passes through, and the stream closes.
 func (p *routerProcessor) responseHeaders(ctx context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {
+	if p.direct {
+		return p.answerOwn(ctx, h, md, p.own) // router_answer.go; p.attempts from goDirect
+	}
 	a := md.GetFilterMetadata()[xds.AttemptNamespace].GetFields()
 	p.usage, p.attempts = readAttemptUsage(a), readAttempts(a)
-	if p.direct {
-		return p.answerOwn(ctx, h, md, p.own) // router_answer.go
-	}
 	if a["mode"].GetStringValue() == modeRouterName {
 		return p.answerAttempt(ctx, h, md, a) // router_answer.go
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -49,6 +50,9 @@ type Server struct {
 	// xdsStatus reports the control plane when it runs in this process.
 	xdsStatus func() any
 	sig       signals // access-log metadata, traces, live figures (signals.go)
+	// directGroups holds each provider's direct-cluster override
+	// (directOverride), built on first use.
+	directGroups sync.Map
 }
 
 // NewServer builds the server once, at start-up.

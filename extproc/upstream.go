@@ -616,7 +616,7 @@ func (p *upstreamProcessor) releaseWith(body []byte) *extprocv3.ProcessingRespon
 	r := continueResponseHeaders(p.held)
 	c := r.GetResponseHeaders().GetResponse()
 	c.Status, c.BodyMutation = extprocv3.CommonResponse_CONTINUE_AND_REPLACE, replaceBody(body)
-	if p.completed {
+	if p.completed && !p.inRouter {
 		r.DynamicMetadata = p.attemptMetadata(true)
 	}
 	p.held, p.heldChunks = nil, 0
@@ -627,8 +627,9 @@ func (p *upstreamProcessor) releaseWith(body []byte) *extprocv3.ProcessingRespon
 // (cleared: the body comes whole at the end).
 func (p *upstreamProcessor) release() {
 	r := continueResponseHeaders(p.held)
-	if p.completed {
-		// The answer is settled here: its usage goes to the router hop.
+	if p.completed && !p.inRouter {
+		// The answer is settled here: its usage goes to the router hop
+		// (which, when it settled the answer itself, has it already).
 		r.DynamicMetadata = p.attemptMetadata(true)
 	}
 	p.queue = append(p.queue, r)
