@@ -232,6 +232,7 @@ func (p *routerProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	if p.goDirect(ctx, resp, m, plan, b.GetBody()) { // direct.go
 		return resp
 	}
+	overrideGroups(resp.DynamicMetadata, plan)
 	if !p.api.Decodes() {
 		forwardBody(resp, b.GetBody()) // forward.go
 	}
@@ -245,9 +246,8 @@ func (p *routerProcessor) fail(e *translators.APIError) *extprocv3.ProcessingRes
 }
 
 // planMetadata is what the router hop leaves in Envoy for later: the plan
-// for the upstream hop and, when the plan differs from the route's
-// configured priority groups, the override Envoy's priority_group cluster
-// specifier reads.
+// for the upstream hop (overrideGroups adds the priority groups Envoy's
+// priority_group cluster specifier reads, when they differ).
 func planMetadata(model, endpoint string, plan routing.Plan) *structpb.Struct {
 	// "responses": this hop translates the successful answers the
 	// upstream hop hands over (upstreamProcessor.handOff).
@@ -257,10 +257,16 @@ func planMetadata(model, endpoint string, plan routing.Plan) *structpb.Struct {
 	fields := map[string]*structpb.Value{xds.RequestNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
 		"model": str(model), "plan": str(plan.Encode()), "endpoint": str(endpoint), "responses": str(xds.HopRouter),
 	}})}
-	if !plan.Default {
-		fields[xds.PlanNamespace] = groupsOverride(plan, xds.ClusterName)
-	}
 	return &structpb.Struct{Fields: fields}
+}
+
+// overrideGroups adds the plan's priority groups to md when they differ
+// from the route's configured ones. A direct request names its own
+// cluster instead (directOverride).
+func overrideGroups(md *structpb.Struct, plan routing.Plan) {
+	if !plan.Default {
+		md.Fields[xds.PlanNamespace] = groupsOverride(plan, xds.ClusterName)
+	}
 }
 
 // groupsOverride is the plan's priority groups as Envoy's priority_group
