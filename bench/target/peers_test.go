@@ -168,7 +168,18 @@ func TestBaselineConfig(t *testing.T) {
 	if err := baselineTmpl.Execute(&b, map[string]int{"Port": 9300, "Admin": 9301, "Upstream": 9302}); err != nil {
 		t.Fatal(err)
 	}
-	parseBootstrap(t, b.Bytes())
+	boot := parseBootstrap(t, b.Bytes())
+	// The floor shares the template: without ExtProc nothing of it stays.
+	var hcm hcmv3.HttpConnectionManager
+	if err := boot.GetStaticResources().GetListeners()[0].GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(&hcm); err != nil {
+		t.Fatal(err)
+	}
+	if f := hcm.GetHttpFilters(); len(f) != 1 || f[0].GetName() != "envoy.filters.http.router" {
+		t.Errorf("baseline filters %v, want the router alone", f)
+	}
+	if c := boot.GetStaticResources().GetClusters(); len(c) != 1 || c[0].GetName() != "fake" {
+		t.Errorf("baseline clusters %v, want the fake alone", c)
+	}
 }
 
 // TestFloorConfig: the floor's bootstrap is valid, and its ext_proc

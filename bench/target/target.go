@@ -121,7 +121,10 @@ func StartFake(env Env, o fake.Options) (*Stack, error) {
 	return s, nil
 }
 
-var baselineTmpl = template.Must(template.New("baseline").Parse(`# Plain Envoy: one listener, one route, one cluster, no ext_proc.
+// baselineTmpl is plain Envoy: one listener, one route, one cluster. With
+// ExtProc set it is the ext_proc floor (floor.go): the same Envoy with
+// only an ext_proc filter added in front of the router, and its cluster.
+var baselineTmpl = template.Must(template.New("baseline").Parse(`# Plain Envoy: one listener, one route, one cluster{{if .ExtProc}}, and an ext_proc filter in front of a server that does no work{{else}}, no ext_proc{{end}}.
 admin:
   address: {socket_address: {address: 127.0.0.1, port_value: {{.Admin}}}}
 static_resources:
@@ -146,10 +149,43 @@ static_resources:
                         - match: {prefix: "/"}
                           route: {cluster: fake, timeout: 600s, idle_timeout: 300s}
                 http_filters:
+{{- if .ExtProc}}
+                  - name: envoy.filters.http.ext_proc
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor
+                      grpc_service: {envoy_grpc: {cluster_name: extproc}}
+                      processing_mode:
+                        request_header_mode: SEND
+                        request_body_mode: STREAMED
+                        response_header_mode: SEND
+                        response_body_mode: STREAMED
+                        request_trailer_mode: SKIP
+                        response_trailer_mode: SKIP
+                      send_body_without_waiting_for_header_response: true
+                      message_timeout: 10s
+                      status_on_error: {code: ServiceUnavailable}
+                      stat_prefix: floor
+{{- end}}
                   - name: envoy.filters.http.router
                     typed_config:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
   clusters:
+{{- if .ExtProc}}
+    - name: extproc
+      type: STATIC
+      connect_timeout: 1s
+      typed_extension_protocol_options:
+        envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+          "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+          explicit_http_config: {http2_protocol_options: {}}
+      circuit_breakers:
+        thresholds: [{max_connections: 1048576, max_pending_requests: 1048576, max_requests: 1048576}]
+      load_assignment:
+        cluster_name: extproc
+        endpoints:
+          - lb_endpoints:
+              - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: {{.ExtProc}}}}}
+{{- end}}
     - name: fake
       type: STATIC
       connect_timeout: 2s
