@@ -76,9 +76,9 @@ func TestBilledFailoverCounted(t *testing.T) {
 			status: 200, served: 0.48, spent: 0.48, attempts: []attempt{{"a", 500, 0}, {"b", 200, 0.48}}},
 		{name: "no response costs nothing", a: fakeprovider.Reply{Drop: true}, b: good("chatcmpl-after-drop"),
 			status: 200, served: 0.48, spent: 0.48, attempts: []attempt{{"a", 0, 0}, {"b", 200, 0.48}}},
-		{name: "unsized billed bad answer: no fallback, still billed", a: fakeprovider.Reply{Unsized: true,
-			Transcript: inlineTranscript(t, "bad", 200, "application/json", billedBad)},
-			status: 502, spent: 0.15},
+		{name: "unsized billed bad answer then a whole answer", a: fakeprovider.Reply{Unsized: true,
+			Transcript: inlineTranscript(t, "bad", 200, "application/json", billedBad)}, b: good("chatcmpl-after-unsized"),
+			status: 200, served: 0.48, spent: 0.63, attempts: []attempt{{"a", 502, 0.15}, {"b", 200, 0.48}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a.Enqueue("POST", "/v1/chat/completions", tc.a)

@@ -167,16 +167,63 @@ models:
       - {provider: bad, model: bad-model, priority: 0}
       - {provider: good, model: good-model, priority: 1}
 `, bad.URL(), good.URL()))
-	for _, body := range []string{`{}`, `{"error":{"message":"quota exhausted"}}`} {
-		tr := &fakeprovider.Transcript{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(body)}
-		bad.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: tr})
-		good.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
-		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
-		if resp.StatusCode != 200 || resp.Header.Get("x-switchboard-provider") != "good" || gjson.GetBytes(out, "choices.0.message.content").Str == "" {
-			t.Errorf("bad answer %s: status %d provider %q body %.200s; want the good provider's answer", body, resp.StatusCode, resp.Header.Get("x-switchboard-provider"), out)
+	// Unsized: chunked, as most providers send whole answers; the
+	// status is settled before Envoy's router sees it either way.
+	for _, unsized := range []bool{false, true} {
+		for _, body := range []string{`{}`, `{"error":{"message":"quota exhausted"}}`} {
+			tr := &fakeprovider.Transcript{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(body)}
+			bad.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: tr, Unsized: unsized})
+			good.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat")), Unsized: unsized})
+			resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+			if resp.StatusCode != 200 || resp.Header.Get("x-switchboard-provider") != "good" || gjson.GetBytes(out, "choices.0.message.content").Str == "" {
+				t.Errorf("bad answer %s (unsized %v): status %d provider %q body %.200s; want the good provider's answer", body, unsized, resp.StatusCode, resp.Header.Get("x-switchboard-provider"), out)
+			}
+			if f := resp.Header.Get("x-switchboard-fallbacks"); f != "bad/m" {
+				t.Errorf("unsized %v: x-switchboard-fallbacks = %q, want bad/m", unsized, f)
+			}
 		}
-		if f := resp.Header.Get("x-switchboard-fallbacks"); f != "bad/m" {
-			t.Errorf("x-switchboard-fallbacks = %q, want bad/m", f)
+	}
+}
+
+// TestUnsizedLargeAnswerWithFallback: an unsized answer too large for
+// the upstream hop to hold (past 512 KiB) on a plan with a fallback is
+// handed to the router hop mid-body and reaches the client whole, from
+// the first provider, in several sizes around the bound; one cut before
+// the bound falls back.
+func TestUnsizedLargeAnswerWithFallback(t *testing.T) {
+	first, second := fakeprovider.New(t), fakeprovider.New(t)
+	gw := startGateway(t, fmt.Sprintf(`providers:
+  - {name: first, schema: openai, base_url: %s/v1}
+  - {name: second, schema: openai, base_url: %s/v1}
+models:
+  - name: m
+    providers:
+      - {provider: first, model: first-model, priority: 0}
+      - {provider: second, model: second-model, priority: 1}
+`, first.URL(), second.URL()))
+	second.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: fakeprovider.MustLoad(t, transcript("openai", "chat"))})
+	for _, n := range []int{500 << 10, 600 << 10, 3 << 20} {
+		content := strings.Repeat("a", n)
+		body := `{"id":"chatcmpl-big","object":"chat.completion","model":"first-model","choices":[{"index":0,"message":{"role":"assistant","content":"` +
+			content + `"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}`
+		first.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Unsized: true, Transcript: inlineTranscript(t, "big", 200, "application/json", body)})
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+		if resp.StatusCode != 200 || resp.Header.Get("x-switchboard-provider") != "first" || gjson.GetBytes(out, "choices.0.message.content").Str != content {
+			t.Errorf("%d bytes: status %d provider %q, %d bytes of content; want the first provider's whole answer",
+				n, resp.StatusCode, resp.Header.Get("x-switchboard-provider"), len(gjson.GetBytes(out, "choices.0.message.content").Str))
+		}
+		if got := gjson.GetBytes(out, "usage.total_tokens").Int(); got != 8 {
+			t.Errorf("%d bytes: usage.total_tokens = %d, want 8", n, got)
+		}
+	}
+	// Cut before the hop's bound: no byte reached the client, so the
+	// next provider serves it.
+	tr := fakeprovider.MustLoad(t, transcript("openai", "chat"))
+	first.Handle("POST", "/v1/chat/completions", fakeprovider.Reply{Transcript: tr, CutAfterBytes: len(tr.Body) / 2})
+	for i := range 10 {
+		resp, out := gw.post(t, "/v1/chat/completions", []byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+		if resp.StatusCode != 200 || resp.Header.Get("x-switchboard-provider") != "second" {
+			t.Errorf("cut answer, try %d: status %d provider %q body %.200s; want the second provider's answer", i, resp.StatusCode, resp.Header.Get("x-switchboard-provider"), out)
 		}
 	}
 }

@@ -40,6 +40,20 @@ func (p *upstreamProcessor) handOff(m *extprocv3.HeaderMutation) *extprocv3.Proc
 	return resp
 }
 
+// spill hands an unsized answer that outgrew what this hop holds
+// (spillAt) to the router hop mid-body: the held headers go with the
+// hand-over, then every chunk so far unchanged, and the rest passes
+// through this filter unprocessed. The router hop holds the status no
+// longer than its own limit, so the answer is committed from here on.
+func (p *upstreamProcessor) spill() *extprocv3.ProcessingResponse {
+	p.queue = append(p.queue, p.handOff(p.held))
+	for range p.heldChunks {
+		p.queue = append(p.queue, continueResponseBody(nil))
+	}
+	p.held, p.heldChunks, p.buf = nil, 0, nil
+	return continueResponseBody(nil)
+}
+
 // handoverFields are what the router hop needs to take over this
 // attempt's answer (adopt).
 func (p *upstreamProcessor) handoverFields(mode string) map[string]*structpb.Value {

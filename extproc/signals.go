@@ -259,7 +259,7 @@ func (u *signalUpstream) responseHeaders(ctx context.Context, h *extprocv3.HttpH
 
 func (u *signalUpstream) responseBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	resp := u.upstreamProcessor.responseBody(ctx, b)
-	if b.GetEndOfStream() || resp.GetImmediateResponse() != nil {
+	if u.handedOff || b.GetEndOfStream() || resp.GetImmediateResponse() != nil {
 		u.end()
 	}
 	return resp

@@ -52,7 +52,8 @@ const (
 	// message timeout runs, so only answers that arrive at once qualify.
 	maxHeldWhole = 1 << 20
 	// maxHeldUnsized is how much of an unsized (or large) whole answer the
-	// router hop reads before it lets the headers go: below Envoy's 1 MiB
+	// router hop, or the upstream hop on an attempt with a fallback behind
+	// it, reads before it lets the headers go: below Envoy's 1 MiB
 	// connection buffer, whose watermark would otherwise stop the body
 	// while the hop waits for it. Chat answers are far smaller, so their
 	// status is settled before the client sees it.
@@ -102,8 +103,10 @@ type upstreamProcessor struct {
 	// strip are the request's headers off the schema's allow-list.
 	strip []string
 	// holdLimit, when set, is how much of the body the held headers
-	// answer may wait for (the router hop's whole answers).
-	holdLimit int
+	// answer may wait for (the router hop's whole answers); spillAt is
+	// the upstream hop's own bound for an unsized answer, past which the
+	// router hop takes the rest (spill).
+	holdLimit, spillAt int
 	// secrets cuts this attempt's credentials out of provider errors.
 	secrets  scrubber
 	reserved reservation // the request body, while it is translated
@@ -402,6 +405,14 @@ func (p *upstreamProcessor) responseHeaders(_ context.Context, h *extprocv3.Http
 			// cannot be translated.
 			p.held = &extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove}
 			return nil
+		case err != nil && p.handOver && !p.handoverAll:
+			// Unsized, as most providers send whole answers: the status
+			// waits for the body too, so a 2xx that is no answer falls
+			// back. Until Envoy's router sees the headers its per-try
+			// timeout runs, and Envoy is asked to wait as long. An answer
+			// past maxHeldUnsized goes to the router hop (spill).
+			p.held, p.spillAt = &extprocv3.HeaderMutation{SetHeaders: set, RemoveHeaders: remove}, maxHeldUnsized
+			return waitLonger(xds.FirstByteWait(p.cfg.Routing.PerTryTimeout.D()))
 		}
 	}
 	if p.mode == modeStream {
@@ -508,6 +519,9 @@ func (p *upstreamProcessor) responseBody(ctx context.Context, b *extprocv3.HttpB
 			if p.held != nil && p.holdLimit > 0 && len(p.buf) > p.holdLimit {
 				p.release() // too large to hold: the status is committed
 				return continueResponseBody(replaceBody(nil))
+			}
+			if p.held != nil && p.spillAt > 0 && len(p.buf) > p.spillAt {
+				return p.spill()
 			}
 			if p.held != nil {
 				p.heldChunks++

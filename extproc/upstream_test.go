@@ -267,7 +267,9 @@ func TestUpstreamAttempts(t *testing.T) {
 				t.Errorf("upstream model = %q, want %q", got, tc.wantUpstream)
 			}
 			tr := readTranscript(t, tc.provider, map[string]string{"openai": "chat", "anthropic": "text"}[tc.provider])
-			hr := s.send(responseHeaders(false, tr.headers...))
+			// Sized past what this hop holds: the headers go on at once
+			// (an unsized or small answer's wait for its body).
+			hr := s.send(responseHeaders(false, append(tr.headers, "content-length", strconv.Itoa(maxHeldWhole+1))...))
 			m := readMutation(continued(t, hr).GetHeaderMutation())
 			want := map[string]string{xds.ProviderHeader: tc.provider, xds.ModelHeader: tc.wantModel, AttemptHeader: tc.wantAttempt}
 			for k, v := range want {
@@ -911,6 +913,64 @@ func TestUpstreamHeldWholeAnswer(t *testing.T) {
 	}
 	s.close()
 	_ = h.waitEnded(t)
+}
+
+// TestUpstreamHeldUnsized: on an attempt with a fallback behind it and a
+// router hop that takes over, an unsized whole answer's headers wait for
+// its body (Envoy asked to wait past the per-try timeout), so a 200 that
+// is no answer becomes a 502 Envoy can retry; past maxHeldUnsized the
+// answer is handed to the router hop mid-body, every chunk unchanged.
+func TestUpstreamHeldUnsized(t *testing.T) {
+	h := newHarness(t, mustLoad(t, testYAML))
+	r := h.route(t, []byte(`{"model":"tiered","messages":[{"role":"user","content":"hi"}]}`))
+	delete(r.request.Fields, routerWholeField) // not the last attempt
+	start := func() *envoyStream {
+		s := h.open(t, xds.HopUpstream)
+		continued(t, s.send(withMetadata(postHeaders("x-envoy-attempt-count", "1"), "openai", r.request)))
+		continued(t, s.send(requestBody([]byte(`{"model":"tiered","messages":[{"role":"user","content":"hi"}]}`))))
+		return s
+	}
+	unsized := responseHeaders(false, ":status", "200", "content-type", "application/json")
+
+	s := start()
+	if wait := s.streamHeaders(unsized); wait <= h.store.Current().Routing.PerTryTimeout.D() {
+		t.Errorf("Envoy asked to wait %v, want past the per-try timeout %v", wait, h.store.Current().Routing.PerTryTimeout.D())
+	}
+	body := continued(t, s.send(responseBody([]byte(`{}`), true))).GetBodyMutation().GetBody()
+	if m := readMutation(continued(t, s.heldHeaders()).GetHeaderMutation()); m.set[":status"] != "502" {
+		t.Errorf("a 200 with {}: held headers set :status %q, want 502", m.set[":status"])
+	}
+	if e := decodeError(t, body); e.code() != "bad_upstream_response" {
+		t.Errorf("a 200 with {}: error.code = %q, want bad_upstream_response", e.code())
+	}
+	s.close()
+	_ = h.waitEnded(t)
+
+	s = start()
+	s.streamHeaders(unsized)
+	s.awaiting = false
+	chunk := bytes.Repeat([]byte("a"), maxHeldUnsized/2+1)
+	for range 2 {
+		if err := s.stream.Send(responseBody(chunk, false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hr := s.recv(nil)
+	a := hr.GetDynamicMetadata().GetFields()[xds.AttemptNamespace].GetStructValue().GetFields()
+	if continued(t, hr) == nil || a["provider"].GetStringValue() != "openai" || a["mode"].GetStringValue() != "whole" {
+		t.Fatalf("past maxHeldUnsized: first answer %v, want the headers with the hand-over", hr)
+	}
+	if _, ok := readMutation(hr.GetResponseHeaders().GetResponse().GetHeaderMutation()).set[":status"]; ok {
+		t.Errorf("handed-over headers change the status")
+	}
+	for i := range 2 {
+		if c := continued(t, s.recv(nil)); c.GetBodyMutation() != nil {
+			t.Errorf("chunk %d answered with %v, want unchanged", i+1, c.GetBodyMutation())
+		}
+	}
+	if err := h.waitEnded(t); err != nil {
+		t.Errorf("Process returned %v", err)
+	}
 }
 
 // TestUpstreamStreamCost: a priced stream's one usage chunk carries
