@@ -50,6 +50,8 @@ export CODEX_BIN := $(TOOLS)/codex-$(CODEX_VERSION)/node_modules/.bin/codex
 export OPENAI_PYTHONPATH := $(TOOLS)/pypi-openai-$(OPENAI_PYTHON_VERSION)
 AIGW_EXTPROC := $(TOOLS)/aigw-extproc-$(AIGW_VERSION)/extproc
 LITELLM_DIR := $(TOOLS)/litellm-$(LITELLM_VERSION)
+# The in-process floor (bench/peers/modfloor): a Go dynamic module for Envoy.
+MODULE_FLOOR := $(BIN)/libswitchboard_floor.so
 
 # A recipe that fails leaves no half-made target behind (the next run retries).
 .DELETE_ON_ERROR:
@@ -165,12 +167,16 @@ bench: build envoy redis
 # provider (docs/performance.md, "Peers"): about 15 minutes. A peer that
 # fails to install is reported by the harness, which measures the rest.
 PEERS_FLAGS ?= -phases latency -governed=false -c 1,16,64,256 -stream-c 1 -rps 0 -quiet-wait 20s
-bench-peers: build envoy
+bench-peers: build envoy $(MODULE_FLOOR)
 	-$(MAKE) --no-print-directory peers
 	go run ./bench/cmd/bench -envoy $(ENVOY) -switchboard $(BIN)/switchboard \
-		-peers aigw,litellm,floor -aigw-extproc $(AIGW_EXTPROC) -litellm $(LITELLM_DIR) $(PEERS_FLAGS) $(BENCH_FLAGS)
+		-peers aigw,litellm,floor,modfloor -aigw-extproc $(AIGW_EXTPROC) -litellm $(LITELLM_DIR) -module-floor $(MODULE_FLOOR) \
+		$(PEERS_FLAGS) $(BENCH_FLAGS)
 
 peers: $(AIGW_EXTPROC) $(LITELLM_DIR)/bin/litellm
+
+$(MODULE_FLOOR): $(wildcard bench/peers/modfloor/*)
+	go build -buildmode=c-shared -o $@ ./bench/peers/modfloor
 
 # Built from the nested module bench/peers/aigw, whose go.sum pins every
 # dependency (`go install ...@v$(AIGW_VERSION)` needs a version list the

@@ -39,6 +39,9 @@ type Env struct {
 	// the folder LiteLLM was pip-installed into.
 	AIGWExtProc string
 	LiteLLM     string
+	// ModuleFloor is the in-process floor's dynamic module
+	// (libswitchboard_floor.so, built from bench/peers/modfloor).
+	ModuleFloor string
 }
 
 // Stack is a set of running processes serving one listener.
@@ -124,7 +127,7 @@ func StartFake(env Env, o fake.Options) (*Stack, error) {
 // baselineTmpl is plain Envoy: one listener, one route, one cluster. With
 // ExtProc set it is the ext_proc floor (floor.go): the same Envoy with
 // only an ext_proc filter added in front of the router, and its cluster.
-var baselineTmpl = template.Must(template.New("baseline").Parse(`# Plain Envoy: one listener, one route, one cluster{{if .ExtProc}}, and an ext_proc filter in front of a server that does no work{{else}}, no ext_proc{{end}}.
+var baselineTmpl = template.Must(template.New("baseline").Parse(`# Plain Envoy: one listener, one route, one cluster{{if .ExtProc}}, and an ext_proc filter in front of a server that does no work{{else if .Module}}, and a Go dynamic-module filter that only copies the bodies{{else}}, no ext_proc{{end}}.
 admin:
   address: {socket_address: {address: 127.0.0.1, port_value: {{.Admin}}}}
 static_resources:
@@ -165,6 +168,13 @@ static_resources:
                       message_timeout: 10s
                       status_on_error: {code: ServiceUnavailable}
                       stat_prefix: floor
+{{- end}}
+{{- if .Module}}
+                  - name: envoy.filters.http.dynamic_modules
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter
+                      dynamic_module_config: {name: switchboard_floor, do_not_close: true}
+                      filter_name: floor
 {{- end}}
                   - name: envoy.filters.http.router
                     typed_config:
@@ -390,8 +400,8 @@ func ping(addr string) error {
 	return nil
 }
 
-func (s *Stack) startEnvoy(env Env, bootPath string, admin int) error {
-	p, err := proc.Start(Envoy, filepath.Join(env.Dir, s.Name+"-envoy.log"), env.Envoy, "-c", bootPath, "--log-level", "warn",
+func (s *Stack) startEnvoy(env Env, bootPath string, admin int, vars ...string) error {
+	p, err := proc.StartEnv(Envoy, filepath.Join(env.Dir, s.Name+"-envoy.log"), vars, env.Envoy, "-c", bootPath, "--log-level", "warn",
 		"--concurrency", strconv.Itoa(env.Concurrency), "--base-id", strconv.Itoa(admin), "--disable-hot-restart")
 	if err != nil {
 		return err

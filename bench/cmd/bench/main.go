@@ -73,7 +73,7 @@ type settings struct {
 	// phase (of allPeers), from the binaries at aigwBin and litellmDir.
 	Peers []string
 
-	out, envoyBin, switchboardBin, redisBin, aigwBin, litellmDir string
+	out, envoyBin, switchboardBin, redisBin, aigwBin, litellmDir, moduleFloor string
 }
 
 func main() {
@@ -137,6 +137,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.StringVar(&s.redisBin, "redis", "", "redis-server binary for -governed (default: $REDIS_SERVER_BIN, then .tools)")
 	peers := fs.String("peers", "", "also measure these other gateways in the latency phase, of "+strings.Join(allPeers, ",")+" (`make bench-peers`)")
 	fs.StringVar(&s.aigwBin, "aigw-extproc", "", "Envoy AI Gateway extproc binary for -peers aigw")
+	fs.StringVar(&s.moduleFloor, "module-floor", "", "the in-process floor's libswitchboard_floor.so for -peers modfloor")
 	fs.StringVar(&s.litellmDir, "litellm", "", "folder LiteLLM was pip-installed into (--target) for -peers litellm")
 	if err := fs.Parse(args); err != nil {
 		return s, err

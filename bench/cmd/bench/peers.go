@@ -24,9 +24,14 @@ const (
 	// no work (bench/target/floor.go). It is what the ext_proc design
 	// costs before any work; it only passes through.
 	peerFloor = "floor"
+	// peerModFloor is the in-process counterpart: Envoy with a Go
+	// dynamic-module filter that only copies the bodies into Go
+	// (bench/target/modfloor.go), what direction 3 of issue 12 costs
+	// before any work.
+	peerModFloor = "modfloor"
 )
 
-var allPeers = []string{peerAIGW, peerLiteLLM, peerFloor}
+var allPeers = []string{peerAIGW, peerLiteLLM, peerFloor, peerModFloor}
 
 func peerList(list string) ([]string, error) {
 	var out []string
@@ -69,7 +74,7 @@ func (p *peersReport) has(name string) bool { return p != nil && slices.Contains
 // like ours. A peer that does not start, or a target that answers
 // wrongly, is reported and left out; the run goes on with the rest.
 func (h *harness) startPeers(ctx context.Context, env target.Env, fk *target.Stack, conns int) ([]*tgt, func()) {
-	env.AIGWExtProc, env.LiteLLM = h.s.aigwBin, h.s.litellmDir
+	env.AIGWExtProc, env.LiteLLM, env.ModuleFloor = h.s.aigwBin, h.s.litellmDir, h.s.moduleFloor
 	pr := &peersReport{Binaries: map[string]string{}}
 	h.rep.Peers = pr
 	var stacks []*target.Stack
@@ -107,6 +112,11 @@ func (h *harness) startPeers(ctx context.Context, env target.Env, fk *target.Sta
 			st, err = target.StartFloor(env, fk.Port)
 			procs = []string{target.Envoy, target.NullProc}
 			kinds = kinds[:1] // it translates nothing
+		case peerModFloor:
+			pr.Binaries[peer] = h.s.moduleFloor
+			st, err = target.StartModuleFloor(env, fk.Port)
+			procs = []string{target.Envoy}
+			kinds = kinds[:1]
 		}
 		if err != nil {
 			fail(peer, err)
