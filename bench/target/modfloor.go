@@ -11,11 +11,12 @@ import (
 )
 
 // The in-process floor: plain Envoy plus a Go dynamic-module filter
-// (bench/peers/modfloor) that holds the request until its body is in,
-// copies it into Go, and copies each response chunk as it passes. What
-// it adds to plain Envoy is what an in-process Go data path pays before
-// it does any work (issue 12, direction 3), beside the ext_proc floor's
-// gRPC round trips. Its Envoy is the baseline's with Module set.
+// (bench/peers/modfloor) that holds the request until its body is in and
+// copies both bodies into Go; for the translation target it also runs
+// switchboard's translators on both sides. What it adds to plain Envoy is
+// what an in-process Go data path pays before routing, auth and
+// accounting (issue 12, direction 3), beside the ext_proc floor's gRPC
+// round trips. Its Envoy is the baseline's with Module set.
 
 // moduleName is the library's name as Envoy looks it up:
 // lib<name>.so in ENVOY_DYNAMIC_MODULES_SEARCH_PATH.

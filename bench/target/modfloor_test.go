@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	dmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/dynamic_modules/v3"
+	"github.com/tidwall/gjson"
 
 	"github.com/switchboard-gw/switchboard/xds"
 )
@@ -38,8 +39,10 @@ func TestModuleFloorConfig(t *testing.T) {
 
 // TestModuleFloor builds the Go module and runs it in a real Envoy:
 // Envoy loads it (an Envoy that cannot exits at start), at the ABI
-// version it was built for, and requests pass through it both ways
-// unchanged, whole and streamed.
+// version it was built for. A pass-through request crosses it both ways
+// unchanged; a translated one reaches the fake as an Anthropic Messages
+// request, and its answer, whole or streamed, comes back as a chat
+// completion.
 func TestModuleFloor(t *testing.T) {
 	envoy := testEnvoy(t)
 	dir := t.TempDir()
@@ -48,19 +51,33 @@ func TestModuleFloor(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the module: %v\n%s", err, out)
 	}
+	type seen struct{ path, key, body string }
 	var (
 		mu  sync.Mutex
-		got []string
+		got []seen
 	)
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
-		got = append(got, string(b))
+		got = append(got, seen{r.URL.Path, r.Header.Get("x-api-key"), string(b)})
 		mu.Unlock()
-		w.Header().Set("content-type", "text/event-stream")
-		for _, ev := range []string{"data: 1\n\n", "data: 2\n\n", "data: [DONE]\n\n"} {
-			_, _ = io.WriteString(w, ev)
-			w.(http.Flusher).Flush()
+		stream := gjson.GetBytes(b, "stream").Bool()
+		switch {
+		case r.URL.Path == "/v1/messages" && !stream:
+			w.Header().Set("content-type", "application/json")
+			_, _ = io.WriteString(w, anthropicAnswer)
+		case r.URL.Path == "/v1/messages":
+			w.Header().Set("content-type", "text/event-stream")
+			for _, ev := range strings.SplitAfter(anthropicStream, "\n\n") {
+				_, _ = io.WriteString(w, ev)
+				w.(http.Flusher).Flush()
+			}
+		default:
+			w.Header().Set("content-type", "text/event-stream")
+			for _, ev := range []string{"data: 1\n\n", "data: 2\n\n", "data: [DONE]\n\n"} {
+				_, _ = io.WriteString(w, ev)
+				w.(http.Flusher).Flush()
+			}
 		}
 	}))
 	defer fake.Close()
@@ -71,25 +88,62 @@ func TestModuleFloor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Stop()
-	body := `{"model":"m","messages":[{"role":"user","content":"` + strings.Repeat("x", 200<<10) + `"}]}`
-	resp, err := http.Post(st.URL("/v1/chat/completions"), "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	post := func(body string) string {
+		t.Helper()
+		resp, err := http.Post(st.URL("/v1/chat/completions"), "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, out)
+		}
+		return string(out)
 	}
-	out, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(out) != "data: 1\n\ndata: 2\n\ndata: [DONE]\n\n" {
-		t.Errorf("status %d body %q, want the fake's stream unchanged", resp.StatusCode, out)
+	last := func() seen {
+		mu.Lock()
+		defer mu.Unlock()
+		return got[len(got)-1]
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(got) != 2 || got[1] != body { // the first is waitHTTP's /healthz
-		t.Errorf("the fake got %d requests; want the body unchanged", len(got))
+
+	body := `{"model":"` + ModelOpenAI + `","messages":[{"role":"user","content":"` + strings.Repeat("x", 200<<10) + `"}]}`
+	if out := post(body); out != "data: 1\n\ndata: 2\n\ndata: [DONE]\n\n" {
+		t.Errorf("pass-through: %q, want the fake's stream unchanged", out)
+	}
+	if s := last(); s.path != "/v1/chat/completions" || s.body != body {
+		t.Errorf("pass-through: the fake got %s with %d bytes; want the body unchanged", s.path, len(s.body))
+	}
+
+	out := post(`{"model":"` + ModelAnthropic + `","messages":[{"role":"user","content":"hi"}]}`)
+	if gjson.Get(out, "object").Str != "chat.completion" || gjson.Get(out, "choices.0.message.content").Str != "hi there" ||
+		gjson.Get(out, "usage.total_tokens").Int() != 5 {
+		t.Errorf("translated whole answer: %s", out)
+	}
+	if s := last(); s.path != "/v1/messages" || s.key != "bench-key" || gjson.Get(s.body, "model").Str != upstreamModel || gjson.Get(s.body, "max_tokens").Int() == 0 {
+		t.Errorf("translated request: the fake got %s (key %q) %s", s.path, s.key, s.body)
+	}
+	out = post(`{"model":"` + ModelAnthropic + `","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if !strings.Contains(out, `"content":"hi there"`) || !strings.HasSuffix(out, "data: [DONE]\n\n") || !strings.Contains(out, "chat.completion.chunk") {
+		t.Errorf("translated stream: %q", out)
 	}
 	if logs := st.Logs(); strings.Contains(logs, "deprecated") || strings.Contains(strings.ToLower(logs), "error") {
 		t.Errorf("Envoy log: %s", logs)
 	}
 }
+
+// upstreamModel is the model the module asks the fake's Anthropic
+// endpoint for (bench/peers/modfloor).
+const upstreamModel = "claude-bench-1"
+
+const anthropicAnswer = `{"id":"msg_1","type":"message","role":"assistant","model":"claude-bench-1","content":[{"type":"text","text":"hi there"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":2}}`
+
+const anthropicStream = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-bench-1\",\"content\":[],\"usage\":{\"input_tokens\":3,\"output_tokens\":0}}}\n\n" +
+	"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n" +
+	"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"hi there\"}}\n\n" +
+	"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n" +
+	"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\n" +
+	"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
 
 // testEnvoy is a real Envoy binary (ENVOY_BIN, set by the Makefile, or
 // the Makefile's install folder); the test fails without one.

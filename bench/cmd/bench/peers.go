@@ -25,9 +25,10 @@ const (
 	// costs before any work; it only passes through.
 	peerFloor = "floor"
 	// peerModFloor is the in-process counterpart: Envoy with a Go
-	// dynamic-module filter that only copies the bodies into Go
-	// (bench/target/modfloor.go), what direction 3 of issue 12 costs
-	// before any work.
+	// dynamic-module filter that copies the bodies into Go, and for the
+	// translation target runs switchboard's translators in Envoy's
+	// worker (bench/target/modfloor.go): what direction 3 of issue 12
+	// costs before routing, auth and accounting.
 	peerModFloor = "modfloor"
 )
 
@@ -116,7 +117,6 @@ func (h *harness) startPeers(ctx context.Context, env target.Env, fk *target.Sta
 			pr.Binaries[peer] = h.s.moduleFloor
 			st, err = target.StartModuleFloor(env, fk.Port)
 			procs = []string{target.Envoy}
-			kinds = kinds[:1]
 		}
 		if err != nil {
 			fail(peer, err)

@@ -10,7 +10,6 @@ static const char abi_version[] = "v0.2.0";
 const char* envoy_dynamic_module_on_program_init(void) { return abi_version; }
 
 void envoy_dynamic_module_on_http_filter_config_destroy(void* config) {}
-void envoy_dynamic_module_on_http_filter_destroy(void* filter) {}
 void* envoy_dynamic_module_on_http_filter_per_route_config_new(void) { return NULL; }
 void envoy_dynamic_module_on_http_filter_per_route_config_destroy(void* config) {}
 int envoy_dynamic_module_on_http_filter_request_trailers(void) { return 0; }  // Continue

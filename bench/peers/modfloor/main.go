@@ -1,137 +1,121 @@
 // Command modfloor is the in-process floor for `bench -peers modfloor`:
-// an Envoy dynamic-module HTTP filter, in Go, that does what the ext_proc
-// floor's null server does and nothing more. It holds the request until
-// its body is in and copies that body into Go, then copies each response
-// chunk into Go as it passes, changing nothing. What it adds to plain
-// Envoy is what an in-process Go data path (issue 12, direction 3) pays
-// before it does any work: the cgo crossings and the copies.
+// an Envoy dynamic-module HTTP filter, in Go, that measures what an
+// in-process data path (issue 12, direction 3) costs before switchboard's
+// routing, auth and accounting, beside the ext_proc floor's gRPC round
+// trips.
+//
+//   - Pass-through (bench-openai): it holds the request until its body is
+//     in and copies that body into Go, then copies each response chunk
+//     into Go as it passes, changing nothing, as the null ext_proc server
+//     does.
+//   - Translation (bench-anthropic): it runs switchboard's translators on
+//     both sides, in Envoy's worker thread: the chat request becomes an
+//     Anthropic Messages request (path, headers, body), and the answer,
+//     whole or streamed event by event, comes back as a chat completion.
 //
 // The Go SDK for dynamic modules cannot be fetched here, so the few ABI
-// functions it needs are declared by hand from Envoy 1.40's abi.h (the
-// signatures were checked against the 1.40 binary's callbacks). Build:
+// functions it needs are declared by hand from Envoy 1.40's abi.h (abi.go;
+// the signatures were checked against the 1.40 binary). Build:
 //
 //	go build -buildmode=c-shared -o libswitchboard_floor.so ./bench/peers/modfloor
 package main
 
-/*
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-typedef struct {
-	const char* ptr;
-	size_t length;
-} envoy_buffer;
-
-// Callbacks Envoy exports. body_type: 0 received request body, 1 buffered
-// request body, 2 received response body, 3 buffered response body. Weak:
-// they resolve when Envoy loads the library, and a plain `go build ./...`
-// (an executable, never run) links without them.
-__attribute__((weak)) size_t envoy_dynamic_module_callback_http_get_body_chunks_size(void* filter, int body_type);
-__attribute__((weak)) bool envoy_dynamic_module_callback_http_get_body_chunks(void* filter, int body_type, envoy_buffer* out);
-
-// copy_body copies the chunks of one body to dst (cap bytes) and returns
-// how many bytes it wrote, or the size needed when dst is too small: one
-// cgo call for the whole body instead of one per callback.
-static size_t copy_body(void* filter, int body_type, char* dst, size_t cap) {
-	if (!envoy_dynamic_module_callback_http_get_body_chunks_size) return 0; // not in Envoy
-	size_t n = envoy_dynamic_module_callback_http_get_body_chunks_size(filter, body_type);
-	if (n == 0) return 0;
-	envoy_buffer small[16];
-	envoy_buffer* chunks = n <= 16 ? small : malloc(n * sizeof(envoy_buffer));
-	size_t at = 0;
-	if (chunks != NULL && envoy_dynamic_module_callback_http_get_body_chunks(filter, body_type, chunks)) {
-		size_t total = 0;
-		for (size_t i = 0; i < n; i++) total += chunks[i].length;
-		if (total > cap) {
-			at = total;
-		} else {
-			for (size_t i = 0; i < n; i++) {
-				memcpy(dst + at, chunks[i].ptr, chunks[i].length);
-				at += chunks[i].length;
-			}
-		}
-	}
-	if (chunks != small) free(chunks);
-	return at;
-}
-*/
-import "C"
-
 import (
-	"sync"
-	"unsafe"
+	"runtime/cgo"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/switchboard-gw/switchboard/translators"
 )
 
+// Models of the bench's gateway config (bench/target): the first passes
+// through, the second is translated for the fake's Anthropic endpoint.
 const (
-	headersContinue      = 0
-	headersStopIteration = 1
-	bodyContinue         = 0
-	bodyStopAndBuffer    = 1
-
-	receivedRequest  = 0
-	bufferedRequest  = 1
-	receivedResponse = 2
+	modelTranslated = "bench-anthropic"
+	upstreamModel   = "claude-bench-1"
 )
 
-// token is what the module hands Envoy for its config and filters: the
-// floor keeps no state per request, and Go pointers must not be kept by C.
-var token = C.malloc(1)
+var (
+	chatAPI, _       = translators.APIByEndpoint(translators.EndpointChat)
+	anthropicSpec, _ = translators.SpecFor(translators.SchemaAnthropic)
+)
 
-// bufs are the Go buffers bodies are copied into, as a translator would
-// read them.
-var bufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
-
-// copyBody copies one of the filter's bodies into Go memory.
-func copyBody(filter unsafe.Pointer, bodyType C.int) {
-	p := bufs.Get().(*[]byte)
-	b := *p
-	n := C.copy_body(filter, bodyType, (*C.char)(unsafe.Pointer(&b[0])), C.size_t(len(b)))
-	if n > C.size_t(len(b)) {
-		b = make([]byte, int(n))
-		C.copy_body(filter, bodyType, (*C.char)(unsafe.Pointer(&b[0])), C.size_t(len(b)))
-		*p = b
-	}
-	bufs.Put(p)
+// filter is one request's state, reached from Envoy through a cgo.Handle.
+type filter struct {
+	env    uintptr // Envoy's filter object, for callbacks
+	x      *translators.Exchange
+	stream translators.StreamTranslator
+	body   []byte
+	out    []byte
 }
 
-//export envoy_dynamic_module_on_http_filter_config_new
-func envoy_dynamic_module_on_http_filter_config_new(envoyConfig unsafe.Pointer, name *C.char, nameLen C.size_t, config *C.char, configLen C.size_t) unsafe.Pointer {
-	return token
-}
-
-//export envoy_dynamic_module_on_http_filter_new
-func envoy_dynamic_module_on_http_filter_new(config, envoyFilter unsafe.Pointer) unsafe.Pointer { return token }
-
-//export envoy_dynamic_module_on_http_filter_request_headers
-func envoy_dynamic_module_on_http_filter_request_headers(filter, module unsafe.Pointer, eos C.bool) C.int {
+func (f *filter) requestHeaders(eos bool) int {
 	if eos {
 		return headersContinue
 	}
 	return headersStopIteration // routing waits for the body, as switchboard's does
 }
 
-//export envoy_dynamic_module_on_http_filter_request_body
-func envoy_dynamic_module_on_http_filter_request_body(filter, module unsafe.Pointer, eos C.bool) C.int {
+func (f *filter) requestBody(eos bool) int {
 	if !eos {
 		return bodyStopAndBuffer
 	}
-	copyBody(filter, bufferedRequest)
-	copyBody(filter, receivedRequest)
+	f.body = readBody(f.env, f.body[:0], bufferedRequest, receivedRequest)
+	if gjson.GetBytes(f.body, "model").Str != modelTranslated {
+		return bodyContinue
+	}
+	x, err := translators.Begin(chatAPI, anthropicSpec, f.body, translators.Target{Model: upstreamModel}, "bench-key",
+		translators.Facts{Provider: "fake-anthropic"})
+	if err != nil {
+		return bodyContinue // the fake answers whatever it gets
+	}
+	f.x = x
+	setHeader(f.env, requestHeader, ":path", x.Upstream.Path)
+	for _, h := range x.Upstream.Headers {
+		setHeader(f.env, requestHeader, h.Key, h.Value)
+	}
+	setHeader(f.env, requestHeader, "content-length", itoa(len(x.Upstream.Body)))
+	replaceBody(f.env, x.Upstream.Body, bufferedRequest, receivedRequest)
 	return bodyContinue
 }
 
-//export envoy_dynamic_module_on_http_filter_response_headers
-func envoy_dynamic_module_on_http_filter_response_headers(filter, module unsafe.Pointer, eos C.bool) C.int {
-	return headersContinue
+func (f *filter) responseHeaders(eos bool) int {
+	if f.x == nil || eos {
+		return headersContinue
+	}
+	removeHeader(f.env, responseHeader, "content-length")
+	if f.x.Stream {
+		f.stream = f.x.NewStream()
+		return headersContinue
+	}
+	return headersStopIteration // the status waits for the whole answer
 }
 
-//export envoy_dynamic_module_on_http_filter_response_body
-func envoy_dynamic_module_on_http_filter_response_body(filter, module unsafe.Pointer, eos C.bool) C.int {
-	copyBody(filter, receivedResponse)
+func (f *filter) responseBody(eos bool) int {
+	switch {
+	case f.x == nil:
+		f.body = readBody(f.env, f.body[:0], receivedResponse)
+		return bodyContinue
+	case f.stream != nil:
+		f.body = readBody(f.env, f.body[:0], receivedResponse)
+		f.out = f.stream.Translate(f.out[:0], f.body)
+		if eos {
+			f.out = f.stream.Finish(f.out)
+		}
+		replaceBody(f.env, f.out, receivedResponse)
+		return bodyContinue
+	case !eos:
+		return bodyStopAndBuffer
+	}
+	f.body = readBody(f.env, f.body[:0], bufferedResponse, receivedResponse)
+	out, _, err := f.x.Answer(f.body)
+	if err != nil {
+		out = f.x.ErrorBody(&translators.APIError{Status: 502, Type: translators.TypeServer, Code: "bad_upstream_response", Message: err.Error()})
+	}
+	replaceBody(f.env, out, bufferedResponse, receivedResponse)
 	return bodyContinue
 }
+
+func lookup(module uintptr) *filter { return cgo.Handle(module).Value().(*filter) }
 
 func main() {}
