@@ -10,7 +10,9 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/translators"
+	"github.com/switchboard-gw/switchboard/xds"
 )
 
 // The router hop reads a request's headers and body in one exchange. Its
@@ -85,6 +87,13 @@ const (
 func streamsRequestBody(req *extprocv3.ProcessingRequest) bool {
 	pc := req.GetProtocolConfig()
 	return pc.GetRequestBodyMode() == filterv3.ProcessingMode_STREAMED && pc.GetSendBodyWithoutWaitingForHeaderResponse()
+}
+
+// joinBody wraps the router hop's processor p (with its wakes w) for a
+// request body that comes in chunks after the headers.
+func joinBody(p processor, w waker, router *routerProcessor, cfg *config.Loaded) (processor, waker) {
+	j := &joined{processor: p, inner: w, fail: router.fail, limit: cfg.Limits.MaxRequestBytes, wait: xds.BodyWait(cfg.Timeouts.ClientRequest.D())}
+	return j, j
 }
 
 func (j *joined) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) *extprocv3.ProcessingResponse {

@@ -109,22 +109,10 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 		return s.processStreamHop(stream) // stall.go: timers, its own loop
 	}
 	version := streamVersion(ctx)
-	cfg := s.configFor(version, s.configs.Current())
+	p, router, cfg := s.open(hopName, version)
 	if cfg == nil {
 		return status.Error(codes.Unavailable, "extproc: no config loaded yet")
 	}
-	var p processor
-	var router *routerProcessor
-	switch hopName {
-	case xds.HopRouter:
-		router = &routerProcessor{s: s, cfg: cfg, directOK: version != "" && version == cfg.Version}
-		p = router
-	case xds.HopUpstream:
-		p = &upstreamProcessor{s: s, cfg: cfg}
-	default:
-		p = passThrough{}
-	}
-	p = s.withSignals(ctx, p) // signals.go
 	defer p.done()
 	out := &sender{stream: stream, log: s.log}
 	defer out.stop() // before done: no wake runs after it
@@ -138,13 +126,33 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err 
 			return status.Errorf(codes.Unknown, "extproc: receive: %v", err)
 		}
 		if first && router != nil && streamsRequestBody(req) {
-			j := &joined{processor: p, inner: w, fail: router.fail, limit: cfg.Limits.MaxRequestBytes, wait: xds.BodyWait(cfg.Timeouts.ClientRequest.D())} // joined.go
-			p, w = j, j
+			p, w = joinBody(p, w, router, cfg) // joined.go
 		}
 		if end, err := out.handle(ctx, p, w, req); end || err != nil {
 			return err
 		}
 	}
+}
+
+// open builds the processor of one request's stream on a hop, with the
+// config of version (the one Envoy's routes came from, when known). cfg
+// is nil when no config is loaded yet. router is the router hop's
+// processor, nil on other hops.
+func (s *Server) open(hopName, version string) (p processor, router *routerProcessor, cfg *config.Loaded) {
+	cfg = s.configFor(version, s.configs.Current())
+	if cfg == nil {
+		return nil, nil, nil
+	}
+	switch hopName {
+	case xds.HopRouter:
+		router = &routerProcessor{s: s, cfg: cfg, directOK: version != "" && version == cfg.Version}
+		p = router
+	case xds.HopUpstream:
+		p = &upstreamProcessor{s: s, cfg: cfg}
+	default:
+		p = passThrough{}
+	}
+	return s.withSignals(p, version), router, cfg // signals.go
 }
 
 // handle answers one message from Envoy, under the sender's lock (a wake
@@ -155,22 +163,9 @@ func (o *sender) handle(ctx context.Context, p processor, w waker, req *extprocv
 	if p.complete() {
 		return true, nil // a wake answered the request
 	}
-	var resp *extprocv3.ProcessingResponse
-	switch r := req.Request.(type) {
-	case *extprocv3.ProcessingRequest_RequestHeaders:
-		resp = p.requestHeaders(ctx, r.RequestHeaders, req.GetMetadataContext())
-	case *extprocv3.ProcessingRequest_RequestBody:
-		resp = p.requestBody(ctx, r.RequestBody)
-	case *extprocv3.ProcessingRequest_ResponseHeaders:
-		resp = p.responseHeaders(ctx, r.ResponseHeaders, req.GetMetadataContext())
-	case *extprocv3.ProcessingRequest_ResponseBody:
-		resp = p.responseBody(ctx, r.ResponseBody)
-	case *extprocv3.ProcessingRequest_RequestTrailers:
-		resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}}
-	case *extprocv3.ProcessingRequest_ResponseTrailers:
-		resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{ResponseTrailers: &extprocv3.TrailersResponse{}}}
-	default:
-		return true, status.Errorf(codes.InvalidArgument, "extproc: unexpected request %T", r)
+	resp, err := dispatch(ctx, p, req)
+	if err != nil {
+		return true, err
 	}
 	for _, r := range append(p.pending(), resp) {
 		if r == nil {
@@ -187,6 +182,26 @@ func (o *sender) handle(ctx context.Context, p processor, w waker, req *extprocv
 		o.arm(w)
 	}
 	return p.complete(), nil
+}
+
+// dispatch gives one message from Envoy to the processor's phase.
+func dispatch(ctx context.Context, p processor, req *extprocv3.ProcessingRequest) (*extprocv3.ProcessingResponse, error) {
+	switch r := req.Request.(type) {
+	case *extprocv3.ProcessingRequest_RequestHeaders:
+		return p.requestHeaders(ctx, r.RequestHeaders, req.GetMetadataContext()), nil
+	case *extprocv3.ProcessingRequest_RequestBody:
+		return p.requestBody(ctx, r.RequestBody), nil
+	case *extprocv3.ProcessingRequest_ResponseHeaders:
+		return p.responseHeaders(ctx, r.ResponseHeaders, req.GetMetadataContext()), nil
+	case *extprocv3.ProcessingRequest_ResponseBody:
+		return p.responseBody(ctx, r.ResponseBody), nil
+	case *extprocv3.ProcessingRequest_RequestTrailers:
+		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}}, nil
+	case *extprocv3.ProcessingRequest_ResponseTrailers:
+		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{ResponseTrailers: &extprocv3.TrailersResponse{}}}, nil
+	default:
+		return nil, status.Errorf(codes.InvalidArgument, "extproc: unexpected request %T", r)
+	}
 }
 
 func hop(ctx context.Context) string {

@@ -54,11 +54,11 @@ func (s *Server) tracer() trace.Tracer {
 }
 
 // withSignals wraps a hop's processor with its signals.
-func (s *Server) withSignals(ctx context.Context, p processor) processor {
+func (s *Server) withSignals(p processor, version string) processor {
 	switch p := p.(type) {
 	case *routerProcessor:
-		if v := streamVersion(ctx); v != "" {
-			s.sig.envoyVersion.Store(&v)
+		if version != "" {
+			s.sig.envoyVersion.Store(&version)
 		}
 		s.sig.requests.Add(1)
 		s.sig.inflight.Add(1)
